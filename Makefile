@@ -1,0 +1,48 @@
+# fashionnet — `make run` and `make test` set everything up themselves on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+WEIGHTS := fashionnet/weights/fashionnet.safetensors
+
+.DEFAULT_GOAL := help
+.PHONY: help install data run test bench weights clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt torch torchvision
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install fashionnet (editable, with test tools)
+
+data: ## Install FashionMNIST (Debian package dataset-fashion-mnist) when root + apt allow it
+	@if [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then \
+		echo "FashionMNIST is installed in /usr/share/datasets/fashion-mnist"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && apt-get install -y -q dataset-fashion-mnist; \
+	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+		sudo apt-get update -q && sudo apt-get install -y -q dataset-fashion-mnist; \
+	else \
+		echo "Cannot install the Debian package here. Either run 'fashionnet data --download' (needs internet)"; \
+		echo "or put the four official *-ubyte.gz files in a folder and set FASHIONNET_DATA to it."; \
+	fi
+
+run: install ## Classify the sample images that ship with fashionnet (the main demo)
+	$(BIN)/fashionnet predict fashionnet/samples --top-k 3
+
+test: install ## Run the test suite
+	$(BIN)/pytest -q
+
+bench: install data ## Run the speed and memory benchmarks (ratios against `python -c "import torch"`)
+	$(BIN)/python benchmarks/run.py
+
+weights: install data ## Retrain the shipped weights with the documented default recipe (seed 0)
+	$(BIN)/fashionnet train --seed 0 --device cpu --out $(WEIGHTS) --overwrite-shipped --no-optimizer-state
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,3 @@
+from fashionnet.cli import main
+
+main()

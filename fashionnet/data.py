@@ -1,0 +1,212 @@
+"""Find the official FashionMNIST IDX files and load them as in-memory uint8 tensors.
+
+The IDX reader is ours on purpose: torchvision's `read_image_file` does not read the gzip files that the
+Debian package ships, checks its input with `assert`, and importing torchvision costs about as much as
+importing torch again, which `evaluate` cannot afford. torchvision is still what `--download` uses.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fashionnet.errors import DataError
+
+ENV_VAR = "FASHIONNET_DATA"
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+EXPECTED = {"train": 60_000, "test": 10_000}
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+HOW_TO_GET = (
+    "get FashionMNIST in one of three ways: install the Debian/Ubuntu package "
+    "(sudo apt-get install dataset-fashion-mnist, or `make data`); download it with "
+    "`fashionnet data --download` (needs internet); or put the four official *-ubyte.gz files in a "
+    f"folder and pass --data-dir DIR or set {ENV_VAR}=DIR"
+)
+
+
+def cache_dir() -> Path:
+    """The per-user folder where `--download` puts the data ($XDG_CACHE_HOME/fashionnet/FashionMNIST)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fashionnet" / "FashionMNIST"
+
+
+@dataclass
+class Split:
+    """One split in memory: images (N, 28, 28) uint8 and labels (N,) int64, as torch tensors."""
+
+    name: str
+    images: "torch.Tensor"  # noqa: F821 - torch is imported lazily
+    labels: "torch.Tensor"  # noqa: F821
+
+
+@dataclass
+class DataLocation:
+    folder: Path | None
+    how: str  # "--data-dir", "$FASHIONNET_DATA", "cache", "debian package"
+    searched: list[tuple[str, Path]] = field(default_factory=list)
+
+
+def _file_in(folder: Path, stem: str) -> Path | None:
+    # torchvision's download layout is <root>/FashionMNIST/raw/; accept it and plain folders, gz or not.
+    for sub in (folder, folder / "raw", folder / "FashionMNIST" / "raw"):
+        for name in (stem + ".gz", stem):
+            if (sub / name).is_file():
+                return sub / name
+    return None
+
+
+def _complete(folder: Path) -> bool:
+    return all(_file_in(folder, stem) for pair in FILES.values() for stem in pair)
+
+
+def candidates(data_dir: Path | None = None) -> list[tuple[str, Path]]:
+    """Where we look, in order."""
+    out = []
+    if data_dir is not None:
+        out.append(("--data-dir", Path(data_dir).expanduser()))
+    env = os.environ.get(ENV_VAR)
+    if env:
+        out.append((f"${ENV_VAR}", Path(env).expanduser()))
+    out += [("user cache", cache_dir()), ("Debian package dataset-fashion-mnist", DEBIAN_DIR)]
+    return out
+
+
+def locate(data_dir: Path | None = None) -> DataLocation:
+    """The first folder holding all four files. An explicit --data-dir or $FASHIONNET_DATA must hold
+    them; we do not silently fall back to other data than the user pointed at."""
+    searched = candidates(data_dir)
+    for how, folder in searched:
+        if _complete(folder):
+            return DataLocation(folder, how, searched)
+        if how.startswith(("--", "$")):
+            if not folder.is_dir():
+                raise DataError(f"{folder}: no such folder (given by {how})")
+            missing = [stem for pair in FILES.values() for stem in pair if not _file_in(folder, stem)]
+            raise DataError(f"{folder}: FashionMNIST is incomplete (missing {', '.join(missing)}); {HOW_TO_GET}")
+    return DataLocation(None, "not found", searched)
+
+
+def require(data_dir: Path | None = None) -> Path:
+    location = locate(data_dir)
+    if location.folder is None:
+        looked = "; ".join(str(p) for _, p in location.searched)
+        raise DataError(f"FashionMNIST not found (looked in {looked}); {HOW_TO_GET}")
+    return location.folder
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(f"{path}: corrupt or truncated gzip file ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """Parse an IDX file of unsigned bytes (images: magic 2051, 3 dims; labels: 2049, 1 dim)."""
+    data = _read_bytes(path)
+    ndim = 3 if magic == IMAGE_MAGIC else 1
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: truncated IDX file ({len(data)} bytes, header needs {header})")
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        raise DataError(f"{path}: not an IDX {'image' if ndim == 3 else 'label'} file (magic {found}, expected {magic})")
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    needed = int(np.prod(dims))
+    if len(data) - header != needed:
+        raise DataError(f"{path}: truncated or padded IDX file ({len(data) - header} bytes of data, header says {needed})")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def load_split(name: str, data_dir: Path | None = None, limit: int | None = None) -> Split:
+    """Load 'train' or 'test' as torch tensors; `limit` keeps the first N samples (for smoke runs)."""
+    import torch
+
+    folder = require(data_dir)
+    image_stem, label_stem = FILES[name]
+    image_path, label_path = _file_in(folder, image_stem), _file_in(folder, label_stem)
+    images = read_idx(image_path, IMAGE_MAGIC)
+    labels = read_idx(label_path, LABEL_MAGIC)
+    if images.shape[1:] != (28, 28):
+        raise DataError(f"{image_path}: images are {images.shape[1]}x{images.shape[2]}, expected 28x28")
+    if len(images) != len(labels):
+        raise DataError(f"{label_path}: {len(labels)} labels for {len(images)} images in {image_path.name}")
+    if labels.size and labels.max() > 9:
+        raise DataError(f"{label_path}: label {int(labels.max())} is out of range 0-9")
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    # frombuffer views are read-only; one copy makes them ordinary tensors.
+    return Split(name, torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
+
+
+def download(root: Path | None = None) -> Path:
+    """Fetch the official files with torchvision into the user cache (needs internet)."""
+    root = Path(root) if root else cache_dir().parent
+    try:
+        from torchvision.datasets import FashionMNIST
+
+        for train in (True, False):
+            FashionMNIST(root=str(root), train=train, download=True)
+    except Exception as exc:  # network errors come in many types; the user needs one line
+        raise DataError(f"download into {root} failed ({type(exc).__name__}: {exc}); {HOW_TO_GET}") from None
+    return root / "FashionMNIST"
+
+
+@dataclass
+class DataReport:
+    folder: Path | None
+    how: str
+    searched: list[tuple[str, Path]]
+    files: dict[str, str]  # stem -> path
+    counts: dict[str, list[int]]  # split -> per-class counts
+    problems: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return self.folder is not None and not self.problems
+
+    def to_dict(self) -> dict:
+        return {
+            "folder": str(self.folder) if self.folder else None,
+            "found_by": self.how,
+            "searched": [{"where": how, "path": str(p)} for how, p in self.searched],
+            "files": self.files,
+            "counts": {k: {"total": sum(v), "per_class": v} for k, v in self.counts.items()},
+            "complete": self.complete,
+            "problems": self.problems,
+        }
+
+
+def inspect_data(data_dir: Path | None = None) -> DataReport:
+    """Where the data is, how many samples per split and class, and whether that matches the official set."""
+    location = locate(data_dir)
+    report = DataReport(location.folder, location.how, location.searched, {}, {}, [])
+    if location.folder is None:
+        report.problems.append("FashionMNIST not found")
+        return report
+    for split, (image_stem, label_stem) in FILES.items():
+        report.files[image_stem] = str(_file_in(location.folder, image_stem))
+        report.files[label_stem] = str(_file_in(location.folder, label_stem))
+        labels = read_idx(_file_in(location.folder, label_stem), LABEL_MAGIC)
+        read_idx(_file_in(location.folder, image_stem), IMAGE_MAGIC)  # validates size and header
+        counts = np.bincount(labels, minlength=10).tolist()
+        report.counts[split] = counts
+        if sum(counts) != EXPECTED[split]:
+            report.problems.append(f"{split}: {sum(counts)} samples, the official split has {EXPECTED[split]}")
+        elif len(set(counts)) != 1:
+            report.problems.append(f"{split}: classes are not balanced ({counts})")
+    return report

@@ -1,0 +1,42 @@
+"""User-facing errors: core code raises these, the CLI turns each into one line and an exit code."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes, documented in `fashionnet --help` and the README."""
+
+    OK = 0
+    INPUT_FAILED = 1  # some inputs could not be processed (the others were)
+    USAGE = 2  # bad option, unknown or unavailable device, refused overwrite
+    DATA = 3  # FashionMNIST missing, incomplete or corrupt
+    WEIGHTS = 4  # checkpoint missing, corrupt or of the wrong shape
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class FashionNetError(Exception):
+    """An error whose message is written for the user, never shown with a traceback."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+
+class UsageError(FashionNetError):
+    exit_code = ExitCode.USAGE
+
+
+class DeviceError(UsageError):
+    """The requested device is unknown or not available on this machine."""
+
+
+class DataError(FashionNetError):
+    exit_code = ExitCode.DATA
+
+
+class WeightsError(FashionNetError):
+    exit_code = ExitCode.WEIGHTS
+
+
+class ImageError(FashionNetError):
+    """One input image could not be read; other inputs carry on."""
+
+    exit_code = ExitCode.INPUT_FAILED

@@ -1,0 +1,76 @@
+"""Test-set metrics: accuracy, loss, per-class precision/recall/F1 and the confusion matrix."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from fashionnet import CLASSES
+from fashionnet.model import pixels_to_input
+
+
+@dataclass
+class ClassMetrics:
+    label: str
+    index: int
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass
+class Evaluation:
+    samples: int
+    accuracy: float  # in [0, 1]
+    loss: float  # mean cross-entropy
+    per_class: list[ClassMetrics]
+    confusion: list[list[int]]  # confusion[true][predicted]
+
+    def to_dict(self) -> dict:
+        return {
+            "samples": self.samples,
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "per_class": [asdict(m) for m in self.per_class],
+            "confusion": self.confusion,
+            "classes": list(CLASSES),
+        }
+
+
+def predict_logits(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 4096) -> torch.Tensor:
+    """Logits for uint8 images (N, 28, 28), computed in batches; returned on the CPU."""
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            out.append(model(pixels_to_input(images[start : start + batch_size], device)).float().cpu())
+    return torch.cat(out) if out else torch.empty(0, len(CLASSES))
+
+
+def metrics(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    """All metrics from logits (N, 10) and true labels (N,)."""
+    n = len(labels)
+    loss = nn.functional.cross_entropy(logits, labels).item() if n else float("nan")
+    predicted = logits.argmax(1)
+    k = len(CLASSES)
+    confusion = torch.bincount(labels * k + predicted, minlength=k * k).reshape(k, k)
+    true_pos = confusion.diag().double()
+    support = confusion.sum(1).double()
+    predicted_count = confusion.sum(0).double()
+    precision = torch.where(predicted_count > 0, true_pos / predicted_count.clamp(min=1), torch.zeros(k, dtype=torch.float64))
+    recall = torch.where(support > 0, true_pos / support.clamp(min=1), torch.zeros(k, dtype=torch.float64))
+    denom = precision + recall
+    f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-12), torch.zeros(k, dtype=torch.float64))
+    per_class = [
+        ClassMetrics(CLASSES[i], i, precision[i].item(), recall[i].item(), f1[i].item(), int(support[i].item()))
+        for i in range(k)
+    ]
+    accuracy = true_pos.sum().item() / n if n else float("nan")
+    return Evaluation(n, accuracy, loss, per_class, confusion.tolist())
+
+
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> Evaluation:
+    return metrics(predict_logits(model, images, device), labels)

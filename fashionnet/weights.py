@@ -1,0 +1,157 @@
+"""Checkpoints: safetensors files with self-describing metadata, loaded without pickle, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from fashionnet import CLASSES
+from fashionnet.errors import WeightsError
+from fashionnet.model import NeuralNetwork, build_model
+
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fashionnet.safetensors"
+RANDOM = "random"  # --weights random: fresh initial weights from --seed
+FORMAT = "fashionnet-checkpoint/1"
+OPTIMIZER_PREFIX = "optimizer."  # optimizer tensors share the file but never reach the model
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds: model tensors, optional optimizer tensors and JSON metadata."""
+
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, torch.Tensor] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class WeightsInfo:
+    """Which weights a command is using, for the 'weights:' line every command prints."""
+
+    source: str  # "shipped", "random" or the checkpoint path
+    path: Path | None = None
+    seed: int | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        value = self.metadata.get("test_accuracy")
+        return float(value) if value is not None else None
+
+    def describe(self) -> str:
+        if self.source == RANDOM:
+            return f"random init, seed {self.seed} (untrained: predictions are guesses)"
+        label = "shipped" if self.source == "shipped" else str(self.path)
+        acc = self.test_accuracy
+        return f"{label}" + (f" (test accuracy {acc:.2%})" if acc is not None else "")
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "path": str(self.path) if self.path else None,
+            "seed": self.seed,
+            "test_accuracy": self.test_accuracy,
+            "metadata": self.metadata,
+        }
+
+
+def _encode_metadata(metadata: dict) -> dict[str, str]:
+    # safetensors metadata is str -> str; every value is stored as JSON so types survive.
+    return {"format": FORMAT, **{k: json.dumps(v) for k, v in metadata.items() if k != "format"}}
+
+
+def _decode_metadata(raw: dict[str, str] | None) -> dict:
+    out = {}
+    for key, value in (raw or {}).items():
+        if key == "format":
+            continue
+        try:
+            out[key] = json.loads(value)
+        except (TypeError, ValueError):
+            out[key] = value
+    return out
+
+
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Write atomically: a temporary file in the same folder, then os.replace, so a crash or Ctrl-C
+    never leaves a half-written checkpoint behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in checkpoint.model.items()}
+    tensors.update({OPTIMIZER_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in checkpoint.optimizer.items()})
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=_encode_metadata(checkpoint.metadata))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Read any fashionnet checkpoint; every way a file can be wrong becomes one WeightsError line."""
+    path = Path(path)
+    if not path.exists():
+        raise WeightsError(f"{path}: no such checkpoint file")
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a directory, not a checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            raw_meta = f.metadata()
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except PermissionError:
+        raise WeightsError(f"{path}: permission denied") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsError(f"{path}: not a readable safetensors checkpoint ({detail})") from None
+    model = {k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}
+    optimizer = {k[len(OPTIMIZER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(OPTIMIZER_PREFIX)}
+    return Checkpoint(model=model, optimizer=optimizer, metadata=_decode_metadata(raw_meta))
+
+
+def check_state_dict(path: Path, state: dict[str, torch.Tensor], reference: NeuralNetwork) -> None:
+    """Refuse a checkpoint that is not exactly the tutorial's network, naming what differs."""
+    expected = {name: tuple(p.shape) for name, p in reference.state_dict().items()}
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing:
+        raise WeightsError(f"{path}: missing tensor(s) {', '.join(missing)}: not a NeuralNetwork checkpoint")
+    if extra:
+        raise WeightsError(f"{path}: unexpected tensor(s) {', '.join(extra)}: not a NeuralNetwork checkpoint")
+    for name, shape in expected.items():
+        got = tuple(state[name].shape)
+        if got != shape:
+            raise WeightsError(f"{path}: tensor {name} has shape {list(got)}, the model needs {list(shape)}")
+        if not state[name].is_floating_point():
+            raise WeightsError(f"{path}: tensor {name} has dtype {state[name].dtype}, expected a float dtype")
+
+
+def load_model(weights: str | Path | None, seed: int, device: torch.device) -> tuple[NeuralNetwork, WeightsInfo]:
+    """The model every command runs: shipped weights by default, `random` for a fresh init, or a path."""
+    model = build_model(seed=seed)
+    spec = str(weights) if weights is not None else None
+    if spec == RANDOM:
+        info = WeightsInfo(source=RANDOM, seed=seed)
+    else:
+        path = Path(spec).expanduser() if spec else SHIPPED_WEIGHTS
+        if spec is None and not path.exists():
+            # A source checkout before `make weights` has run: say so instead of failing.
+            info = WeightsInfo(source=RANDOM, seed=seed)
+        else:
+            checkpoint = read_checkpoint(path)
+            check_state_dict(path, checkpoint.model, model)
+            saved_classes = checkpoint.metadata.get("classes")
+            if saved_classes is not None and list(saved_classes) != list(CLASSES):
+                raise WeightsError(f"{path}: trained for other classes ({saved_classes}), not FashionMNIST's")
+            model.load_state_dict({k: v.float() for k, v in checkpoint.model.items()})
+            source = "shipped" if spec is None else "file"
+            info = WeightsInfo(source=source, path=path, metadata=checkpoint.metadata)
+    return model.to(device).eval(), info

@@ -1,0 +1,85 @@
+"""The command line as a whole: help, errors and exit codes, in-process and as the installed command."""
+
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = ["summary", "params"]
+
+
+def test_help_lists_commands_and_exit_codes(invoke):
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+    assert "Exit codes" in result.stdout
+
+
+def test_no_arguments_shows_help(invoke):
+    result = invoke()
+    assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_does_not_import_torch(command):
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom fashionnet.cli import app\n"
+        f"r = CliRunner().invoke(app, [{command!r}, '--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'torch' not in sys.modules, 'help imported torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:abc", "gpu0"])
+def test_unknown_device_is_one_line_exit_2(invoke, device):
+    result = invoke("summary", "--device", device)
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert f"unknown device '{device}'" in result.stderr
+
+
+def test_device_from_environment(invoke, monkeypatch):
+    monkeypatch.setenv("FASHIONNET_DEVICE", "tpu")
+    assert invoke("summary").exit_code == 2
+    monkeypatch.setenv("FASHIONNET_DEVICE", "cpu")
+    result = invoke("summary", "--weights", "random")
+    assert result.exit_code == 0 and "Using cpu device" in result.stderr
+
+
+def test_installed_command_unknown_option_is_one_line(cli):
+    proc = cli("summary", "--frobnicate")
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert err.strip().count("\n") == 0, err
+    assert "No such option: --frobnicate" in err and "Traceback" not in err
+
+
+def test_installed_command_bad_value_is_one_line(cli):
+    proc = cli("summary", "--batch-size", "zero")
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip().count("\n") == 0
+
+
+def test_installed_command_unavailable_device(cli):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    proc = cli("summary", "--device", "cuda")
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == "error: device 'cuda' is not available on this machine (try --device cpu)"
+
+
+def test_installed_command_summary(cli):
+    proc = cli("summary", "--device", "cpu", "--weights", "random")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    assert "669,706" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_python_dash_m_works():
+    proc = subprocess.run([sys.executable, "-m", "fashionnet", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("fashionnet ")
