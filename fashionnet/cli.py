@@ -59,6 +59,7 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: compact at 80 columns and no rich import for --help
 )
 
 
@@ -201,6 +202,151 @@ def params(
 
     typer.echo(f"Weights: {info.describe()}", err=True)
     _print(params_view(facts, rows))
+
+
+DataDirOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data-dir",
+        envvar="FASHIONNET_DATA",
+        help="Folder with the FashionMNIST *-ubyte(.gz) files.",
+        show_default="the user cache, then /usr/share/datasets/fashion-mnist",
+    ),
+]
+PlotOption = Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG picture (needs matplotlib).")]
+
+
+@app.command()
+@handle_errors
+def data(
+    data_dir: DataDirOption = None,
+    download: Annotated[bool, typer.Option("--download", help="Download the official files into the user cache (needs internet).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show where FashionMNIST was found, its files, and the number of images per split and class."""
+    from fashionnet import data as data_mod
+    from fashionnet.errors import DataError
+
+    if download:
+        typer.echo(f"Downloading FashionMNIST into {data_mod.cache_dir()} ...", err=True)
+        data_mod.download()
+    report = data_mod.inspect_data(data_dir)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        from fashionnet.render.training import data_view
+
+        _print(data_view(report))
+    if report.folder is None:
+        raise DataError(f"FashionMNIST not found; {data_mod.HOW_TO_GET}")
+    if not report.complete:
+        raise DataError(f"{report.folder}: FashionMNIST is incomplete ({'; '.join(report.problems)})")
+
+
+@app.command()
+@handle_errors
+def train(
+    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", min=1, help="Epochs to train.", show_default="recipe default")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", min=1, help="Images per step.", show_default="recipe default")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Peak learning rate.", show_default="recipe default")] = None,
+    seed: SeedOption = 0,
+    device: DeviceOption = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors")] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue training from this checkpoint.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists (the shipped weights included).")] = False,
+    save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Train on the first N images only (quick trials).")] = None,
+    data_dir: DataDirOption = None,
+    plot: PlotOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Train the tutorial's network on FashionMNIST and save a safetensors checkpoint after every epoch."""
+    from dataclasses import replace
+
+    from fashionnet import data as data_mod
+    from fashionnet import train as training
+    from fashionnet.device import select_device
+    from fashionnet.render.console import stderr_console
+
+    if plot is not None:
+        from fashionnet.plots import check_plot_path
+
+        check_plot_path(plot)
+    out_path = training.resolve_output(out, resume, force)
+    resume_from = training.load_resume(resume) if resume is not None else None
+    recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr)
+    seed = int(resume_from[1].metadata.get("seed", seed)) if resume_from else seed
+    dev = select_device(device)
+    train_split = data_mod.load_split("train", data_dir, limit=limit)
+    test_split = data_mod.load_split("test", data_dir)
+    chatter = not (quiet or as_json)
+    if chatter:
+        typer.echo(f"Using {dev} device", err=True)
+        typer.echo(f"Training on {len(train_split.images):,} images; checkpoints go to {out_path}", err=True)
+    from fashionnet.render.training import ProgressReporter, epochs_table
+
+    if chatter:
+        with ProgressReporter(stderr_console()) as reporter:
+            result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter, save_optimizer)
+    else:
+        result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer)
+    if plot is not None:
+        from fashionnet.plots import plot_history
+
+        plot_history(result.history, plot)
+    summary = {
+        "out": str(out_path), "device": str(dev), "seed": seed, "recipe": replace(recipe).to_dict(),
+        "epochs": len(result.history), "seconds": result.seconds,
+        "test_accuracy": result.final.test_accuracy if result.final else None,
+        "test_loss": result.final.test_loss if result.final else None,
+        "history": [h.to_dict() for h in result.history],
+    }
+    if as_json:
+        _print_json(summary)
+        return
+    if not quiet:
+        _print(epochs_table(result.history))
+    final = result.final
+    accuracy = f"{final.test_accuracy:.2%}" if final and final.test_accuracy is not None else "n/a"
+    typer.echo(f"Saved {out_path} (test accuracy {accuracy}, {result.seconds:.1f}s)")
+    if plot is not None:
+        typer.echo(f"Wrote {plot}", err=True)
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    device: DeviceOption = None,
+    weights: WeightsOption = None,
+    seed: SeedOption = 0,
+    data_dir: DataDirOption = None,
+    plot: PlotOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure accuracy and loss on the 10,000 test images, per class, with the confusion matrix."""
+    from fashionnet import data as data_mod
+    from fashionnet.evaluate import evaluate as run_evaluation
+
+    if plot is not None:
+        from fashionnet.plots import check_plot_path
+
+        check_plot_path(plot)
+    test = data_mod.load_split("test", data_dir)
+    dev, model, info = _setup(device, weights, seed, quiet=as_json)
+    result = run_evaluation(model, test.images, test.labels, dev)
+    if plot is not None:
+        from fashionnet.plots import plot_confusion
+
+        plot_confusion(result.confusion, result.accuracy, plot)
+    if as_json:
+        _print_json({**result.to_dict(), "device": str(dev), "weights": info.to_dict()})
+    else:
+        from fashionnet.render.training import evaluation_view
+
+        _print(evaluation_view(result, info.describe()))
+    if plot is not None:
+        typer.echo(f"Wrote {plot}", err=True)
 
 
 def main() -> None:

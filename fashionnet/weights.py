@@ -19,15 +19,15 @@ from fashionnet.model import NeuralNetwork, build_model
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fashionnet.safetensors"
 RANDOM = "random"  # --weights random: fresh initial weights from --seed
 FORMAT = "fashionnet-checkpoint/1"
-OPTIMIZER_PREFIX = "optimizer."  # optimizer tensors share the file but never reach the model
+TRAINING_PREFIX = "training."  # optimizer/RNG state for --resume: same file, never loaded into the model
 
 
 @dataclass
 class Checkpoint:
-    """What a checkpoint file holds: model tensors, optional optimizer tensors and JSON metadata."""
+    """What a checkpoint file holds: model tensors, optional training-state tensors and JSON metadata."""
 
     model: dict[str, torch.Tensor]
-    optimizer: dict[str, torch.Tensor] = field(default_factory=dict)
+    training: dict[str, torch.Tensor] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
 
 
@@ -79,17 +79,24 @@ def _decode_metadata(raw: dict[str, str] | None) -> dict:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write atomically: a temporary file in the same folder, then os.replace, so a crash or Ctrl-C
     never leaves a half-written checkpoint behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in checkpoint.model.items()}
-    tensors.update({OPTIMIZER_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in checkpoint.optimizer.items()})
+    tensors.update({TRAINING_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in checkpoint.training.items()})
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=_encode_metadata(checkpoint.metadata))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -112,9 +119,9 @@ def read_checkpoint(path: Path) -> Checkpoint:
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsError(f"{path}: not a readable safetensors checkpoint ({detail})") from None
-    model = {k: v for k, v in tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}
-    optimizer = {k[len(OPTIMIZER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(OPTIMIZER_PREFIX)}
-    return Checkpoint(model=model, optimizer=optimizer, metadata=_decode_metadata(raw_meta))
+    model = {k: v for k, v in tensors.items() if not k.startswith(TRAINING_PREFIX)}
+    training = {k[len(TRAINING_PREFIX) :]: v for k, v in tensors.items() if k.startswith(TRAINING_PREFIX)}
+    return Checkpoint(model=model, training=training, metadata=_decode_metadata(raw_meta))
 
 
 def check_state_dict(path: Path, state: dict[str, torch.Tensor], reference: NeuralNetwork) -> None:

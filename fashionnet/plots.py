@@ -1,0 +1,79 @@
+"""Optional PNG pictures (matplotlib, the `plot` extra): confusion matrix and learning curves."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from fashionnet import CLASSES
+from fashionnet.errors import UsageError
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only; never needs a display
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError("--plot needs matplotlib: pip install 'fashionnet[plot]'") from None
+    return plt
+
+
+def check_plot_path(path: Path) -> None:
+    """Fail before the work starts, not after it: a PNG name in a folder we can write."""
+    if path.suffix.lower() != ".png":
+        raise UsageError(f"{path}: --plot writes PNG files; use a name ending in .png")
+    if not path.parent.resolve().is_dir():
+        raise UsageError(f"{path}: folder {path.parent} does not exist")
+    _pyplot()
+
+
+def _save(fig, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent.resolve())
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    image = ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
+    ax.set_yticks(range(len(CLASSES)), CLASSES)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"FashionMNIST test set, accuracy {accuracy:.2%}")
+    top = max(max(row) for row in confusion) or 1
+    for i, row in enumerate(confusion):
+        for j, count in enumerate(row):
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                    color="white" if count > top / 2 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_history(history, path: Path) -> None:
+    plt = _pyplot()
+    epochs = [h.epoch for h in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    loss_ax.plot(epochs, [h.train_loss for h in history], label="train")
+    acc_ax.plot(epochs, [h.train_accuracy for h in history], label="train")
+    if all(h.test_loss is not None for h in history):
+        loss_ax.plot(epochs, [h.test_loss for h in history], label="test")
+        acc_ax.plot(epochs, [h.test_accuracy for h in history], label="test")
+    loss_ax.set(title="loss", xlabel="epoch")
+    acc_ax.set(title="accuracy", xlabel="epoch")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    _save(fig, path)
+    plt.close(fig)
