@@ -113,6 +113,18 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Seed for random weights
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of tables.")]
 
 
+DataDirOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data-dir",
+        envvar="FASHIONNET_DATA",
+        help="Folder with the FashionMNIST *-ubyte(.gz) files.",
+        show_default="the user cache, then /usr/share/datasets/fashion-mnist",
+    ),
+]
+PlotOption = Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG picture (needs matplotlib).")]
+
+
 class Lang(str, Enum):
     en = "en"
     zh = "zh"
@@ -204,16 +216,42 @@ def params(
     _print(params_view(facts, rows))
 
 
-DataDirOption = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--data-dir",
-        envvar="FASHIONNET_DATA",
-        help="Folder with the FashionMNIST *-ubyte(.gz) files.",
-        show_default="the user cache, then /usr/share/datasets/fashion-mnist",
-    ),
-]
-PlotOption = Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG picture (needs matplotlib).")]
+@app.command()
+@handle_errors
+def walkthrough(
+    lang: Annotated[Lang, typer.Option("--lang", "-l", help="Language of the explanations.")] = Lang.en,
+    seed: SeedOption = 0,
+    step: Annotated[Optional[int], typer.Option("--step", "-s", help="Show only step N (1-based).")] = None,
+    interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Wait for Enter between steps (terminals only).")] = False,
+    real: Annotated[bool, typer.Option("--real", help="Use real FashionMNIST test images and the trained weights.")] = False,
+    device: DeviceOption = None,
+    weights: Annotated[
+        Optional[str],
+        typer.Option("--weights", "-w", help="A safetensors checkpoint, or 'random'.",
+                     show_default="random, as in the tutorial; the shipped weights with --real"),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Walk through the tutorial layer by layer, with real tensors computed live."""
+    from fashionnet.walkthrough import build_steps, check_step
+
+    check_step(step, lang.value)  # fail before any heavy work
+    images = labels = None
+    if real:
+        from fashionnet import data as data_mod
+
+        test = data_mod.load_split("test", data_dir)
+        images, labels = test.images, test.labels
+    elif weights is None:
+        weights = "random"  # the tutorial itself runs an untrained model
+    dev, model, info = _setup(device, weights, seed)
+    steps = build_steps(model, dev, info, lang=lang.value, seed=seed, images=images, labels=labels)
+    from fashionnet.render.console import stdout_console
+    from fashionnet.render.walkthrough import show_walkthrough
+
+    show_walkthrough(stdout_console(), steps, only=step, interactive=interactive)
+
+
 
 
 @app.command()

@@ -60,3 +60,50 @@ def cli():
         )
 
     return run
+
+
+def write_idx(path: Path, array, magic: int) -> Path:
+    """Write an IDX file (gzip when the name ends in .gz), the format FashionMNIST ships in."""
+    import gzip
+
+    import numpy as np
+
+    array = np.asarray(array, dtype=np.uint8)
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    payload = header + array.tobytes()
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb") as f:
+            f.write(payload)
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+def make_fake_fashion(folder: Path, train: int = 600, test: int = 200, seed: int = 0) -> Path:
+    """A tiny FashionMNIST look-alike: each class is a bright block at its own place, plus noise,
+    so a model can learn it in seconds."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", train), ("t10k", test)):
+        labels = np.arange(n) % 10
+        rng.shuffle(labels)
+        images = rng.integers(0, 60, size=(n, 28, 28))
+        for i, label in enumerate(labels):
+            r, c = divmod(int(label), 5)
+            images[i, 4 + r * 12 : 12 + r * 12, 2 + c * 5 : 6 + c * 5] = 230
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images, 2051)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels, 2049)
+    return folder
+
+
+@pytest.fixture
+def fake_data(tmp_path) -> Path:
+    return make_fake_fashion(tmp_path / "fake-fashion")
+
+
+@pytest.fixture
+def no_system_data(monkeypatch, tmp_path):
+    """Pretend the Debian package is not installed."""
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "no-debian-data")

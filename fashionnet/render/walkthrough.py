@@ -1,0 +1,221 @@
+"""Rich renderables for `fashionnet walkthrough`: one panel per tutorial step.
+
+Everything shown was computed and translated by `fashionnet.walkthrough.build_steps`; this module only
+lays it out. Panels are at most 80 columns wide and read the same without colour (pictures fall back to
+an ASCII ramp, marks are words rather than colours).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TextIO
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.constrain import Constrain
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from fashionnet.render.console import Picture
+from fashionnet.walkthrough import (
+    Block,
+    Code,
+    Facts,
+    Output,
+    Pictures,
+    Probabilities,
+    Step,
+    check_step,
+    heading,
+    text,
+)
+
+MAX_WIDTH = 80  # the panel; its content gets 76 columns (border + padding take 4)
+BAR_WIDTH = 12
+
+# Tokens a line may break between: a run of non-CJK text, or a single CJK character, each keeping
+# any opening bracket before it and closing punctuation after it (so no line starts with "," or ")").
+_CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+_TOKENS = re.compile(rf"\s+|[(「『]*(?:[{_CJK}]|[^\s{_CJK}]+)[,。;:、)」』!?]*")
+
+
+class Paragraph:
+    """Prose that wraps well in both languages. Rich breaks lines only at spaces, which leaves
+    Chinese text (no spaces) with ragged, half-empty lines; here a line may also break between any
+    two CJK characters, measured in terminal cells."""
+
+    def __init__(self, text: str, style: str = ""):
+        self.text = text
+        self.style = style
+
+    def lines(self, width: int) -> list[str]:
+        lines, line, space = [], "", False
+        for token in _TOKENS.findall(self.text):
+            if token.isspace():
+                space = bool(line)
+                continue
+            glue = " " if space else ""
+            space = False
+            if line and cell_len(line + glue + token) > width:
+                lines.append(line)
+                line = ""
+                glue = ""
+            line += glue + token
+            while cell_len(line) > width:  # a single word wider than the line: fold it
+                cut = max(1, max(i for i in range(1, len(line) + 1) if cell_len(line[:i]) <= width))
+                lines.append(line[:cut])
+                line = line[cut:]
+        if line:
+            lines.append(line)
+        return lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in self.lines(max(1, options.max_width)):
+            yield Text(line, style=self.style)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = max((cell_len(word) for word in self.text.split()), default=0)
+        return Measurement(min(widest, options.max_width), min(cell_len(self.text), options.max_width))
+
+
+def _halve(pixels: list[list[int]]) -> list[list[int]]:
+    # 2x2 average: a 28x28 picture becomes 14 columns by 7 lines, so three fit side by side.
+    rows = pixels if len(pixels) % 2 == 0 else pixels + [pixels[-1]]
+    out = []
+    for top, bottom in zip(rows[0::2], rows[1::2]):
+        out.append([(top[i] + top[i + 1] + bottom[i] + bottom[i + 1]) // 4 for i in range(0, len(top) - 1, 2)])
+    return out
+
+
+def render_code(block: Code, lang: str) -> RenderableType:
+    # ansi_dark uses the terminal's own palette; without colour it is plain text.
+    return Syntax(block.text, "python", theme="ansi_dark", background_color="default", word_wrap=True)
+
+
+def render_output(block: Output, lang: str) -> RenderableType:
+    body = Text(block.text, overflow="fold")
+    if block.label is None:
+        return body
+    return Group(Text(block.label + text(lang, "ui.colon"), style="bold"), body)
+
+
+def render_pictures(block: Pictures, lang: str) -> RenderableType:
+    grid = Table.grid(padding=(0, 3))
+    for _ in block.images:
+        grid.add_column()
+    cells = []
+    for pixels, caption in zip(block.images, block.captions):
+        picture = Picture(_halve(pixels) if block.small else pixels)
+        cells.append(Group(picture, Text(caption, style="dim", overflow="fold")))
+    grid.add_row(*cells)
+    return grid
+
+
+def render_facts(block: Facts, lang: str) -> RenderableType:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for key, value in block.items:
+        grid.add_row(key + text(lang, "ui.colon"), value)
+    return grid
+
+
+def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
+    class_header, probability_header, note_header = block.headers
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+    table.add_column("#", justify="right")
+    table.add_column(class_header)
+    table.add_column(probability_header, justify="right")
+    table.add_column("", no_wrap=True)
+    table.add_column(note_header)
+    for row in block.rows:
+        marks = ((row.predicted, block.predicted_label), (row.true, block.true_label))
+        notes = [label for flag, label in marks if flag and label]
+        style = "bold" if row.predicted else None
+        bar = "█" * round(row.probability * BAR_WIDTH)
+        table.add_row(
+            str(row.index), row.name, f"{row.probability:.4f}", bar, ", ".join(notes), style=style
+        )
+    return table
+
+
+_RENDERERS: dict[type, Callable[..., RenderableType]] = {
+    Code: render_code,
+    Output: render_output,
+    Pictures: render_pictures,
+    Facts: render_facts,
+    Probabilities: render_probabilities,
+}
+
+
+def render_block(block: Block, lang: str = "en") -> RenderableType:
+    return _RENDERERS[type(block)](block, lang)
+
+
+def render_step(step: Step, number: int, total: int) -> RenderableType:
+    """One step as a titled panel, e.g. 'Step 3/11 · One image through the model'."""
+    parts: list[RenderableType] = [Paragraph(step.explanation)]
+    for block in step.blocks:
+        parts.append(Text(""))
+        parts.append(render_block(block, step.lang))
+    panel = Panel(
+        Group(*parts),
+        title=Text(heading(step.lang, number, total, step.title), style="bold"),
+        title_align="left",
+        padding=(0, 1),
+    )
+    return Constrain(panel, width=MAX_WIDTH)
+
+
+def iter_steps(steps: Sequence[Step], only: int | None = None) -> Iterator[RenderableType]:
+    """The panels one by one (all of them, or just step `only`, 1-based), so a caller can pause between."""
+    total = len(steps)
+    lang = steps[0].lang if steps else "en"
+    check_step(only, lang, total)
+    for number, step in enumerate(steps, start=1):
+        if only is None or number == only:
+            yield render_step(step, number, total)
+
+
+def _is_tty(stream: TextIO | None) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError):  # closed or replaced streams
+        return False
+
+
+def should_pause(interactive: bool, console: Console, stdin: TextIO | None = None) -> bool:
+    """Pause only when asked and a person is there: stdin and the output both terminals."""
+    return interactive and _is_tty(stdin if stdin is not None else sys.stdin) and console.is_terminal
+
+
+def show_walkthrough(
+    console: Console,
+    steps: Sequence[Step],
+    *,
+    only: int | None = None,
+    interactive: bool = False,
+    stdin: TextIO | None = None,
+    wait: Callable[[str], object] | None = None,
+) -> None:
+    """Print the steps on `console`; with `interactive` (and terminals on both ends) wait for Enter
+    between steps. The prompt goes to stderr so stdout holds only the walkthrough. End of input
+    (Ctrl-D) stops quietly; Ctrl-C propagates for the CLI to turn into exit code 130."""
+    panels = list(iter_steps(steps, only))
+    pause = len(panels) > 1 and should_pause(interactive, console, stdin)
+    if pause and wait is None:
+        wait = Console(stderr=True, highlight=False).input
+    lang = steps[0].lang if steps else "en"
+    for index, panel in enumerate(panels):
+        if index and pause:
+            try:
+                wait(text(lang, "ui.pause") + " ")
+            except EOFError:
+                return
+        console.print(panel)
