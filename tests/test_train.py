@@ -1,0 +1,169 @@
+import json
+
+import pytest
+import torch
+
+from fashionnet import data
+from fashionnet.errors import UsageError
+from fashionnet.train import Recipe, TrainingInterrupted, augment, fit, load_resume, lr_at, resolve_output
+from fashionnet.weights import SHIPPED_WEIGHTS, load_model, read_checkpoint
+from tests.conftest import needs_real_data
+
+CPU = torch.device("cpu")
+SMALL = Recipe(epochs=2, batch_size=64, lr=3e-3, warmup_epochs=0.5)
+
+
+@pytest.fixture
+def splits(fake_data):
+    return data.load_split("train", fake_data), data.load_split("test", fake_data)
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_same_seed_gives_bit_identical_weights(splits):
+    train, test = splits
+    a = _weights(fit(SMALL, train, test, CPU, seed=1).model)
+    b = _weights(fit(SMALL, train, test, CPU, seed=1).model)
+    c = _weights(fit(SMALL, train, test, CPU, seed=2).model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_learns_the_easy_fake_data(splits):
+    train, test = splits
+    result = fit(Recipe(epochs=6, batch_size=32, lr=3e-3, warmup_epochs=0.5), train, test, CPU, seed=0)
+    assert result.final.test_accuracy > 0.9, result.final
+    assert [h.epoch for h in result.history] == [1, 2, 3, 4, 5, 6]
+
+
+def test_checkpoint_every_epoch_and_resume_is_exact(splits, tmp_path):
+    train, test = splits
+    straight = fit(SMALL, train, test, CPU, seed=3, out=tmp_path / "straight.safetensors")
+
+    class StopAfterFirstEpoch:
+        def epoch_start(self, epoch, epochs, batches):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+        def batch_end(self, *args):
+            pass
+
+        def epoch_end(self, stats):
+            pass
+
+    out = tmp_path / "run.safetensors"
+    with pytest.raises(TrainingInterrupted) as info:
+        fit(SMALL, train, test, CPU, seed=3, out=out, callbacks=StopAfterFirstEpoch())
+    assert "epoch 1 is saved in" in str(info.value) and "--resume" in str(info.value)
+    assert read_checkpoint(out).metadata["epochs"] == 1
+    resumed = fit(SMALL, train, test, CPU, seed=3, out=out, resume=load_resume(out))
+    a, b = _weights(straight.model), _weights(resumed.model)
+    assert all(torch.equal(a[k], b[k]) for k in a), "resume must continue exactly where training stopped"
+    saved = read_checkpoint(out)
+    assert saved.metadata["epochs"] == 2 and len(saved.metadata["history"]) == 2
+    assert saved.metadata["recipe"] == SMALL.to_dict() and saved.metadata["seed"] == 3
+
+
+def test_checkpoint_metadata_and_no_optimizer_state(splits, tmp_path):
+    train, test = splits
+    out = tmp_path / "m.safetensors"
+    fit(Recipe(epochs=1, batch_size=64), train, test, CPU, seed=0, out=out, save_optimizer=False)
+    ckpt = read_checkpoint(out)
+    assert ckpt.training == {}
+    meta = ckpt.metadata
+    assert meta["classes"][0] == "T-shirt/top" and meta["normalization"]["std"] == 1.0
+    assert 0 <= meta["test_accuracy"] <= 1 and meta["torch_version"] == torch.__version__
+    model, info = load_model(out, seed=0, device=CPU)
+    assert info.test_accuracy == meta["test_accuracy"]
+    with pytest.raises(Exception, match="no optimizer state"):
+        fit(Recipe(epochs=2, batch_size=64), train, test, CPU, out=tmp_path / "x.safetensors", resume=load_resume(out))
+
+
+def test_augment_shapes_and_content():
+    g = torch.Generator().manual_seed(0)
+    batch = torch.zeros(8, 28, 28, dtype=torch.uint8)
+    batch[:, 10:18, 10:18] = 200  # a block far from the border survives any 2-pixel shift intact
+    out = augment(batch, Recipe(flip=True, max_shift=2), g)
+    assert out.shape == batch.shape and out.dtype == torch.uint8
+    assert torch.equal(out.sum(dim=(1, 2)), batch.sum(dim=(1, 2)))
+    assert torch.equal(augment(batch, Recipe(flip=False, max_shift=0), g), batch)
+    shifted = augment(batch, Recipe(flip=False, max_shift=2), torch.Generator().manual_seed(1))
+    assert not all(torch.equal(shifted[i], batch[i]) for i in range(8))
+
+
+def test_learning_rate_schedule():
+    assert lr_at(0, 100, 10, 1.0) == pytest.approx(0.1)
+    assert lr_at(9, 100, 10, 1.0) == pytest.approx(1.0)
+    assert lr_at(55, 100, 10, 1.0) == pytest.approx(0.5)
+    assert lr_at(99, 100, 10, 1.0) < 0.001
+
+
+def test_output_is_never_silently_overwritten(tmp_path, monkeypatch):
+    existing = tmp_path / "m.safetensors"
+    existing.write_bytes(b"x")
+    with pytest.raises(UsageError, match="refusing to overwrite"):
+        resolve_output(existing, None, force=False)
+    assert resolve_output(existing, None, force=True) == existing
+    assert resolve_output(existing, existing, force=False) == existing  # resuming in place
+    with pytest.raises(UsageError, match="is a directory"):
+        resolve_output(tmp_path, None, force=False)
+    if SHIPPED_WEIGHTS.exists():
+        with pytest.raises(UsageError, match="the shipped weights"):
+            resolve_output(SHIPPED_WEIGHTS, None, force=False)
+
+
+def test_train_command_on_generated_data(invoke, fake_data, tmp_path):
+    out = tmp_path / "cli.safetensors"
+    result = invoke("train", "--data-dir", str(fake_data), "--epochs", "2", "--batch-size", "50",
+                    "--out", str(out), "--json", "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["epochs"] == 2 and len(summary["history"]) == 2 and summary["out"] == str(out)
+    assert 0 <= summary["test_accuracy"] <= 1
+    again = invoke("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(out))
+    assert again.exit_code == 2 and "refusing to overwrite" in again.stderr
+    evaluated = json.loads(invoke("evaluate", "--data-dir", str(fake_data), "--weights", str(out), "--json").stdout)
+    assert evaluated["accuracy"] == pytest.approx(summary["test_accuracy"])
+
+
+def test_train_command_shows_progress_and_table(invoke, fake_data, tmp_path):
+    result = invoke("train", "--data-dir", str(fake_data), "--epochs", "2", "--out", str(tmp_path / "m.safetensors"))
+    assert result.exit_code == 0
+    assert "epoch   1" in result.stderr and "Using cpu device" in result.stderr
+    assert "Test acc" in result.stdout and "Saved" in result.stdout
+
+
+def test_evaluate_json_and_table(invoke, fake_data):
+    result = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random", "--json")
+    report = json.loads(result.stdout)
+    assert 0 <= report["accuracy"] <= 1 and report["samples"] == 200
+    assert len(report["confusion"]) == 10 and sum(map(sum, report["confusion"])) == 200
+    assert [c["support"] for c in report["per_class"]] == [20] * 10
+    table = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random")
+    assert "Confusion matrix" in table.stdout and "Ankle boot" in table.stdout
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+
+
+def test_plots_are_written(invoke, fake_data, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "confusion.png"
+    assert invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(png)).exit_code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    curves = tmp_path / "curves.png"
+    result = invoke("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(tmp_path / "m.safetensors"),
+                    "--plot", str(curves), "--quiet")
+    assert result.exit_code == 0 and curves.stat().st_size > 1000
+    bad = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(tmp_path / "x.jpg"))
+    assert bad.exit_code == 2 and "PNG" in bad.stderr
+
+
+@needs_real_data
+def test_installed_train_on_real_data_slice(cli, tmp_path):
+    out = tmp_path / "real.safetensors"
+    proc = cli("train", "--limit", "3000", "--epochs", "1", "--out", str(out), "--json", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["test_accuracy"] > 0.45  # 3,000 real images, one epoch: far above chance (0.10)
+    assert read_checkpoint(out).metadata["train_samples"] == 3000
