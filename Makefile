@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 WEIGHTS := fashionnet/weights/fashionnet.safetensors
 
 .DEFAULT_GOAL := help
-.PHONY: help install data run test bench weights clean
+.PHONY: help install data run test bench weights samples clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,7 +42,10 @@ bench: install data ## Run the speed and memory benchmarks (ratios against `pyth
 	$(BIN)/python benchmarks/run.py
 
 weights: install data ## Retrain the shipped weights with the documented default recipe (seed 0)
-	$(BIN)/fashionnet train --seed 0 --device cpu --out $(WEIGHTS) --overwrite-shipped --no-optimizer-state
+	$(BIN)/fashionnet train --seed 0 --device cpu --out $(WEIGHTS) --force --no-optimizer-state
+
+samples: install data ## Re-export the sample images (first test image of each class) that ship
+	$(BIN)/python tools/make_samples.py
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache build *.egg-info
