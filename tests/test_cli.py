@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["summary", "params"]
+COMMANDS = ["summary", "params", "walkthrough", "data", "train", "evaluate"]
 
 
 def test_help_lists_commands_and_exit_codes(invoke):
@@ -83,3 +83,39 @@ def test_installed_command_summary(cli):
 def test_python_dash_m_works():
     proc = subprocess.run([sys.executable, "-m", "fashionnet", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("fashionnet ")
+
+
+def test_walkthrough_through_the_installed_command(cli):
+    en = cli("walkthrough", "--seed", "3", "--device", "cpu")
+    assert en.returncode == 0, en.stderr
+    text = en.stdout.decode()
+    assert "Step 1/11" in text and "Step 11/11" in text and "torch.Size([3, 784])" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert cli("walkthrough", "--seed", "3", "--device", "cpu").stdout.decode() == text, "same seed, same output"
+    zh = cli("walkthrough", "--lang", "zh", "--step", "6")
+    assert zh.returncode == 0 and "第 6/11 步" in zh.stdout.decode()
+
+
+def test_walkthrough_interactive_never_blocks_without_a_terminal(cli):
+    proc = cli("walkthrough", "--interactive", "--step", "2", timeout=60)
+    assert proc.returncode == 0 and "Step 2/11" in proc.stdout.decode()
+    proc = cli("walkthrough", "--interactive", input=b"", timeout=60)
+    assert proc.returncode == 0 and "Step 11/11" in proc.stdout.decode()
+
+
+def test_walkthrough_bad_step_and_language(invoke):
+    result = invoke("walkthrough", "--step", "0")
+    assert result.exit_code == 2 and "out of range" in result.stderr
+    result = invoke("walkthrough", "--lang", "fr")
+    assert result.exit_code == 2 and "--lang" in result.stderr
+
+
+def test_walkthrough_real_uses_test_images(invoke, fake_data):
+    result = invoke("walkthrough", "--real", "--data-dir", str(fake_data), "--step", "5", "--weights", "random")
+    assert result.exit_code == 0, result.stderr
+    assert "true:" in result.stdout
+
+
+def test_walkthrough_real_without_data_is_exit_3(invoke, no_system_data):
+    result = invoke("walkthrough", "--real")
+    assert result.exit_code == 3 and "FashionMNIST not found" in result.stderr
