@@ -387,5 +387,81 @@ def evaluate(
         typer.echo(f"Wrote {plot}", err=True)
 
 
+class Invert(str, Enum):
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
+
+@app.command(epilog="Exit codes: 0 every input was classified; 1 some inputs failed (the others were "
+             "still classified); 2 usage error; 4 bad checkpoint.")
+@handle_errors
+def predict(
+    paths: Annotated[list[str], typer.Argument(help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look inside sub-folders too.")] = False,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10, help="How many classes to show per image.")] = 3,
+    show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 image the model saw next to each result.")] = False,
+    invert: Annotated[
+        Invert, typer.Option("--invert", help="Negate the image: auto detects dark-on-light pictures.")
+    ] = Invert.auto,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
+    device: DeviceOption = None,
+    weights: WeightsOption = None,
+    seed: SeedOption = 0,
+) -> None:
+    """Classify image files: photos, product shots or FashionMNIST PNGs, of any size."""
+    from fashionnet.errors import UsageError
+    from fashionnet.predict import collect_inputs, predict_decoded, start_decoding
+
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    items = collect_inputs(paths, recursive, stdin=sys.stdin.buffer if "-" in paths else None)
+    flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
+    # Decoder processes start before torch is imported, so decoding overlaps the ~2 s import.
+    with start_decoding(items, flip) as decoding:
+        dev, model, info = _setup(device, weights, seed, quiet=as_json or as_csv)
+        if not (as_json or as_csv):
+            typer.echo(f"Weights: {info.describe()}", err=True)
+        results = predict_decoded(decoding, model, device=dev, top_k=top_k)
+        failed = _emit_predictions(results, len(items), as_json, as_csv, show)
+    if failed:
+        raise typer.Exit(int(ExitCode.INPUT_FAILED))
+
+
+def _emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bool) -> int:
+    """Stream rows for scripts (nothing finished is lost if a later input fails) or collect for a view;
+    problems go to stderr as they happen. Returns the number of failed inputs."""
+    from fashionnet.render.console import stderr_console
+    from fashionnet.render.predict import error_line, predictions_view, write_csv, write_jsonl
+
+    err = stderr_console()
+    failed = 0
+    done = []
+
+    def watched():
+        nonlocal failed
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True, disable=total < 200) as progress:
+            task = progress.add_task("Classifying", total=total)
+            for result in results:
+                if not result.ok:
+                    failed += 1
+                    err.print(error_line(result), soft_wrap=True)
+                progress.advance(task)
+                yield result
+
+    if as_json:
+        write_jsonl(watched(), sys.stdout)
+    elif as_csv:
+        write_csv(watched(), sys.stdout)
+    else:
+        done = list(watched())
+        if any(r.ok for r in done):
+            _print(predictions_view(done, show=show))
+    return failed
+
+
 def main() -> None:
     app()

@@ -1,0 +1,181 @@
+"""Any image file -> the 28x28 uint8 array the model was trained on (light object on black).
+
+`prepare()` is the one preprocessing function every input goes through. It follows how FashionMNIST was
+made from Zalando's product photos (Xiao, Rasul & Vollgraf 2017, arXiv:1708.07747, section 2): grayscale,
+trim the edges close to the corner colour, resize the longest edge to 28, sharpen, pad the short edge to
+28 centred, negate. Two deliberate additions, both no-ops for FashionMNIST itself:
+
+* an image that is already 28x28 is taken to be in the model's format and is only inverted if it is dark
+  on light, so a FashionMNIST test image saved as PNG comes back bit-identical (predict == evaluate);
+* after trimming, the background is levelled to black: the photos behind FashionMNIST had pure white
+  backgrounds (black once negated), a phone photo's grey background would otherwise become a grey haze.
+
+Inversion is automatic: an image whose border is mostly light (a product photo) is negated, one whose
+border is dark (a FashionMNIST sample) is not. This module imports no torch (it runs in decoder processes).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+from fashionnet.errors import ImageError
+
+SIZE = 28  # the model's input is (28, 28)
+MIN_SIDE = 8  # below this an image carries no garment shape; such inputs are refused, not guessed at
+FUZZ = round(0.05 * 255)  # "close to the corner colour": within 5% of full intensity, as in the paper
+REDUCE_ABOVE = 2048  # longest side above which an image is box-reduced right after decoding (speed)
+DRAFT_SIZE = (1024, 1024)  # JPEGs are decoded at 1/2, 1/4 or 1/8 scale while staying at least this big
+BACKGROUND = 255  # transparent pixels become white, the background of a product photo
+SHARPEN = ImageFilter.UnsharpMask(radius=1.0, percent=60, threshold=2)  # the paper's light Gaussian sharpen
+# Suffixes picked up when a directory is given; files named explicitly are sniffed by content instead.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+class BadImage(ImageError):
+    """ImageError that keeps the path and the reason apart (JSON/CSV output carries them separately)."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def is_dark_on_light(gray: np.ndarray) -> bool:
+    """True when the border (the outermost ring of pixels) is mostly light, i.e. the image needs negating.
+
+    On all 70,000 FashionMNIST images the border mean is at most 108, so none of them is ever inverted.
+    """
+    h, w = gray.shape
+    if h <= 2 or w <= 2:
+        return float(gray.mean()) >= 128  # all border
+    ring = int(gray[0].sum()) + int(gray[-1].sum()) + int(gray[1:-1, 0].sum()) + int(gray[1:-1, -1].sum())
+    return ring >= 128 * (2 * w + 2 * h - 4)
+
+
+def prepare(gray: np.ndarray, invert: bool | None = None) -> np.ndarray:
+    """(H, W) uint8 grayscale -> (28, 28) uint8, light object on black. invert=None decides by the border."""
+    if invert is None:
+        invert = is_dark_on_light(gray)
+    a = 255 - gray if invert else gray  # from here on the object is light on a dark background
+    if a.shape == (SIZE, SIZE):
+        return np.array(a, dtype=np.uint8)  # already the model's format: keep it bit-exact (a writable copy)
+
+    # Trim: the bounding box of pixels further than FUZZ from the corner colour; uniform -> keep it all.
+    bg = int(np.median([a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]]))
+    mask = np.abs(a.astype(np.int16) - bg) > FUZZ
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size:
+        a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    if 0 < bg < 128:  # level the background to black (a no-op for FashionMNIST-like inputs, bg == 0)
+        a = np.clip((a.astype(np.float32) - bg) * (255.0 / (255 - bg)) + 0.5, 0, 255).astype(np.uint8)
+        bg = 0
+
+    h, w = a.shape
+    scale = SIZE / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    img = Image.fromarray(np.ascontiguousarray(a)).resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    img = img.filter(SHARPEN)
+    out = np.full((SIZE, SIZE), bg, dtype=np.uint8)
+    top, left = (SIZE - nh) // 2, (SIZE - nw) // 2
+    out[top : top + nh, left : left + nw] = np.asarray(img)
+    return out
+
+
+def to_grayscale(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> (H, W) uint8: transparency composited onto white, 16/32-bit scaled to 8 bits."""
+    if img.mode.startswith("I") or img.mode == "F":
+        return _scale_to_8bit(np.asarray(img))
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        la = np.asarray(img.convert("RGBA").convert("LA"), dtype=np.uint32)  # RGBA first applies tRNS keys
+        gray, alpha = la[..., 0], la[..., 1]
+        return ((gray * alpha + BACKGROUND * (255 - alpha) + 127) // 255).astype(np.uint8)
+    if img.mode not in ("L", "1", "P", "RGB"):
+        img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV: via RGB, whose luma weights L uses
+    return np.asarray(img if img.mode == "L" else img.convert("L"))
+
+
+def _scale_to_8bit(raw: np.ndarray) -> np.ndarray:
+    # I;16 is 16-bit by definition; I (32-bit) and F carry no range, so it is guessed from the values.
+    a = raw.astype(np.float64)
+    lo, hi = float(a.min()), float(a.max())
+    if raw.dtype.kind == "f" and lo >= 0 and hi <= 1.0:
+        a *= 255
+    elif raw.dtype.itemsize == 2 or (lo >= 0 and 255 < hi <= 65535):
+        a *= 255 / 65535
+    elif lo < 0 or hi > 255:
+        a = (a - lo) * (255 / (hi - lo))
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+
+def _decode(img: Image.Image) -> np.ndarray:
+    if img.format == "JPEG":
+        img.draft("L", DRAFT_SIZE)  # huge photos: let libjpeg scale down and drop colour while decoding
+    img.load()
+    if "exif" in img.info or "Raw profile type exif" in img.info or img.format == "TIFF":
+        try:
+            img = ImageOps.exif_transpose(img)  # phone photos store "rotate me" in EXIF
+        except Exception:  # a broken EXIF block costs the orientation, not the image
+            pass
+    gray = to_grayscale(img)
+    if max(gray.shape) > REDUCE_ABOVE:
+        factor = max(gray.shape) // (REDUCE_ABOVE // 2)
+        gray = np.asarray(Image.fromarray(gray).reduce(factor))
+    return gray
+
+
+def _size(path) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def load_image(path: str | os.PathLike, invert: bool | None = None, data: bytes | None = None) -> np.ndarray:
+    """Read one image (from `data` when given, e.g. stdin bytes; `path` then only names it) and prepare it.
+
+    Every way an input can be wrong becomes one BadImage("path: what is wrong"); nothing else escapes.
+    """
+    name = str(path)
+    try:
+        if data is not None and not data:
+            raise BadImage(name, "no data on stdin")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the image is fine, stderr stays clean
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, don't just warn
+            with Image.open(io.BytesIO(data) if data is not None else path) as img:
+                w, h = img.size
+                if min(w, h) < MIN_SIDE:
+                    minimum = f"{MIN_SIDE}x{MIN_SIDE}"
+                    raise BadImage(name, f"image is {w}x{h} pixels, too small to classify (minimum {minimum})")
+                gray = _decode(img)
+        return prepare(gray, invert)
+    except BadImage:
+        raise
+    except FileNotFoundError:
+        raise BadImage(name, "no such file or directory") from None
+    except IsADirectoryError:
+        raise BadImage(name, "is a directory, not an image") from None
+    except PermissionError:
+        raise BadImage(name, "permission denied") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = f"{Image.MAX_IMAGE_PIXELS:,}" if Image.MAX_IMAGE_PIXELS else "?"
+        reason = f"image is over Pillow's decompression-bomb limit of {limit} pixels; not decoding it"
+        raise BadImage(name, reason) from None
+    except UnidentifiedImageError:
+        if data is None and _size(path) == 0:
+            raise BadImage(name, "file is empty (0 bytes)") from None
+        raise BadImage(name, "not an image, or in a format Pillow cannot read") from None
+    except (OSError, SyntaxError, EOFError, ValueError) as exc:
+        raise BadImage(name, f"image data is truncated or corrupt ({_first_line(exc)})") from None
+    except Exception as exc:  # a decoder bug or MemoryError must still be one line, not a traceback
+        raise BadImage(name, f"cannot decode image ({type(exc).__name__}: {_first_line(exc)})") from None

@@ -1,0 +1,344 @@
+"""images.py: every input becomes the (28, 28) uint8 light-on-black array; every bad input one clear line."""
+
+from __future__ import annotations
+
+import builtins
+import gzip
+import io
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from fashionnet.errors import ExitCode, ImageError
+from fashionnet.images import MIN_SIDE, SIZE, BadImage, is_dark_on_light, load_image, prepare
+
+FASHION_TEST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+
+
+def fashion_like(seed: int) -> np.ndarray:
+    """A 28x28 FashionMNIST-looking array: a textured light garment on black, spanning the long axis."""
+    rng = np.random.default_rng(seed)
+    canvas = Image.new("L", (SIZE, SIZE), 0)
+    draw = ImageDraw.Draw(canvas)
+    half = 4 + seed % 7  # garments are narrower than the frame; the border stays mostly dark
+    top = [(14 - half, 0), (14 + half, 0), (14 + half + int(rng.integers(0, 3)), 27), (14 - half - 1, 27)]
+    draw.polygon(top, fill=int(rng.integers(90, 256)))
+    if seed % 3 == 0:  # a bag-like block filling the frame, corners included (border mean stays < 128)
+        draw.rectangle([0, 6, 27, 27], fill=int(rng.integers(60, 110)))
+    a = np.asarray(canvas).astype(np.int16)
+    texture = rng.integers(-40, 40, size=a.shape)
+    return np.where(a > 0, np.clip(a + texture, 1, 255), 0).astype(np.uint8)
+
+
+def save(array_or_image, path: Path, **kwargs) -> Path:
+    image = array_or_image if isinstance(array_or_image, Image.Image) else Image.fromarray(array_or_image)
+    image.save(path, **kwargs)
+    return path
+
+
+def product_photo(size=(300, 200), box=(100, 40, 160, 180), fill=60) -> Image.Image:
+    """A dark garment on a white background, like the Zalando photos FashionMNIST was made from."""
+    image = Image.new("RGB", size, "white")
+    ImageDraw.Draw(image).rectangle(box, fill=(fill, fill, fill))
+    return image
+
+
+def bbox(a: np.ndarray, level: int = 32) -> tuple[int, int, int, int]:
+    rows, cols = np.flatnonzero((a > level).any(1)), np.flatnonzero((a > level).any(0))
+    return rows[0], rows[-1], cols[0], cols[-1]
+
+
+# ------------------------------------------------------------------------------------------ bit-exactness
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fashion_like_28x28_png_round_trips_bit_exactly(tmp_path, seed):
+    original = fashion_like(seed)
+    assert not is_dark_on_light(original)
+    out = load_image(save(original, tmp_path / "x.png"))
+    assert out.dtype == np.uint8 and out.shape == (SIZE, SIZE)
+    np.testing.assert_array_equal(out, original)
+
+
+def test_dark_on_light_28x28_is_inverted_back_exactly(tmp_path):
+    original = fashion_like(1)
+    out = load_image(save(255 - original, tmp_path / "negated.png"))
+    np.testing.assert_array_equal(out, original)
+
+
+def test_invert_override_beats_auto_detection():
+    original = fashion_like(2)
+    np.testing.assert_array_equal(prepare(original, invert=True), 255 - original)
+    np.testing.assert_array_equal(prepare(255 - original, invert=False), 255 - original)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not FASHION_TEST.exists(), reason="FashionMNIST test set not installed")
+def test_real_fashion_mnist_test_images_round_trip_bit_exactly(tmp_path):
+    with gzip.open(FASHION_TEST) as f:
+        raw = f.read(16 + 200 * SIZE * SIZE)
+    images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, SIZE, SIZE)  # IDX: 16-byte header
+    assert len(images) == 200
+    for i, original in enumerate(images):
+        out = load_image(save(original, tmp_path / f"{i}.png"))
+        np.testing.assert_array_equal(out, original, err_msg=f"test image {i} changed")
+
+
+# ------------------------------------------------------------------------------------------ the pipeline
+
+
+def test_product_photo_is_trimmed_scaled_centred_and_negated(tmp_path):
+    # garment: 61 wide x 141 tall, off-centre on white 300x200 -> light garment, 28 tall, centred, black bg
+    out = load_image(save(product_photo(), tmp_path / "photo.jpg", quality=95))
+    assert out[0, 0] == 0 and out[-1, -1] == 0  # background levelled to black
+    top, bottom, left, right = bbox(out)
+    assert (top, bottom) == (0, 27)  # longest edge scaled to 28
+    assert 10 <= right - left + 1 <= 14  # 61/141 * 28 = 12
+    assert abs(left - (27 - right)) <= 1  # centred on the short edge
+    assert out[10:18, left + 2 : right - 1].min() > 150  # dark garment became light
+
+
+def test_light_on_dark_photo_is_not_inverted(tmp_path):
+    photo = Image.new("L", (200, 200), 0)
+    ImageDraw.Draw(photo).ellipse([50, 20, 150, 180], fill=220)
+    out = load_image(save(photo, tmp_path / "dark.png"))
+    assert out[14, 14] > 180 and out[0, 0] == 0
+    flipped = load_image(tmp_path / "dark.png", invert=True)
+    assert flipped[14, 14] < 60  # forcing inversion turns the light ellipse dark
+
+
+def test_grey_background_is_levelled_to_black():
+    photo = np.full((100, 60), 200, np.uint8)  # light grey background, dark object
+    photo[20:80, 20:40] = 30
+    out = prepare(photo)
+    assert out.max() > 200 and out[0, 0] == 0 and out[:, 0].max() == 0
+
+
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_uniform_image_is_not_trimmed_to_nothing(value):
+    out = prepare(np.full((50, 80), value, np.uint8))
+    assert out.shape == (SIZE, SIZE) and out.max() == 0
+
+
+def test_near_uniform_noise_stays_dark():
+    rng = np.random.default_rng(0)
+    out = prepare(np.clip(200 + rng.integers(-3, 4, size=(64, 64)), 0, 255).astype(np.uint8))
+    assert out.max() < 16
+
+
+def test_tiny_object_and_minimum_size_image():
+    a = np.full((MIN_SIDE, MIN_SIDE), 255, np.uint8)
+    a[3, 4] = 0  # one dark pixel on white
+    out = prepare(a)
+    assert out.shape == (SIZE, SIZE) and out.max() > 200
+
+
+def test_rgba_cutout_is_composited_onto_white(tmp_path):
+    cutout = Image.new("RGBA", (300, 200), (0, 0, 0, 0))  # transparent black around the garment
+    ImageDraw.Draw(cutout).rectangle((100, 40, 160, 180), fill=(60, 60, 60, 255))
+    on_white = load_image(save(product_photo(), tmp_path / "white.png"))
+    np.testing.assert_array_equal(load_image(save(cutout, tmp_path / "cutout.png")), on_white)
+
+
+def _modes(base: Image.Image) -> dict[str, Image.Image]:
+    """The same drawing (values 0 and 255 only, so every mode can hold it exactly) in many modes."""
+    rgb = base.convert("RGB")
+    a16 = np.asarray(base).astype(np.uint16) * 257
+    return {
+        "L": base,
+        "RGB": rgb,
+        "RGBA": base.convert("RGBA"),
+        "LA": base.convert("LA"),
+        "P": rgb.convert("P"),
+        "1": base.convert("1"),
+        "CMYK": rgb.convert("CMYK"),
+        "I;16": Image.fromarray(a16),
+        "I": Image.fromarray(a16.astype(np.int32) // 257),
+    }
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P", "1", "CMYK", "I;16", "I"])
+def test_every_mode_gives_the_same_array(tmp_path, mode):
+    base = Image.new("L", (90, 60), 255)
+    ImageDraw.Draw(base).polygon([(30, 5), (60, 5), (70, 55), (20, 55)], fill=0)
+    image = _modes(base)[mode]
+    assert image.mode == mode
+    expected = load_image(save(base, tmp_path / "L.png"))
+    suffix = ".tiff" if mode in ("CMYK", "I", "LA") else ".png"
+    np.testing.assert_array_equal(load_image(save(image, tmp_path / f"x{suffix}")), expected)
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    a16 = (fashion_like(4).astype(np.uint16) * 257)
+    path = save(Image.fromarray(a16), tmp_path / "16bit.png")
+    assert Image.open(path).mode == "I;16"
+    np.testing.assert_array_equal(load_image(path), fashion_like(4))
+
+
+def test_palette_with_transparency_is_composited_onto_white(tmp_path):
+    image = Image.new("P", (60, 60), 0)
+    image.putpalette([0, 0, 0, 50, 50, 50] + [0] * 762)
+    ImageDraw.Draw(image).rectangle((20, 10, 40, 50), fill=1)
+    image.info["transparency"] = 0  # index 0 (black) is transparent -> white
+    out = load_image(save(image, tmp_path / "p.png", transparency=0))
+    assert out[0, 0] == 0 and out[14, 14] > 150  # white bg negated to black, dark garment light
+
+
+@pytest.mark.parametrize(
+    "suffix, kwargs, exact",
+    [(".png", {}, True), (".bmp", {}, True), (".gif", {}, True), (".tiff", {}, True),
+     (".webp", {"lossless": True}, True), (".jpg", {"quality": 95}, False)],
+)
+def test_formats(tmp_path, suffix, kwargs, exact):
+    original = fashion_like(5)
+    out = load_image(save(original, tmp_path / f"x{suffix}", **kwargs))
+    if exact:
+        np.testing.assert_array_equal(out, original)
+    else:
+        assert np.abs(out.astype(int) - original).mean() < 6
+
+
+def test_animated_gif_uses_the_first_frame(tmp_path):
+    first, second = fashion_like(6), fashion_like(7)
+    frames = [Image.fromarray(first), Image.fromarray(second)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert Image.open(path).n_frames == 2
+    np.testing.assert_array_equal(load_image(path), first)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
+def test_exif_orientation_is_applied(tmp_path, suffix):
+    photo = Image.new("L", (300, 200), 255)  # an L-shaped dark garment: rotations give different arrays
+    ImageDraw.Draw(photo).polygon([(40, 20), (90, 20), (90, 120), (200, 120), (200, 170), (40, 170)], fill=40)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display", as phones write it
+    tagged = load_image(save(photo, tmp_path / f"tagged{suffix}", exif=exif, quality=95))
+    upright = load_image(save(photo.transpose(Image.Transpose.ROTATE_270), tmp_path / f"upright{suffix}", quality=95))
+    ignored = load_image(save(photo, tmp_path / f"untagged{suffix}", quality=95))
+    assert np.abs(tagged.astype(int) - upright).mean() < 3
+    assert np.abs(tagged.astype(int) - ignored).mean() > 20
+
+
+def test_corrupt_exif_costs_nothing_and_prints_no_warning():
+    buf = io.BytesIO()
+    product_photo().save(buf, "JPEG", exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff")  # IFD cut short
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = load_image("photo.jpg", data=buf.getvalue())
+    assert caught == [] and out.shape == (SIZE, SIZE) and out.max() > 150
+
+
+def test_huge_images_are_reduced_while_decoding(tmp_path):
+    big = product_photo(size=(6000, 4000), box=(2000, 800, 3200, 3600))
+    for name in ("big.jpg", "big.png"):
+        out = load_image(save(big, tmp_path / name))
+        top, bottom, left, right = bbox(out)
+        assert (top, bottom) == (0, 27) and 10 <= right - left + 1 <= 14
+
+
+def test_stdin_bytes_decode_like_the_file(tmp_path):
+    path = save(fashion_like(3), tmp_path / "x.png")
+    np.testing.assert_array_equal(load_image("-", data=path.read_bytes()), fashion_like(3))
+
+
+def test_images_module_does_not_import_torch():
+    code = "import sys, fashionnet.images; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------------------------------ bad input
+
+
+def _error(path, **kwargs) -> str:
+    with pytest.raises(BadImage) as info:
+        load_image(path, **kwargs)
+    err = info.value
+    assert isinstance(err, ImageError) and err.exit_code == ExitCode.INPUT_FAILED
+    assert str(err) == f"{path}: {err.reason}" and "\n" not in str(err)
+    return err.reason
+
+
+def _png_bytes(image: Image.Image, fmt="PNG") -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_missing_file(tmp_path):
+    assert _error(tmp_path / "nope.png") == "no such file or directory"
+
+
+def test_directory(tmp_path):
+    assert "is a directory" in _error(tmp_path)
+
+
+def test_zero_byte_file(tmp_path):
+    (tmp_path / "empty.png").touch()
+    assert _error(tmp_path / "empty.png") == "file is empty (0 bytes)"
+
+
+def test_empty_stdin():
+    assert _error("-", data=b"") == "no data on stdin"
+
+
+def test_text_file_named_png(tmp_path):
+    (tmp_path / "notes.png").write_text("these are not pixels\n")
+    assert "not an image" in _error(tmp_path / "notes.png")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_truncated_file(tmp_path, fmt):
+    data = _png_bytes(product_photo(), fmt)
+    path = tmp_path / f"cut.{fmt.lower()}"
+    path.write_bytes(data[: len(data) // 2])
+    assert "truncated" in _error(path)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (MIN_SIDE - 1, 100), (100, 3)])
+def test_too_small(tmp_path, size):
+    path = save(Image.new("L", size, 255), tmp_path / "small.png")
+    w, h = size
+    assert _error(path) == f"image is {w}x{h} pixels, too small to classify (minimum {MIN_SIDE}x{MIN_SIDE})"
+
+
+def test_minimum_size_is_accepted(tmp_path):
+    assert load_image(save(Image.new("L", (MIN_SIDE, MIN_SIDE), 0), tmp_path / "ok.png")).shape == (SIZE, SIZE)
+
+
+@pytest.mark.parametrize("side", [40, 100])  # 1,600 px: Pillow would only warn; 10,000 px: Pillow errors
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch, side):
+    path = save(Image.new("L", (side, side), 255), tmp_path / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    assert "decompression-bomb limit of 1,000 pixels" in _error(path)
+
+
+def test_permission_denied_simulated(tmp_path, monkeypatch):
+    path = save(fashion_like(0), tmp_path / "secret.png")
+    real_open = builtins.open
+
+    def guarded_open(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    assert _error(path) == "permission denied"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read mode-000 files")
+def test_permission_denied_real(tmp_path):
+    path = save(fashion_like(0), tmp_path / "secret.png")
+    path.chmod(0)
+    try:
+        assert _error(path) == "permission denied"
+    finally:
+        path.chmod(0o644)
