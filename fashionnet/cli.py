@@ -95,6 +95,7 @@ DeviceOption = Annotated[
     typer.Option(
         "--device",
         "-d",
+        metavar="DEVICE",
         envvar="FASHIONNET_DEVICE",
         help="auto, cpu, cuda, cuda:N, mps or xpu. auto picks the current accelerator, else the CPU.",
         show_default="auto",
@@ -105,11 +106,12 @@ WeightsOption = Annotated[
     typer.Option(
         "--weights",
         "-w",
+        metavar="FILE|random",
         help="A safetensors checkpoint, or 'random' for freshly initialised weights (see --seed).",
         show_default="the trained weights shipped with fashionnet",
     ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", help="Seed for random weights and random inputs.")]
+SeedOption = Annotated[int, typer.Option("--seed", metavar="N", help="Seed for random weights and random inputs.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of tables.")]
 
 
@@ -397,7 +399,7 @@ class Invert(str, Enum):
              "still classified); 2 usage error; 4 bad checkpoint.")
 @handle_errors
 def predict(
-    paths: Annotated[list[str], typer.Argument(help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look inside sub-folders too.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10, help="How many classes to show per image.")] = 3,
     show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 image the model saw next to each result.")] = False,
