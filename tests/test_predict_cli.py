@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from fashionnet import CLASSES
-from fashionnet.weights import SHIPPED_WEIGHTS
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fashionnet" / "samples"
 
@@ -143,7 +142,6 @@ def test_fashion_mnist_png_predicts_like_evaluate(invoke, tmp_path):
     assert row["probability"] == pytest.approx(float(expected.max()), abs=1e-6)
 
 
-@pytest.mark.skipif(not SHIPPED_WEIGHTS.exists(), reason="shipped weights not built yet (make weights)")
 def test_shipped_samples_are_classified_with_shipped_weights(cli):
     proc = cli("predict", str(SAMPLES), "--json")
     assert proc.returncode == 0, proc.stderr

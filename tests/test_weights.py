@@ -98,7 +98,6 @@ def test_bad_weights_through_the_cli(invoke, cli, tmp_path):
     assert proc.stderr.decode().strip().endswith("nope.safetensors: no such checkpoint file")
 
 
-@pytest.mark.skipif(not SHIPPED_WEIGHTS.exists(), reason="shipped weights not built yet (make weights)")
 def test_shipped_weights_are_small_and_described():
     checkpoint = read_checkpoint(SHIPPED_WEIGHTS)
     assert checkpoint.training == {}, "shipped weights carry no optimizer state"
