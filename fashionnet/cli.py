@@ -186,7 +186,7 @@ def summary(
         return
     from fashionnet.render.summary import summary_view
 
-    _print(summary_view(facts, device_line=f"Using {dev} device", weights_line=info.describe()))
+    _print(summary_view(facts, device_line=str(dev), weights_line=info.describe()))
 
 
 @app.command()
