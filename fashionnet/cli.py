@@ -19,8 +19,9 @@ from fashionnet import __version__
 from fashionnet.errors import ExitCode, FashionNetError
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 success; 1 some inputs failed (the others were processed); 2 usage error "
-    "(bad option, unknown or unavailable device, refused overwrite); 3 FashionMNIST missing or corrupt; "
+    "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
+    "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
+    "be written); 3 FashionMNIST missing or corrupt; "
     "4 checkpoint missing, corrupt or of the wrong shape; 130 interrupted."
 )
 
@@ -63,13 +64,13 @@ app = typer.Typer(
 )
 
 
-def _fail(exc: FashionNetError) -> typer.Exit:
+def _fail(exc: FashionNetError, code: ExitCode | None = None) -> typer.Exit:
     from rich.markup import escape
 
     from fashionnet.render.console import stderr_console
 
     stderr_console().print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-    return typer.Exit(int(exc.exit_code))
+    return typer.Exit(int(code if code is not None else exc.exit_code))
 
 
 def handle_errors(command):
@@ -81,6 +82,11 @@ def handle_errors(command):
             return command(*args, **kwargs)
         except FashionNetError as exc:
             raise _fail(exc) from None
+        except BrokenPipeError:
+            raise  # the reader went away (`... | head`): Typer exits quietly
+        except OSError as exc:  # a file we had to read or write, named by the system
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _fail(FashionNetError(f"{where}{exc.strerror or exc}"), ExitCode.INPUT_FAILED) from None
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
@@ -111,7 +117,7 @@ WeightsOption = Annotated[
         show_default="the trained weights shipped with fashionnet",
     ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", metavar="N", help="Seed for random weights and random inputs.")]
+SeedOption = Annotated[int, typer.Option("--seed", metavar="N", help="Seed for the weights of --weights random.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of tables.")]
 
 
@@ -119,12 +125,16 @@ DataDirOption = Annotated[
     Optional[Path],
     typer.Option(
         "--data-dir",
-        envvar="FASHIONNET_DATA",
+        metavar="DIR",
         help="Folder with the FashionMNIST *-ubyte(.gz) files.",
-        show_default="the user cache, then /usr/share/datasets/fashion-mnist",
+        show_default="$FASHIONNET_DATA, the user cache, then /usr/share/datasets/fashion-mnist",
     ),
 ]
 PlotOption = Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG picture (needs matplotlib).")]
+
+
+# Shown in `train --help` without importing torch; tests/test_train.py checks them against train.Recipe.
+RECIPE_DEFAULTS = {"epochs": 21, "batch_size": 512, "lr": 0.002}
 
 
 class Lang(str, Enum):
@@ -132,14 +142,13 @@ class Lang(str, Enum):
     zh = "zh"
 
 
-def _setup(device: str | None, weights: str | None, seed: int, quiet: bool = False):
+def _setup(device: str | None, weights: str | None, seed: int):
     """Select the device and load the model once, for any command; reports the device on stderr."""
     from fashionnet.device import select_device
     from fashionnet.weights import load_model
 
     dev = select_device(device)
-    if not quiet:
-        typer.echo(f"Using {dev} device", err=True)
+    typer.echo(f"Using {dev} device", err=True)
     model, info = load_model(weights, seed=seed, device=dev)
     return dev, model, info
 
@@ -167,7 +176,7 @@ def root(
         raise typer.Exit()
 
 
-@app.command()
+@app.command(short_help="Model structure, shapes, parameter counts, weights.")
 @handle_errors
 def summary(
     device: DeviceOption = None,
@@ -189,7 +198,7 @@ def summary(
     _print(summary_view(facts, device_line=str(dev), weights_line=info.describe()))
 
 
-@app.command()
+@app.command(short_help="Every named parameter: size, statistics, values.")
 @handle_errors
 def params(
     device: DeviceOption = None,
@@ -218,7 +227,7 @@ def params(
     _print(params_view(facts, rows))
 
 
-@app.command()
+@app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")
 @handle_errors
 def walkthrough(
     lang: Annotated[Lang, typer.Option("--lang", "-l", help="Language of the explanations.")] = Lang.en,
@@ -229,7 +238,7 @@ def walkthrough(
     device: DeviceOption = None,
     weights: Annotated[
         Optional[str],
-        typer.Option("--weights", "-w", help="A safetensors checkpoint, or 'random'.",
+        typer.Option("--weights", "-w", metavar="FILE|random", help="A safetensors checkpoint, or 'random'.",
                      show_default="random, as in the tutorial; the shipped weights with --real"),
     ] = None,
     data_dir: DataDirOption = None,
@@ -256,7 +265,7 @@ def walkthrough(
 
 
 
-@app.command()
+@app.command(short_help="Where FashionMNIST is and whether it is complete.")
 @handle_errors
 def data(
     data_dir: DataDirOption = None,
@@ -283,13 +292,13 @@ def data(
         raise DataError(f"{report.folder}: FashionMNIST is incomplete ({'; '.join(report.problems)})")
 
 
-@app.command()
+@app.command(short_help="Train the network on FashionMNIST.")
 @handle_errors
 def train(
-    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", min=1, help="Epochs to train.", show_default="recipe default")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", min=1, help="Images per step.", show_default="recipe default")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Peak learning rate.", show_default="recipe default")] = None,
-    seed: SeedOption = 0,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", min=1, help="Epochs to train.", show_default=str(RECIPE_DEFAULTS["epochs"]))] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", min=1, help="Images per step.", show_default=str(RECIPE_DEFAULTS["batch_size"]))] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Peak learning rate (above 0).", show_default=str(RECIPE_DEFAULTS["lr"]))] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed for initial weights, shuffling and flips.")] = 0,
     device: DeviceOption = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue training from this checkpoint.")] = None,
@@ -302,8 +311,6 @@ def train(
     as_json: JsonOption = False,
 ) -> None:
     """Train the tutorial's network on FashionMNIST and save a safetensors checkpoint after every epoch."""
-    from dataclasses import replace
-
     from fashionnet import data as data_mod
     from fashionnet import train as training
     from fashionnet.device import select_device
@@ -316,7 +323,7 @@ def train(
     out_path = training.resolve_output(out, resume, force)
     resume_from = training.load_resume(resume) if resume is not None else None
     recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr)
-    seed = int(resume_from[1].metadata.get("seed", seed)) if resume_from else seed
+    seed = resume_from[1].metadata["seed"] if resume_from else seed
     dev = select_device(device)
     train_split = data_mod.load_split("train", data_dir, limit=limit)
     test_split = data_mod.load_split("test", data_dir)
@@ -335,15 +342,15 @@ def train(
         from fashionnet.plots import plot_history
 
         plot_history(result.history, plot)
-    summary = {
-        "out": str(out_path), "device": str(dev), "seed": seed, "recipe": replace(recipe).to_dict(),
+    report = {
+        "out": str(out_path), "device": str(dev), "seed": seed, "recipe": recipe.to_dict(),
         "epochs": len(result.history), "seconds": result.seconds,
         "test_accuracy": result.final.test_accuracy if result.final else None,
         "test_loss": result.final.test_loss if result.final else None,
         "history": [h.to_dict() for h in result.history],
     }
     if as_json:
-        _print_json(summary)
+        _print_json(report)
         return
     if not quiet:
         _print(epochs_table(result.history))
@@ -354,7 +361,7 @@ def train(
         typer.echo(f"Wrote {plot}", err=True)
 
 
-@app.command()
+@app.command(short_help="Accuracy, per-class scores, confusion matrix.")
 @handle_errors
 def evaluate(
     device: DeviceOption = None,
@@ -373,7 +380,7 @@ def evaluate(
 
         check_plot_path(plot)
     test = data_mod.load_split("test", data_dir)
-    dev, model, info = _setup(device, weights, seed, quiet=as_json)
+    dev, model, info = _setup(device, weights, seed)
     result = run_evaluation(model, test.images, test.labels, dev)
     if plot is not None:
         from fashionnet.plots import plot_confusion
@@ -396,7 +403,8 @@ class Invert(str, Enum):
 
 
 @app.command(epilog="Exit codes: 0 every input was classified; 1 some inputs failed (the others were "
-             "still classified); 2 usage error; 4 bad checkpoint.")
+             "still classified); 2 usage error; 4 bad checkpoint; 130 interrupted.",
+             short_help="Classify image files.")
 @handle_errors
 def predict(
     paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
@@ -422,7 +430,7 @@ def predict(
     flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
     # Decoder processes start before torch is imported, so decoding overlaps the ~2 s import.
     with start_decoding(items, flip) as decoding:
-        dev, model, info = _setup(device, weights, seed, quiet=as_json or as_csv)
+        dev, model, info = _setup(device, weights, seed)
         if not (as_json or as_csv):
             typer.echo(f"Weights: {info.describe()}", err=True)
         results = predict_decoded(decoding, model, device=dev, top_k=top_k)

@@ -88,6 +88,8 @@ def locate(data_dir: Path | None = None) -> DataLocation:
         if _complete(folder):
             return DataLocation(folder, how, searched)
         if how.startswith(("--", "$")):
+            if folder.is_file():
+                raise DataError(f"{folder}: is a file, not a folder (given by {how})")
             if not folder.is_dir():
                 raise DataError(f"{folder}: no such folder (given by {how})")
             missing = [stem for pair in FILES.values() for stem in pair if not _file_in(folder, stem)]

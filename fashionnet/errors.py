@@ -8,7 +8,7 @@ class ExitCode(IntEnum):
 
     OK = 0
     INPUT_FAILED = 1  # some inputs could not be processed (the others were)
-    USAGE = 2  # bad option, unknown or unavailable device, refused overwrite
+    USAGE = 2  # bad option, unknown or unavailable device, refused overwrite, unwritable output
     DATA = 3  # FashionMNIST missing, incomplete or corrupt
     WEIGHTS = 4  # checkpoint missing, corrupt or of the wrong shape
     INTERRUPTED = 130  # Ctrl-C
@@ -24,6 +24,10 @@ class UsageError(FashionNetError):
     exit_code = ExitCode.USAGE
 
 
+class OutputError(UsageError):
+    """An output file (checkpoint, plot) cannot be written where the user asked."""
+
+
 class DeviceError(UsageError):
     """The requested device is unknown or not available on this machine."""
 
@@ -34,6 +38,12 @@ class DataError(FashionNetError):
 
 class WeightsError(FashionNetError):
     exit_code = ExitCode.WEIGHTS
+
+
+class TrainingInterrupted(FashionNetError):
+    """Ctrl-C during training: the checkpoint of the last finished epoch is kept."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class ImageError(FashionNetError):

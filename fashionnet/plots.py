@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError
+from fashionnet.files import atomic_write, check_writable
 
 
 def _pyplot():
@@ -25,21 +24,12 @@ def check_plot_path(path: Path) -> None:
     """Fail before the work starts, not after it: a PNG name in a folder we can write."""
     if path.suffix.lower() != ".png":
         raise UsageError(f"{path}: --plot writes PNG files; use a name ending in .png")
-    if not path.parent.resolve().is_dir():
-        raise UsageError(f"{path}: folder {path.parent} does not exist")
+    check_writable(path)
     _pyplot()
 
 
 def _save(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent.resolve())
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
 
 
 def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path) -> None:

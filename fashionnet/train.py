@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -17,10 +17,11 @@ from torch import nn
 
 from fashionnet import CLASSES
 from fashionnet.data import Split
-from fashionnet.errors import ExitCode, FashionNetError, WeightsError
+from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
 from fashionnet.evaluate import evaluate
 from fashionnet.model import NeuralNetwork, build_model
-from fashionnet.weights import Checkpoint, check_state_dict, save_checkpoint
+from fashionnet.files import check_writable
+from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, check_state_dict, read_checkpoint, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class TrainResult:
     history: list[EpochStats] = field(default_factory=list)
     out: Path | None = None
     seconds: float = 0.0
+    model: NeuralNetwork | None = None  # the folded weights, as saved: takes [0, 1] input
 
     @property
     def final(self) -> EpochStats | None:
@@ -92,12 +94,6 @@ class Silent:
 
     def epoch_end(self, stats: EpochStats) -> None:
         pass
-
-
-class TrainingInterrupted(FashionNetError):
-    """Ctrl-C during training: the checkpoint of the last finished epoch is kept."""
-
-    exit_code = ExitCode.INTERRUPTED
 
 
 def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -164,11 +160,11 @@ def _restore_training(path: Path, checkpoint: Checkpoint, model, optimizer, gene
     raw = {k[len(RAW):]: v for k, v in checkpoint.training.items() if k.startswith(RAW)}
     check_state_dict(path, raw, model)
     state: dict[int, dict] = {}
-    for key, value in checkpoint.training.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
     try:
+        for key, value in checkpoint.training.items():
+            if key.startswith("optim."):
+                _, index, name = key.split(".", 2)
+                state.setdefault(int(index), {})[name] = value
         model.load_state_dict(raw)
         optimizer.load_state_dict({"state": state, "param_groups": groups})
         generator.set_state(checkpoint.training["rng"])
@@ -197,10 +193,11 @@ def fit(
     optimizer = _optimizer(model, recipe)
     history: list[EpochStats] = []
     start_epoch = 0
+    steps_done = 0
     if resume is not None:
-        _restore_training(resume[0], resume[1], model, optimizer, generator)
-        start_epoch = int(resume[1].metadata.get("epochs", 0))
-        history = [EpochStats(**h) for h in resume[1].metadata.get("history", [])]
+        path, checkpoint = resume
+        _restore_training(path, checkpoint, model, optimizer, generator)
+        start_epoch, steps_done, history = _resume_point(path, checkpoint, recipe, len(train.images))
     model.to(device)
     optimizer.load_state_dict(optimizer.state_dict())  # moves AdamW's moments to the model's device
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
@@ -212,10 +209,11 @@ def fit(
     schedule = _schedule(optimizer, recipe, total_steps=batches * recipe.epochs)
     with warnings.catch_warnings():  # replaying before any optimizer.step() is intended here
         warnings.simplefilter("ignore", UserWarning)
-        for _ in range(start_epoch * batches):  # the one-cycle lr is a closed form of the step: replay it
+        for _ in range(steps_done):  # the one-cycle lr is a closed form of the step: replay it
             schedule.step()
     evaluator = build_model(seed=seed).to(device)  # holds the folded weights for per-epoch test scores
     result = TrainResult(history=history, out=out)
+    last_saved = (start_epoch, resume[0]) if resume is not None else None  # what Ctrl-C can point to
     began = time.perf_counter()
 
     try:
@@ -257,17 +255,41 @@ def fit(
             )
             history.append(stats)
             if out is not None:
-                save_checkpoint(out, _checkpoint(model, optimizer, generator, recipe, seed, history, train, save_optimizer))
+                state = _checkpoint(model, optimizer, generator, recipe, seed, history, train, save_optimizer)
+                state.metadata["steps"] = (epoch + 1) * batches
+                save_checkpoint(out, state)
+                last_saved = (epoch + 1, out)
             callbacks.epoch_end(stats)
     except KeyboardInterrupt:
-        done = history[-1].epoch if history else 0
-        saved = out is not None and bool(history)
-        where = f"epoch {done} is saved in {out}; continue with --resume {out}" if saved else "nothing was saved"
-        raise TrainingInterrupted(f"interrupted during epoch {done + 1}: {where}") from None
+        running = len(history) + 1 if len(history) < recipe.epochs else recipe.epochs
+        if last_saved is None:
+            raise TrainingInterrupted(f"interrupted during epoch {running}: nothing was saved") from None
+        epoch, where = last_saved
+        resumable = save_optimizer or where != out
+        hint = f"; continue with --resume {where}" if resumable else ""
+        raise TrainingInterrupted(f"interrupted during epoch {running}: epoch {epoch} is saved in {where}{hint}") from None
     result.seconds = time.perf_counter() - began
     evaluator.load_state_dict(folded_state(model, recipe))
-    result.model = evaluator.eval()  # type: ignore[attr-defined]
+    result.model = evaluator.eval()
     return result
+
+
+def _resume_point(path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: int) -> tuple[int, int, list[EpochStats]]:
+    """(epochs done, optimizer steps done, history) of a checkpoint, after checking that continuing it
+    with this data and recipe really continues the same run."""
+    meta = checkpoint.metadata
+    try:
+        done, steps = int(meta["epochs"]), int(meta["steps"])
+        history = [EpochStats(**h) for h in meta["history"]]
+        trained_on = int(meta["train_samples"])
+    except (KeyError, TypeError, ValueError):
+        raise WeightsError(f"{path}: training progress is missing or not understood; cannot resume it") from None
+    if trained_on != samples:
+        raise UsageError(f"{path}: was trained on {trained_on:,} images, this run has {samples:,}; "
+                         "pass the same --limit to resume it")
+    if done >= recipe.epochs:
+        raise UsageError(f"{path}: already trained for {done} epochs; pass --epochs above {done} to train on")
+    return done, steps, history
 
 
 def _checkpoint(model, optimizer, generator, recipe, seed, history, train, save_optimizer) -> Checkpoint:
@@ -297,33 +319,41 @@ DEFAULT_OUT = Path("checkpoints") / "fashionnet.safetensors"
 def resolve_output(out: Path | None, resume: Path | None, force: bool) -> Path:
     """Where checkpoints go. Never overwrite a file silently (the shipped weights least of all):
     an existing --out needs --force, unless it is the checkpoint being resumed."""
-    from fashionnet.errors import UsageError
-    from fashionnet.weights import SHIPPED_WEIGHTS
-
     path = Path(out) if out is not None else (Path(resume) if resume is not None else DEFAULT_OUT)
-    if path.is_dir():
-        raise UsageError(f"{path}: is a directory; --out needs a file name such as {path / 'model.safetensors'}")
-    resuming_in_place = resume is not None and path.exists() and path.resolve() == Path(resume).resolve()
-    if path.exists() and not force and not resuming_in_place:
+    resuming_in_place = resume is not None and path.is_file() and path.resolve() == Path(resume).resolve()
+    if path.exists() and not path.is_dir() and not force and not resuming_in_place:
         shipped = path.resolve() == SHIPPED_WEIGHTS.resolve()
         what = "the shipped weights" if shipped else "it exists"
         raise UsageError(f"{path}: refusing to overwrite ({what}); pass --force, or choose another --out")
+    check_writable(path)
     return path
 
 
 def load_resume(path: Path) -> tuple[Path, Checkpoint]:
-    from fashionnet.weights import read_checkpoint
-
     checkpoint = read_checkpoint(path)
     if "recipe" not in checkpoint.metadata:
         raise WeightsError(f"{path}: not a fashionnet training checkpoint (no recipe recorded), cannot resume")
+    if not isinstance(checkpoint.metadata.get("seed"), int):
+        raise WeightsError(f"{path}: its seed is missing or not a whole number; cannot resume it")
     return Path(path), checkpoint
 
 
 def recipe_for(resume: tuple[Path, Checkpoint] | None, **overrides) -> Recipe:
-    """The default recipe, or the resumed checkpoint's, with the options the user gave on top."""
-    base = Recipe(**resume[1].metadata["recipe"]) if resume is not None else Recipe()
-    given = {k: v for k, v in overrides.items() if v is not None}
-    from dataclasses import replace
+    """The default recipe, or the resumed checkpoint's, with the options the user gave on top.
 
+    A resumed run keeps its batch size (the data order depends on it); --epochs and --lr may change,
+    which bends the rest of the learning-rate schedule.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given.get("lr", 1.0) <= 0:
+        raise UsageError(f"--lr must be above 0 (got {given['lr']})")
+    if resume is None:
+        return replace(Recipe(), **given)
+    path, checkpoint = resume
+    try:
+        base = Recipe(**checkpoint.metadata["recipe"])
+    except (TypeError, KeyError):
+        raise WeightsError(f"{path}: its training recipe is not one this version understands") from None
+    if given.get("batch_size", base.batch_size) != base.batch_size:
+        raise UsageError(f"{path}: was trained with --batch-size {base.batch_size}; a resumed run keeps it")
     return replace(base, **given)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from safetensors.torch import save_file
 
 from fashionnet import CLASSES
 from fashionnet.errors import WeightsError
+from fashionnet.files import atomic_write
 from fashionnet.model import NeuralNetwork, build_model
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fashionnet.safetensors"
@@ -35,7 +34,7 @@ class Checkpoint:
 class WeightsInfo:
     """Which weights a command is using, for the 'weights:' line every command prints."""
 
-    source: str  # "shipped", "random" or the checkpoint path
+    source: str  # "shipped", "random" or "file" (then `path` says which)
     path: Path | None = None
     seed: int | None = None
     metadata: dict = field(default_factory=dict)
@@ -79,32 +78,18 @@ def _decode_metadata(raw: dict[str, str] | None) -> dict:
     return out
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Write atomically: a temporary file in the same folder, then os.replace, so a crash or Ctrl-C
-    never leaves a half-written checkpoint behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (see files.atomic_write): never a half-written checkpoint."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in checkpoint.model.items()}
     tensors.update({TRAINING_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in checkpoint.training.items()})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=_encode_metadata(checkpoint.metadata))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=_encode_metadata(checkpoint.metadata)))
 
 
-def read_checkpoint(path: Path) -> Checkpoint:
-    """Read any fashionnet checkpoint; every way a file can be wrong becomes one WeightsError line."""
+def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
+    """Read any fashionnet checkpoint; every way a file can be wrong becomes one WeightsError line.
+
+    training=False skips the optimizer state (3x the model's size), which inference never needs.
+    """
     path = Path(path)
     if not path.exists():
         raise WeightsError(f"{path}: no such checkpoint file")
@@ -113,7 +98,8 @@ def read_checkpoint(path: Path) -> Checkpoint:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             raw_meta = f.metadata()
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
+            keys = [k for k in f.keys() if training or not k.startswith(TRAINING_PREFIX)]
+            tensors = {key: f.get_tensor(key) for key in keys}
     except PermissionError:
         raise WeightsError(f"{path}: permission denied") from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -153,7 +139,7 @@ def load_model(weights: str | Path | None, seed: int, device: torch.device) -> t
             # A source checkout before `make weights` has run: say so instead of failing.
             info = WeightsInfo(source=RANDOM, seed=seed)
         else:
-            checkpoint = read_checkpoint(path)
+            checkpoint = read_checkpoint(path, training=False)
             check_state_dict(path, checkpoint.model, model)
             saved_classes = checkpoint.metadata.get("classes")
             if saved_classes is not None and list(saved_classes) != list(CLASSES):

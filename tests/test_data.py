@@ -116,3 +116,15 @@ def test_real_fashion_mnist_is_complete(cli):
     assert report["complete"]
     assert report["counts"]["train"]["per_class"] == [6000] * 10
     assert report["counts"]["test"]["per_class"] == [1000] * 10
+
+
+def test_data_dir_that_is_a_file(invoke, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = invoke("data", "--data-dir", str(tmp_path / "file"))
+    assert result.exit_code == 3 and "is a file, not a folder (given by --data-dir)" in result.stderr
+
+
+def test_environment_variable_is_named_as_such(invoke, tmp_path, monkeypatch):
+    monkeypatch.setenv("FASHIONNET_DATA", str(tmp_path / "nowhere"))
+    result = invoke("data")
+    assert result.exit_code == 3 and "given by $FASHIONNET_DATA" in result.stderr

@@ -5,7 +5,8 @@ import torch
 
 from fashionnet import data
 from fashionnet.errors import UsageError
-from fashionnet.train import Recipe, TrainingInterrupted, augment, fit, folded_state, load_resume, resolve_output, standardize
+from fashionnet.errors import TrainingInterrupted
+from fashionnet.train import Recipe, augment, fit, folded_state, load_resume, resolve_output, standardize
 from fashionnet.weights import SHIPPED_WEIGHTS, load_model, read_checkpoint
 from tests.conftest import needs_real_data
 
@@ -189,3 +190,71 @@ def test_same_seed_same_weights_on_a_real_slice(tmp_path):
     a = _weights(fit(recipe, train, test, CPU, seed=7).model)
     b = _weights(fit(recipe, train, test, CPU, seed=7).model)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_help_shows_the_real_recipe_defaults():
+    from fashionnet.cli import RECIPE_DEFAULTS
+
+    assert RECIPE_DEFAULTS == {k: Recipe().to_dict()[k] for k in RECIPE_DEFAULTS}
+
+
+def test_unwritable_out_fails_before_training(invoke, fake_data, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = invoke("train", "--data-dir", str(fake_data), "--out", str(blocker / "m.safetensors"))
+    assert result.exit_code == 2
+    assert "cannot write there" in result.stderr and "epoch" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_resume_refuses_what_would_not_continue_the_same_run(invoke, fake_data, tmp_path):
+    out = tmp_path / "m.safetensors"
+    assert invoke("train", "--data-dir", str(fake_data), "--epochs", "2", "--out", str(out), "--quiet").exit_code == 0
+    fewer = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "2")
+    assert fewer.exit_code == 2 and "already trained for 2 epochs" in fewer.stderr
+    other_data = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--limit", "100")
+    assert other_data.exit_code == 2 and "same --limit" in other_data.stderr
+    other_batch = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--batch-size", "7")
+    assert other_batch.exit_code == 2 and "keeps it" in other_batch.stderr
+    more = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--json")
+    assert more.exit_code == 0 and json.loads(more.stdout)["epochs"] == 3
+    assert read_checkpoint(out).metadata["epochs"] == 3
+
+
+def test_resume_of_weights_without_training_state(invoke, fake_data):
+    result = invoke("train", "--data-dir", str(fake_data), "--resume", str(SHIPPED_WEIGHTS), "--out", "x.safetensors")
+    assert result.exit_code == 4 and "cannot be resumed" in result.stderr
+
+
+def test_interrupt_while_resuming_points_at_the_checkpoint_that_exists(splits, tmp_path):
+    train, test = splits
+    first = tmp_path / "first.safetensors"
+    fit(Recipe(epochs=1, batch_size=64), train, test, CPU, seed=0, out=first)
+
+    class Stop:
+        def epoch_start(self, *args):
+            raise KeyboardInterrupt
+
+        def batch_end(self, *args):
+            pass
+
+        def epoch_end(self, stats):
+            pass
+
+    with pytest.raises(TrainingInterrupted) as info:
+        fit(Recipe(epochs=3, batch_size=64), train, test, CPU, seed=0, out=tmp_path / "second.safetensors",
+            resume=load_resume(first), callbacks=Stop())
+    assert f"epoch 1 is saved in {first}" in str(info.value)
+    assert not (tmp_path / "second.safetensors").exists()
+
+
+def test_bad_learning_rate(invoke, fake_data):
+    result = invoke("train", "--data-dir", str(fake_data), "--lr", "0")
+    assert result.exit_code == 2 and "--lr must be above 0" in result.stderr
+
+
+def test_plot_into_an_unwritable_place_fails_first(invoke, fake_data, tmp_path):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "taken.png").mkdir()
+    result = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(tmp_path / "taken.png"))
+    assert result.exit_code == 2 and "is a directory" in result.stderr
