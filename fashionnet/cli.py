@@ -231,7 +231,7 @@ def params(
 @handle_errors
 def walkthrough(
     lang: Annotated[Lang, typer.Option("--lang", "-l", help="Language of the explanations.")] = Lang.en,
-    seed: SeedOption = 0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed for the random images and weights.")] = 0,
     step: Annotated[Optional[int], typer.Option("--step", "-s", help="Show only step N (1-based).")] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Wait for Enter between steps (terminals only).")] = False,
     real: Annotated[bool, typer.Option("--real", help="Use real FashionMNIST test images and the trained weights.")] = False,
