@@ -38,7 +38,7 @@ def run(cmd: list[str], **kwargs) -> tuple[float, subprocess.CompletedProcess]:
     return seconds, proc
 
 
-def ratio_to_import_torch(cmd: list[str], repeats: int = 7) -> dict:
+def ratio_to_import_torch(cmd: list[str], repeats: int = 9) -> dict:
     """Best-of-N wall time of `cmd` over best-of-N of `python -c "import torch"`, runs interleaved.
 
     Noise on a shared machine only ever adds time, so the fastest run is the best estimate of the cost

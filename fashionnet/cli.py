@@ -328,8 +328,9 @@ def train(
     train_split = data_mod.load_split("train", data_dir, limit=limit)
     test_split = data_mod.load_split("test", data_dir)
     chatter = not (quiet or as_json)
-    if chatter:
+    if not quiet:
         typer.echo(f"Using {dev} device", err=True)
+    if chatter:
         typer.echo(f"Training on {len(train_split.images):,} images; checkpoints go to {out_path}", err=True)
     from fashionnet.render.training import ProgressReporter, epochs_table
 
