@@ -258,3 +258,37 @@ def test_plot_into_an_unwritable_place_fails_first(invoke, fake_data, tmp_path):
     (tmp_path / "taken.png").mkdir()
     result = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(tmp_path / "taken.png"))
     assert result.exit_code == 2 and "is a directory" in result.stderr
+
+
+def test_ctrl_c_keeps_the_last_epoch_and_resume_continues(tmp_path):
+    """A real SIGINT to the installed command: exit 130, one line naming the checkpoint, a valid file."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import _installed_command, make_fake_fashion
+
+    folder = make_fake_fashion(tmp_path / "data", train=6000, test=200)
+    out = tmp_path / "run.safetensors"
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.Popen([*_installed_command(), "train", "--data-dir", str(folder), "--epochs", "400",
+                             "--batch-size", "64", "--out", str(out), "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 120
+    while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    err = err.decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    last = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(last) == 1 and "is saved in" in last[0] and f"--resume {out}" in last[0]
+    done = read_checkpoint(out).metadata["epochs"]
+    assert 1 <= done < 400
+    resumed = subprocess.run([*_installed_command(), "train", "--data-dir", str(folder), "--resume", str(out),
+                              "--epochs", str(done + 1), "--json", "--device", "cpu"], capture_output=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["epochs"] == done + 1
