@@ -320,9 +320,9 @@ def train(
         from fashionnet.plots import check_plot_path
 
         check_plot_path(plot)
-    out_path = training.resolve_output(out, resume, force)
     resume_from = training.load_resume(resume) if resume is not None else None
     recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr)
+    out_path = training.resolve_output(out, resume, force)
     seed = resume_from[1].metadata["seed"] if resume_from else seed
     dev = select_device(device)
     train_split = data_mod.load_split("train", data_dir, limit=limit)

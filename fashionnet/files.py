@@ -21,17 +21,18 @@ def _reason(exc: OSError) -> str:
 
 
 def check_writable(path: Path) -> None:
-    """Fail before the long work, not after it: the name is not a folder and its folder takes files."""
+    """Fail before the long work, not after it: the name is not a folder, and the nearest existing folder
+    above it takes new files. Creates nothing: missing folders are made when the file is written."""
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a directory; give a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write there ({_reason(exc)})") from None
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: cannot write there ({parent} is a file, not a folder)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write there (no permission to write in {parent})")
 
 
 def atomic_write(path: Path, write: Callable[[str], None]) -> None:
@@ -39,7 +40,11 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     a crash, a full disk or Ctrl-C leaves the old file or the new one, never half of one."""
     path = Path(path)
     check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write there ({_reason(exc)})") from None
     os.close(fd)
     try:
         write(tmp)

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -221,9 +222,11 @@ def test_resume_refuses_what_would_not_continue_the_same_run(invoke, fake_data, 
     assert read_checkpoint(out).metadata["epochs"] == 3
 
 
-def test_resume_of_weights_without_training_state(invoke, fake_data):
-    result = invoke("train", "--data-dir", str(fake_data), "--resume", str(SHIPPED_WEIGHTS), "--out", "x.safetensors")
+def test_resume_of_weights_without_training_state(invoke, fake_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("train", "--data-dir", str(fake_data), "--resume", str(SHIPPED_WEIGHTS), "--out", "never-written.safetensors")
     assert result.exit_code == 4 and "cannot be resumed" in result.stderr
+    assert not Path("never-written.safetensors").exists()
 
 
 def test_interrupt_while_resuming_points_at_the_checkpoint_that_exists(splits, tmp_path):
@@ -248,9 +251,11 @@ def test_interrupt_while_resuming_points_at_the_checkpoint_that_exists(splits, t
     assert not (tmp_path / "second.safetensors").exists()
 
 
-def test_bad_learning_rate(invoke, fake_data):
+def test_bad_learning_rate(invoke, fake_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     result = invoke("train", "--data-dir", str(fake_data), "--lr", "0")
     assert result.exit_code == 2 and "--lr must be above 0" in result.stderr
+    assert not Path("checkpoints").exists(), "a refused run creates nothing"
 
 
 def test_plot_into_an_unwritable_place_fails_first(invoke, fake_data, tmp_path):
