@@ -448,7 +448,6 @@ def _emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bo
 
     err = stderr_console()
     failed = 0
-    done = []
 
     def watched():
         nonlocal failed

@@ -283,19 +283,17 @@ def classify(
     """
     import torch
 
-    from fashionnet.model import pixels_to_input
+    from fashionnet.evaluate import predict_logits
 
     k = max(1, min(top_k, len(CLASSES)))
     saved = torch.get_num_threads()
     if cpu_threads and device.type == "cpu":
         torch.set_num_threads(cpu_threads)
     try:
-        model.eval()
-        with torch.inference_mode():
-            x = pixels_to_input(torch.from_numpy(images), device)  # (N, 28, 28) in [0, 1]
-            probs = model(x).softmax(dim=1)  # (N, 10)
-            top_p, top_i = probs.topk(k, dim=1)  # (N, k)
-        return top_p.cpu().numpy(), top_i.cpu().numpy()
+        # The same batched inference `evaluate` runs, over this one batch; logits come back on the CPU.
+        logits = predict_logits(model, torch.from_numpy(images), device, batch_size=max(1, len(images)))
+        top_p, top_i = logits.softmax(dim=1).topk(k, dim=1)  # (N, k)
+        return top_p.numpy(), top_i.numpy()
     finally:
         torch.set_num_threads(saved)
 

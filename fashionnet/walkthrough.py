@@ -510,6 +510,8 @@ def build_steps(
     import torch
     from torch import nn
 
+    from fashionnet.model import pixels_to_input
+
     if lang not in TEXT:
         raise UsageError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
     device = torch.device(device)
@@ -520,8 +522,8 @@ def build_steps(
     if real:
         images, label_list, picks = _check_real(images, labels, generator)
         single_index, batch_indexes = picks[0], picks[1:4]
-        X = (images[single_index].float() / 255).unsqueeze(0)  # (1, 28, 28)
-        input_image = images[batch_indexes].float() / 255  # (3, 28, 28)
+        X = pixels_to_input(images[single_index]).unsqueeze(0)  # (1, 28, 28)
+        input_image = pixels_to_input(images[batch_indexes])  # (3, 28, 28)
     else:
         X = torch.rand(1, 28, 28, generator=generator)
         input_image = torch.rand(3, 28, 28, generator=generator)

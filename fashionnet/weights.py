@@ -106,8 +106,8 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsError(f"{path}: not a readable safetensors checkpoint ({detail})") from None
     model = {k: v for k, v in tensors.items() if not k.startswith(TRAINING_PREFIX)}
-    training = {k[len(TRAINING_PREFIX) :]: v for k, v in tensors.items() if k.startswith(TRAINING_PREFIX)}
-    return Checkpoint(model=model, training=training, metadata=_decode_metadata(raw_meta))
+    state = {k[len(TRAINING_PREFIX) :]: v for k, v in tensors.items() if k.startswith(TRAINING_PREFIX)}
+    return Checkpoint(model=model, training=state, metadata=_decode_metadata(raw_meta))
 
 
 def check_state_dict(path: Path, state: dict[str, torch.Tensor], reference: NeuralNetwork) -> None:
