@@ -302,7 +302,7 @@ def train(
     device: DeviceOption = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue training from this checkpoint.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists (the shipped weights included).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out and --plot if they exist (the shipped weights included).")] = False,
     save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
@@ -319,7 +319,7 @@ def train(
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot)
+        check_plot_path(plot, force)
     resume_from = training.load_resume(resume) if resume is not None else None
     recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr)
     out_path = training.resolve_output(out, resume, force)
@@ -370,6 +370,7 @@ def evaluate(
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,
     plot: PlotOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --plot if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Measure accuracy and loss on the 10,000 test images, per class, with the confusion matrix."""
@@ -379,7 +380,7 @@ def evaluate(
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot)
+        check_plot_path(plot, force)
     test = data_mod.load_split("test", data_dir)
     dev, model, info = _setup(device, weights, seed)
     result = run_evaluation(model, test.images, test.labels, dev)

@@ -320,12 +320,12 @@ def resolve_output(out: Path | None, resume: Path | None, force: bool) -> Path:
     """Where checkpoints go. Never overwrite a file silently (the shipped weights least of all):
     an existing --out needs --force, unless it is the checkpoint being resumed."""
     path = Path(out) if out is not None else (Path(resume) if resume is not None else DEFAULT_OUT)
+    check_writable(path)  # a folder, device or FIFO is refused even with --force
     resuming_in_place = resume is not None and path.is_file() and path.resolve() == Path(resume).resolve()
     if path.exists() and not path.is_dir() and not force and not resuming_in_place:
         shipped = path.resolve() == SHIPPED_WEIGHTS.resolve()
         what = "the shipped weights" if shipped else "it exists"
         raise UsageError(f"{path}: refusing to overwrite ({what}); pass --force, or choose another --out")
-    check_writable(path)
     return path
 
 

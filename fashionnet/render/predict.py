@@ -17,6 +17,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from fashionnet.errors import printable  # noqa: F401 - also re-exported for the renderers
 from fashionnet.predict import Prediction
 from fashionnet.render.console import Picture
 
@@ -24,12 +25,6 @@ BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) +
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
 CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error")
 _EIGHTHS = " ▏▎▍▌▋▊▉"
-_CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {127: "\\x7f"}
-
-
-def printable(path: str) -> str:
-    """A path as one printable line: control characters and undecodable bytes (surrogates) escaped."""
-    return path.encode("utf-8", "backslashreplace").decode("utf-8").translate(_CONTROL)
 
 
 def bar(probability: float, width: int = BAR_WIDTH) -> str:
