@@ -30,6 +30,19 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
+def input_reason(exc: OSError) -> str:
+    """Why an input could not be opened, in words that name the real cause."""
+    reasons = {
+        errno.ENOENT: "no such file or directory",
+        errno.ELOOP: "too many levels of symbolic links (a symlink loop?)",
+        errno.ENAMETOOLONG: "file name too long for this system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOTDIR: "a part of the path is not a folder",
+    }
+    return reasons.get(exc.errno, exc.strerror or str(exc))
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -309,6 +309,9 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
             continue
         top = [(CLASSES[int(i)], int(i), float(p)) for p, i in zip(probs[row], indices[row])]
         row += 1
+        if not np.isfinite(probs[row - 1]).all():  # finite weights can still overflow to inf logits
+            yield Prediction(path=item.path, error="the model's output is not a number (its weights overflow)")
+            continue
         label, index, probability = top[0]
         yield Prediction(item.path, label, index, probability, top, image)
 

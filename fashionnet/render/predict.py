@@ -19,6 +19,7 @@ from rich.text import Text
 
 from fashionnet.errors import printable  # noqa: F401 - also re-exported for the renderers
 from fashionnet.predict import Prediction
+from fashionnet.render import json_safe
 from fashionnet.render.console import Picture
 
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
@@ -115,7 +116,7 @@ def prediction_record(result: Prediction) -> dict:
 def write_jsonl(results: Iterable[Prediction], file: IO[str]) -> None:
     """One JSON object per line, in input order; non-ASCII paths are \\u-escaped so any path is valid JSON."""
     for result in results:
-        file.write(json.dumps(prediction_record(result)) + "\n")
+        file.write(json.dumps(json_safe(prediction_record(result)), allow_nan=False) + "\n")
 
 
 def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
