@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fashionnet import CLASSES
+from fashionnet.errors import printable
 
 # Short column headings for the 10x10 confusion matrix (fits 80 columns).
 SHORT = ("T-shrt", "Trousr", "Pullov", "Dress", "Coat", "Sandal", "Shirt", "Sneakr", "Bag", "Boot")
@@ -24,11 +25,11 @@ def data_view(report) -> RenderableType:
     if report.folder is None:
         searched = Table.grid(padding=(0, 2))
         for how, path in report.searched:
-            searched.add_row(f"[dim]{escape(how)}[/]", escape(str(path)))
+            searched.add_row(f"[dim]{escape(how)}[/]", escape(printable(str(path))))
         return Group(Text("FashionMNIST was not found. Looked in:", style="bold red"), searched)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
-    head.add_row("Folder", escape(str(report.folder)))
+    head.add_row("Folder", escape(printable(str(report.folder))))
     head.add_row("Found via", escape(report.how))
     head.add_row("Files", escape(", ".join(Path(p).name for p in report.files.values())))
     parts.append(head)
@@ -43,7 +44,7 @@ def data_view(report) -> RenderableType:
     if report.complete:
         parts.append(Text("Complete: 60,000 training and 10,000 test images, 28x28, balanced classes.", style="green"))
     else:
-        parts += [Text(f"Problem: {p}", style="red") for p in report.problems]
+        parts += [Text(f"Problem: {printable(p)}", style="red") for p in report.problems]
     return Group(*parts)
 
 
