@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import gzip
 import io
 import os
@@ -323,14 +322,14 @@ def test_decompression_bomb_is_refused(tmp_path, monkeypatch, side):
 
 def test_permission_denied_simulated(tmp_path, monkeypatch):
     path = save(fashion_like(0), tmp_path / "secret.png")
-    real_open = builtins.open
+    real_open = os.open
 
     def guarded_open(file, *args, **kwargs):
         if str(file) == str(path):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_open)
     assert _error(path) == "permission denied"
 
 
