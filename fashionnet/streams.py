@@ -39,29 +39,35 @@ class GuardedStream:
         self._stream = stream
         self._name = name
         self._quiet = quiet
-        self._failed = False
+        self.error: FashionNetError | None = None  # the first failure, raised again on every later write
+        self.raised = False
 
     def _guard(self, call, *args):
-        if self._failed:
-            return None
-        try:
-            return call(*args)
-        except OSError as exc:
-            self._failed = True
+        if self.error is None:
             try:
-                _discard(self._stream.fileno())
-            except (OSError, ValueError):
-                pass
-            if self._quiet:
-                return None
-            if exc.errno == errno.EPIPE:
-                raise BrokenPipe("the reader of standard output went away") from None
-            raise OutputError(f"cannot write to {self._name} ({exc.strerror or exc})") from None
+                return call(*args)
+            except OSError as exc:
+                try:
+                    _discard(self._stream.fileno())
+                except (OSError, ValueError):
+                    pass
+                if exc.errno == errno.EPIPE:
+                    self.error = BrokenPipe("the reader of standard output went away")
+                else:
+                    self.error = OutputError(f"cannot write to {self._name} ({exc.strerror or exc})")
+        if self._quiet:
+            return None
+        self.raised = True
+        raise self.error
 
     def write(self, text: str) -> int:
+        if isinstance(text, str) and not text:  # click probes streams with empty writes, swallowing errors
+            return 0
         return self._guard(self._stream.write, text) or 0
 
     def flush(self) -> None:
+        if self.error is not None and self.raised:
+            return  # already reported; flushing again at exit must stay quiet
         self._guard(self._stream.flush)
 
     def __getattr__(self, name: str):
@@ -96,11 +102,22 @@ def prepare_streams() -> None:
 
 
 def finish_streams() -> None:
-    """Flush stdout now, where a failure can still be reported, not in the interpreter's shutdown."""
+    """Flush stdout now, where a failure can still be reported, not in the interpreter's shutdown, and
+    hand the plain streams back (their descriptors point at /dev/null if they failed)."""
+    stdout, stderr = sys.stdout, sys.stderr
+    if not isinstance(stdout, GuardedStream):
+        return
+    already = stdout.raised  # reported (or deliberately silent) where it happened
     try:
-        sys.stdout.flush()
+        stdout.flush()
     except BrokenPipe:
         sys.exit(int(BrokenPipe.exit_code))
     except OutputError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        if not already:
+            stderr.write(f"error: {exc}\n")
         sys.exit(int(OutputError.exit_code))
+    finally:
+        sys.stdout = stdout._stream
+        if isinstance(stderr, GuardedStream):
+            stderr.flush()
+            sys.stderr = stderr._stream
