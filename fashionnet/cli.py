@@ -22,7 +22,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
     "be written); 3 FashionMNIST missing or corrupt; "
-    "4 checkpoint missing, corrupt or of the wrong shape; 130 interrupted."
+    "4 checkpoint missing, corrupt or of the wrong shape; 130 interrupted; 141 stdout's reader went away."
 )
 
 
