@@ -91,9 +91,9 @@ def handle_errors(command):
         except FashionNetError as exc:
             raise _fail(exc) from None
         except BrokenPipeError:  # the reader went away (`... | head`): quietly, with 128 + SIGPIPE
-            from fashionnet.streams import _discard
+            from fashionnet.streams import discard_output
 
-            _discard(sys.stdout.fileno())
+            discard_output(sys.stdout.fileno())
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except OSError as exc:  # a file we had to read or write, named by the system
             where = f"{exc.filename}: " if exc.filename else ""
@@ -418,7 +418,7 @@ class Invert(str, Enum):
 
 
 @app.command(epilog="Exit codes: 0 every input was classified; 1 some inputs failed (the others were "
-             "still classified); 2 usage error; 4 bad checkpoint; 130 interrupted.",
+             "still classified); 2 usage error; 4 bad checkpoint; 130 interrupted; 141 stdout's reader went away.",
              short_help="Classify image files.")
 @handle_errors
 def predict(

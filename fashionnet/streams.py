@@ -20,7 +20,7 @@ class BrokenPipe(FashionNetError):
     exit_code = ExitCode.BROKEN_PIPE
 
 
-def _discard(fd: int) -> None:
+def discard_output(fd: int) -> None:
     """Point `fd` at /dev/null, so what is still buffered for it is flushed somewhere harmless at exit."""
     try:
         null = os.open(os.devnull, os.O_WRONLY)
@@ -48,7 +48,7 @@ class GuardedStream:
                 return call(*args)
             except OSError as exc:
                 try:
-                    _discard(self._stream.fileno())
+                    discard_output(self._stream.fileno())
                 except (OSError, ValueError):
                     pass
                 if exc.errno == errno.EPIPE:
