@@ -5,6 +5,9 @@ This module imports no torch, so `fashionnet --help` stays instant.
 
 __version__ = "0.1.0"
 
+# --seed and a checkpoint's seed: 0..2**63-1, what every torch generator accepts (seed + 1000 included).
+SEED_MAX = 2**63 - 1
+
 # FashionMNIST's label order, as published by Zalando (index = label).
 CLASSES: tuple[str, ...] = (
     "T-shirt/top",

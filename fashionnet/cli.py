@@ -15,14 +15,14 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from fashionnet import __version__
-from fashionnet.errors import ExitCode, FashionNetError
+from fashionnet import SEED_MAX, __version__
+from fashionnet.errors import ExitCode, FashionNetError, printable
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
     "be written); 3 FashionMNIST missing or corrupt; "
-    "4 checkpoint missing, corrupt or of the wrong shape; 130 interrupted."
+    "4 checkpoint missing, corrupt or of the wrong shape; 130 interrupted; 141 stdout's reader went away."
 )
 
 
@@ -40,9 +40,15 @@ class _OneLineErrors(TyperGroup):
             ctx = getattr(exc, "ctx", None)
             where = ctx.command_path if ctx is not None else "fashionnet"
             hint = f" (see '{where} --help')" if exc.exit_code == ExitCode.USAGE else ""
-            message = " ".join(exc.format_message().split())
-            typer.echo(f"{where}: error: {message}{hint}", err=True)
+            message = printable(" ".join(exc.format_message().split()))
+            typer.echo(f"{printable(where)}: error: {message}{hint}", err=True)
             sys.exit(exc.exit_code)
+        except FashionNetError as exc:  # raised while printing help or usage (stdout full or gone)
+            if not standalone_mode:
+                raise
+            if exc.exit_code != ExitCode.BROKEN_PIPE:
+                typer.echo(f"error: {printable(str(exc))}", err=True)
+            sys.exit(int(exc.exit_code))
         except typer.Abort:
             if not standalone_mode:
                 raise
@@ -69,8 +75,10 @@ def _fail(exc: FashionNetError, code: ExitCode | None = None) -> typer.Exit:
 
     from fashionnet.render.console import stderr_console
 
-    stderr_console().print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-    return typer.Exit(int(code if code is not None else exc.exit_code))
+    code = code if code is not None else exc.exit_code
+    if code != ExitCode.BROKEN_PIPE:  # the reader went away: nobody to tell, as `head` expects
+        stderr_console().print(f"[bold red]error:[/] {escape(printable(str(exc)))}", soft_wrap=True)
+    return typer.Exit(int(code))
 
 
 def handle_errors(command):
@@ -82,8 +90,11 @@ def handle_errors(command):
             return command(*args, **kwargs)
         except FashionNetError as exc:
             raise _fail(exc) from None
-        except BrokenPipeError:
-            raise  # the reader went away (`... | head`): Typer exits quietly
+        except BrokenPipeError:  # the reader went away (`... | head`): quietly, with 128 + SIGPIPE
+            from fashionnet.streams import discard_output
+
+            discard_output(sys.stdout.fileno())
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except OSError as exc:  # a file we had to read or write, named by the system
             where = f"{exc.filename}: " if exc.filename else ""
             raise _fail(FashionNetError(f"{where}{exc.strerror or exc}"), ExitCode.INPUT_FAILED) from None
@@ -117,7 +128,7 @@ WeightsOption = Annotated[
         show_default="the trained weights shipped with fashionnet",
     ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", metavar="N", help="Seed for the weights of --weights random.")]
+SeedOption = Annotated[int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the weights of --weights random.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of tables.")]
 
 
@@ -154,7 +165,9 @@ def _setup(device: str | None, weights: str | None, seed: int):
 
 
 def _print_json(obj) -> None:
-    typer.echo(json.dumps(obj, indent=2))
+    from fashionnet.render import json_safe
+
+    typer.echo(json.dumps(json_safe(obj), indent=2, allow_nan=False))
 
 
 def _print(renderable) -> None:
@@ -231,7 +244,7 @@ def params(
 @handle_errors
 def walkthrough(
     lang: Annotated[Lang, typer.Option("--lang", "-l", help="Language of the explanations.")] = Lang.en,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed for the random images and weights.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the random images and weights.")] = 0,
     step: Annotated[Optional[int], typer.Option("--step", "-s", help="Show only step N (1-based).")] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Wait for Enter between steps (terminals only).")] = False,
     real: Annotated[bool, typer.Option("--real", help="Use real FashionMNIST test images and the trained weights.")] = False,
@@ -298,11 +311,11 @@ def train(
     epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", min=1, help="Epochs to train.", show_default=str(RECIPE_DEFAULTS["epochs"]))] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", min=1, help="Images per step.", show_default=str(RECIPE_DEFAULTS["batch_size"]))] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Peak learning rate (above 0).", show_default=str(RECIPE_DEFAULTS["lr"]))] = None,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed for initial weights, shuffling and flips.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for initial weights, shuffling and flips.")] = 0,
     device: DeviceOption = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue training from this checkpoint.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists (the shipped weights included).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out and --plot if they exist (the shipped weights included).")] = False,
     save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
@@ -319,7 +332,7 @@ def train(
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot)
+        check_plot_path(plot, force)
     resume_from = training.load_resume(resume) if resume is not None else None
     recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr)
     out_path = training.resolve_output(out, resume, force)
@@ -331,7 +344,7 @@ def train(
     if not quiet:
         typer.echo(f"Using {dev} device", err=True)
     if chatter:
-        typer.echo(f"Training on {len(train_split.images):,} images; checkpoints go to {out_path}", err=True)
+        typer.echo(f"Training on {len(train_split.images):,} images; checkpoints go to {printable(str(out_path))}", err=True)
     from fashionnet.render.training import ProgressReporter, epochs_table
 
     if chatter:
@@ -357,9 +370,9 @@ def train(
         _print(epochs_table(result.history))
     final = result.final
     accuracy = f"{final.test_accuracy:.2%}" if final and final.test_accuracy is not None else "n/a"
-    typer.echo(f"Saved {out_path} (test accuracy {accuracy}, {result.seconds:.1f}s)")
+    typer.echo(f"Saved {printable(str(out_path))} (test accuracy {accuracy}, {result.seconds:.1f}s)")
     if plot is not None:
-        typer.echo(f"Wrote {plot}", err=True)
+        typer.echo(f"Wrote {printable(str(plot))}", err=True)
 
 
 @app.command(short_help="Accuracy, per-class scores, confusion matrix.")
@@ -370,6 +383,7 @@ def evaluate(
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,
     plot: PlotOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --plot if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Measure accuracy and loss on the 10,000 test images, per class, with the confusion matrix."""
@@ -379,7 +393,7 @@ def evaluate(
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot)
+        check_plot_path(plot, force)
     test = data_mod.load_split("test", data_dir)
     dev, model, info = _setup(device, weights, seed)
     result = run_evaluation(model, test.images, test.labels, dev)
@@ -394,7 +408,7 @@ def evaluate(
 
         _print(evaluation_view(result, info.describe()))
     if plot is not None:
-        typer.echo(f"Wrote {plot}", err=True)
+        typer.echo(f"Wrote {printable(str(plot))}", err=True)
 
 
 class Invert(str, Enum):
@@ -404,7 +418,7 @@ class Invert(str, Enum):
 
 
 @app.command(epilog="Exit codes: 0 every input was classified; 1 some inputs failed (the others were "
-             "still classified); 2 usage error; 4 bad checkpoint; 130 interrupted.",
+             "still classified); 2 usage error; 4 bad checkpoint; 130 interrupted; 141 stdout's reader went away.",
              short_help="Classify image files.")
 @handle_errors
 def predict(
@@ -474,4 +488,10 @@ def _emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bo
 
 
 def main() -> None:
-    app()
+    from fashionnet.streams import finish_streams, prepare_streams
+
+    prepare_streams()
+    try:
+        app()
+    finally:
+        finish_streams()

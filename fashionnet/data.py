@@ -8,6 +8,7 @@ importing torch again, which `evaluate` cannot afford. torchvision is still what
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -128,10 +129,25 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     if found != magic:
         raise DataError(f"{path}: not an IDX {'image' if ndim == 3 else 'label'} file (magic {found}, expected {magic})")
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    needed = int(np.prod(dims))
+    needed = math.prod(dims)  # Python ints: a header of 4-billion dimensions must not overflow int64
     if len(data) - header != needed:
         raise DataError(f"{path}: truncated or padded IDX file ({len(data) - header} bytes of data, header says {needed})")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def split_problems(name: str, image_path: Path, images: np.ndarray, label_path: Path, labels: np.ndarray) -> list[str]:
+    """What makes a split unusable for training or testing; the one check `data`, `evaluate` and `train`
+    share, so `data` never calls complete what the others refuse."""
+    problems = []
+    if images.shape[1:] != (28, 28):
+        problems.append(f"{image_path}: images are {images.shape[1]}x{images.shape[2]}, expected 28x28")
+    if len(images) != len(labels):
+        problems.append(f"{label_path}: {len(labels):,} labels for {len(images):,} images in {image_path.name}")
+    if labels.size and labels.max() > 9:
+        problems.append(f"{label_path}: label {int(labels.max())} is out of range 0-9")
+    if len(images) == 0 or len(labels) == 0:
+        problems.append(f"{image_path}: the {name} split holds no images")
+    return problems
 
 
 def load_split(name: str, data_dir: Path | None = None, limit: int | None = None) -> Split:
@@ -143,12 +159,9 @@ def load_split(name: str, data_dir: Path | None = None, limit: int | None = None
     image_path, label_path = _file_in(folder, image_stem), _file_in(folder, label_stem)
     images = read_idx(image_path, IMAGE_MAGIC)
     labels = read_idx(label_path, LABEL_MAGIC)
-    if images.shape[1:] != (28, 28):
-        raise DataError(f"{image_path}: images are {images.shape[1]}x{images.shape[2]}, expected 28x28")
-    if len(images) != len(labels):
-        raise DataError(f"{label_path}: {len(labels)} labels for {len(images)} images in {image_path.name}")
-    if labels.size and labels.max() > 9:
-        raise DataError(f"{label_path}: label {int(labels.max())} is out of range 0-9")
+    problems = split_problems(name, image_path, images, label_path, labels)
+    if problems:
+        raise DataError(problems[0])
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     # frombuffer views are read-only; one copy makes them ordinary tensors.
@@ -203,11 +216,15 @@ def inspect_data(data_dir: Path | None = None) -> DataReport:
     for split, (image_stem, label_stem) in FILES.items():
         report.files[image_stem] = str(_file_in(location.folder, image_stem))
         report.files[label_stem] = str(_file_in(location.folder, label_stem))
-        labels = read_idx(_file_in(location.folder, label_stem), LABEL_MAGIC)
-        read_idx(_file_in(location.folder, image_stem), IMAGE_MAGIC)  # validates size and header
-        counts = np.bincount(labels, minlength=10).tolist()
+        image_path, label_path = _file_in(location.folder, image_stem), _file_in(location.folder, label_stem)
+        labels = read_idx(label_path, LABEL_MAGIC)
+        images = read_idx(image_path, IMAGE_MAGIC)
+        counts = np.bincount(labels[labels <= 9], minlength=10).tolist()
         report.counts[split] = counts
-        if sum(counts) != EXPECTED[split]:
+        problems = split_problems(split, image_path, images, label_path, labels)
+        if problems:
+            report.problems += problems
+        elif sum(counts) != EXPECTED[split]:
             report.problems.append(f"{split}: {sum(counts)} samples, the official split has {EXPECTED[split]}")
         elif len(set(counts)) != 1:
             report.problems.append(f"{split}: classes are not balanced ({counts})")

@@ -2,6 +2,13 @@
 
 from enum import IntEnum
 
+# C0 and C1 control characters and Unicode's line/paragraph separators: anything that could end a line
+# or drive the terminal (escape sequences) when a path or file content is printed.
+_CONTROL = (
+    {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
+    | {c: f"\\u{c:04x}" for c in (0x2028, 0x2029)}
+)
+
 
 class ExitCode(IntEnum):
     """Exit codes, documented in `fashionnet --help` and the README."""
@@ -12,6 +19,13 @@ class ExitCode(IntEnum):
     DATA = 3  # FashionMNIST missing, incomplete or corrupt
     WEIGHTS = 4  # checkpoint missing, corrupt or of the wrong shape
     INTERRUPTED = 130  # Ctrl-C
+    BROKEN_PIPE = 141  # the reader of stdout went away (`... | head`): 128 + SIGPIPE, as a shell reports it
+
+
+def printable(text: str) -> str:
+    """User text (paths, file contents) as one printable line: control characters (newlines, terminal
+    escapes) and undecodable bytes (surrogates) become visible escapes. Every error message goes through it."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8").translate(_CONTROL)
 
 
 class FashionNetError(Exception):

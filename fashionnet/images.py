@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from fashionnet.errors import ImageError
+from fashionnet.files import input_reason, kind_of
 
 SIZE = 28  # the model's input is (28, 28)
 MIN_SIDE = 8  # below this an image carries no garment shape; such inputs are refused, not guessed at
@@ -32,6 +34,9 @@ REDUCE_ABOVE = 2048  # longest side above which an image is box-reduced right af
 DRAFT_SIZE = (1024, 1024)  # JPEGs are decoded at 1/2, 1/4 or 1/8 scale while staying at least this big
 BACKGROUND = 255  # transparent pixels become white, the background of a product photo
 SHARPEN = ImageFilter.UnsharpMask(radius=1.0, percent=60, threshold=2)  # the paper's light Gaussian sharpen
+# The only formats Pillow may open: a file is never handed to another plugin (EPS would run Ghostscript).
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
+FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP and TIFF"
 # Suffixes picked up when a directory is given; files named explicitly are sniffed by content instead.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -128,11 +133,34 @@ def _decode(img: Image.Image) -> np.ndarray:
     return gray
 
 
-def _size(path) -> int | None:
+def _open_regular(name: str, path) -> io.BufferedReader:
+    """Open `path` only if it is a regular file: O_NONBLOCK keeps a FIFO from blocking the open, and
+    fstat then refuses it (and devices such as /dev/zero) before a byte is read."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        return os.path.getsize(path)
-    except OSError:
-        return None
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise BadImage(name, input_reason(exc)) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise BadImage(name, "is a directory, not an image")
+        raise BadImage(name, f"is {kind_of(mode)}, not a regular file; not reading it")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _format_of(head: bytes) -> str | None:
+    """Which format a file is, from Pillow's own signature checks of its first bytes (no plugin runs)."""
+    Image.init()
+    for name, (_factory, accept) in Image.OPEN.items():
+        try:
+            if accept is not None and accept(head) is True:
+                return name
+        except Exception:  # a signature check on a few odd bytes; not worth a failure
+            continue
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -146,13 +174,17 @@ def load_image(path: str | os.PathLike, invert: bool | None = None, data: bytes 
     Every way an input can be wrong becomes one BadImage("path: what is wrong"); nothing else escapes.
     """
     name = str(path)
+    source = None
     try:
         if data is not None and not data:
             raise BadImage(name, "no data on stdin")
+        source = io.BytesIO(data) if data is not None else _open_regular(name, path)
+        if data is None and os.fstat(source.fileno()).st_size == 0:
+            raise BadImage(name, "file is empty (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the image is fine, stderr stays clean
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, don't just warn
-            with Image.open(io.BytesIO(data) if data is not None else path) as img:
+            with Image.open(source, formats=FORMATS) as img:
                 w, h = img.size
                 if min(w, h) < MIN_SIDE:
                     minimum = f"{MIN_SIDE}x{MIN_SIDE}"
@@ -161,21 +193,20 @@ def load_image(path: str | os.PathLike, invert: bool | None = None, data: bytes 
         return prepare(gray, invert)
     except BadImage:
         raise
-    except FileNotFoundError:
-        raise BadImage(name, "no such file or directory") from None
-    except IsADirectoryError:
-        raise BadImage(name, "is a directory, not an image") from None
-    except PermissionError:
-        raise BadImage(name, "permission denied") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         limit = f"{Image.MAX_IMAGE_PIXELS:,}" if Image.MAX_IMAGE_PIXELS else "?"
         reason = f"image is over Pillow's decompression-bomb limit of {limit} pixels; not decoding it"
         raise BadImage(name, reason) from None
     except UnidentifiedImageError:
-        if data is None and _size(path) == 0:
-            raise BadImage(name, "file is empty (0 bytes)") from None
-        raise BadImage(name, "not an image, or in a format Pillow cannot read") from None
+        source.seek(0)
+        found = _format_of(source.read(64))
+        if found is not None and found not in FORMATS:
+            raise BadImage(name, f"not a supported image (format {found}); fashionnet reads {FORMAT_NAMES}") from None
+        raise BadImage(name, f"not an image, or in a format fashionnet does not read ({FORMAT_NAMES})") from None
     except (OSError, SyntaxError, EOFError, ValueError) as exc:
         raise BadImage(name, f"image data is truncated or corrupt ({_first_line(exc)})") from None
     except Exception as exc:  # a decoder bug or MemoryError must still be one line, not a traceback
         raise BadImage(name, f"cannot decode image ({type(exc).__name__}: {_first_line(exc)})") from None
+    finally:
+        if source is not None:
+            source.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError
-from fashionnet.files import atomic_write, check_writable
+from fashionnet.files import atomic_write, check_output
 
 
 def _pyplot():
@@ -20,11 +20,12 @@ def _pyplot():
     return plt
 
 
-def check_plot_path(path: Path) -> None:
-    """Fail before the work starts, not after it: a PNG name in a folder we can write."""
+def check_plot_path(path: Path, force: bool = False) -> None:
+    """Fail before the work starts, not after it: a PNG name in a folder we can write, and an existing
+    file only with --force (the rule checkpoints follow)."""
     if path.suffix.lower() != ".png":
         raise UsageError(f"{path}: --plot writes PNG files; use a name ending in .png")
-    check_writable(path)
+    check_output(path, force)
     _pyplot()
 
 

@@ -11,6 +11,7 @@ import glob
 import multiprocessing
 import os
 import signal
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from fashionnet import CLASSES
+from fashionnet.files import input_reason, kind_of
 from fashionnet.images import IMAGE_SUFFIXES, SIZE, BadImage, load_image
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ CPU_THREADS = 1
 MAX_WORKERS = 4
 PARALLEL_MIN_FILES = 256  # fewer small files decode inline faster than a pool starts...
 PARALLEL_MIN_BYTES = 4 << 20  # ...unless they are big (photos), where each decode is slow
+STDIN_LIMIT = 64 << 20  # the most `predict -` reads for its one image (64 MiB, in the README)
 
 
 @dataclass(frozen=True)
@@ -79,47 +82,104 @@ def _is_image_name(name: str) -> bool:
     return not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
 
 
-def _expand_dir(path: str, recursive: bool) -> list[Input]:
+def _stat(path: str) -> tuple[os.stat_result | None, str | None]:
+    """os.stat (symbolic links followed) or the reason it failed, in words that name the real cause."""
     try:
-        if recursive:
-            found, entries = [], 0
-            for root, dirs, files in os.walk(path, onerror=_raise):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                entries += len(dirs) + len(files)
-                found += [os.path.join(root, f) for f in sorted(files) if _is_image_name(f)]
-            subdirs = False
-        else:
-            with os.scandir(path) as it:
-                listing = list(it)
-            entries = len(listing)
-            found = [os.path.join(path, e.name) for e in sorted(listing, key=lambda e: e.name)
-                     if _is_image_name(e.name) and e.is_file()]
-            subdirs = any(e.is_dir() for e in listing)
-    except PermissionError:
-        return [Input(path, error="permission denied")]
+        return os.stat(path), None
     except OSError as exc:
-        return [Input(path, error=f"cannot list directory ({exc.strerror or exc})")]
-    if found:
-        return [Input(p) for p in found]
-    if entries == 0:
-        return [Input(path, error="directory is empty")]
-    if subdirs:
-        return [Input(path, error="no images in directory (it has subdirectories: add --recursive)")]
-    kinds = ", ".join(s.lstrip(".") for s in IMAGE_SUFFIXES)
-    return [Input(path, error=f"no images in directory (looked for {kinds})")]
+        if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+            return None, "broken symbolic link (what it points to does not exist)"
+        return None, input_reason(exc)
 
 
-def _raise(exc: OSError) -> None:
-    raise exc
+class _Collector:
+    """One rule for every way a path arrives (named, inside a folder, matched by a glob): symbolic links
+    are followed, each folder is listed once (so a link loop ends), each file is classified once, and
+    only regular files are ever opened; a FIFO, device or socket is named instead of read."""
+
+    def __init__(self, recursive: bool):
+        self.recursive = recursive
+        self.out: list[Input] = []
+        self._files: set[tuple[int, int]] = set()
+        self._dirs: set[tuple[int, int]] = set()
+
+    def add(self, path: str, st: os.stat_result) -> None:
+        if stat.S_ISDIR(st.st_mode):
+            self.add_dir(path, st, top=True)
+        elif stat.S_ISREG(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if key not in self._files:  # the same file by a second name (a link, a glob through a loop)
+                self._files.add(key)
+                self.out.append(Input(path))
+        else:
+            self.out.append(Input(path, error=f"is {kind_of(st.st_mode)}, not a regular file; not reading it"))
+
+    def add_dir(self, path: str, st: os.stat_result, top: bool) -> bool:
+        """Add a folder's images (sub-folders with `recursive`); True when anything was added."""
+        key = (st.st_dev, st.st_ino)
+        if key in self._dirs:
+            return False
+        self._dirs.add(key)
+        before = len(self.out)
+        try:
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            self.out.append(Input(path, error=f"cannot list folder ({input_reason(exc)})"))
+            return True
+        subdirs = False
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            child = os.path.join(path, entry.name)
+            child_stat, why = _stat(child)
+            if child_stat is None:  # a loop, a broken link, a name too long: its own line, the rest goes on
+                if _is_image_name(entry.name) or (self.recursive and entry.is_symlink()):
+                    self.out.append(Input(child, error=why))
+                continue
+            if stat.S_ISDIR(child_stat.st_mode):
+                subdirs = True
+                if self.recursive:
+                    self.add_dir(child, child_stat, top=False)
+            elif _is_image_name(entry.name):
+                self.add(child, child_stat)
+        if len(self.out) > before or not top:
+            return len(self.out) > before
+        if not entries:
+            self.out.append(Input(path, error="directory is empty"))
+        elif subdirs and not self.recursive:
+            self.out.append(Input(path, error="no images in directory (it has subdirectories: add --recursive)"))
+        else:
+            kinds = ", ".join(s.lstrip(".") for s in IMAGE_SUFFIXES)
+            self.out.append(Input(path, error=f"no images in directory (looked for {kinds})"))
+        return False
+
+
+def read_stdin(stream: BinaryIO) -> Input:
+    """One image from stdin, at most STDIN_LIMIT bytes of it (a pipe from /dev/zero must not fill memory)."""
+    if stream.isatty():
+        return Input(STDIN, error="stdin is a terminal: pipe an image in (e.g. `< shirt.png`)")
+    try:
+        data = stream.read(STDIN_LIMIT + 1)
+    except MemoryError:
+        return Input(STDIN, error="not enough memory to read the image on stdin")
+    except OSError as exc:
+        return Input(STDIN, error=f"cannot read stdin ({exc.strerror or exc})")
+    if len(data) > STDIN_LIMIT:
+        return Input(STDIN, error=f"more than {STDIN_LIMIT >> 20} MiB on stdin; one image on stdin may be at most "
+                     f"{STDIN_LIMIT >> 20} MiB (give larger files by name)")
+    return Input(STDIN, data=data)
 
 
 def collect_inputs(args: Sequence[str], recursive: bool = False, stdin: BinaryIO | None = None) -> list[Input]:
     """Expand files, directories (sorted; subfolders with `recursive`), globs and '-' into Inputs, in order.
 
-    Problems (missing path, empty directory, glob without matches, stdin a terminal) become Inputs with
-    an `error`, so one bad argument never stops the others. stdin is read only when '-' is given.
+    Problems (missing path, empty directory, glob without matches, a FIFO, stdin a terminal) become
+    Inputs with an `error`, so one bad argument or folder entry never stops the others. stdin is read only
+    when '-' is given.
     """
-    out: list[Input] = []
+    collector = _Collector(recursive)
+    out = collector.out
     stdin_used = False
     for arg in args:
         if arg == STDIN:
@@ -127,25 +187,26 @@ def collect_inputs(args: Sequence[str], recursive: bool = False, stdin: BinaryIO
                 out.append(Input(STDIN, error="stdin was already read (give '-' only once)"))
                 continue
             stdin_used = True
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            if stream.isatty():
-                out.append(Input(STDIN, error="stdin is a terminal: pipe an image in (e.g. `< shirt.png`)"))
-            else:
-                out.append(Input(STDIN, data=stream.read()))
+            out.append(read_stdin(stdin if stdin is not None else sys.stdin.buffer))
             continue
         path = os.path.expanduser(arg)
-        if os.path.isdir(path):
-            out += _expand_dir(path, recursive)
-        elif os.path.lexists(path):
-            out.append(Input(path))  # any file named explicitly: its content decides whether it is an image
-        elif _has_magic(path):  # a pattern the shell left alone (quoted, or a shell without globbing)
+        st, why = _stat(path)
+        if st is not None:
+            collector.add(path, st)
+        elif _has_magic(path) and not os.path.lexists(path):  # a pattern the shell left alone (quoted)
             matches = sorted(glob.glob(path, recursive=True))
             if not matches:
                 out.append(Input(arg, error="no files match this pattern"))
             for match in matches:
-                out += _expand_dir(match, recursive) if os.path.isdir(match) else [Input(match)]
+                match_stat, match_why = _stat(match)
+                if match_stat is None:
+                    out.append(Input(match, error=match_why))
+                elif stat.S_ISDIR(match_stat.st_mode):
+                    collector.add_dir(match, match_stat, top=True)
+                else:
+                    collector.add(match, match_stat)
         else:
-            out.append(Input(arg, error="no such file or directory"))
+            out.append(Input(arg if why == "no such file or directory" else path, error=why))
     return out
 
 
@@ -177,7 +238,27 @@ def _decode_chunk(job: tuple[list[str], bool | None]) -> tuple[np.ndarray, list[
     return images, errors
 
 
-def _init_worker() -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies (SIGTERM, SIGKILL, a crash), so decoder
+    processes are never left behind; elsewhere the pool's pipes closing ends them."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
+    _die_with_parent(parent)
     # Ctrl-C reaches the whole process group: only the parent should react (exit 130, no worker tracebacks).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -210,7 +291,8 @@ class Decoding:
             # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies (OOM-killed on a huge
             # image) raises BrokenProcessPool instead of leaving the parent waiting forever.
             self._pool = ProcessPoolExecutor(
-                min(workers, len(jobs)), multiprocessing.get_context(method), initializer=_init_worker
+                min(workers, len(jobs)), multiprocessing.get_context(method), initializer=_init_worker,
+                initargs=(os.getpid(),),
             )
             self._chunks = self._pool.map(_decode_chunk, jobs)
 
@@ -309,6 +391,9 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
             continue
         top = [(CLASSES[int(i)], int(i), float(p)) for p, i in zip(probs[row], indices[row])]
         row += 1
+        if not np.isfinite(probs[row - 1]).all():  # finite weights can still overflow to inf logits
+            yield Prediction(path=item.path, error="the model's output is not a number (its weights overflow)")
+            continue
         label, index, probability = top[0]
         yield Prediction(item.path, label, index, probability, top, image)
 

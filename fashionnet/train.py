@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -17,11 +20,13 @@ from torch import nn
 
 from fashionnet import CLASSES
 from fashionnet.data import Split
-from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
+from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.evaluate import evaluate
 from fashionnet.model import NeuralNetwork, build_model
 from fashionnet.files import check_writable
-from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, check_state_dict, read_checkpoint, save_checkpoint
+from fashionnet.weights import (
+    SHIPPED_WEIGHTS, Checkpoint, check_state_dict, is_real, is_whole, metadata_error, read_checkpoint, save_checkpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,31 @@ class Recipe:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def problem(self) -> tuple[str, str] | None:
+        """(field, what it must be) for the first value training cannot run with, else None. Checked for
+        the user's options and for a resumed checkpoint's recipe alike."""
+        for name, (ok, what) in RECIPE_RULES.items():
+            value = getattr(self, name)
+            if not ok(value):
+                return name, what
+        return None
+
+
+RECIPE_RULES: dict[str, tuple] = {
+    "epochs": (lambda v: is_whole(v) and 1 <= v <= 100_000, "a whole number from 1 to 100000"),
+    "batch_size": (lambda v: is_whole(v) and 1 <= v <= 2**20, "a whole number from 1 to 1048576"),
+    "lr": (lambda v: is_real(v) and 0 < v <= 1e3, "above 0 and finite (at most 1000)"),
+    "weight_decay": (lambda v: is_real(v) and 0 <= v <= 1e3, "a finite number of at least 0"),
+    "warmup_fraction": (lambda v: is_real(v) and 0 < v < 1, "a number between 0 and 1"),
+    "div_factor": (lambda v: is_real(v) and v > 0, "a finite number above 0"),
+    "final_div_factor": (lambda v: is_real(v) and v > 0, "a finite number above 0"),
+    "label_smoothing": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
+    "flip": (lambda v: isinstance(v, bool), "true or false"),
+    "clean_epochs": (lambda v: is_whole(v) and v >= 0, "a whole number of at least 0"),
+    "mean": (lambda v: is_real(v), "a finite number"),
+    "std": (lambda v: is_real(v) and v > 0, "a finite number above 0"),
+}
 
 
 @dataclass
@@ -159,17 +189,88 @@ def _restore_training(path: Path, checkpoint: Checkpoint, model, optimizer, gene
         raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with --no-optimizer-state)")
     raw = {k[len(RAW):]: v for k, v in checkpoint.training.items() if k.startswith(RAW)}
     check_state_dict(path, raw, model)
-    state: dict[int, dict] = {}
+    state = _optimizer_state(path, checkpoint, optimizer)
+    _check_param_groups(path, groups, optimizer)
+    rng = checkpoint.training["rng"]
+    expected_rng = generator.get_state()
+    if rng.dtype != expected_rng.dtype or rng.shape != expected_rng.shape:
+        raise WeightsError(f"{path}: tensor training.rng is not a random generator state; cannot resume it")
     try:
-        for key, value in checkpoint.training.items():
-            if key.startswith("optim."):
-                _, index, name = key.split(".", 2)
-                state.setdefault(int(index), {})[name] = value
         model.load_state_dict(raw)
         optimizer.load_state_dict({"state": state, "param_groups": groups})
         generator.set_state(checkpoint.training["rng"])
     except (ValueError, KeyError, RuntimeError) as exc:
         raise WeightsError(f"{path}: optimizer state does not fit this recipe ({exc})") from None
+
+
+# AdamW's per-parameter state: the moments have the parameter's shape, the step count is one number.
+_ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
+
+
+def _optimizer_state(path: Path, checkpoint: Checkpoint, optimizer: torch.optim.Optimizer) -> dict[int, dict]:
+    """The optimizer tensors of a checkpoint, each checked against the parameter it belongs to."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    state: dict[int, dict] = {}
+    for key, value in checkpoint.training.items():
+        if not key.startswith("optim."):
+            continue
+        where = f"{path}: optimizer tensor training.{key}"
+        parts = key.split(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) >= len(params) or parts[2] not in _ADAM_STATE:
+            raise WeightsError(f"{printable(where)} is not part of AdamW's state; cannot resume it")
+        index, name = int(parts[1]), parts[2]
+        shape = () if name == "step" else tuple(params[index].shape)
+        if tuple(value.shape) != shape:
+            raise WeightsError(f"{where} has shape {list(value.shape)}, expected {list(shape)}")
+        if not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+            raise WeightsError(f"{where} must hold finite floating-point numbers")
+        if name == "step" and not 0 <= float(value) <= 2**40:
+            raise WeightsError(f"{where} is not a step count")
+        state.setdefault(index, {})[name] = value
+    for index, values in state.items():
+        if set(values) != set(_ADAM_STATE):
+            missing = ", ".join(sorted(set(_ADAM_STATE) - set(values)))
+            raise WeightsError(f"{path}: optimizer state of parameter {index} lacks {missing}; cannot resume it")
+    return state
+
+
+def _check_param_groups(path: Path, groups, optimizer: torch.optim.Optimizer) -> None:
+    """optimizer_param_groups: one object per group of ours, holding only numbers, booleans and null."""
+    if not isinstance(groups, list) or len(groups) != len(optimizer.param_groups):
+        raise metadata_error(path, "optimizer_param_groups", f"must list {len(optimizer.param_groups)} groups")
+    for number, (group, ours) in enumerate(zip(groups, optimizer.param_groups)):
+        name = f"optimizer_param_groups[{number}]"
+        if not isinstance(group, dict):
+            raise metadata_error(path, name, "must be an object")
+        params = group.get("params")
+        if not isinstance(params, list) or len(params) != len(ours["params"]) or not all(is_whole(i) for i in params):
+            raise metadata_error(path, f"{name}.params", "does not match the model's parameters")
+        for key, value in group.items():
+            if key == "params" or value is None or isinstance(value, bool):
+                continue
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(is_real(v) and v >= 0 for v in values):
+                raise metadata_error(path, f"{name}.{key}", "must be a finite number of at least 0")
+        betas = group.get("betas")
+        if betas is not None and not (isinstance(betas, list) and len(betas) == 2 and all(0 <= b < 1 for b in betas)):
+            raise metadata_error(path, f"{name}.betas", "must be two numbers from 0 to below 1")
+
+
+@contextmanager
+def _interrupts_wait():
+    """Hold a Ctrl-C back until the block is done, so 'saved' and the message about it always agree.
+    Only the main thread can own signal handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        signal.raise_signal(signal.SIGINT)  # delivered now, to whatever handler the program has
 
 
 def fit(
@@ -250,15 +351,16 @@ def fit(
                 test_loss=scores.loss if scores else None,
                 test_accuracy=scores.accuracy if scores else None,
                 seconds=seconds,
-                samples_per_second=n / seconds if seconds > 0 else float("inf"),
+                samples_per_second=n / seconds if seconds > 0 else 0.0,  # finite: metadata is JSON
                 lr=optimizer.param_groups[0]["lr"],
             )
             history.append(stats)
             if out is not None:
                 state = _checkpoint(model, optimizer, generator, recipe, seed, history, train, save_optimizer)
                 state.metadata["steps"] = (epoch + 1) * batches
-                save_checkpoint(out, state)
-                last_saved = (epoch + 1, out)
+                with _interrupts_wait():  # a Ctrl-C as the file lands is reported with it
+                    save_checkpoint(out, state)
+                    last_saved = (epoch + 1, out)
             callbacks.epoch_end(stats)
     except KeyboardInterrupt:
         running = len(history) + 1 if len(history) < recipe.epochs else recipe.epochs
@@ -277,13 +379,23 @@ def fit(
 def _resume_point(path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: int) -> tuple[int, int, list[EpochStats]]:
     """(epochs done, optimizer steps done, history) of a checkpoint, after checking that continuing it
     with this data and recipe really continues the same run."""
-    meta = checkpoint.metadata
+    meta = checkpoint.metadata  # types and ranges were checked on load (weights.check_metadata)
+    for name in ("epochs", "steps", "history", "train_samples"):
+        if name not in meta:
+            raise metadata_error(path, name, "is missing; cannot resume it")
+    done, steps, trained_on = meta["epochs"], meta["steps"], meta["train_samples"]
     try:
-        done, steps = int(meta["epochs"]), int(meta["steps"])
         history = [EpochStats(**h) for h in meta["history"]]
-        trained_on = int(meta["train_samples"])
-    except (KeyError, TypeError, ValueError):
-        raise WeightsError(f"{path}: training progress is missing or not understood; cannot resume it") from None
+    except TypeError:
+        raise metadata_error(path, "history", "is not a list of epoch records; cannot resume it") from None
+    for number, stats in enumerate(history, 1):
+        if stats.epoch != number or not all(is_real(v) or v is None for v in stats.to_dict().values()):
+            raise metadata_error(path, f"history[{number - 1}]", "is not a record of that epoch")
+    if len(history) != done or done < 1:
+        raise metadata_error(path, "epochs", f"says {done} epochs, the history holds {len(history)}")
+    if steps != done * math.ceil(trained_on / recipe.batch_size):
+        raise metadata_error(path, "steps", f"says {steps} steps, {done} epochs of this data take "
+                             f"{done * math.ceil(trained_on / recipe.batch_size)}")
     if trained_on != samples:
         raise UsageError(f"{path}: was trained on {trained_on:,} images, this run has {samples:,}; "
                          "pass the same --limit to resume it")
@@ -320,21 +432,21 @@ def resolve_output(out: Path | None, resume: Path | None, force: bool) -> Path:
     """Where checkpoints go. Never overwrite a file silently (the shipped weights least of all):
     an existing --out needs --force, unless it is the checkpoint being resumed."""
     path = Path(out) if out is not None else (Path(resume) if resume is not None else DEFAULT_OUT)
+    check_writable(path)  # a folder, device or FIFO is refused even with --force
     resuming_in_place = resume is not None and path.is_file() and path.resolve() == Path(resume).resolve()
     if path.exists() and not path.is_dir() and not force and not resuming_in_place:
         shipped = path.resolve() == SHIPPED_WEIGHTS.resolve()
         what = "the shipped weights" if shipped else "it exists"
         raise UsageError(f"{path}: refusing to overwrite ({what}); pass --force, or choose another --out")
-    check_writable(path)
     return path
 
 
 def load_resume(path: Path) -> tuple[Path, Checkpoint]:
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_checkpoint(path)  # every metadata field's type and range is checked there
     if "recipe" not in checkpoint.metadata:
         raise WeightsError(f"{path}: not a fashionnet training checkpoint (no recipe recorded), cannot resume")
-    if not isinstance(checkpoint.metadata.get("seed"), int):
-        raise WeightsError(f"{path}: its seed is missing or not a whole number; cannot resume it")
+    if "seed" not in checkpoint.metadata:
+        raise metadata_error(path, "seed", "is missing; cannot resume it")
     return Path(path), checkpoint
 
 
@@ -345,8 +457,10 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, **overrides) -> Recipe:
     which bends the rest of the learning-rate schedule.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
-    if given.get("lr", 1.0) <= 0:
-        raise UsageError(f"--lr must be above 0 (got {given['lr']})")
+    problem = replace(Recipe(), **given).problem()
+    if problem:
+        name, what = problem
+        raise UsageError(f"--{name.replace('_', '-')} must be {what} (got {given.get(name)})")
     if resume is None:
         return replace(Recipe(), **given)
     path, checkpoint = resume
@@ -354,6 +468,9 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, **overrides) -> Recipe:
         base = Recipe(**checkpoint.metadata["recipe"])
     except (TypeError, KeyError):
         raise WeightsError(f"{path}: its training recipe is not one this version understands") from None
+    problem = base.problem()
+    if problem:
+        raise metadata_error(path, f"recipe.{problem[0]}", f"must be {problem[1]}")
     if given.get("batch_size", base.batch_size) != base.batch_size:
         raise UsageError(f"{path}: was trained with --batch-size {base.batch_size}; a resumed run keeps it")
     return replace(base, **given)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,9 +13,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from fashionnet import CLASSES
-from fashionnet.errors import WeightsError
-from fashionnet.files import atomic_write
+from fashionnet import CLASSES, SEED_MAX
+from fashionnet.errors import WeightsError, printable
+from fashionnet.files import atomic_write, input_reason, kind_of
 from fashionnet.model import NeuralNetwork, build_model
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fashionnet.safetensors"
@@ -47,7 +50,7 @@ class WeightsInfo:
     def describe(self) -> str:
         if self.source == RANDOM:
             return f"random init, seed {self.seed} (untrained: predictions are guesses)"
-        label = "shipped" if self.source == "shipped" else str(self.path)
+        label = "shipped" if self.source == "shipped" else printable(str(self.path))
         acc = self.test_accuracy
         return f"{label}" + (f" (test accuracy {acc:.2%})" if acc is not None else "")
 
@@ -73,9 +76,61 @@ def _decode_metadata(raw: dict[str, str] | None) -> dict:
             continue
         try:
             out[key] = json.loads(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             out[key] = value
     return out
+
+
+def is_whole(value) -> bool:
+    """A JSON whole number (true/false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """A finite JSON number (true/false, NaN and infinity are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _flat_numbers(value) -> bool:
+    """A JSON object whose values are finite numbers, booleans, strings or null (a recipe, a history row)."""
+    return isinstance(value, dict) and all(
+        v is None or isinstance(v, (bool, str)) or is_real(v) for v in value.values()
+    )
+
+
+# What each metadata field fashionnet reads must be; a field that fails names itself in the error.
+# Fields this version does not know (written by newer versions) are left alone.
+METADATA_RULES: dict[str, tuple] = {
+    "classes": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v), "a list of class names"),
+    "test_accuracy": (lambda v: v is None or (is_real(v) and 0 <= v <= 1), "a number from 0 to 1"),
+    "test_loss": (lambda v: v is None or (is_real(v) and v >= 0), "a number of at least 0"),
+    "epochs": (lambda v: is_whole(v) and 0 <= v <= 1_000_000, "a whole number of epochs"),
+    "steps": (lambda v: is_whole(v) and 0 <= v <= 2**40, "a whole number of steps"),
+    "train_samples": (lambda v: is_whole(v) and 1 <= v <= 2**40, "a whole number of images"),
+    "seed": (lambda v: is_whole(v) and 0 <= v <= SEED_MAX, f"a whole number from 0 to {SEED_MAX}"),
+    "torch_version": (lambda v: isinstance(v, str), "a string"),
+    "normalization": (lambda v: _flat_numbers(v), "an object of numbers and strings"),
+    "recipe": (lambda v: _flat_numbers(v), "an object of numbers and booleans"),
+    "history": (lambda v: isinstance(v, list) and all(_flat_numbers(h) for h in v), "a list of epoch records"),
+    "optimizer_param_groups": (lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v), "a list of objects"),
+}
+
+
+def metadata_error(path: Path, name: str, why: str) -> WeightsError:
+    return WeightsError(f"{path}: metadata field '{printable(name)}' {why}")
+
+
+def check_metadata(path: Path, metadata: dict) -> None:
+    """Metadata is input like any other: every field fashionnet reads must have the right type and range."""
+    for name, (ok, what) in METADATA_RULES.items():
+        if name in metadata and not ok(metadata[name]):
+            shown = printable(json.dumps(metadata[name]))
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise metadata_error(path, name, f"must be {what}, not {shown}")
+    classes = metadata.get("classes")
+    if classes is not None and list(classes) != list(CLASSES):
+        names = printable(", ".join(classes))
+        raise WeightsError(f"{path}: trained for other classes ({names}), not FashionMNIST's")
 
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
@@ -91,10 +146,13 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
     training=False skips the optimizer state (3x the model's size), which inference never needs.
     """
     path = Path(path)
-    if not path.exists():
-        raise WeightsError(f"{path}: no such checkpoint file")
-    if path.is_dir():
-        raise WeightsError(f"{path}: is a directory, not a checkpoint file")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        reason = "no such checkpoint file" if isinstance(exc, FileNotFoundError) else input_reason(exc)
+        raise WeightsError(f"{path}: {reason}") from None
+    if not stat.S_ISREG(mode):  # a FIFO would block, a device would be read forever
+        raise WeightsError(f"{path}: is {kind_of(mode)}, not a checkpoint file")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             raw_meta = f.metadata()
@@ -107,7 +165,9 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
         raise WeightsError(f"{path}: not a readable safetensors checkpoint ({detail})") from None
     model = {k: v for k, v in tensors.items() if not k.startswith(TRAINING_PREFIX)}
     state = {k[len(TRAINING_PREFIX) :]: v for k, v in tensors.items() if k.startswith(TRAINING_PREFIX)}
-    return Checkpoint(model=model, training=state, metadata=_decode_metadata(raw_meta))
+    metadata = _decode_metadata(raw_meta)
+    check_metadata(path, metadata)
+    return Checkpoint(model=model, training=state, metadata=metadata)
 
 
 def check_state_dict(path: Path, state: dict[str, torch.Tensor], reference: NeuralNetwork) -> None:
@@ -125,6 +185,8 @@ def check_state_dict(path: Path, state: dict[str, torch.Tensor], reference: Neur
             raise WeightsError(f"{path}: tensor {name} has shape {list(got)}, the model needs {list(shape)}")
         if not state[name].is_floating_point():
             raise WeightsError(f"{path}: tensor {name} has dtype {state[name].dtype}, expected a float dtype")
+        if not bool(torch.isfinite(state[name]).all()):
+            raise WeightsError(f"{path}: tensor {name} holds NaN or infinite values; the model cannot use it")
 
 
 def load_model(weights: str | Path | None, seed: int, device: torch.device) -> tuple[NeuralNetwork, WeightsInfo]:
@@ -141,9 +203,6 @@ def load_model(weights: str | Path | None, seed: int, device: torch.device) -> t
         else:
             checkpoint = read_checkpoint(path, training=False)
             check_state_dict(path, checkpoint.model, model)
-            saved_classes = checkpoint.metadata.get("classes")
-            if saved_classes is not None and list(saved_classes) != list(CLASSES):
-                raise WeightsError(f"{path}: trained for other classes ({saved_classes}), not FashionMNIST's")
             model.load_state_dict({k: v.float() for k, v in checkpoint.model.items()})
             source = "shipped" if spec is None else "file"
             info = WeightsInfo(source=source, path=path, metadata=checkpoint.metadata)

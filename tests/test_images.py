@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import gzip
 import io
 import os
@@ -323,22 +322,31 @@ def test_decompression_bomb_is_refused(tmp_path, monkeypatch, side):
 
 def test_permission_denied_simulated(tmp_path, monkeypatch):
     path = save(fashion_like(0), tmp_path / "secret.png")
-    real_open = builtins.open
+    real_open = os.open
 
     def guarded_open(file, *args, **kwargs):
         if str(file) == str(path):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_open)
     assert _error(path) == "permission denied"
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can read mode-000 files")
 def test_permission_denied_real(tmp_path):
-    path = save(fashion_like(0), tmp_path / "secret.png")
-    path.chmod(0)
+    """Root reads mode-000 files, so the check runs as an unprivileged user (setpriv) when we are root."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="fashionnet-perm-"))
     try:
-        assert _error(path) == "permission denied"
+        base.chmod(0o755)
+        path = save(fashion_like(0), base / "secret.png")
+        path.chmod(0)
+        code = ("from fashionnet.images import BadImage, load_image\n"
+                f"try:\n    load_image({str(path)!r})\nexcept BadImage as exc:\n    print(exc.reason)\n")
+        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        proc = subprocess.run([*drop, sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert proc.stdout.strip() == "permission denied", proc.stderr
     finally:
-        path.chmod(0o644)
+        shutil.rmtree(base)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.color import Color
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 
@@ -19,6 +20,26 @@ def stdout_console() -> Console:
 
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
+
+
+class Fitted:
+    """A renderable that picks its layout once the width is known: `build(width)` returns the wide layout
+    where it fits and a stacked one where it does not, so a narrow terminal loses no figure to '…'."""
+
+    def __init__(self, build: Callable[[int], RenderableType]):
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.build(options.max_width))
+
+
+def natural_width(renderable: RenderableType) -> int:
+    """The width a renderable takes when nothing limits it (to compare with the terminal's)."""
+    console = Console(width=10_000, color_system=None, legacy_windows=False)
+    return Measurement.get(console, console.options, renderable).maximum
 
 
 class Picture:

@@ -13,23 +13,20 @@ from collections.abc import Iterable, Sequence
 from typing import IO
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from fashionnet.errors import printable  # noqa: F401 - also re-exported for the renderers
 from fashionnet.predict import Prediction
-from fashionnet.render.console import Picture
+from fashionnet.render import json_safe
+from fashionnet.render.console import Fitted, Picture
 
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
 CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error")
 _EIGHTHS = " ▏▎▍▌▋▊▉"
-_CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {127: "\\x7f"}
-
-
-def printable(path: str) -> str:
-    """A path as one printable line: control characters and undecodable bytes (surrogates) escaped."""
-    return path.encode("utf-8", "backslashreplace").decode("utf-8").translate(_CONTROL)
 
 
 def bar(probability: float, width: int = BAR_WIDTH) -> str:
@@ -43,16 +40,30 @@ def percent(probability: float) -> str:
     return "<0.1%" if 0 < probability < 0.0005 else f"{probability:.1%}"
 
 
-def probability_bars(result: Prediction, width: int = BAR_WIDTH) -> Table:
-    """The top-k as a small bar chart, best first; the predicted class is bold."""
-    chart = Table.grid(padding=(0, 1))
-    chart.add_column(no_wrap=True)
-    chart.add_column(no_wrap=True)
-    chart.add_column(justify="right", no_wrap=True)
-    for rank, (label, _, p) in enumerate(result.top):
-        style = "bold" if rank == 0 else ""
-        chart.add_row(Text(label, style=style), Text(bar(p, width), style="green" if rank == 0 else "dim"), percent(p))
-    return chart
+MIN_BAR = 4  # narrower than this a bar says nothing: the chart becomes plain lines
+
+
+def probability_bars(result: Prediction, width: int = BAR_WIDTH) -> RenderableType:
+    """The top-k as a small bar chart, best first; the predicted class is bold. The bars shrink to fit a
+    narrow terminal, and give way to plain 'label percent' lines where even short bars do not fit."""
+    label_width = max(cell_len(label) for label, _, _ in result.top)
+    percent_width = max(len(percent(p)) for _, _, p in result.top)
+
+    def build(available: int) -> RenderableType:
+        bar_width = min(width, available - label_width - percent_width - 2)
+        if bar_width < MIN_BAR:
+            return Group(*[Text(f"{label} {percent(p)}", style="bold" if rank == 0 else "")
+                           for rank, (label, _, p) in enumerate(result.top)])
+        chart = Table.grid(padding=(0, 1))
+        chart.add_column(no_wrap=True)
+        chart.add_column(no_wrap=True)
+        chart.add_column(justify="right", no_wrap=True)
+        for rank, (label, _, p) in enumerate(result.top):
+            style = "bold" if rank == 0 else ""
+            chart.add_row(Text(label, style=style), Text(bar(p, bar_width), style="green" if rank == 0 else "dim"), percent(p))
+        return chart
+
+    return Fitted(build)
 
 
 def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
@@ -65,25 +76,60 @@ def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
     body = Group(header, probability_bars(result))
     if not show or result.image is None:
         return body
-    grid = Table.grid(padding=(0, 2))
-    grid.add_row(Picture(result.image.tolist()), body)
-    return grid
+    picture = Picture(result.image.tolist())
+
+    def build(width: int) -> RenderableType:
+        if width < 28 + 2 + 11 + 1 + MIN_BAR + 1 + 6:  # too narrow for side by side: picture above
+            return Group(picture, body)
+        grid = Table.grid(padding=(0, 2))
+        grid.add_row(picture, body)
+        return grid
+
+    return Fitted(build)
 
 
-def predictions_table(results: Iterable[Prediction]) -> Table:
+MIN_PATH = 12  # the path column must keep at least this much, or the table gives way to stacked rows
+
+
+def predictions_table(results: Iterable[Prediction]) -> RenderableType:
     """Many images, one row each: path, prediction, probability, runner-up. Failed inputs are left out
-    (they are reported on stderr with `error_line`)."""
+    (they are reported on stderr with `error_line`). Where the columns do not fit, each image becomes two
+    lines (its path, then the figures), so nothing is cut to '…'."""
+    good = [r for r in results if r.ok]
+    table = _wide_table(good)
+    runner = [_runner_up(r) for r in good]
+    fixed = [
+        max([len("prediction"), *(cell_len(r.label) for r in good)]),
+        max([len("prob."), *(len(percent(r.probability)) for r in good)]),
+        max([len("runner-up"), *(cell_len(t) for t in runner)]),
+    ]
+    needed = MIN_PATH + sum(fixed) + 2 * len(fixed)  # a space either side of each column gap
+
+    def stacked() -> RenderableType:
+        rows = []
+        for r, second in zip(good, runner):
+            rows.append(Text(printable(r.path), overflow="fold"))
+            rows.append(Text.assemble("  ", (r.label, "bold"), f" {percent(r.probability)}"))
+            if second:
+                rows.append(Text(f"  runner-up {second}", style="dim"))
+        return Group(*rows)
+
+    return Fitted(lambda width: table if width >= needed else stacked())
+
+
+def _runner_up(r: Prediction) -> str:
+    return f"{r.top[1][0]} {percent(r.top[1][2])}" if len(r.top) > 1 else ""
+
+
+def _wide_table(results: list[Prediction]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("path", overflow="fold", ratio=1)
     table.add_column("prediction", no_wrap=True)
     table.add_column("prob.", justify="right", no_wrap=True)
     table.add_column("runner-up", no_wrap=True)
     for r in results:
-        if not r.ok:
-            continue
-        runner_up = f"{r.top[1][0]} {percent(r.top[1][2])}" if len(r.top) > 1 else ""
         table.add_row(
-            Text(printable(r.path)), Text(r.label, style="bold"), percent(r.probability), Text(runner_up, style="dim")
+            Text(printable(r.path)), Text(r.label, style="bold"), percent(r.probability), Text(_runner_up(r), style="dim")
         )
     return table
 
@@ -120,7 +166,7 @@ def prediction_record(result: Prediction) -> dict:
 def write_jsonl(results: Iterable[Prediction], file: IO[str]) -> None:
     """One JSON object per line, in input order; non-ASCII paths are \\u-escaped so any path is valid JSON."""
     for result in results:
-        file.write(json.dumps(prediction_record(result)) + "\n")
+        file.write(json.dumps(json_safe(prediction_record(result)), allow_nan=False) + "\n")
 
 
 def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:

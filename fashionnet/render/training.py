@@ -13,6 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from fashionnet import CLASSES
+from fashionnet.errors import printable
+from fashionnet.render.console import Fitted, natural_width
 
 # Short column headings for the 10x10 confusion matrix (fits 80 columns).
 SHORT = ("T-shrt", "Trousr", "Pullov", "Dress", "Coat", "Sandal", "Shirt", "Sneakr", "Bag", "Boot")
@@ -24,11 +26,11 @@ def data_view(report) -> RenderableType:
     if report.folder is None:
         searched = Table.grid(padding=(0, 2))
         for how, path in report.searched:
-            searched.add_row(f"[dim]{escape(how)}[/]", escape(str(path)))
+            searched.add_row(f"[dim]{escape(how)}[/]", escape(printable(str(path))))
         return Group(Text("FashionMNIST was not found. Looked in:", style="bold red"), searched)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
-    head.add_row("Folder", escape(str(report.folder)))
+    head.add_row("Folder", escape(printable(str(report.folder))))
     head.add_row("Found via", escape(report.how))
     head.add_row("Files", escape(", ".join(Path(p).name for p in report.files.values())))
     parts.append(head)
@@ -43,7 +45,7 @@ def data_view(report) -> RenderableType:
     if report.complete:
         parts.append(Text("Complete: 60,000 training and 10,000 test images, 28x28, balanced classes.", style="green"))
     else:
-        parts += [Text(f"Problem: {p}", style="red") for p in report.problems]
+        parts += [Text(f"Problem: {printable(p)}", style="red") for p in report.problems]
     return Group(*parts)
 
 
@@ -86,26 +88,40 @@ def epochs_table(history) -> Table:
     return table
 
 
-def per_class_table(evaluation) -> Table:
+def per_class_table(evaluation) -> RenderableType:
+    """Precision, recall, F1 and support per class; stacked rows where the table would not fit."""
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     table.add_column("Class")
     for name in ("Precision", "Recall", "F1", "Support"):
         table.add_column(name, justify="right")
     for m in evaluation.per_class:
         table.add_row(f"{m.index} {m.label}", f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}", f"{m.support:,}")
-    return table
+    wide = natural_width(table)
+
+    def stacked() -> RenderableType:
+        rows = []
+        for m in evaluation.per_class:
+            rows.append(Text(f"{m.index} {m.label}", style="bold"))
+            rows.append(Text(f"  precision {m.precision:.3f}  recall {m.recall:.3f}", overflow="fold"))
+            rows.append(Text(f"  F1 {m.f1:.3f}  support {m.support:,}", overflow="fold"))
+        return Group(*rows)
+
+    return Fitted(lambda width: table if width >= wide else stacked())
 
 
-def confusion_heatmap(confusion: list[list[int]]) -> Table:
-    """Rows are true classes, columns predictions; cell shade grows with the share of the row."""
+LABEL_WIDTH, CELL_WIDTH = 10, 7  # the confusion matrix's row labels and count cells
+
+
+def _confusion_block(confusion: list[list[int]], columns: range) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 0))
-    table.add_column("true\\pred", no_wrap=True, min_width=10)
-    for short in SHORT:
-        table.add_column(short, justify="right", width=7, no_wrap=True)
+    table.add_column("true\\pred", no_wrap=True, min_width=LABEL_WIDTH)
+    for j in columns:
+        table.add_column(SHORT[j], justify="right", width=CELL_WIDTH, no_wrap=True)
     for i, row in enumerate(confusion):
         total = max(1, sum(row))
         cells = []
-        for j, count in enumerate(row):
+        for j in columns:
+            count = row[j]
             share = count / total
             level = int(40 + 215 * share ** 0.5) if count else 0
             bg = Color.from_rgb(level // 3, level // 2, level) if i != j else Color.from_rgb(0, level // 2 + 20, level // 4)
@@ -113,6 +129,19 @@ def confusion_heatmap(confusion: list[list[int]]) -> Table:
             cells.append(Text(f"{count:>6} ", style=Style(color=fg, bgcolor=bg) if count else Style(dim=True)))
         table.add_row(f"{i} {SHORT[i]}", *cells)
     return table
+
+
+def confusion_heatmap(confusion: list[list[int]]) -> RenderableType:
+    """Rows are true classes, columns predictions; cell shade grows with the share of the row. Where all
+    ten columns do not fit, the matrix is drawn in blocks of as many columns as fit, one under another."""
+    k = len(SHORT)
+
+    def build(width: int) -> RenderableType:
+        per_block = max(1, min(k, (width - LABEL_WIDTH) // CELL_WIDTH))
+        blocks = [_confusion_block(confusion, range(s, min(k, s + per_block))) for s in range(0, k, per_block)]
+        return blocks[0] if len(blocks) == 1 else Group(*[part for b in blocks for part in (b, Text(""))][:-1])
+
+    return Fitted(build)
 
 
 def evaluation_view(evaluation, source: str) -> RenderableType:

@@ -1,0 +1,123 @@
+"""The edges of the standard streams for the installed command: a closed or full stdout, an ASCII-only
+terminal, a reader that went away (`fashionnet predict ... --json | head -1`), and a second Ctrl-C.
+
+Tests that run the Typer app in-process never come here; `fashionnet.cli.main` does, once per run.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+
+from fashionnet.errors import ExitCode, FashionNetError, OutputError
+
+
+class BrokenPipe(FashionNetError):
+    """The reader of stdout is gone: nothing to say (the reader cannot see it), exit 141."""
+
+    exit_code = ExitCode.BROKEN_PIPE
+
+
+def discard_output(fd: int) -> None:
+    """Point `fd` at /dev/null, so what is still buffered for it is flushed somewhere harmless at exit."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        pass
+
+
+class GuardedStream:
+    """A text stream whose write failures become errors fashionnet reports: a broken pipe becomes
+    BrokenPipe (exit 141); any other failure (a full disk, /dev/full, EIO) one line and exit 2.
+    On stderr a failure is dropped: there is nowhere left to report it."""
+
+    def __init__(self, stream, name: str, quiet: bool = False):
+        self._stream = stream
+        self._name = name
+        self._quiet = quiet
+        self.error: FashionNetError | None = None  # the first failure, raised again on every later write
+        self.raised = False
+
+    def _guard(self, call, *args):
+        if self.error is None:
+            try:
+                return call(*args)
+            except OSError as exc:
+                try:
+                    discard_output(self._stream.fileno())
+                except (OSError, ValueError):
+                    pass
+                if exc.errno == errno.EPIPE:
+                    self.error = BrokenPipe("the reader of standard output went away")
+                else:
+                    self.error = OutputError(f"cannot write to {self._name} ({exc.strerror or exc})")
+        if self._quiet:
+            return None
+        self.raised = True
+        raise self.error
+
+    def write(self, text: str) -> int:
+        if isinstance(text, str) and not text:  # click probes streams with empty writes, swallowing errors
+            return 0
+        return self._guard(self._stream.write, text) or 0
+
+    def flush(self) -> None:
+        if self.error is not None and self.raised:
+            return  # already reported; flushing again at exit must stay quiet
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name: str):
+        if name == "buffer":  # writers must come through here (click looks for a binary buffer)
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+
+def _first_interrupt_only(signum, frame) -> None:
+    """Ctrl-C stops the run once; a second Ctrl-C while it shuts down is ignored (no half-printed
+    traceback from torch's exit handlers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def prepare_streams() -> None:
+    """Call once before the command runs. Exits 2 with one line if stdout is closed."""
+    if sys.stderr is None:  # `2>&-`: errors have nowhere to go, but must not crash the run
+        sys.stderr = open(os.devnull, "w")
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            # An ASCII-only locale or PYTHONIOENCODING=ascii: show what it cannot encode as \u escapes.
+            stream.reconfigure(errors="backslashreplace")
+    if sys.stdout is None:  # `>&-`
+        sys.stderr.write("error: standard output is closed; redirect it to a file or /dev/null\n")
+        sys.stderr.flush()
+        sys.exit(int(OutputError.exit_code))
+    sys.stdout = GuardedStream(sys.stdout, "standard output")
+    sys.stderr = GuardedStream(sys.stderr, "standard error", quiet=True)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _first_interrupt_only)
+
+
+def finish_streams() -> None:
+    """Flush stdout now, where a failure can still be reported, not in the interpreter's shutdown, and
+    hand the plain streams back (their descriptors point at /dev/null if they failed)."""
+    stdout, stderr = sys.stdout, sys.stderr
+    if not isinstance(stdout, GuardedStream):
+        return
+    already = stdout.raised  # reported (or deliberately silent) where it happened
+    try:
+        stdout.flush()
+    except BrokenPipe:
+        sys.exit(int(BrokenPipe.exit_code))
+    except OutputError as exc:
+        if not already:
+            stderr.write(f"error: {exc}\n")
+        sys.exit(int(OutputError.exit_code))
+    finally:
+        sys.stdout = stdout._stream
+        if isinstance(stderr, GuardedStream):
+            stderr.flush()
+            sys.stderr = stderr._stream
