@@ -182,20 +182,24 @@ def summary(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, max=65536, help="Batch size for the shapes.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
+    depth: Annotated[Optional[int], typer.Option("--depth", min=0, metavar="N", help="Show layers down to depth N; deeper ones are folded into their container's row.", show_default="all")] = None,
+    history: Annotated[bool, typer.Option("--history", help="With --json: include the weights' training history.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the model's structure, each layer's output shape, parameter counts, device and weights."""
-    from fashionnet.introspect import summarize
+    """Show the model's structure and, per layer, output shape, parameters and mult-adds (as torchinfo
+    does), with input, forward/backward, parameter and total memory sizes, device and weights."""
+    from fashionnet.introspect import summarize, weights_dict
 
     dev, model, info = _setup(device, weights, seed)
     facts = summarize(model, dev, batch_size)
     if as_json:
-        _print_json({**facts.to_dict(), "weights": info.to_dict()})
+        _print_json({**facts.to_dict(), "weights": weights_dict(info, history)})
         return
+    from fashionnet.render.console import print_whole, stdout_console
     from fashionnet.render.summary import summary_view
 
-    _print(summary_view(facts, device_line=str(dev), weights_line=info.describe()))
+    print_whole(stdout_console(), summary_view(facts, device_line=str(dev), weights_line=info.describe(), depth=depth))
 
 
 @app.command(short_help="Every named parameter: size, statistics, values.")
@@ -221,10 +225,11 @@ def params(
     if as_json:
         _print_json({"weights": info.to_dict(), "parameters": [f.to_dict() for f in facts]})
         return
+    from fashionnet.render.console import print_whole, stdout_console
     from fashionnet.render.summary import params_view
 
     typer.echo(f"Weights: {info.describe()}", err=True)
-    _print(params_view(facts, rows))
+    print_whole(stdout_console(), params_view(facts, rows))
 
 
 @app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")
