@@ -247,27 +247,36 @@ def walkthrough(
                      show_default="random, as in the tutorial; the shipped weights with --real"),
     ] = None,
     data_dir: DataDirOption = None,
+    notebook: Annotated[Optional[Path], typer.Option("--notebook", metavar="FILE.ipynb", help="Also write the walk as a Jupyter notebook that runs top to bottom.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --notebook file if it exists.")] = False,
 ) -> None:
-    """Walk through the tutorial layer by layer, with real tensors computed live."""
+    """Walk through the tutorial's code, block by block, with its real output computed live."""
     from fashionnet.walkthrough import build_steps, check_step
 
     check_step(step, lang.value)  # fail before any heavy work
-    images = labels = None
+    if notebook is not None:
+        from fashionnet.notebook import check_notebook_path
+
+        check_notebook_path(notebook, force)
+    test_size = 0
     if real:
         from fashionnet import data as data_mod
 
-        test = data_mod.load_split("test", data_dir)
-        images, labels = test.images, test.labels
+        test_size = len(data_mod.load_split("test", data_dir).labels)  # a missing data set fails here (exit 3)
     elif weights is None:
         weights = "random"  # the tutorial itself runs an untrained model
-    dev, model, info = _setup(device, weights, seed)
-    steps = build_steps(model, dev, info, lang=lang.value, seed=seed, images=images, labels=labels)
+    dev, _model, info = _setup(device, weights, seed)
     from fashionnet.render.console import stdout_console
     from fashionnet.render.walkthrough import show_walkthrough
 
-    show_walkthrough(stdout_console(), steps, only=step, interactive=interactive)
+    console = stdout_console()
+    steps = build_steps(dev, info, lang=lang.value, seed=seed, real=real, data_dir=data_dir, width=console.width, test_size=test_size)
+    if notebook is not None:
+        from fashionnet.notebook import write_notebook
 
-
+        write_notebook(notebook, steps, seed)
+        typer.echo(f"Wrote {notebook}", err=True)
+    show_walkthrough(console, steps, only=step, interactive=interactive)
 
 
 @app.command(short_help="Where FashionMNIST is and whether it is complete.")
