@@ -211,13 +211,25 @@ def params(
     name: Annotated[Optional[str], typer.Option("--name", "-n", help="Only parameters matching this glob or substring.")] = None,
     rows: Annotated[int, typer.Option("--rows", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
     values: Annotated[int, typer.Option("--values", min=2, help="Values shown per previewed row.")] = 6,
+    show: Annotated[bool, typer.Option("--show", help="Draw first-layer neurons' weights as 28x28 pictures instead of the list.")] = False,
+    neurons: Annotated[int, typer.Option("--neurons", min=1, max=512, metavar="N", help="How many first-layer neurons --show and --plot draw.")] = 8,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Also write those neurons as a picture grid (needs matplotlib).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """List every named parameter: size, element count, dtype, device, statistics and a preview."""
     from fashionnet.errors import UsageError
     from fashionnet.introspect import parameter_facts
 
+    if plot is not None:
+        from fashionnet.plots import check_new_plot
+
+        check_new_plot(plot, force)
     _dev, model, info = _setup(device, weights, seed)
+    if show or plot is not None:
+        _draw_neurons(model, info, neurons, show, plot)
+        if show:
+            return
     facts = parameter_facts(model, name, rows=rows, values=values)
     if not facts:
         names = ", ".join(n for n, _ in model.named_parameters())
@@ -230,6 +242,23 @@ def params(
 
     typer.echo(f"Weights: {info.describe()}", err=True)
     print_whole(stdout_console(), params_view(facts, rows))
+
+
+def _draw_neurons(model, info, count: int, show: bool, plot: Path | None) -> None:
+    from fashionnet.introspect import first_layer_neurons
+
+    pictures = first_layer_neurons(model, count)
+    if plot is not None:
+        from fashionnet.plots import plot_neurons
+
+        plot_neurons(pictures, plot)
+        typer.echo(f"Wrote {plot}", err=True)
+    if show:
+        from fashionnet.render.console import print_whole, stdout_console
+        from fashionnet.render.summary import neurons_view
+
+        typer.echo(f"Weights: {info.describe()}", err=True)
+        print_whole(stdout_console(), neurons_view(pictures))
 
 
 @app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")

@@ -194,3 +194,27 @@ def weights_dict(info, history: bool = False) -> dict:
     if not history and isinstance(out.get("metadata"), dict) and "history" in out["metadata"]:
         out["metadata"] = {k: v for k, v in out["metadata"].items() if k != "history"}
     return out
+
+
+@dataclass
+class NeuronPicture:
+    """One first-layer neuron's 784 input weights as the 28x28 image they are applied to."""
+
+    index: int
+    weights: list[list[float]]  # 28 rows of 28, the raw weights
+    scale: float  # largest |weight|: pictures are drawn relative to it
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def first_layer_neurons(model: nn.Module, count: int) -> list[NeuronPicture]:
+    """The first Linear layer's weight rows 0..count-1, each reshaped to 28x28: what each neuron looks
+    for in an image (bright where a pixel raises its output, dark where it lowers it)."""
+    first = next(m for m in model.modules() if isinstance(m, nn.Linear))
+    weight = first.weight.detach().float().cpu()
+    out = []
+    for index in range(min(count, weight.shape[0])):
+        image = weight[index].reshape(28, 28)
+        out.append(NeuronPicture(index, image.tolist(), float(image.abs().max()) or 1.0))
+    return out

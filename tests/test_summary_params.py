@@ -215,3 +215,43 @@ def test_params_output_has_no_trailing_spaces_and_wrapped_previews_keep_their_co
     assert len(preview) > 2  # 20 values do not fit 60 columns: the rows wrap ...
     assert all(line[:column].strip() in ("", "values[:2]") for line in preview)  # ... inside their column
     assert max(len(line) for line in lines) <= 60
+
+
+# --- What the first layer learned ---------------------------------------------------------------------
+
+
+def test_first_layer_neurons_are_the_weight_rows_as_images():
+    from fashionnet.introspect import first_layer_neurons
+
+    model = build_model(seed=2)
+    neurons = first_layer_neurons(model, 3)
+    weight = model.linear_relu_stack[0].weight.detach()
+    assert [n.index for n in neurons] == [0, 1, 2]
+    assert torch.equal(torch.tensor(neurons[1].weights), weight[1].reshape(28, 28))
+    assert neurons[1].scale == pytest.approx(weight[1].abs().max().item())
+    assert len(first_layer_neurons(model, 10_000)) == 512
+
+
+def test_params_show_draws_the_chosen_number_of_neurons(cli):
+    result = cli("params", "--show", "--neurons", "3", env={"COLUMNS": "100"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert "neuron 0" in out and "neuron 2" in out and "neuron 3" not in out
+    picture_rows = [line for line in out.splitlines() if len(line) >= 28 and set(line[:28]) <= set(" .:-=+*#%@")]
+    assert len(picture_rows) == 14  # 28 pixel rows, two per line; three pictures side by side at 100 columns
+    assert not [line for line in out.splitlines() if line != line.rstrip()]
+    narrow = cli("params", "--show", "--neurons", "3", env={"COLUMNS": "40"}).stdout.decode()
+    assert max(len(line) for line in narrow.splitlines() if line.startswith(tuple(" .:-=+*#%@"))) <= 40
+
+
+def test_params_plot_writes_a_png_and_refuses_to_overwrite(invoke, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "neurons.png"
+    result = invoke("params", "--weights", "random", "--neurons", "4", "--plot", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = invoke("params", "--weights", "random", "--plot", str(path))
+    assert again.exit_code == 2 and "refusing to overwrite" in again.stderr
+    assert invoke("params", "--weights", "random", "--plot", str(path), "--force").exit_code == 0
+    bad = invoke("params", "--plot", str(tmp_path / "neurons.jpg"))
+    assert bad.exit_code == 2 and ".png" in bad.stderr
