@@ -554,7 +554,7 @@ def build_steps(
                 total = sum(p.numel() for p in ns["model"].parameters())
                 blocks.append(Facts([(t("ui.parameters_total"), f"{total:,}")]))
             if trained and key in ("linear", "sequential", "softmax"):
-                blocks.insert(1, Note(t("note.demo_layers")))
+                blocks.insert(0, Note(t("note.demo_layers")))
             kept = {name: value.detach().cpu() for name, value in tensors.items()}
             steps.append(Step(key, t(f"title.{key}"), explanation, code, output, blocks, lang, kept))
     return steps
