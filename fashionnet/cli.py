@@ -227,7 +227,7 @@ def params(
         check_new_plot(plot, force)
     _dev, model, info = _setup(device, weights, seed)
     if show or plot is not None:
-        _draw_neurons(model, info, neurons, show, plot)
+        _draw_neurons(model, info, neurons, show, plot, as_json)
         if show:
             return
     facts = parameter_facts(model, name, rows=rows, values=values)
@@ -244,7 +244,7 @@ def params(
     print_whole(stdout_console(), params_view(facts, rows))
 
 
-def _draw_neurons(model, info, count: int, show: bool, plot: Path | None) -> None:
+def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_json: bool) -> None:
     from fashionnet.introspect import first_layer_neurons
 
     pictures = first_layer_neurons(model, count)
@@ -253,7 +253,9 @@ def _draw_neurons(model, info, count: int, show: bool, plot: Path | None) -> Non
 
         plot_neurons(pictures, plot)
         typer.echo(f"Wrote {plot}", err=True)
-    if show:
+    if show and as_json:
+        _print_json({"weights": info.to_dict(), "neurons": [n.to_dict() for n in pictures]})
+    elif show:
         from fashionnet.render.console import print_whole, stdout_console
         from fashionnet.render.summary import neurons_view
 

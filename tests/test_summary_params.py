@@ -255,3 +255,10 @@ def test_params_plot_writes_a_png_and_refuses_to_overwrite(invoke, tmp_path):
     assert invoke("params", "--weights", "random", "--plot", str(path), "--force").exit_code == 0
     bad = invoke("params", "--plot", str(tmp_path / "neurons.jpg"))
     assert bad.exit_code == 2 and ".png" in bad.stderr
+
+
+def test_params_show_json_gives_the_neuron_weights(invoke):
+    data = json.loads(invoke("params", "--weights", "random", "--show", "--json", "--neurons", "2").stdout)
+    assert [n["index"] for n in data["neurons"]] == [0, 1]
+    weight = build_model().linear_relu_stack[0].weight.detach()
+    assert torch.allclose(torch.tensor(data["neurons"][1]["weights"]), weight[1].reshape(28, 28))

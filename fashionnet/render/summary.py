@@ -7,7 +7,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from fashionnet.introspect import LayerFacts, ModelSummary, ParamFacts
+from fashionnet.introspect import ModelSummary, ParamFacts
 from fashionnet.render.console import Trimmed, verbatim
 
 
