@@ -44,10 +44,6 @@ class ModelSummary:
     def total_bytes(self) -> int:
         return self.input_bytes + self.forward_backward_bytes + self.param_bytes
 
-    @property
-    def param_mb(self) -> float:
-        return self.param_bytes / BYTES_PER_MB
-
     def sizes_mb(self) -> dict[str, float]:
         """torchinfo's four memory figures, in decimal MB."""
         return {
