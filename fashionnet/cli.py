@@ -195,20 +195,24 @@ def summary(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, max=65536, help="Batch size for the shapes.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
+    depth: Annotated[Optional[int], typer.Option("--depth", min=0, metavar="N", help="Show layers down to depth N; deeper ones are folded into their container's row.", show_default="all")] = None,
+    history: Annotated[bool, typer.Option("--history", help="With --json: include the weights' training history.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the model's structure, each layer's output shape, parameter counts, device and weights."""
-    from fashionnet.introspect import summarize
+    """Show the model's structure and, per layer, output shape, parameters and mult-adds (as torchinfo
+    does), with input, forward/backward, parameter and total memory sizes, device and weights."""
+    from fashionnet.introspect import summarize, weights_dict
 
     dev, model, info = _setup(device, weights, seed)
     facts = summarize(model, dev, batch_size)
     if as_json:
-        _print_json({**facts.to_dict(), "weights": info.to_dict()})
+        _print_json({**facts.to_dict(), "weights": weights_dict(info, history)})
         return
+    from fashionnet.render.console import print_whole, stdout_console
     from fashionnet.render.summary import summary_view
 
-    _print(summary_view(facts, device_line=str(dev), weights_line=info.describe()))
+    print_whole(stdout_console(), summary_view(facts, device_line=str(dev), weights_line=info.describe(), depth=depth))
 
 
 @app.command(short_help="Every named parameter: size, statistics, values.")
@@ -220,13 +224,25 @@ def params(
     name: Annotated[Optional[str], typer.Option("--name", "-n", help="Only parameters matching this glob or substring.")] = None,
     rows: Annotated[int, typer.Option("--rows", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
     values: Annotated[int, typer.Option("--values", min=2, help="Values shown per previewed row.")] = 6,
+    show: Annotated[bool, typer.Option("--show", help="Draw first-layer neurons' weights as 28x28 pictures instead of the list.")] = False,
+    neurons: Annotated[int, typer.Option("--neurons", min=1, max=512, metavar="N", help="How many first-layer neurons --show and --plot draw.")] = 8,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Also write those neurons as a picture grid (needs matplotlib).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """List every named parameter: size, element count, dtype, device, statistics and a preview."""
     from fashionnet.errors import UsageError
     from fashionnet.introspect import parameter_facts
 
+    if plot is not None:
+        from fashionnet.plots import check_new_plot
+
+        check_new_plot(plot, force)
     _dev, model, info = _setup(device, weights, seed)
+    if show or plot is not None:
+        _draw_neurons(model, info, neurons, show, plot, as_json)
+        if show:
+            return
     facts = parameter_facts(model, name, rows=rows, values=values)
     if not facts:
         names = ", ".join(n for n, _ in model.named_parameters())
@@ -234,10 +250,30 @@ def params(
     if as_json:
         _print_json({"weights": info.to_dict(), "parameters": [f.to_dict() for f in facts]})
         return
+    from fashionnet.render.console import print_whole, stdout_console
     from fashionnet.render.summary import params_view
 
     typer.echo(f"Weights: {info.describe()}", err=True)
-    _print(params_view(facts, rows))
+    print_whole(stdout_console(), params_view(facts, rows))
+
+
+def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_json: bool) -> None:
+    from fashionnet.introspect import first_layer_neurons
+
+    pictures = first_layer_neurons(model, count)
+    if plot is not None:
+        from fashionnet.plots import plot_neurons
+
+        plot_neurons(pictures, plot)
+        typer.echo(f"Wrote {plot}", err=True)
+    if show and as_json:
+        _print_json({"weights": info.to_dict(), "neurons": [n.to_dict() for n in pictures]})
+    elif show:
+        from fashionnet.render.console import print_whole, stdout_console
+        from fashionnet.render.summary import neurons_view
+
+        typer.echo(f"Weights: {info.describe()}", err=True)
+        print_whole(stdout_console(), neurons_view(pictures))
 
 
 @app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")
@@ -255,27 +291,36 @@ def walkthrough(
                      show_default="random, as in the tutorial; the shipped weights with --real"),
     ] = None,
     data_dir: DataDirOption = None,
+    notebook: Annotated[Optional[Path], typer.Option("--notebook", metavar="FILE.ipynb", help="Also write the walk as a Jupyter notebook that runs top to bottom.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --notebook file if it exists.")] = False,
 ) -> None:
-    """Walk through the tutorial layer by layer, with real tensors computed live."""
+    """Walk through the tutorial's code, block by block, with its real output computed live."""
     from fashionnet.walkthrough import build_steps, check_step
 
     check_step(step, lang.value)  # fail before any heavy work
-    images = labels = None
+    if notebook is not None:
+        from fashionnet.notebook import check_notebook_path
+
+        check_notebook_path(notebook, force)
+    test_size = 0
     if real:
         from fashionnet import data as data_mod
 
-        test = data_mod.load_split("test", data_dir)
-        images, labels = test.images, test.labels
+        test_size = len(data_mod.load_split("test", data_dir).labels)  # a missing data set fails here (exit 3)
     elif weights is None:
         weights = "random"  # the tutorial itself runs an untrained model
-    dev, model, info = _setup(device, weights, seed)
-    steps = build_steps(model, dev, info, lang=lang.value, seed=seed, images=images, labels=labels)
+    dev, _model, info = _setup(device, weights, seed)
     from fashionnet.render.console import stdout_console
     from fashionnet.render.walkthrough import show_walkthrough
 
-    show_walkthrough(stdout_console(), steps, only=step, interactive=interactive)
+    console = stdout_console()
+    steps = build_steps(dev, info, lang=lang.value, seed=seed, real=real, data_dir=data_dir, width=console.width, test_size=test_size)
+    if notebook is not None:
+        from fashionnet.notebook import write_notebook
 
-
+        write_notebook(notebook, steps, seed)
+        typer.echo(f"Wrote {notebook}", err=True)
+    show_walkthrough(console, steps, only=step, interactive=interactive)
 
 
 @app.command(short_help="Where FashionMNIST is and whether it is complete.")

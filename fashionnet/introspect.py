@@ -17,8 +17,12 @@ class LayerFacts:
     type: str
     depth: int
     output_shape: list[int]
-    params: int  # parameters owned directly or by children
-    trainable: int
+    params: int  # parameters this module owns itself (children not counted: the column sums to the total)
+    trainable: int  # of `params`, those with requires_grad
+    params_total: int  # parameters of the whole subtree (what torchinfo shows for a folded container)
+    mult_adds: int  # torchinfo's count: leaf = output_shape[0] * own params; container = its leaves' sum
+    output_bytes: int  # bytes of this module's output tensor
+    leaf: bool  # no child modules
 
 
 @dataclass
@@ -30,15 +34,28 @@ class ModelSummary:
     total_params: int
     trainable_params: int
     non_trainable_params: int
+    total_mult_adds: int
+    input_bytes: int  # the input batch
+    forward_backward_bytes: int  # outputs of layers with parameters, twice (activations + their gradients)
     param_bytes: int
     device: str
 
     @property
-    def param_mb(self) -> float:
-        return self.param_bytes / BYTES_PER_MB
+    def total_bytes(self) -> int:
+        return self.input_bytes + self.forward_backward_bytes + self.param_bytes
+
+    def sizes_mb(self) -> dict[str, float]:
+        """torchinfo's four memory figures, in decimal MB."""
+        return {
+            "input_mb": self.input_bytes / BYTES_PER_MB,
+            "forward_backward_mb": self.forward_backward_bytes / BYTES_PER_MB,
+            "params_mb": self.param_bytes / BYTES_PER_MB,
+            "total_mb": self.total_bytes / BYTES_PER_MB,
+        }
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "param_mb": round(self.param_mb, 4)}
+        sizes = {key: round(value, 4) for key, value in self.sizes_mb().items()}
+        return {**asdict(self), "total_bytes": self.total_bytes, **sizes}
 
 
 @dataclass
@@ -61,43 +78,66 @@ class ParamFacts:
 
 
 def summarize(model: nn.Module, device: torch.device, batch_size: int = 1) -> ModelSummary:
-    """Run one zero batch through the model with forward hooks to record every module's output shape."""
-    shapes: dict[str, list[int]] = {}
-    handles = [
-        module.register_forward_hook(lambda _m, _i, out, name=name: shapes.__setitem__(name, list(out.shape)))
-        for name, module in model.named_modules()
-    ]
+    """Run one zero batch through the model with forward hooks, recording every module's output, and
+    count parameters, mult-adds and memory the way torchinfo 1.8 does (tests compare the two)."""
+    outputs: dict[str, tuple[list[int], int]] = {}
+
+    def record(name: str):
+        def hook(_module, _inputs, out):
+            outputs[name] = (list(out.shape), out.numel() * out.element_size())
+
+        return hook
+
+    handles = [module.register_forward_hook(record(name)) for name, module in model.named_modules()]
+    x = torch.zeros(batch_size, 28, 28, device=device)
     try:
         with torch.inference_mode():
-            model(torch.zeros(batch_size, 28, 28, device=device))
+            model(x)
     finally:
         for handle in handles:
             handle.remove()
 
     layers = []
     for name, module in model.named_modules():
-        params = list(module.parameters())
+        own = list(module.parameters(recurse=False))
+        shape, out_bytes = outputs.get(name, ([], 0))
+        leaf = not any(True for _ in module.children())
+        own_count = sum(p.numel() for p in own)
         layers.append(
             LayerFacts(
                 name=name,
                 type=type(module).__name__,
                 depth=0 if not name else name.count(".") + 1,
-                output_shape=shapes.get(name, []),
-                params=sum(p.numel() for p in params),
-                trainable=sum(p.numel() for p in params if p.requires_grad),
+                output_shape=shape,
+                params=own_count,
+                trainable=sum(p.numel() for p in own if p.requires_grad),
+                params_total=sum(p.numel() for p in module.parameters()),
+                mult_adds=shape[0] * own_count if leaf and shape else 0,
+                output_bytes=out_bytes,
+                leaf=leaf,
             )
         )
+    by_name = {layer.name: layer for layer in layers}
+    for layer in layers:
+        if not layer.leaf:  # a container's mult-adds are its leaves'
+            prefix = f"{layer.name}." if layer.name else ""
+            layer.mult_adds = sum(
+                other.mult_adds for other in by_name.values() if other.leaf and other.name.startswith(prefix)
+            )
     every = list(model.parameters())
     total = sum(p.numel() for p in every)
     trainable = sum(p.numel() for p in every if p.requires_grad)
     return ModelSummary(
         model=type(model).__name__,
         structure=str(model),
-        input_shape=[batch_size, 28, 28],
+        input_shape=list(x.shape),
         layers=layers,
         total_params=total,
         trainable_params=trainable,
         non_trainable_params=total - trainable,
+        total_mult_adds=sum(layer.mult_adds for layer in layers if layer.leaf),
+        input_bytes=x.numel() * x.element_size(),
+        forward_backward_bytes=2 * sum(layer.output_bytes for layer in layers if layer.leaf and layer.params),
         param_bytes=sum(p.numel() * p.element_size() for p in every),
         device=str(device),
     )
@@ -140,4 +180,37 @@ def parameter_facts(model: nn.Module, pattern: str | None = None, rows: int = 2,
                 preview=_preview(data, rows, values),
             )
         )
+    return out
+
+
+def weights_dict(info, history: bool = False) -> dict:
+    """WeightsInfo.to_dict() for `summary --json`: the per-epoch training history is most of a
+    checkpoint's metadata, so it is left out unless asked for."""
+    out = info.to_dict()
+    if not history and isinstance(out.get("metadata"), dict) and "history" in out["metadata"]:
+        out["metadata"] = {k: v for k, v in out["metadata"].items() if k != "history"}
+    return out
+
+
+@dataclass
+class NeuronPicture:
+    """One first-layer neuron's 784 input weights as the 28x28 image they are applied to."""
+
+    index: int
+    weights: list[list[float]]  # 28 rows of 28, the raw weights
+    scale: float  # largest |weight|: pictures are drawn relative to it
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def first_layer_neurons(model: nn.Module, count: int) -> list[NeuronPicture]:
+    """The first Linear layer's weight rows 0..count-1, each reshaped to 28x28: what each neuron looks
+    for in an image (bright where a pixel raises its output, dark where it lowers it)."""
+    first = next(m for m in model.modules() if isinstance(m, nn.Linear))
+    weight = first.weight.detach().float().cpu()
+    out = []
+    for index in range(min(count, weight.shape[0])):
+        image = weight[index].reshape(28, 28)
+        out.append(NeuronPicture(index, image.tolist(), float(image.abs().max()) or 1.0))
     return out

@@ -68,3 +68,30 @@ def plot_history(history, path: Path) -> None:
         ax.legend()
     _save(fig, path)
     plt.close(fig)
+
+
+def check_new_plot(path: Path, force: bool) -> None:
+    """check_plot_path, and an existing file is replaced only with --force (as checkpoints are)."""
+    check_plot_path(path)
+    if path.exists() and not force:
+        raise UsageError(f"{path}: refusing to overwrite (it exists); pass --force, or choose another name")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{path}: not a regular file; choose another name")
+
+
+def plot_neurons(neurons, path: Path) -> None:
+    """A grid of first-layer neurons' weights as 28x28 images (red positive, blue negative)."""
+    import math
+
+    plt = _pyplot()
+    columns = min(8, len(neurons))
+    rows = math.ceil(len(neurons) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.5 * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, neuron in zip(axes.flat, neurons):
+        ax.imshow(neuron.weights, cmap="RdBu_r", vmin=-neuron.scale, vmax=neuron.scale)
+        ax.set_title(f"neuron {neuron.index}", fontsize=8)
+    fig.suptitle("First layer (linear_relu_stack.0) weights per input pixel: red +, blue -", fontsize=9)
+    _save(fig, path)
+    plt.close(fig)

@@ -1,11 +1,12 @@
 import json
 
+import pytest
 import torch
 from rich.console import Console
 
 from fashionnet.introspect import parameter_facts, summarize
 from fashionnet.model import build_model
-from fashionnet.render.summary import params_view, summary_view
+from fashionnet.render.summary import layer_rows, params_view, summary_view
 from tests.test_model import TUTORIAL_PARAMS, TUTORIAL_STRUCTURE
 
 
@@ -35,6 +36,8 @@ def test_summary_counts_match_the_parameters():
     assert [layer.params for layer in facts.layers if layer.name.startswith("linear_relu_stack.")] == [
         401_920, 0, 262_656, 0, 5_130
     ]
+    assert [layer.params for layer in facts.layers if not layer.name.startswith("linear_relu_stack.")] == [0, 0, 0]
+    assert facts.layers[0].params_total == 669_706
 
 
 def test_summary_view_fits_80_columns_and_shows_the_structure():
@@ -92,9 +95,14 @@ def test_summary_json(invoke):
     assert data["input_shape"] == [4, 28, 28]
     assert data["layers"][-1] == {
         "name": "linear_relu_stack.4", "type": "Linear", "depth": 2, "output_shape": [4, 10],
-        "params": 5130, "trainable": 5130,
+        "params": 5130, "trainable": 5130, "params_total": 5130, "mult_adds": 4 * 5130,
+        "output_bytes": 4 * 10 * 4, "leaf": True,
     }
     assert data["weights"]["source"] == "random" and data["structure"] == TUTORIAL_STRUCTURE
+    # Each layer counts only its own parameters: no container repeats its children's.
+    assert sum(layer["params"] for layer in data["layers"]) == 669_706
+    assert sum(layer["params"] for layer in data["layers"] if layer["leaf"]) == 669_706
+    assert data["total_mult_adds"] == 4 * 669_706
 
 
 def test_params_command_and_json(invoke):
@@ -118,3 +126,139 @@ def test_same_seed_same_numbers(invoke):
     b = invoke("params", "--weights", "random", "--seed", "5", "--json").stdout
     c = invoke("params", "--weights", "random", "--seed", "6", "--json").stdout
     assert a == b and a != c
+
+
+# --- torchinfo's figures -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", [1, 64, 7])
+def test_summary_figures_equal_torchinfo(batch):
+    torchinfo = pytest.importorskip("torchinfo")  # in the dev extra
+    model = build_model()
+    ours = summarize(model, torch.device("cpu"), batch_size=batch)
+    theirs = torchinfo.summary(model, input_size=(batch, 28, 28), device="cpu", verbose=0, depth=10)
+    assert ours.total_params == theirs.total_params
+    assert ours.trainable_params == theirs.trainable_params
+    assert ours.total_mult_adds == theirs.total_mult_adds
+    assert ours.forward_backward_bytes == theirs.total_output_bytes
+    assert ours.param_bytes == theirs.total_param_bytes
+    # torchinfo measures the input with sys.getsizeof (64 bytes of Python object on top of the data):
+    # the printed MB figures, two decimals, are the same.
+    mb = ours.sizes_mb()
+    to_mb = theirs.to_megabytes
+    assert f"{mb['input_mb']:.2f}" == f"{to_mb(theirs.total_input):.2f}"
+    assert f"{mb['forward_backward_mb']:.2f}" == f"{to_mb(theirs.total_output_bytes):.2f}"
+    assert f"{mb['params_mb']:.2f}" == f"{to_mb(theirs.total_param_bytes):.2f}"
+    total = theirs.total_input + theirs.total_output_bytes + theirs.total_param_bytes
+    assert f"{mb['total_mb']:.2f}" == f"{to_mb(total):.2f}"
+    # Per layer: the leaves' params and mult-adds, in torchinfo's order.
+    their_leaves = [(info.num_params, info.macs, list(info.output_size)) for info in theirs.summary_list if info.is_leaf_layer]
+    our_leaves = [(layer.params, layer.mult_adds, layer.output_shape) for layer in ours.layers if layer.leaf]
+    assert our_leaves == their_leaves
+
+
+def test_summary_view_shows_torchinfo_figures_for_batch_64():
+    text = render(summary_view(summarize(build_model(), torch.device("cpu"), 64), "cpu", "random"))
+    for figure in ("25,722,880", "16,809,984", "328,320", "42.86 M", "0.20 MB", "0.53 MB", "2.68 MB", "3.41 MB"):
+        assert figure in text
+    one = render(summary_view(summarize(build_model(), torch.device("cpu"), 1), "cpu", "random"))
+    for figure in ("0.67 M", "0.00 MB", "0.01 MB", "2.69 MB"):
+        assert figure in one
+
+
+def test_depth_folds_containers_like_torchinfo():
+    facts = summarize(build_model(), torch.device("cpu"), 2)
+    rows = layer_rows(facts, depth=1)
+    assert [r[0] for r in rows] == ["NeuralNetwork", "└─flatten (Flatten)", "└─linear_relu_stack (Sequential)"]
+    assert rows[2][2:] == ("669,706", f"{2 * 669_706:,}")
+    assert [r[0] for r in layer_rows(facts, depth=0)] == ["NeuralNetwork"]
+    assert len(layer_rows(facts)) == 8
+
+
+def test_summary_json_leaves_history_out_unless_asked(invoke):
+    plain = json.loads(invoke("summary", "--json").stdout)
+    assert "history" not in plain["weights"]["metadata"]
+    full = json.loads(invoke("summary", "--json", "--history").stdout)
+    assert len(full["weights"]["metadata"]["history"]) == full["weights"]["metadata"]["epochs"]
+    assert len(json.dumps(plain)) < len(json.dumps(full)) / 2
+
+
+def _structure_lines_whole(out: str) -> None:
+    lines = out.splitlines()
+    for line in TUTORIAL_STRUCTURE.splitlines():
+        assert line in lines, line
+
+
+@pytest.mark.parametrize("columns", ["80", "60", "40"])
+def test_summary_at_narrow_widths_keeps_lines_and_figures_whole(cli, columns):
+    result = cli("summary", "--weights", "random", "--batch-size", "64", env={"COLUMNS": columns})
+    assert result.returncode == 0
+    out = result.stdout.decode()
+    _structure_lines_whole(out)  # module lines are never broken, even where they are wider
+    for figure in ("401,920", "25,722,880", "42,861,184", "669,706", "3.41 MB", "[64, 28, 28]"):
+        assert figure in out
+    assert "…" not in out
+    assert not [line for line in out.splitlines() if line != line.rstrip()]  # no trailing spaces
+    longest_table_line = max(len(line) for line in out.splitlines() if line not in TUTORIAL_STRUCTURE)
+    assert longest_table_line <= int(columns)
+
+
+def test_params_output_has_no_trailing_spaces_and_wrapped_previews_keep_their_column(cli):
+    result = cli("params", "--weights", "random", "--name", "*.0.weight", "--values", "20", env={"COLUMNS": "60"})
+    out = result.stdout.decode()
+    lines = out.splitlines()
+    assert not [line for line in lines if line != line.rstrip()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("values[:2]"))
+    column = lines[start].index("[", len("values[:2]"))
+    preview = lines[start:]
+    preview = preview[: next(i for i, line in enumerate(preview) if not line.strip())]
+    assert len(preview) > 2  # 20 values do not fit 60 columns: the rows wrap ...
+    assert all(line[:column].strip() in ("", "values[:2]") for line in preview)  # ... inside their column
+    assert max(len(line) for line in lines) <= 60
+
+
+# --- What the first layer learned ---------------------------------------------------------------------
+
+
+def test_first_layer_neurons_are_the_weight_rows_as_images():
+    from fashionnet.introspect import first_layer_neurons
+
+    model = build_model(seed=2)
+    neurons = first_layer_neurons(model, 3)
+    weight = model.linear_relu_stack[0].weight.detach()
+    assert [n.index for n in neurons] == [0, 1, 2]
+    assert torch.equal(torch.tensor(neurons[1].weights), weight[1].reshape(28, 28))
+    assert neurons[1].scale == pytest.approx(weight[1].abs().max().item())
+    assert len(first_layer_neurons(model, 10_000)) == 512
+
+
+def test_params_show_draws_the_chosen_number_of_neurons(cli):
+    result = cli("params", "--show", "--neurons", "3", env={"COLUMNS": "100"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert "neuron 0" in out and "neuron 2" in out and "neuron 3" not in out
+    picture_rows = [line for line in out.splitlines() if len(line) >= 28 and set(line[:28]) <= set(" .:-=+*#%@")]
+    assert len(picture_rows) == 14  # 28 pixel rows, two per line; three pictures side by side at 100 columns
+    assert not [line for line in out.splitlines() if line != line.rstrip()]
+    narrow = cli("params", "--show", "--neurons", "3", env={"COLUMNS": "40"}).stdout.decode()
+    assert max(len(line) for line in narrow.splitlines() if line.startswith(tuple(" .:-=+*#%@"))) <= 40
+
+
+def test_params_plot_writes_a_png_and_refuses_to_overwrite(invoke, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "neurons.png"
+    result = invoke("params", "--weights", "random", "--neurons", "4", "--plot", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = invoke("params", "--weights", "random", "--plot", str(path))
+    assert again.exit_code == 2 and "refusing to overwrite" in again.stderr
+    assert invoke("params", "--weights", "random", "--plot", str(path), "--force").exit_code == 0
+    bad = invoke("params", "--plot", str(tmp_path / "neurons.jpg"))
+    assert bad.exit_code == 2 and ".png" in bad.stderr
+
+
+def test_params_show_json_gives_the_neuron_weights(invoke):
+    data = json.loads(invoke("params", "--weights", "random", "--show", "--json", "--neurons", "2").stdout)
+    assert [n["index"] for n in data["neurons"]] == [0, 1]
+    weight = build_model().linear_relu_stack[0].weight.detach()
+    assert torch.allclose(torch.tensor(data["neurons"][1]["weights"]), weight[1].reshape(28, 28))

@@ -1,52 +1,110 @@
-"""The walkthrough: the tutorial's steps in order, real numbers, reproducible, readable at 80 columns."""
+"""The walkthrough: the page's every code block, in order; what it shows is what its code prints."""
 
 import io
+import json
+import re
+import string
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from rich.cells import cell_len
 from rich.console import Console
 
-from fashionnet import CLASSES
 from fashionnet.errors import UsageError
 from fashionnet.render.walkthrough import Paragraph, iter_steps, render_step, show_walkthrough
 from fashionnet.walkthrough import (
-    CLASSES_ZH,
     STEP_KEYS,
-    TEXT,
     Facts,
+    Note,
     build_steps,
     check_step,
     cjk_free,
-    format_tensor,
+    is_added,
+    languages,
+    locale,
+    page_lines,
 )
 from fashionnet.weights import load_model
+from tests.conftest import make_fake_fashion
 
 CPU = torch.device("cpu")
 TUTORIAL_ORDER = [
-    "device",
-    "model",
-    "forward",
-    "predict",
-    "minibatch",
-    "flatten",
-    "linear",
-    "relu",
-    "sequential",
-    "softmax",
-    "parameters",
+    "imports", "device", "class", "model", "forward", "predict", "minibatch",
+    "flatten", "linear", "relu", "sequential", "softmax", "parameters",
+]
+
+# Every code block of the tutorial page (reference/build-the-neural-network.zh.txt), in the page's order.
+# The device line is the English page's form, split over lines inside parentheses.
+PAGE_BLOCKS = [
+    """import os
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms""",
+    """device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+print(f"Using {device} device")""",
+    """class NeuralNetwork(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(
+            nn.Linear(28*28, 512),
+            nn.ReLU(),
+            nn.Linear(512, 512),
+            nn.ReLU(),
+            nn.Linear(512, 10),
+        )
+
+    def forward(self, x):
+        x = self.flatten(x)
+        logits = self.linear_relu_stack(x)
+        return logits""",
+    """model = NeuralNetwork().to(device)
+print(model)""",
+    """X = torch.rand(1, 28, 28, device=device)
+logits = model(X)
+pred_probab = nn.Softmax(dim=1)(logits)
+y_pred = pred_probab.argmax(1)
+print(f"Predicted class: {y_pred}")""",
+    """input_image = torch.rand(3,28,28)
+print(input_image.size())""",
+    """flatten = nn.Flatten()
+flat_image = flatten(input_image)
+print(flat_image.size())""",
+    """layer1 = nn.Linear(in_features=28*28, out_features=20)
+hidden1 = layer1(flat_image)
+print(hidden1.size())""",
+    """print(f"Before ReLU: {hidden1}\\n\\n")
+hidden1 = nn.ReLU()(hidden1)
+print(f"After ReLU: {hidden1}")""",
+    """seq_modules = nn.Sequential(
+    flatten,
+    layer1,
+    nn.ReLU(),
+    nn.Linear(20, 10)
+)
+input_image = torch.rand(3,28,28)
+logits = seq_modules(input_image)""",
+    """softmax = nn.Softmax(dim=1)
+pred_probab = softmax(logits)""",
+    """print(f"Model structure: {model}\\n\\n")
+
+for name, param in model.named_parameters():
+    print(f"Layer: {name} | Size: {param.size()} | Values : {param[:2]}\\n")""",
 ]
 
 
-def make_steps(lang="en", seed=0, **real):
-    model, info = load_model("random", seed, CPU)
-    return build_steps(model, CPU, info, lang=lang, seed=seed, **real)
+def make_steps(lang="en", seed=0, real=False, data_dir=None, width=None, weights="random"):
+    _model, info = load_model(weights, seed, CPU)
+    size = 200 if real else 0
+    return build_steps(CPU, info, lang=lang, seed=seed, real=real, data_dir=data_dir, width=width, test_size=size)
 
 
 def render(steps, width=80):
-    console = Console(width=width, color_system=None, record=True)
+    console = Console(width=width, color_system=None, record=True, file=io.StringIO())
     show_walkthrough(console, steps)
     return console.export_text()
 
@@ -56,37 +114,141 @@ def by_key(steps):
 
 
 @pytest.fixture(scope="module")
+def fake_dir(tmp_path_factory):
+    return make_fake_fashion(tmp_path_factory.mktemp("fake") / "fashion")
+
+
+@pytest.fixture(scope="module")
 def en_steps():
     return make_steps("en")
 
 
-@pytest.fixture(scope="module")
-def real_data():
-    # 6 small fake "test images" with distinct labels: enough to pick 1 + 3 by seed.
-    g = torch.Generator().manual_seed(123)
-    images = (torch.rand(6, 28, 28, generator=g) * 255).to(torch.uint8)
-    labels = torch.tensor([0, 3, 5, 7, 8, 9])
-    return images, labels
+def _squash(code: str) -> str:
+    return re.sub(r"[\s()]", "", code)
 
 
-# --- Order and text tables ---------------------------------------------------------------------------
+# --- The page, block by block --------------------------------------------------------------------------
 
 
-def test_step_keys_follow_the_tutorial_in_both_languages():
+def test_step_keys_follow_the_page_in_both_languages():
     assert list(STEP_KEYS) == TUTORIAL_ORDER
     for lang in ("en", "zh"):
         assert [step.key for step in make_steps(lang)] == TUTORIAL_ORDER
 
 
-def test_both_languages_define_the_same_text_keys():
-    assert set(TEXT["en"]) == set(TEXT["zh"])
-    assert len(CLASSES_ZH) == len(CLASSES)
+def test_every_code_block_of_the_page_maps_to_its_steps_in_order(en_steps):
+    """Each block is the page's lines of one step, or of consecutive steps (the page's forward pass and
+    prediction are one block); whitespace and the device line's parentheses aside, nothing differs."""
+    steps = list(en_steps)
+    position = 0
+    for block in PAGE_BLOCKS:
+        target, shown = _squash(block), ""
+        start = position
+        while position < len(steps) and len(_squash(shown)) < len(target):
+            shown += "\n".join(page_lines(steps[position].code)) + "\n"
+            position += 1
+        assert _squash(shown) == target, f"page block starting {block[:40]!r} != steps {start + 1}..{position}"
+    assert position == len(steps)
 
 
-def test_titles_are_translated():
-    en, zh = make_steps("en"), make_steps("zh")
-    assert [s.title for s in en] != [s.title for s in zh]
-    assert all(not cjk_free(s.title) for s in zh)
+def test_the_class_is_shown_from_fashionnets_source(en_steps):
+    import inspect
+
+    from fashionnet.model import NeuralNetwork
+
+    assert by_key(en_steps)["class"].code == inspect.getsource(NeuralNetwork).rstrip()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_lines_fashionnet_adds_are_marked_in_the_steps_language(lang, fake_dir):
+    marker = locale(lang)["code.added"]
+    for step in make_steps(lang, real=True, data_dir=fake_dir, width=60, weights=None):
+        for line in step.code.splitlines():
+            if is_added(line):
+                assert line.endswith(marker)
+    real = by_key(make_steps(lang, real=True, data_dir=fake_dir, weights=None))
+    assert "test = load_split" in real["forward"].code and marker in real["forward"].code
+    assert "load_state_dict" in real["model"].code
+    shown = by_key(make_steps(lang))
+    assert f"print(logits)  {marker}" in shown["sequential"].code
+    assert f"print(pred_probab)  {marker}" in shown["softmax"].code
+
+
+# --- Code shown => output shown -------------------------------------------------------------------------
+
+RUNNER = """
+import contextlib, io, json, sys
+cells = json.load(sys.stdin)
+namespace = {"__name__": "__main__"}
+outputs = []
+for code in cells:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        exec(code, namespace)
+    outputs.append(buffer.getvalue())
+json.dump(outputs, sys.stdout)
+"""
+
+
+def run_fresh(cells: list[str], cwd: Path | None = None) -> list[str]:
+    """Run code cells in order in a new Python process: torch's own defaults, nothing of ours loaded."""
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER], input=json.dumps(cells), capture_output=True, text=True, timeout=300, cwd=cwd
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("real", [False, True])
+def test_running_the_shown_code_prints_exactly_the_shown_output(lang, real, fake_dir):
+    # Real mode with the shipped (trained) weights, as `--real` runs it; 60 columns adds a print width.
+    steps = make_steps(lang, seed=4, real=real, data_dir=fake_dir if real else None,
+                       width=60 if real else None, weights=None if real else "random")
+    outputs = run_fresh([step.code for step in steps])
+    for step, output in zip(steps, outputs):
+        assert output == step.output, f"step {step.key}"
+    shown = by_key(steps)
+    assert "grad_fn=<AddmmBackward0>" in shown["forward"].output
+    assert "grad_fn=<ReluBackward0>" in shown["relu"].output
+    assert shown["parameters"].output.count("grad_fn=<SliceBackward0>") == 6
+    assert "Layer: linear_relu_stack.0.weight | Size: torch.Size([512, 784]) | Values : tensor(" in shown["parameters"].output
+
+
+def test_output_blocks_show_the_output_whole(en_steps):
+    text = render(en_steps)
+    lines = text.splitlines()
+    for step in en_steps:
+        for line in step.output.splitlines():
+            if line:
+                assert line in lines, (step.key, line)
+
+
+def test_real_mode_runs_the_shipped_weights(fake_dir):
+    steps = by_key(make_steps("en", seed=2, real=True, data_dir=fake_dir, weights=None))
+    model, _info = load_model(None, 0, CPU)
+    X = steps["forward"].tensors["X"]
+    with torch.no_grad():
+        expected = model(X)
+    assert torch.allclose(steps["forward"].tensors["logits"], expected)
+    assert "trained" in steps["model"].explanation and "untrained" not in steps["model"].explanation
+    for key in ("linear", "sequential", "softmax"):  # the steps that build fresh layers say so
+        assert any(isinstance(b, Note) and "random weights" in b.text for b in steps[key].blocks)
+    assert not any(isinstance(b, Note) for b in by_key(make_steps("en"))["linear"].blocks)
+
+
+def test_narrow_terminal_sets_torchs_print_width_in_the_shown_code():
+    narrow = by_key(make_steps(width=60))
+    assert "torch.set_printoptions(linewidth=60)" in narrow["imports"].code
+    assert "set_printoptions" not in by_key(make_steps(width=120))["imports"].code
+    rows = narrow["relu"].output.splitlines()
+    assert all(len(line) <= 60 for line in rows if not line.startswith(("Before", "After")))
+
+
+def test_device_other_than_the_tutorials_choice_is_a_marked_line(monkeypatch):
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    code = by_key(make_steps())["device"].code
+    assert "device = 'cpu'" not in code  # the tutorial's own choice needs no extra line
 
 
 # --- The numbers -------------------------------------------------------------------------------------
@@ -108,7 +270,6 @@ def test_softmax_rows_sum_to_one(en_steps):
     for key in ("predict", "softmax"):
         probab = steps[key].tensors["pred_probab"]
         assert torch.allclose(probab.sum(dim=1), torch.ones(probab.shape[0]), atol=1e-6)
-        assert probab.min() >= 0 and probab.max() <= 1
 
 
 def test_prediction_is_the_argmax_and_named(en_steps):
@@ -116,17 +277,15 @@ def test_prediction_is_the_argmax_and_named(en_steps):
     predicted = int(step.tensors["y_pred"][0])
     assert predicted == int(step.tensors["pred_probab"].argmax(1)[0])
     facts = dict(next(b for b in step.blocks if isinstance(b, Facts)).items)
-    assert CLASSES[predicted] in facts["predicted"]
+    assert locale("en")["classes"][predicted] in facts["predicted"]
+    assert f"Predicted class: tensor([{predicted}])" in step.output
 
 
 def test_relu_zeroes_exactly_the_negatives(en_steps):
     step = by_key(en_steps)["relu"]
     before, after = step.tensors["before"], step.tensors["after"]
-    assert after.min() >= 0
     assert torch.equal(after, before.clamp(min=0))
-    negatives = int((before < 0).sum())
-    text = render([step])
-    assert f"{negatives} of 60" in text
+    assert f"{int((before < 0).sum())} of 60" in render([step])
 
 
 def test_flatten_keeps_pixels_in_row_order(en_steps):
@@ -135,25 +294,17 @@ def test_flatten_keeps_pixels_in_row_order(en_steps):
     assert torch.equal(steps["flatten"].tensors["flat_image"], batch.reshape(3, 784))
 
 
-def test_parameters_step_lists_every_parameter():
-    model, info = load_model("random", 0, CPU)
-    step = by_key(build_steps(model, CPU, info, "en", 0))["parameters"]
-    text = render([step])
-    for name, param in model.named_parameters():
-        assert name in text
-        assert str(param.size()) in text
-    assert f"{sum(p.numel() for p in model.parameters()):,}" in text
-
-
-# --- Reproducibility ---------------------------------------------------------------------------------
+def test_the_shown_model_is_the_one_fashionnet_loads(en_steps):
+    model, _ = load_model("random", 0, CPU)
+    text = by_key(en_steps)["parameters"].output
+    first = model.linear_relu_stack[0].bias[:2]
+    assert f"{first[0].item():.4f}" in text
 
 
 def test_same_seed_same_output_and_different_seed_different_numbers():
     first, again, other = make_steps(seed=7), make_steps(seed=7), make_steps(seed=8)
     assert render(first) == render(again)
     assert render(first) != render(other)
-    x7, x8 = by_key(first)["forward"].tensors["X"], by_key(other)["forward"].tensors["X"]
-    assert not torch.equal(x7, x8)
 
 
 def test_global_rng_and_print_options_are_left_alone():
@@ -169,146 +320,171 @@ def test_global_rng_and_print_options_are_left_alone():
 
 
 def test_demo_layer_is_not_a_copy_of_the_model():
-    # Seeding layer1 with the model's seed would make it equal the model's first 20 rows.
-    model, info = load_model("random", 0, CPU)
-    steps = by_key(build_steps(model, CPU, info, "en", 0))
+    model, _ = load_model("random", 0, CPU)
+    steps = by_key(make_steps())
     flat = steps["flatten"].tensors["flat_image"]
     first = model.linear_relu_stack[0]
     copy = flat @ first.weight[:20].T + first.bias[:20]
     assert not torch.allclose(steps["linear"].tensors["hidden1"], copy.detach())
 
 
-# --- Rendering ---------------------------------------------------------------------------------------
+# --- Languages ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-@pytest.mark.parametrize("real", [False, True])
-def test_fits_80_columns_and_shows_titles(lang, real, real_data):
-    images, labels = real_data
-    steps = make_steps(lang, **({"images": images, "labels": labels} if real else {}))
-    text = render(steps)
-    too_long = [line for line in text.splitlines() if cell_len(line) > 80]
-    assert not too_long
-    for number, step in enumerate(steps, start=1):
-        assert step.title in text
-    assert ("Step 1/11" if lang == "en" else "第 1/11 步") in text
+def _placeholders(value) -> set:
+    if isinstance(value, list):
+        return {len(value)}
+    return {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
 
 
-def test_narrow_terminal_still_renders(en_steps):
-    text = render(en_steps, width=60)
-    assert "Step 11/11" in text
+def test_every_language_file_has_the_same_keys_and_placeholders():
+    langs = languages()
+    assert {"en", "zh"} <= set(langs)
+    reference = locale("en")
+    for lang in langs:
+        data = locale(lang)
+        assert set(data) == set(reference), lang
+        for key, value in reference.items():
+            assert _placeholders(data[key]) == _placeholders(value), (lang, key)
 
 
-def test_english_has_no_cjk_and_chinese_has(real_data):
-    images, labels = real_data
-    for real in ({}, {"images": images, "labels": labels}):
-        assert cjk_free(render(make_steps("en", **real)))
-        zh = render(make_steps("zh", **real))
-        assert not cjk_free(zh)
-        assert "nn.Linear" in zh  # code identifiers stay as they are
+def test_language_files_ship_with_the_package():
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "locales/*.json" in project["tool"]["setuptools"]["package-data"]["fashionnet"]
+
+
+PROSE_KEYS = ("title.", "explain.", "note.", "ui.", "weights.", "notebook.")
+
+
+def _zh_prose() -> dict[str, str]:
+    return {k: v for k, v in locale("zh").items() if k.startswith(PROSE_KEYS) and isinstance(v, str)}
+
+
+def test_chinese_prose_uses_full_width_punctuation():
+    cjk = r"[\u4e00-\u9fff]"
+    for key, value in _zh_prose().items():
+        assert not re.search(rf"{cjk}[,:;()]|[,:;()]{cjk}", value), (key, value)
+        assert not re.search(rf"{cjk}, |, {cjk}", value), (key, value)  # lists of Chinese words take 、
+
+
+def test_chinese_uses_the_pages_terms():
+    zh = "".join(_zh_prose().values())
+    for term in ("展平", "注册", "跟踪", "大小", "调用", "后台操作", "非线性映射", "未经归一化的原始分数", "已训练权重"):
+        assert term in zh, term
+    for avoided in ("摊成", "登记", "尺寸", "弯曲"):
+        assert avoided not in zh, avoided
+    assert locale("zh")["ui.accelerator"] + locale("zh")["ui.colon"] == "加速器可用："
 
 
 def test_explanations_are_our_own_words():
-    # No sentence of the translated tutorial is reused verbatim.
     tutorial = [
         "神经网络由对数据执行操作的层/模块组成",
-        "如果当前加速器可用,我们将使用它",
+        "如果当前加速器可用，我们将使用它",
         "不要直接调用model.forward()",
         "nn.Sequential 是一个有序的模块容器",
         "线性层 是一个模块",
+        "非线性激活函数在模型的输入和输出之间创建复杂的映射关系",
     ]
-    zh = "".join(TEXT["zh"].values())
+    zh = "".join(_zh_prose().values())
     assert not any(sentence in zh for sentence in tutorial)
-    en = " ".join(TEXT["en"].values())
+    en = " ".join(v for v in locale("en").values() if isinstance(v, str))
     assert "Do not call model.forward() directly" not in en
     assert "is an ordered container of modules" not in en
 
 
-def test_step_panel_title():
+def test_english_has_no_cjk_and_chinese_has(fake_dir):
+    for real in (False, True):
+        kwargs = {"real": True, "data_dir": fake_dir, "weights": None} if real else {}
+        assert cjk_free(render(make_steps("en", **kwargs)))
+        zh = render(make_steps("zh", **kwargs))
+        assert not cjk_free(zh) and "nn.Linear" in zh
+        assert re.search(r"加速器可用：\s*[否是]", zh)
+
+
+# --- Layout ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("width", [80, 60])
+def test_layout_follows_the_width_and_never_breaks_output_lines(lang, width, fake_dir):
+    steps = make_steps(lang, real=True, data_dir=fake_dir, width=width, weights=None)
+    text = render(steps, width=width)
+    lines = text.splitlines()
+    whole = set()
+    for step in steps:
+        whole |= set(step.output.splitlines()) | set(step.code.splitlines())
+        for line in step.output.splitlines() + step.code.splitlines():
+            if line.strip():
+                assert line in lines, (step.key, line)  # printed whole, never folded
+    too_long = [line for line in lines if cell_len(line) > width and line not in whole]
+    assert not too_long
+    assert not [line for line in lines if line != line.rstrip()]
+    assert "…" not in text
+
+
+def test_below_60_columns_still_renders(en_steps):
+    assert "Step 13/13" in render(en_steps, width=40)
+
+
+def test_walkthrough_at_60_columns_through_the_installed_command(cli):
+    proc = cli("walkthrough", "--weights", "random", env={"COLUMNS": "60"})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    assert "torch.set_printoptions(linewidth=60)  # added by fashionnet" in out
+    from tests.test_model import TUTORIAL_STRUCTURE
+
+    lines = out.splitlines()
+    for line in TUTORIAL_STRUCTURE.splitlines()[1:]:
+        assert line in lines
+    tensor_rows = [line for line in lines if re.match(r"^\s+\[?\[?\s*-?\d\.\d{4},", line)]
+    assert tensor_rows and all(len(line) <= 60 for line in tensor_rows)
+    assert not [line for line in lines if line != line.rstrip()]
+
+
+def test_step_title():
     steps = make_steps("en")
     console = Console(width=80, color_system=None, record=True)
-    console.print(render_step(steps[2], 3, len(steps)))
-    assert "Step 3/11 · One image through the model" in console.export_text()
+    console.print(render_step(steps[4], 5, len(steps)))
+    assert "Step 5/13 · One image through the model" in console.export_text()
 
 
 def test_chinese_paragraph_breaks_between_characters():
     lines = Paragraph("这是一段没有空格的中文" * 6).lines(20)
     assert len(lines) > 1
     assert all(cell_len(line) <= 20 for line in lines)
-    assert all(cell_len(line) >= 18 for line in lines[:-1])  # filled, not ragged
-    assert not any(line.startswith((",", "。")) for line in Paragraph("甲乙丙丁," * 10).lines(9))
-
-
-def test_format_tensor_wraps_to_76_columns():
-    out = format_tensor(torch.arange(2 * 784, dtype=torch.float32).reshape(2, 784) / 7)
-    assert all(len(line) <= 76 for line in out.splitlines())
-    assert "..." in out  # long rows are summarised like torch does
+    assert all(cell_len(line) >= 18 for line in lines[:-1])
+    assert not any(line.startswith(("，", "。")) for line in Paragraph("甲乙丙丁，" * 10).lines(9))
 
 
 # --- Real data ---------------------------------------------------------------------------------------
 
 
-def test_real_mode_uses_the_given_images_and_shows_true_labels(real_data):
-    images, labels = real_data
-    steps = by_key(make_steps("en", seed=1, images=images, labels=labels))
-    X = steps["forward"].tensors["X"][0]
-    matches = [i for i in range(len(images)) if torch.equal(images[i].float() / 255, X)]
-    assert len(matches) == 1
-    index = matches[0]
-    text = render([steps["forward"], steps["predict"]])
-    assert f"true label: {CLASSES[int(labels[index])]}" in text
-    assert f"test image #{index}" in text
-    batch = steps["minibatch"].tensors["input_image"]
-    batch_text = render([steps["minibatch"]])
-    for image in batch:
-        i = next(i for i in range(len(images)) if torch.equal(images[i].float() / 255, image))
-        assert f"true: {CLASSES[int(labels[i])]}" in batch_text
+def test_real_mode_shows_true_labels_and_picks_by_seed(fake_dir):
+    from fashionnet.data import load_split
 
-
-def test_real_mode_in_chinese_names_the_class(real_data):
-    images, labels = real_data
-    text = render(make_steps("zh", seed=1, images=images, labels=labels))
-    assert "真实标签:" in text
-
-
-def test_real_mode_picks_by_seed(real_data):
-    images, labels = real_data
-    picks = {
-        seed: by_key(make_steps(seed=seed, images=images, labels=labels))["forward"].tensors["X"] for seed in range(6)
-    }
-    assert torch.equal(picks[0], by_key(make_steps(seed=0, images=images, labels=labels))["forward"].tensors["X"])
-    assert len({tuple(x.flatten().tolist()) for x in picks.values()}) > 1
-
-
-def test_real_mode_with_fewer_than_four_images():
-    images = torch.zeros(2, 28, 28, dtype=torch.uint8)
-    steps = make_steps(images=images, labels=[1, 2])
-    assert tuple(by_key(steps)["minibatch"].tensors["input_image"].shape) == (3, 28, 28)
-
-
-@pytest.mark.parametrize(
-    "images, labels",
-    [
-        (torch.rand(4, 28, 28), [0, 1, 2, 3]),  # floats, not uint8
-        (torch.zeros(4, 28, 27, dtype=torch.uint8), [0, 1, 2, 3]),
-        (torch.zeros(4, 28, 28, dtype=torch.uint8), [0, 1]),
-        (torch.zeros(4, 28, 28, dtype=torch.uint8), [0, 1, 2, 10]),
-        (torch.zeros(4, 28, 28, dtype=torch.uint8), None),
-    ],
-)
-def test_bad_real_data_is_a_usage_error(images, labels):
-    with pytest.raises(UsageError):
-        make_steps(images=images, labels=labels)
+    test = load_split("test", fake_dir)
+    steps = by_key(make_steps("en", seed=1, real=True, data_dir=fake_dir))
+    index = int(re.search(r"^i = (\d+)", steps["forward"].code, re.M).group(1))
+    assert torch.equal(steps["forward"].tensors["X"][0], test.images[index].float() / 255)
+    names = locale("en")["classes"]
+    text = render([steps["forward"], steps["minibatch"]])
+    assert f"true label: {names[int(test.labels[index])]}" in text and f"test image #{index}" in text
+    other = by_key(make_steps("en", seed=2, real=True, data_dir=fake_dir))
+    assert other["forward"].code != steps["forward"].code
+    zh = render(make_steps("zh", seed=1, real=True, data_dir=fake_dir))
+    assert "真实标签：" in zh
 
 
 # --- --step and --interactive ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("step", [0, 12, -1])
+@pytest.mark.parametrize("step", [0, 14, -1])
 def test_step_out_of_range_lists_the_valid_range(step):
-    with pytest.raises(UsageError, match="1 to 11"):
+    with pytest.raises(UsageError, match="1 to 13"):
         check_step(step)
-    with pytest.raises(UsageError, match="1 到 11"):
+    with pytest.raises(UsageError, match="1 到 13"):
         check_step(step, "zh")
 
 
@@ -318,9 +494,7 @@ def test_one_step_only(en_steps):
     console = Console(width=80, color_system=None, record=True)
     console.print(panels[0])
     text = console.export_text()
-    assert "Step 4/11" in text and "Step 3/11" not in text
-    with pytest.raises(UsageError):
-        list(iter_steps(en_steps, only=12))
+    assert "Step 4/13" in text and "Step 3/13" not in text
 
 
 def _never(prompt):
@@ -335,8 +509,7 @@ class FakeTTY(io.StringIO):
 def test_interactive_never_blocks_without_a_terminal(en_steps):
     console = Console(width=80, color_system=None, record=True, file=io.StringIO())
     show_walkthrough(console, en_steps, interactive=True, stdin=io.StringIO(), wait=_never)
-    assert "Step 11/11" in console.export_text()
-    # stdin a terminal but stdout piped: still no waiting.
+    assert "Step 13/13" in console.export_text()
     console = Console(width=80, color_system=None, file=io.StringIO())
     show_walkthrough(console, en_steps, interactive=True, stdin=FakeTTY(), wait=_never)
 
@@ -345,8 +518,7 @@ def test_interactive_waits_between_steps_on_a_terminal(en_steps):
     prompts = []
     console = Console(width=80, color_system=None, force_terminal=True, file=io.StringIO())
     show_walkthrough(console, en_steps, interactive=True, stdin=FakeTTY(), wait=prompts.append)
-    assert len(prompts) == len(en_steps) - 1
-    assert "Enter" in prompts[0]
+    assert len(prompts) == len(en_steps) - 1 and "Enter" in prompts[0]
 
 
 def test_end_of_input_stops_quietly(en_steps):
@@ -356,13 +528,43 @@ def test_end_of_input_stops_quietly(en_steps):
     console = Console(width=80, color_system=None, force_terminal=True, record=True, file=io.StringIO())
     show_walkthrough(console, en_steps, interactive=True, stdin=FakeTTY(), wait=eof)
     text = console.export_text()
-    assert "Step 1/11" in text and "Step 2/11" not in text
+    assert "Step 1/13" in text and "Step 2/13" not in text
 
 
 def test_modules_import_without_torch():
-    code = (
-        "import sys, fashionnet.walkthrough, fashionnet.render.walkthrough;"
-        "print('torch' in sys.modules)"
-    )
+    code = "import sys, fashionnet.walkthrough, fashionnet.render.walkthrough, fashionnet.notebook;print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- The notebook ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(invoke, tmp_path, lang):
+    path = tmp_path / "walk.ipynb"
+    result = invoke("walkthrough", "--lang", lang, "--seed", "5", "--notebook", str(path), "--step", "1")
+    assert result.exit_code == 0, result.stderr
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    assert notebook["nbformat"] == 4
+    code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    markdown = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+    steps = make_steps(lang, seed=5, width=80)
+    assert ["".join(cell["source"]) for cell in code_cells] == [step.code for step in steps]
+    assert all(step.explanation in markdown for step in steps)
+    outputs = run_fresh(["".join(cell["source"]) for cell in code_cells], cwd=tmp_path)
+    for cell, output in zip(code_cells, outputs):
+        stored = "".join(cell["outputs"][0]["text"]) if cell["outputs"] else ""
+        assert output == stored
+
+
+def test_notebook_is_not_overwritten_without_force(invoke, tmp_path):
+    path = tmp_path / "walk.ipynb"
+    path.write_text("mine")
+    result = invoke("walkthrough", "--notebook", str(path), "--step", "1")
+    assert result.exit_code == 2 and "refusing to overwrite" in result.stderr
+    assert path.read_text() == "mine"
+    assert invoke("walkthrough", "--notebook", str(path), "--step", "1", "--force").exit_code == 0
+    assert json.loads(path.read_text())["nbformat"] == 4
+    bad = invoke("walkthrough", "--notebook", str(tmp_path / "walk.txt"))
+    assert bad.exit_code == 2 and ".ipynb" in bad.stderr

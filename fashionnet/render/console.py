@@ -9,6 +9,7 @@ from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 
 # Ten shades from black to white, for terminals without colour (NO_COLOR, pipes, dumb terminals).
 _RAMP = " .:-=+*#%@"
@@ -71,3 +72,43 @@ class Picture:
 
         width = len(self.rows[0]) if self.rows else 0
         return Measurement(width, width)
+
+
+class Trimmed:
+    """Any renderable with the spaces at the end of each line removed: rich pads table cells and
+    panels to their width, which leaves trailing blanks in piped output and copied text."""
+
+    def __init__(self, renderable):
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # Segment.split_lines, not console.render_lines: that one would crop lines we keep whole on
+        # purpose (a 61-character module line of print(model) at 60 columns).
+        for line in Segment.split_lines(console.render(self.renderable, options)):
+            yield from _rstrip(line)
+            yield Segment.line()
+
+
+def print_whole(console: Console, renderable) -> None:
+    """Print without cropping and without trailing blanks: lines that torch printed (a module line, a
+    tensor row after a long prefix) go out whole, and a narrow terminal wraps them itself."""
+    console.print(Trimmed(renderable), crop=False)
+
+
+def verbatim(text: str, style: str = "") -> Text:
+    """Text printed exactly as given: never re-wrapped, folded or cut."""
+    return Text(text, style=style, no_wrap=True, overflow="ignore")
+
+
+def _rstrip(line: list[Segment]) -> list[Segment]:
+    line = list(line)
+    while line:
+        last = line[-1]
+        if last.control:
+            break
+        stripped = last.text.rstrip(" ")
+        if stripped:
+            line[-1] = Segment(stripped, last.style, last.control)
+            break
+        line.pop()
+    return line

@@ -1,12 +1,14 @@
-"""Renderables for `summary` and `params`."""
+"""Renderables for `summary` and `params`: tables when the terminal is wide enough, stacked rows when not."""
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from fashionnet.introspect import ModelSummary, ParamFacts
+from fashionnet.render.console import Trimmed, verbatim
 
 
 def _shape(shape: list[int]) -> str:
@@ -17,37 +19,95 @@ def _count(n: int) -> str:
     return f"{n:,}" if n else "--"
 
 
-def summary_view(summary: ModelSummary, device_line: str, weights_line: str) -> RenderableType:
-    """The tutorial's printed structure, then a torchinfo-style layer table and the totals."""
-    table = Table(title=None, show_edge=False, header_style="bold", pad_edge=False)
-    table.add_column("Layer (type)", no_wrap=True)
-    table.add_column("Output shape", no_wrap=True)
-    table.add_column("Params", justify="right", no_wrap=True)
+def layer_rows(summary: ModelSummary, depth: int | None = None) -> list[tuple[str, str, str, str]]:
+    """(label, output shape, params, mult-adds) per shown layer, as torchinfo fills its columns: a leaf
+    shows its own counts; a container folded at --depth shows its whole subtree's; others show '--'."""
+    rows = []
     for layer in summary.layers:
+        if depth is not None and layer.depth > depth:
+            continue
+        folded = depth is not None and layer.depth == depth and not layer.leaf
         label = layer.name.rsplit(".", 1)[-1] if layer.name else summary.model
         indent = "" if layer.depth == 0 else "  " * (layer.depth - 1) + "└─"
         kind = "" if layer.depth == 0 else f" ({layer.type})"
-        # Containers repeat their children's counts, so only leaves show a number (as torchinfo does).
-        own = layer.params if layer.depth > 0 and layer.type not in ("Sequential",) else 0
-        table.add_row(f"{indent}{label}{kind}", _shape(layer.output_shape), _count(own))
+        params = layer.params_total if folded else layer.params
+        mult_adds = layer.mult_adds if (folded or layer.leaf) else 0
+        rows.append((f"{indent}{label}{kind}", _shape(layer.output_shape), _count(params), _count(mult_adds)))
+    return rows
 
+
+HEADERS = ("Layer (type)", "Output shape", "Params", "Mult-adds")
+
+
+def totals_rows(summary: ModelSummary, device_line: str, weights_line: str) -> list[tuple[str, str]]:
+    mb = summary.sizes_mb()
+    return [
+        ("Total params", f"{summary.total_params:,}"),
+        ("Trainable params", f"{summary.trainable_params:,}"),
+        ("Non-trainable params", f"{summary.non_trainable_params:,}"),
+        ("Total mult-adds", f"{summary.total_mult_adds / 1e6:.2f} M ({summary.total_mult_adds:,})"),
+        ("Input size", f"{mb['input_mb']:.2f} MB"),
+        ("Forward/backward pass size", f"{mb['forward_backward_mb']:.2f} MB"),
+        ("Params size", f"{mb['params_mb']:.2f} MB"),
+        ("Estimated total size", f"{mb['total_mb']:.2f} MB"),
+        ("Input shape", _shape(summary.input_shape)),
+        ("Device", device_line),
+        ("Weights", weights_line),
+    ]
+
+
+class _Adaptive:
+    """A table at the width it needs when the terminal has it; otherwise one block per row with the
+    column names beside the values, so every figure stays whole on any width."""
+
+    def __init__(self, headers: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int]):
+        self.headers, self.rows, self.right = headers, rows, right
+
+    def table(self) -> Table:
+        table = Table(show_edge=False, header_style="bold", pad_edge=False)
+        for i, header in enumerate(self.headers):
+            table.add_column(header, justify="right" if i in self.right else "left", no_wrap=True)
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def stacked(self) -> RenderableType:
+        parts: list[RenderableType] = []
+        for row in self.rows:
+            label = row[0]
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="dim", no_wrap=True)
+            grid.add_column(overflow="fold")
+            pad = " " * (len(label) - len(label.lstrip(" └─")) + 2)
+            for header, value in zip(self.headers[1:], row[1:]):
+                grid.add_row(pad + header, value)
+            parts += [Text(label, style="bold", overflow="fold"), grid]
+        return Group(*parts)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = self.table()
+        needed = Measurement.get(console, options.update(width=10_000), table).maximum
+        yield table if needed <= options.max_width else self.stacked()
+
+
+def summary_view(
+    summary: ModelSummary, device_line: str, weights_line: str, depth: int | None = None
+) -> RenderableType:
+    """The tutorial's printed structure, then torchinfo's layer table (with mult-adds) and its totals."""
     totals = Table.grid(padding=(0, 2))
-    totals.add_column(style="bold")
-    totals.add_column()
-    totals.add_row("Total params", f"{summary.total_params:,}")
-    totals.add_row("Trainable params", f"{summary.trainable_params:,}")
-    totals.add_row("Non-trainable params", f"{summary.non_trainable_params:,}")
-    totals.add_row("Params size", f"{summary.param_mb:.2f} MB")
-    totals.add_row("Input shape", _shape(summary.input_shape))
-    totals.add_row("Device", device_line)
-    totals.add_row("Weights", weights_line)
-    return Group(
-        Text("Model structure:", style="bold"),
-        Text(summary.structure),
-        Text(""),
-        table,
-        Text(""),
-        totals,
+    totals.add_column(style="bold", no_wrap=True)
+    totals.add_column(overflow="fold")
+    for key, value in totals_rows(summary, device_line, weights_line):
+        totals.add_row(key, value)
+    return Trimmed(
+        Group(
+            Text("Model structure:", style="bold"),
+            verbatim(summary.structure),
+            Text(""),
+            _Adaptive(HEADERS, layer_rows(summary, depth), right={2, 3}),
+            Text(""),
+            totals,
+        )
     )
 
 
@@ -63,12 +123,13 @@ def preview_text(preview: list) -> str:
 
 
 def params_view(facts: list[ParamFacts], rows: int) -> RenderableType:
-    """One block per parameter (a wide table would not fit 80 columns): facts, stats and the preview."""
+    """One block per parameter (a wide table would not fit 80 columns): facts, stats and the preview.
+    The preview column folds long rows inside its own column, so wrapped values keep their indentation."""
     parts: list[RenderableType] = []
     for p in facts:
         head = Text.assemble((p.name, "bold cyan"), " | Size: ", p.size)
         grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="dim")
+        grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
         grid.add_row("elements", f"{p.numel:,}")
         grid.add_row("dtype / device", f"{p.dtype} / {p.device}")
@@ -79,4 +140,65 @@ def params_view(facts: list[ParamFacts], rows: int) -> RenderableType:
         parts += [head, grid, Text("")]
     total = sum(p.numel for p in facts)
     parts.append(Text(f"{len(facts)} parameter tensor(s), {total:,} values"))
-    return Group(*parts)
+    return Trimmed(Group(*parts))
+
+
+class SignedPicture:
+    """A 28x28 map of signed weights: with colour, orange for positive and blue for negative on black
+    (brighter = larger); without colour, a grey ramp where the middle shade is zero."""
+
+    def __init__(self, weights: list[list[float]], scale: float):
+        self.rows = [[max(-1.0, min(1.0, v / scale)) for v in row] for row in weights]
+
+    @staticmethod
+    def _colour(v: float):
+        from rich.color import Color
+
+        a = abs(v)
+        return Color.from_rgb(round(255 * a), round(150 * a), 0) if v > 0 else Color.from_rgb(0, round(130 * a), round(255 * a))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.segment import Segment
+        from rich.style import Style
+
+        ramp = " .:-=+*#%@"
+        plain = console.no_color or console.color_system is None
+        for top, bottom in zip(self.rows[0::2], self.rows[1::2]):
+            if plain:
+                yield Segment("".join(ramp[min(9, int((a + b + 2) / 4 * 10))] for a, b in zip(top, bottom)))
+            else:
+                for a, b in zip(top, bottom):
+                    yield Segment("▀", Style(color=self._colour(a), bgcolor=self._colour(b)))
+            yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(len(self.rows[0]), len(self.rows[0]))
+
+
+class _PictureGrid:
+    """As many pictures side by side as the terminal has room for."""
+
+    def __init__(self, cells: list[tuple[RenderableType, str]], cell_width: int = 28, gap: int = 3):
+        self.cells, self.cell_width, self.gap = cells, cell_width, gap
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        per_row = max(1, (options.max_width + self.gap) // (self.cell_width + self.gap))
+        for start in range(0, len(self.cells), per_row):
+            grid = Table.grid(padding=(0, self.gap, 0, 0))
+            chunk = self.cells[start : start + per_row]
+            for _ in chunk:
+                grid.add_column(width=self.cell_width)
+            grid.add_row(*(Group(picture, Text(caption, style="dim", overflow="fold")) for picture, caption in chunk))
+            yield grid
+            yield Text("")
+
+
+def neurons_view(neurons, layer_name: str = "linear_relu_stack.0") -> RenderableType:
+    """`params --show`: what the first layer's neurons look for, one 28x28 picture per neuron."""
+    cells = [(SignedPicture(n.weights, n.scale), f"neuron {n.index}  |w| ≤ {n.scale:.3f}") for n in neurons]
+    legend = Text(
+        f"{layer_name}.weight[i] as 28x28 pictures: each neuron's weight per input pixel. Bright/orange "
+        "where a lit pixel raises the neuron's output, blue where it lowers it (without colour: light = "
+        "positive, dark = negative, the middle shade is zero); each picture is scaled to its largest |weight|."
+    )
+    return Trimmed(Group(legend, Text(""), _PictureGrid(cells)))

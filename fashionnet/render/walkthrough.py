@@ -1,8 +1,11 @@
-"""Rich renderables for `fashionnet walkthrough`: one panel per tutorial step.
+"""Rich renderables for `fashionnet walkthrough`: one section per tutorial step, laid out for the terminal.
 
 Everything shown was computed and translated by `fashionnet.walkthrough.build_steps`; this module only
-lays it out. Panels are at most 80 columns wide and read the same without colour (pictures fall back to
-an ASCII ramp, marks are words rather than colours).
+lays it out. Code and its output start at column 0 with no frame around them, so at 80 columns they are
+exactly what Python prints, and a narrower terminal gets tensors printed for its width (the shown code
+says so). Output lines are never re-wrapped here; a line wider than the terminal (torch's own
+"Layer: ... | Values : tensor(...)") goes out whole. Read the same without colour: pictures fall back
+to an ASCII ramp and marks are words.
 """
 
 from __future__ import annotations
@@ -15,18 +18,19 @@ from typing import TextIO
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.measure import Measurement
 from rich.constrain import Constrain
-from rich.panel import Panel
+from rich.measure import Measurement
+from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from fashionnet.render.console import Picture
+from fashionnet.render.console import Picture, print_whole, verbatim
 from fashionnet.walkthrough import (
     Block,
     Code,
     Facts,
+    Note,
     Output,
     Pictures,
     Probabilities,
@@ -36,13 +40,13 @@ from fashionnet.walkthrough import (
     text,
 )
 
-MAX_WIDTH = 80  # the panel; its content gets 76 columns (border + padding take 4)
+PROSE_WIDTH = 80  # explanations never run wider than this, however wide the terminal
 BAR_WIDTH = 12
 
 # Tokens a line may break between: a run of non-CJK text, or a single CJK character, each keeping
-# any opening bracket before it and closing punctuation after it (so no line starts with "," or ")").
+# any opening bracket before it and closing punctuation after it (so no line starts with "，" or "）").
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
-_TOKENS = re.compile(rf"\s+|[(「『]*(?:[{_CJK}]|[^\s{_CJK}]+)[,。;:、)」』!?]*")
+_TOKENS = re.compile(rf"\s+|[(（「『]*(?:[{_CJK}]|[^\s{_CJK}]+)[,，。;；:：、)）」』!！?？]*")
 
 
 class Paragraph:
@@ -94,12 +98,18 @@ def _halve(pixels: list[list[int]]) -> list[list[int]]:
 
 
 def render_code(block: Code, lang: str) -> RenderableType:
-    # ansi_dark uses the terminal's own palette; without colour it is plain text.
-    return Syntax(block.text, "python", theme="ansi_dark", background_color="default", word_wrap=True)
+    # ansi_dark uses the terminal's own palette; without colour it is plain text. Lines go out whole,
+    # like output: a folded code line could not be pasted back (only the parameter loop's print and
+    # some marked lines are wider than 60 columns; the terminal wraps those itself).
+    highlighted = Syntax(block.text, "python", theme="ansi_dark", background_color="default").highlight(block.text)
+    highlighted.rstrip()
+    highlighted.no_wrap = True
+    highlighted.overflow = "ignore"
+    return highlighted
 
 
 def render_output(block: Output, lang: str) -> RenderableType:
-    body = Text(block.text, overflow="fold")
+    body = verbatim(block.text.rstrip("\n"))
     if block.label is None:
         return body
     return Group(Text(block.label + text(lang, "ui.colon"), style="bold"), body)
@@ -126,21 +136,25 @@ def render_facts(block: Facts, lang: str) -> RenderableType:
     return grid
 
 
+def render_note(block: Note, lang: str) -> RenderableType:
+    return Constrain(Paragraph(block.text, style="italic"), width=PROSE_WIDTH)
+
+
 def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
     class_header, probability_header, note_header = block.headers
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
     table.add_column("#", justify="right")
-    table.add_column(class_header)
-    table.add_column(probability_header, justify="right")
+    table.add_column(class_header, overflow="fold")
+    table.add_column(probability_header, justify="right", no_wrap=True)
     table.add_column("", no_wrap=True)
-    table.add_column(note_header)
+    table.add_column(note_header, overflow="fold")
     for row in block.rows:
         marks = ((row.predicted, block.predicted_label), (row.true, block.true_label))
         notes = [label for flag, label in marks if flag and label]
         style = "bold" if row.predicted else None
         bar = "█" * round(row.probability * BAR_WIDTH)
         table.add_row(
-            str(row.index), row.name, f"{row.probability:.4f}", bar, ", ".join(notes), style=style
+            str(row.index), row.name, f"{row.probability:.4f}", bar, block.separator.join(notes), style=style
         )
     return table
 
@@ -150,6 +164,7 @@ _RENDERERS: dict[type, Callable[..., RenderableType]] = {
     Output: render_output,
     Pictures: render_pictures,
     Facts: render_facts,
+    Note: render_note,
     Probabilities: render_probabilities,
 }
 
@@ -159,22 +174,22 @@ def render_block(block: Block, lang: str = "en") -> RenderableType:
 
 
 def render_step(step: Step, number: int, total: int) -> RenderableType:
-    """One step as a titled panel, e.g. 'Step 3/11 · One image through the model'."""
-    parts: list[RenderableType] = [Paragraph(step.explanation)]
+    """One step: a rule, its title ('Step 5/13 · One image through the model'), the explanation, then
+    the code, what it printed and the pictures and facts beside it."""
+    parts: list[RenderableType] = [
+        Rule(style="dim"),
+        Paragraph(heading(step.lang, number, total, step.title), style="bold"),
+        Constrain(Paragraph(step.explanation), width=PROSE_WIDTH),
+    ]
     for block in step.blocks:
         parts.append(Text(""))
         parts.append(render_block(block, step.lang))
-    panel = Panel(
-        Group(*parts),
-        title=Text(heading(step.lang, number, total, step.title), style="bold"),
-        title_align="left",
-        padding=(0, 1),
-    )
-    return Constrain(panel, width=MAX_WIDTH)
+    parts.append(Text(""))
+    return Group(*parts)
 
 
 def iter_steps(steps: Sequence[Step], only: int | None = None) -> Iterator[RenderableType]:
-    """The panels one by one (all of them, or just step `only`, 1-based), so a caller can pause between."""
+    """The steps one by one (all of them, or just step `only`, 1-based), so a caller can pause between."""
     total = len(steps)
     lang = steps[0].lang if steps else "en"
     check_step(only, lang, total)
@@ -218,4 +233,4 @@ def show_walkthrough(
                 wait(text(lang, "ui.pause") + " ")
             except EOFError:
                 return
-        console.print(panel)
+        print_whole(console, panel)

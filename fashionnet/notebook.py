@@ -1,0 +1,77 @@
+"""`walkthrough --notebook`: the walk as a Jupyter notebook (nbformat 4, plain JSON, no extra library).
+
+One markdown cell per step (title and explanation in the walk's language) and one code cell with the
+code exactly as shown, its output attached, so the notebook reads like the walk and runs top to bottom.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from fashionnet.errors import UsageError
+from fashionnet.files import atomic_write, check_writable
+from fashionnet.walkthrough import Step, heading, text
+
+
+def check_notebook_path(path: Path, force: bool) -> None:
+    """Fail before the walk runs: an .ipynb name we may write (an existing file needs --force)."""
+    path = Path(path)
+    if path.suffix.lower() != ".ipynb":
+        raise UsageError(f"{path}: --notebook writes Jupyter notebooks; use a name ending in .ipynb")
+    if path.exists() and not path.is_dir() and not force:
+        raise UsageError(f"{path}: refusing to overwrite (it exists); pass --force, or choose another name")
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise UsageError(f"{path}: not a regular file; choose another name")
+    check_writable(path)
+
+
+def _lines(source: str) -> list[str]:
+    # nbformat stores multi-line strings as a list of lines, each keeping its newline.
+    return source.splitlines(keepends=True)
+
+
+def notebook_dict(steps: Sequence[Step], seed: int) -> dict:
+    """The notebook as nbformat 4 JSON data."""
+    lang = steps[0].lang if steps else "en"
+    cells = [
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": _lines(f"# {text(lang, 'notebook.title')}\n\n{text(lang, 'notebook.intro', seed=seed)}"),
+        }
+    ]
+    for number, step in enumerate(steps, start=1):
+        cells.append(
+            {
+                "cell_type": "markdown",
+                "metadata": {},
+                "source": _lines(f"## {heading(lang, number, len(steps), step.title)}\n\n{step.explanation}"),
+            }
+        )
+        outputs = [{"output_type": "stream", "name": "stdout", "text": _lines(step.output)}] if step.output else []
+        cells.append(
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": outputs,
+                "source": _lines(step.code),
+            }
+        )
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "cells": [{**cell, "id": f"cell-{i}"} for i, cell in enumerate(cells)],
+    }
+
+
+def write_notebook(path: Path, steps: Sequence[Step], seed: int) -> None:
+    """Write atomically: a notebook is there whole or not at all."""
+    payload = json.dumps(notebook_dict(steps, seed), ensure_ascii=False, indent=1) + "\n"
+    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(payload, encoding="utf-8"))
