@@ -20,7 +20,7 @@ def export_view(report) -> RenderableType:
     head.add_row("Format", report.format + (f", opset {report.opset}" if report.opset is not None else ""))
     head.add_row("Input", f"float32 [{report.batch_size or 'N'}, 28, 28] in [0, 1]"
                  + ("" if report.batch_size else " (any batch size)"))
-    head.add_row("Weights", report.dtype)
+    head.add_row("Precision", report.dtype)
     head.add_row("Checked with", escape(f"{report.runtime}, against PyTorch on {report.reference_device}"))
 
     checks = Table(show_edge=False, header_style="bold", pad_edge=False)
