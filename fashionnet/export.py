@@ -296,6 +296,8 @@ def export_model(
     if fmt == "onnx" and opset is None:
         opset = DEFAULT_OPSET
     meta = export_metadata(info, fmt, half, batch_size)
+    # A safetensors export is a checkpoint: it keeps the training facts (epochs, recipe, history) too.
+    stored = {**info.metadata, **meta} if fmt == "safetensors" else meta
     model = model.eval()
     cpu_copy = copy.deepcopy(model).to("cpu").float().eval()  # every exported file holds CPU tensors
     module = _Float16(cpu_copy) if half else cpu_copy
@@ -303,12 +305,12 @@ def export_model(
     result: dict = {}
 
     def write_and_verify(tmp: str) -> None:
-        WRITERS[fmt](module, tmp, meta, batch_size, opset)
-        result["checks"], result["metadata"], result["runtime"] = verify(fmt, tmp, model, device, tolerance, meta)
+        WRITERS[fmt](module, tmp, stored, batch_size, opset)
+        result["checks"], result["metadata"], result["runtime"] = verify(fmt, tmp, model, device, tolerance, stored)
 
     atomic_write(out, write_and_verify)
     return ExportReport(
         format=fmt, out=str(out), bytes=out.stat().st_size, dtype=meta["dtype"], batch_size=batch_size,
         opset=opset, runtime=result["runtime"], reference_device=str(device), tolerance=tolerance,
-        checks=result["checks"], metadata=result["metadata"], seconds=time.perf_counter() - start,
+        checks=result["checks"], metadata={k: result["metadata"][k] for k in meta}, seconds=time.perf_counter() - start,
     )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError, WeightsError
-from fashionnet.images import SIZE
+
+if TYPE_CHECKING:
+    import numpy as np
 
 INSTALL_HINT = "pip install 'fashionnet[export]'"
 INPUT_NAME = "pixels"
@@ -55,6 +56,8 @@ class OnnxSession:
     """
 
     def __init__(self, path: Path):
+        from fashionnet.images import SIZE
+
         ort = require("onnxruntime", "running an ONNX file")
         self.path = Path(path)
         if not self.path.exists():
@@ -89,6 +92,10 @@ class OnnxSession:
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28) in [0, 1] -> float32 logits (N, 10)."""
+        import numpy as np
+
+        from fashionnet.images import SIZE
+
         inputs = np.ascontiguousarray(inputs, dtype=np.float32)
         step = self.batch_size or max(1, len(inputs))
         out = []

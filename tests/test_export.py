@@ -86,6 +86,8 @@ def test_round_trip(invoke, tmp_path, fmt, half):
     assert meta["classes"] == list(CLASSES)
     assert meta["test_accuracy"] == pytest.approx(0.9057, abs=1e-4)
     assert meta["dtype"] == report["dtype"]
+    if fmt == "safetensors":  # a checkpoint: the training facts of the source weights come along
+        assert meta["epochs"] == 21 and meta["recipe"]["batch_size"] == 512
     assert report["metadata"]["classes"] == list(CLASSES)
 
 
