@@ -516,7 +516,7 @@ class ExportFormat(str, Enum):
 
 
 @app.command(epilog="Exit codes: 0 written and checked; 2 usage error (bad option, missing onnx/onnxruntime, "
-             "refused overwrite); 4 bad checkpoint; 5 the export failed its own check (nothing was written).",
+             "refused overwrite); 4 bad checkpoint; 5 the export failed its own check (nothing was written); 130 interrupted.",
              short_help="Export to ONNX, TorchScript or safetensors.")
 @handle_errors
 def export(
@@ -526,12 +526,12 @@ def export(
     ] = None,
     out: Annotated[
         Optional[Path],
-        typer.Option("--out", "-o", help="File to write.", show_default="fashionnet.onnx / .pt / .safetensors"),
+        typer.Option("--out", "-o", metavar="FILE", help="File to write.", show_default="fashionnet.onnx / .pt / .safetensors"),
     ] = None,
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", min=1, max=65536, help="Fix the ONNX input's batch size.", show_default="any")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", metavar="N", min=1, max=65536, help="Fix the ONNX input's batch size.", show_default="any")] = None,
     opset: Annotated[Optional[int], typer.Option("--opset", metavar="N", help="ONNX opset version (9-20).", show_default="17")] = None,
     half: Annotated[bool, typer.Option("--half", help="Store float16 weights (half the size); input and output stay float32.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,

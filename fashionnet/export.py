@@ -264,10 +264,11 @@ def verify(
     checks = []
     for label, x in ((f"{len(names)} sample images", samples), (f"{RANDOM_INPUTS} random inputs", random_inputs())):
         checks.append(_compare(label, run(x), _reference(model, x, device)))
-    stored = {key: metadata.get(key) for key in expected_metadata}
-    if stored != json.loads(json.dumps(expected_metadata)):
-        missing = sorted(k for k in expected_metadata if stored[k] != expected_metadata[k])
-        raise ExportCheckFailed(f"the {fmt} export lost its metadata ({', '.join(missing)}); nothing was written")
+    expected = json.loads(json.dumps(expected_metadata))  # as it reads back: tuples become lists
+    stored = {key: metadata.get(key) for key in expected}
+    if stored != expected:
+        wrong = sorted(k for k in expected if stored[k] != expected[k])
+        raise ExportCheckFailed(f"the {fmt} export lost its metadata ({', '.join(wrong)}); nothing was written")
     worst = max(checks, key=lambda c: c.max_abs_diff)
     if not worst.max_abs_diff <= tolerance:
         raise ExportCheckFailed(
