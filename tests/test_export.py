@@ -2,6 +2,8 @@
 and `predict --weights model.onnx` giving what `predict` gives."""
 
 import json
+import os
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -149,6 +151,27 @@ def test_failed_check_keeps_the_old_file(invoke, tmp_path, monkeypatch):
     assert result.exit_code == 5
     assert out.read_bytes() == b"the user's old file"
     assert list(tmp_path.iterdir()) == [out]
+
+
+def test_failed_check_in_a_real_process(tmp_path):
+    # The command as it runs for a user, with only the allowed difference tightened below what float16
+    # gives: the real check fails, the process exits 5 with one line, and no file is left.
+    out = tmp_path / "half.pt"
+    code = (
+        "import sys\n"
+        "from fashionnet import export\n"
+        "export.HALF_TOLERANCE = 1e-6\n"
+        "from fashionnet.cli import main\n"
+        f"sys.argv = ['fashionnet', 'export', '--half', '--out', {str(out)!r}]\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+    assert proc.returncode == 5, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: the torchscript export differs from the PyTorch model by up to 0.00")
+    assert lines[-1].endswith("(allowed 1e-06); nothing was written") and len(lines) == 2  # device line + error
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_lost_metadata_fails_the_check(invoke, tmp_path, monkeypatch):
