@@ -164,7 +164,11 @@ def _setup(device: str | None, weights: str | None, seed: int, onnx: bool = Fals
     onnx=True: the command can also run an exported .onnx file (predict, evaluate)."""
     from fashionnet.onnx_runner import is_onnx
 
-    if onnx and is_onnx(weights):
+    if is_onnx(weights):
+        if not onnx:
+            from fashionnet.errors import UsageError
+
+            raise UsageError(f"{weights}: ONNX files run with predict and evaluate; this command needs a safetensors checkpoint")
         return _setup_onnx(device, weights)
     from fashionnet.device import select_device
     from fashionnet.weights import load_model

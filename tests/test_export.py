@@ -290,6 +290,13 @@ def test_corrupt_or_foreign_onnx_is_one_line_exit_4(invoke, cli, tmp_path, onnx_
     assert "Traceback" not in installed.stderr.decode()
 
 
+def test_other_commands_say_onnx_is_for_predict_and_evaluate(invoke, onnx_file):
+    for command in ("summary", "params", "export"):
+        result = invoke(command, "--weights", str(onnx_file))
+        assert result.exit_code == 2
+        assert f"{onnx_file}: ONNX files run with predict and evaluate" in result.stderr
+
+
 def test_installed_export_then_predict(cli, tmp_path):
     pytest.importorskip("onnxruntime")
     out = tmp_path / "m.onnx"
