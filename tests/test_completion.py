@@ -68,10 +68,13 @@ def test_zsh_and_fish_complete_device_choices(complete, monkeypatch):
     assert result.stdout.split() == ["cpu", "cuda", "cuda:0"]
 
 
-def test_file_options_fall_back_to_file_names(cli):
-    # No words offered: each shell script then completes file names itself (bash -o default, zsh _files).
-    assert bash_complete(cli, "fashionnet predict --weights ") == []
-    assert bash_complete(cli, "fashionnet export --out ") == []
+@pytest.mark.parametrize("line", ["fashionnet predict ", "fashionnet predict --weights ", "fashionnet export --out "])
+def test_paths_complete_file_names(cli, complete, monkeypatch, line):
+    # bash gets no words and falls back to file names itself (-o default); zsh is told to run _files.
+    assert bash_complete(cli, line) == []
+    monkeypatch.setenv("_FASHIONNET_COMPLETE", "complete_zsh")
+    monkeypatch.setenv("_TYPER_COMPLETE_ARGS", line)
+    assert complete().stdout.strip() == "_files"
 
 
 def test_completion_does_not_import_torch():
