@@ -6,16 +6,16 @@ STAMP  := $(VENV)/.installed
 WEIGHTS := fashionnet/weights/fashionnet.safetensors
 
 .DEFAULT_GOAL := help
-.PHONY: help install data run test bench weights samples clean
+.PHONY: help install data run test bench weights samples gpu-check clean
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt torch torchvision
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,export]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install fashionnet (editable, with test tools)
@@ -46,6 +46,9 @@ weights: install data ## Retrain the shipped weights with the documented default
 
 samples: install data ## Re-export the sample images (first test image of each class) that ship
 	$(BIN)/python tools/make_samples.py
+
+gpu-check: install ## Train, evaluate, predict and export on the GPU and the CPU, and compare (no GPU: says so)
+	$(BIN)/python tools/gpu_check.py
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -72,7 +72,7 @@ def peak_rss_run(cmd: list[str]) -> tuple[float, int, str]:
 
 def bench_help() -> list[dict]:
     rows = []
-    for args in (["--help"], ["summary", "--help"], ["train", "--help"]):
+    for args in (["--help"], ["summary", "--help"], ["train", "--help"], ["export", "--help"]):
         r = ratio_to_import_torch([*FASHIONNET, *args])
         rows.append({"name": f"fashionnet {' '.join(args)}", **r, "target": 0.15, "unit": "x import torch"})
     return rows

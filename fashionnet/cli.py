@@ -22,7 +22,8 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
     "be written); 3 FashionMNIST missing or corrupt; "
-    "4 checkpoint missing, corrupt or of the wrong shape; 130 interrupted; 141 stdout's reader went away."
+    "4 checkpoint missing, corrupt or of the wrong shape; 5 an export failed its own check; 130 interrupted; "
+    "141 stdout's reader went away."
 )
 
 
@@ -63,7 +64,7 @@ app = typer.Typer(
     cls=_OneLineErrors,
     help="Classify FashionMNIST clothing images with the PyTorch tutorial's neural network.",
     epilog=EXIT_CODES_HELP,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh and fish
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: compact at 80 columns and no rich import for --help
@@ -107,6 +108,12 @@ def handle_errors(command):
 
 # ---- options shared by every command that runs the model -------------------------------------------
 
+
+def _complete_device(incomplete: str) -> list[str]:
+    """Shell completion for --device; torch-free, so pressing Tab is instant."""
+    return [name for name in ("auto", "cpu", "cuda", "cuda:0", "mps", "xpu") if name.startswith(incomplete)]
+
+
 DeviceOption = Annotated[
     Optional[str],
     typer.Option(
@@ -116,6 +123,7 @@ DeviceOption = Annotated[
         envvar="FASHIONNET_DEVICE",
         help="auto, cpu, cuda, cuda:N, mps or xpu. auto picks the current accelerator, else the CPU.",
         show_default="auto",
+        autocompletion=_complete_device,
     ),
 ]
 WeightsOption = Annotated[
@@ -125,6 +133,16 @@ WeightsOption = Annotated[
         "-w",
         metavar="FILE|random",
         help="A safetensors checkpoint, or 'random' for freshly initialised weights (see --seed).",
+        show_default="the trained weights shipped with fashionnet",
+    ),
+]
+OnnxWeightsOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--weights",
+        "-w",
+        metavar="FILE|random",
+        help="A safetensors checkpoint, an ONNX file from 'fashionnet export' (run with onnxruntime), or 'random'.",
         show_default="the trained weights shipped with fashionnet",
     ),
 ]
@@ -153,8 +171,17 @@ class Lang(str, Enum):
     zh = "zh"
 
 
-def _setup(device: str | None, weights: str | None, seed: int):
-    """Select the device and load the model once, for any command; reports the device on stderr."""
+def _setup(device: str | None, weights: str | None, seed: int, onnx: bool = False):
+    """Select the device and load the model once, for any command; reports the device on stderr.
+    onnx=True: the command can also run an exported .onnx file (predict, evaluate)."""
+    from fashionnet.onnx_runner import is_onnx
+
+    if is_onnx(weights):
+        if not onnx:
+            from fashionnet.errors import UsageError
+
+            raise UsageError(f"{weights}: ONNX files run with predict and evaluate; this command needs a safetensors checkpoint")
+        return _setup_onnx(device, weights)
     from fashionnet.device import select_device
     from fashionnet.weights import load_model
 
@@ -162,6 +189,20 @@ def _setup(device: str | None, weights: str | None, seed: int):
     typer.echo(f"Using {dev} device", err=True)
     model, info = load_model(weights, seed=seed, device=dev)
     return dev, model, info
+
+
+def _setup_onnx(device: str | None, weights: str):
+    """An exported ONNX file runs with onnxruntime on the CPU, whatever --device says."""
+    import torch
+
+    from fashionnet.device import requested_device
+    from fashionnet.onnx_runner import load_onnx_model
+
+    model, info = load_onnx_model(weights)
+    asked = requested_device(device)
+    note = "" if asked in ("auto", "cpu") else f"; --device {asked} applies to PyTorch weights only"
+    typer.echo(f"Using cpu device (onnxruntime{note})", err=True)
+    return torch.device("cpu"), model, info
 
 
 def _print_json(obj) -> None:
@@ -424,7 +465,7 @@ def train(
 @handle_errors
 def evaluate(
     device: DeviceOption = None,
-    weights: WeightsOption = None,
+    weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,
     plot: PlotOption = None,
@@ -440,7 +481,7 @@ def evaluate(
 
         check_plot_path(plot, force)
     test = data_mod.load_split("test", data_dir)
-    dev, model, info = _setup(device, weights, seed)
+    dev, model, info = _setup(device, weights, seed, onnx=True)
     result = run_evaluation(model, test.images, test.labels, dev)
     if plot is not None:
         from fashionnet.plots import plot_confusion
@@ -477,7 +518,7 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
     device: DeviceOption = None,
-    weights: WeightsOption = None,
+    weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
 ) -> None:
     """Classify image files: photos, product shots or FashionMNIST PNGs, of any size."""
@@ -490,7 +531,7 @@ def predict(
     flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
     # Decoder processes start before torch is imported, so decoding overlaps the ~2 s import.
     with start_decoding(items, flip) as decoding:
-        dev, model, info = _setup(device, weights, seed)
+        dev, model, info = _setup(device, weights, seed, onnx=True)
         if not (as_json or as_csv):
             typer.echo(f"Weights: {info.describe()}", err=True)
         results = predict_decoded(decoding, model, device=dev, top_k=top_k)
@@ -530,6 +571,59 @@ def _emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bo
         if any(r.ok for r in done):
             _print(predictions_view(done, show=show))
     return failed
+
+
+class ExportFormat(str, Enum):
+    onnx = "onnx"
+    torchscript = "torchscript"
+    safetensors = "safetensors"
+
+
+@app.command(epilog="Exit codes: 0 written and checked; 2 usage error (bad option, missing onnx/onnxruntime, "
+             "refused overwrite); 4 bad checkpoint; 5 the export failed its own check (nothing was written); 130 interrupted; "
+             "141 stdout's reader went away.",
+             short_help="Export to ONNX, TorchScript or safetensors.")
+@handle_errors
+def export(
+    fmt: Annotated[
+        Optional[ExportFormat],
+        typer.Option("--format", "-f", help="File format.", show_default="from --out's suffix, else onnx"),
+    ] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", metavar="FILE", help="File to write.", show_default="fashionnet.onnx / .pt / .safetensors"),
+    ] = None,
+    device: DeviceOption = None,
+    weights: WeightsOption = None,
+    seed: SeedOption = 0,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", metavar="N", min=1, max=65536, help="Fix the ONNX input's batch size.", show_default="any")] = None,
+    opset: Annotated[Optional[int], typer.Option("--opset", metavar="N", help="ONNX opset version (9-20).", show_default="17")] = None,
+    half: Annotated[bool, typer.Option("--half", help="Store float16 weights (half the size); input and output stay float32.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Export the model to ONNX, TorchScript or safetensors, then check the file against PyTorch.
+
+    The exported model takes float32 [N, 28, 28] in [0, 1] and returns logits; class names, input
+    normalisation and test accuracy are stored in the file. A file whose outputs differ from PyTorch's by
+    more than 1e-4 (2e-2 with --half) is not kept.
+    """
+    from fashionnet import export as exporting
+
+    name = exporting.format_for(fmt.value if fmt else None, out)
+    out_path = out if out is not None else Path("fashionnet" + exporting.SUFFIXES[name])
+    exporting.check_options(name, batch_size, opset)  # fail before loading anything
+    from fashionnet.files import check_output
+
+    check_output(out_path, force)
+    dev, model, info = _setup(device, weights, seed)
+    report = exporting.export_model(model, info, name, out_path, dev, batch_size, opset, half, force)
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    from fashionnet.render.export import export_view
+
+    _print(export_view(report))
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad option, unknown or unavailable device, refused overwrite, unwritable output
     DATA = 3  # FashionMNIST missing, incomplete or corrupt
     WEIGHTS = 4  # checkpoint missing, corrupt or of the wrong shape
+    EXPORT_FAILED = 5  # an exported file failed its own check (nothing was written)
     INTERRUPTED = 130  # Ctrl-C
     BROKEN_PIPE = 141  # the reader of stdout went away (`... | head`): 128 + SIGPIPE, as a shell reports it
 
