@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from fashionnet import __version__
+from fashionnet.calibration import DEFAULT_THRESHOLD
 from fashionnet.errors import ExitCode, FashionNetError
 
 EXIT_CODES_HELP = (
@@ -382,7 +383,7 @@ def evaluate(
         check_plot_path(plot)
     test = data_mod.load_split("test", data_dir)
     dev, model, info = _setup(device, weights, seed)
-    result = run_evaluation(model, test.images, test.labels, dev)
+    result = run_evaluation(model, test.images, test.labels, dev, temperature=info.temperature)
     if plot is not None:
         from fashionnet.plots import plot_confusion
 
@@ -417,6 +418,7 @@ def predict(
     ] = Invert.auto,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
+    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Calibrated top probability below which an answer is 'not sure'.")] = DEFAULT_THRESHOLD,
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
@@ -434,7 +436,8 @@ def predict(
         dev, model, info = _setup(device, weights, seed)
         if not (as_json or as_csv):
             typer.echo(f"Weights: {info.describe()}", err=True)
-        results = predict_decoded(decoding, model, device=dev, top_k=top_k)
+        results = predict_decoded(decoding, model, device=dev, top_k=top_k, temperature=info.temperature,
+                                  threshold=threshold)
         failed = _emit_predictions(results, len(items), as_json, as_csv, show)
     if failed:
         raise typer.Exit(int(ExitCode.INPUT_FAILED))

@@ -15,10 +15,10 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from fashionnet import CLASSES
+from fashionnet import CLASSES, calibration
 from fashionnet.data import Split
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
-from fashionnet.evaluate import evaluate
+from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.model import NeuralNetwork, build_model
 from fashionnet.files import check_writable
 from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, check_state_dict, read_checkpoint, save_checkpoint
@@ -43,6 +43,12 @@ class Recipe:
     label_smoothing: float = 0.2
     flip: bool = True  # random horizontal flips (clothes are close to mirror-symmetric)...
     clean_epochs: int = 7  # ...except in the last epochs, which see the images as they are
+    # Share of each batch that is made to look like a segmented phone photo (photo_augment), in the same
+    # epochs as the flips; 0 turns it off.
+    photo: float = 0.5
+    # The last share of the training images is held out from training to fit the temperature that
+    # calibrates the probabilities (calibration.fit_temperature); 0 skips calibration.
+    holdout: float = 0.08
     # Inputs are standardised while training (FashionMNIST's pixel mean and std); the saved weights have
     # this folded into the first layer, so every checkpoint takes the tutorial's ToTensor() input.
     mean: float = 0.2860
@@ -73,6 +79,7 @@ class TrainResult:
     out: Path | None = None
     seconds: float = 0.0
     model: NeuralNetwork | None = None  # the folded weights, as saved: takes [0, 1] input
+    temperature: float | None = None  # fitted on the held-out images (None when recipe.holdout is 0)
 
     @property
     def final(self) -> EpochStats | None:
@@ -103,6 +110,54 @@ def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """
     flip = (torch.rand(batch.shape[0], generator=generator) < 0.5).to(batch.device)
     return torch.where(flip[:, None, None], batch.flip(-1), batch)
+
+
+def photo_augment(batch: torch.Tensor, generator: torch.Generator, share: float) -> torch.Tensor:
+    """Make a random `share` of a uint8 batch (B, 28, 28) look like what garment.py makes of a phone photo.
+
+    A segmented photo differs from a Zalando product shot in the garment's own look, not its outline:
+    prints and stripes inside it, light falling unevenly across it, a brightness range stretched to
+    start at garment.FLOOR, a slightly tilted or rescaled frame. Each of those is drawn here at random.
+    """
+    b = batch.shape[0]
+    dev = batch.device
+
+    def rand(*shape):  # always from the CPU generator: same seed, same batches on any device
+        return torch.rand(*shape, generator=generator).to(dev)
+
+    pick = rand(b) < share
+    x = batch.float() / 255
+    # Geometry: rotation up to 10 degrees, scale 0.9-1.1 (about the centre, as the frame is centred).
+    angle = (rand(b) - 0.5) * (2 * math.pi * 10 / 180)
+    scale = 0.9 + 0.2 * rand(b)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], 1),
+                         torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1)
+    grid = nn.functional.affine_grid(theta, (b, 1, 28, 28), align_corners=False)
+    warped = nn.functional.grid_sample(x[:, None], grid, mode="bilinear", align_corners=False)[:, 0]
+    inside = warped > 0.05
+    # Prints and stripes: a sinusoid at a random angle and period (3-10 pixels), of random strength,
+    # or blotches (smooth random noise); multiplied into the garment's brightness.
+    yy, xx = torch.meshgrid(torch.arange(28.0, device=dev), torch.arange(28.0, device=dev), indexing="ij")
+    direction = rand(b) * math.pi
+    period = 3 + 7 * rand(b)
+    phase = rand(b) * 2 * math.pi
+    wave = torch.sin((xx * torch.cos(direction)[:, None, None] + yy * torch.sin(direction)[:, None, None])
+                     * (2 * math.pi / period)[:, None, None] + phase[:, None, None])
+    blotch = nn.functional.interpolate(rand(b, 1, 5, 5), size=(28, 28), mode="bilinear", align_corners=False)[:, 0]
+    use_wave = (rand(b) < 0.5)[:, None, None]
+    pattern = torch.where(use_wave, 0.5 + 0.5 * wave, blotch)
+    strength = (rand(b) * 0.6)[:, None, None]
+    # Uneven light: a linear ramp across the garment, up to 50% darker on one side.
+    slope = rand(b) * 2 * math.pi
+    ramp = (xx * torch.cos(slope)[:, None, None] + yy * torch.sin(slope)[:, None, None]) / 40 + 0.5
+    light = 1 - (rand(b) * 0.5)[:, None, None] * ramp.clamp(0, 1)
+    # Brightness range: garment values stretched to [FLOOR, 1] like garment.render, at a random gain.
+    gain = (0.6 + 0.5 * rand(b))[:, None, None]
+    looked = warped * (1 - strength * pattern) * light * gain
+    looked = torch.where(inside, 0.25 + 0.75 * looked.clamp(0, 1), torch.zeros_like(looked))
+    out = (looked * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+    return torch.where(pick[:, None, None], out, batch)
 
 
 def standardize(batch: torch.Tensor, recipe: Recipe) -> torch.Tensor:
@@ -204,6 +259,9 @@ def fit(
 
     images = train.images.to(device)  # (N, 28, 28) uint8: 47 MB for the full set, on the device once
     labels = train.labels.to(device)
+    held = int(len(images) * recipe.holdout)  # the last images fit the temperature, never the weights
+    held_images, held_labels = images[len(images) - held :], labels[len(labels) - held :]
+    images, labels = images[: len(images) - held], labels[: len(labels) - held]
     n = len(images)
     batches = math.ceil(n / recipe.batch_size)
     schedule = _schedule(optimizer, recipe, total_steps=batches * recipe.epochs)
@@ -230,6 +288,8 @@ def fit(
                 x, y = images[index], labels[index]
                 if flipping:
                     x = augment(x, generator)
+                    if recipe.photo > 0:
+                        x = photo_augment(x, generator, recipe.photo)
                 logits = model(standardize(x, recipe))
                 loss = loss_fn(logits, y)
                 optimizer.zero_grad(set_to_none=True)
@@ -257,6 +317,8 @@ def fit(
             if out is not None:
                 state = _checkpoint(model, optimizer, generator, recipe, seed, history, train, save_optimizer)
                 state.metadata["steps"] = (epoch + 1) * batches
+                if held:
+                    state.metadata[calibration.METADATA_KEY] = _temperature(evaluator, held_images, held_labels, device)
                 save_checkpoint(out, state)
                 last_saved = (epoch + 1, out)
             callbacks.epoch_end(stats)
@@ -271,7 +333,12 @@ def fit(
     result.seconds = time.perf_counter() - began
     evaluator.load_state_dict(folded_state(model, recipe))
     result.model = evaluator.eval()
+    result.temperature = _temperature(evaluator, held_images, held_labels, device) if held else None
     return result
+
+
+def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
+    return calibration.fit_temperature(predict_logits(model, images, device), labels.cpu())
 
 
 def _resume_point(path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: int) -> tuple[int, int, list[EpochStats]]:

@@ -10,7 +10,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from fashionnet import CLASSES
+from fashionnet import CLASSES, calibration
 from fashionnet.errors import WeightsError
 from fashionnet.files import atomic_write
 from fashionnet.model import NeuralNetwork, build_model
@@ -43,6 +43,12 @@ class WeightsInfo:
     def test_accuracy(self) -> float | None:
         value = self.metadata.get("test_accuracy")
         return float(value) if value is not None else None
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature (validated when the checkpoint was loaded); 1.0 when there is none."""
+        value = self.metadata.get(calibration.METADATA_KEY)
+        return float(value) if value is not None else 1.0
 
     def describe(self) -> str:
         if self.source == RANDOM:
@@ -144,6 +150,10 @@ def load_model(weights: str | Path | None, seed: int, device: torch.device) -> t
             saved_classes = checkpoint.metadata.get("classes")
             if saved_classes is not None and list(saved_classes) != list(CLASSES):
                 raise WeightsError(f"{path}: trained for other classes ({saved_classes}), not FashionMNIST's")
+            try:
+                calibration.temperature_of(checkpoint.metadata)
+            except WeightsError as exc:
+                raise WeightsError(f"{path}: {exc}") from None
             model.load_state_dict({k: v.float() for k, v in checkpoint.model.items()})
             source = "shipped" if spec is None else "file"
             info = WeightsInfo(source=source, path=path, metadata=checkpoint.metadata)

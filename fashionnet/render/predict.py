@@ -22,7 +22,8 @@ from fashionnet.render.console import Picture
 
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
-CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error")
+CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score")
+MASK_SIDE = 28  # --show draws a photo's garment mask with at most this many pixels on its longest side
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {127: "\\x7f"}
 
@@ -55,18 +56,38 @@ def probability_bars(result: Prediction, width: int = BAR_WIDTH) -> Table:
     return chart
 
 
+def verdict(result: Prediction) -> Text:
+    """'Label 97.3%', or 'not sure — looks most like Label 41.0%' (and why, when no garment was found)."""
+    if result.sure is False:
+        why = " (no garment found)" if result.found is False else ""
+        return Text.assemble(("not sure", "bold yellow"), f" — looks most like {result.label} "
+                             f"{percent(result.probability)}{why}")
+    return Text.assemble((result.label, "bold green"), f" {percent(result.probability)}")
+
+
+def mask_picture(mask) -> Picture:
+    """A photo's garment mask (bool array) scaled down for the terminal: garment white, background dark."""
+    h, w = mask.shape
+    scale = min(1.0, MASK_SIDE / max(h, w))
+    rows = [min(h - 1, int((r + 0.5) / scale)) for r in range(max(1, round(h * scale)))]
+    cols = [min(w - 1, int((c + 0.5) / scale)) for c in range(max(1, round(w * scale)))]
+    return Picture([[255 if mask[r, c] else 40 for c in cols] for r in rows])
+
+
 def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
-    """One image: 'path: Label 97.3%', the top-k bars, and with `show` the 28x28 picture beside them."""
+    """One image: 'path: Label 97.3%', the top-k bars, and with `show` the 28x28 picture beside them
+    (and, for a photo, the garment mask that was cut out of it before that)."""
     if not result.ok:
         return error_line(result)
-    header = Text.assemble(
-        (printable(result.path), "bold"), ": ", (result.label, "bold green"), f" {percent(result.probability)}"
-    )
+    header = Text.assemble((printable(result.path), "bold"), ": ", verdict(result))
     body = Group(header, probability_bars(result))
     if not show or result.image is None:
         return body
     grid = Table.grid(padding=(0, 2))
-    grid.add_row(Picture(result.image.tolist()), body)
+    if result.mask is not None:
+        grid.add_row(mask_picture(result.mask), Picture(result.image.tolist()), body)
+    else:
+        grid.add_row(Picture(result.image.tolist()), body)
     return grid
 
 
@@ -82,9 +103,8 @@ def predictions_table(results: Iterable[Prediction]) -> Table:
         if not r.ok:
             continue
         runner_up = f"{r.top[1][0]} {percent(r.top[1][2])}" if len(r.top) > 1 else ""
-        table.add_row(
-            Text(printable(r.path)), Text(r.label, style="bold"), percent(r.probability), Text(runner_up, style="dim")
-        )
+        label = Text(f"not sure ({r.label}?)", style="yellow") if r.sure is False else Text(r.label, style="bold")
+        table.add_row(Text(printable(r.path)), label, percent(r.probability), Text(runner_up, style="dim"))
     return table
 
 
@@ -114,6 +134,8 @@ def prediction_record(result: Prediction) -> dict:
         "index": result.index,
         "probability": round(result.probability, 6),
         "top": [{"label": label, "index": index, "probability": round(p, 6)} for label, index, p in result.top],
+        "sure": result.sure,
+        "score": round(result.score, 6) if result.score is not None else None,
     }
 
 
@@ -130,5 +152,7 @@ def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
     for result in results:
         rec = prediction_record(result)
         top = ";".join(f"{t['label']}:{t['probability']}" for t in rec.get("top", []))
+        sure = {True: "true", False: "false"}.get(rec.get("sure"), "")
+        score = rec.get("score")
         writer.writerow([printable(result.path), rec.get("label", ""), rec.get("index", ""),
-                         rec.get("probability", ""), top, rec.get("error", "")])
+                         rec.get("probability", ""), top, rec.get("error", ""), sure, "" if score is None else score])
