@@ -332,7 +332,9 @@ def train(
     if not quiet:
         typer.echo(f"Using {dev} device", err=True)
     if chatter:
-        typer.echo(f"Training on {len(train_split.images):,} images; checkpoints go to {out_path}", err=True)
+        held = int(len(train_split.images) * recipe.holdout)
+        kept = f" ({held:,} more held out to calibrate)" if held else ""
+        typer.echo(f"Training on {len(train_split.images) - held:,} images{kept}; checkpoints go to {out_path}", err=True)
     from fashionnet.render.training import ProgressReporter, epochs_table
 
     if chatter:

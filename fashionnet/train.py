@@ -43,12 +43,9 @@ class Recipe:
     label_smoothing: float = 0.2
     flip: bool = True  # random horizontal flips (clothes are close to mirror-symmetric)...
     clean_epochs: int = 7  # ...except in the last epochs, which see the images as they are
-    # Share of each batch that is made to look like a segmented phone photo (photo_augment), in the same
-    # epochs as the flips; 0 turns it off.
-    photo: float = 0.5
     # The last share of the training images is held out from training to fit the temperature that
     # calibrates the probabilities (calibration.fit_temperature); 0 skips calibration.
-    holdout: float = 0.08
+    holdout: float = 0.02
     # Inputs are standardised while training (FashionMNIST's pixel mean and std); the saved weights have
     # this folded into the first layer, so every checkpoint takes the tutorial's ToTensor() input.
     mean: float = 0.2860
@@ -110,54 +107,6 @@ def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """
     flip = (torch.rand(batch.shape[0], generator=generator) < 0.5).to(batch.device)
     return torch.where(flip[:, None, None], batch.flip(-1), batch)
-
-
-def photo_augment(batch: torch.Tensor, generator: torch.Generator, share: float) -> torch.Tensor:
-    """Make a random `share` of a uint8 batch (B, 28, 28) look like what garment.py makes of a phone photo.
-
-    A segmented photo differs from a Zalando product shot in the garment's own look, not its outline:
-    prints and stripes inside it, light falling unevenly across it, a brightness range stretched to
-    start at garment.FLOOR, a slightly tilted or rescaled frame. Each of those is drawn here at random.
-    """
-    b = batch.shape[0]
-    dev = batch.device
-
-    def rand(*shape):  # always from the CPU generator: same seed, same batches on any device
-        return torch.rand(*shape, generator=generator).to(dev)
-
-    pick = rand(b) < share
-    x = batch.float() / 255
-    # Geometry: rotation up to 10 degrees, scale 0.9-1.1 (about the centre, as the frame is centred).
-    angle = (rand(b) - 0.5) * (2 * math.pi * 10 / 180)
-    scale = 0.9 + 0.2 * rand(b)
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], 1),
-                         torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1)
-    grid = nn.functional.affine_grid(theta, (b, 1, 28, 28), align_corners=False)
-    warped = nn.functional.grid_sample(x[:, None], grid, mode="bilinear", align_corners=False)[:, 0]
-    inside = warped > 0.05
-    # Prints and stripes: a sinusoid at a random angle and period (3-10 pixels), of random strength,
-    # or blotches (smooth random noise); multiplied into the garment's brightness.
-    yy, xx = torch.meshgrid(torch.arange(28.0, device=dev), torch.arange(28.0, device=dev), indexing="ij")
-    direction = rand(b) * math.pi
-    period = 3 + 7 * rand(b)
-    phase = rand(b) * 2 * math.pi
-    wave = torch.sin((xx * torch.cos(direction)[:, None, None] + yy * torch.sin(direction)[:, None, None])
-                     * (2 * math.pi / period)[:, None, None] + phase[:, None, None])
-    blotch = nn.functional.interpolate(rand(b, 1, 5, 5), size=(28, 28), mode="bilinear", align_corners=False)[:, 0]
-    use_wave = (rand(b) < 0.5)[:, None, None]
-    pattern = torch.where(use_wave, 0.5 + 0.5 * wave, blotch)
-    strength = (rand(b) * 0.6)[:, None, None]
-    # Uneven light: a linear ramp across the garment, up to 50% darker on one side.
-    slope = rand(b) * 2 * math.pi
-    ramp = (xx * torch.cos(slope)[:, None, None] + yy * torch.sin(slope)[:, None, None]) / 40 + 0.5
-    light = 1 - (rand(b) * 0.5)[:, None, None] * ramp.clamp(0, 1)
-    # Brightness range: garment values stretched to [FLOOR, 1] like garment.render, at a random gain.
-    gain = (0.6 + 0.5 * rand(b))[:, None, None]
-    looked = warped * (1 - strength * pattern) * light * gain
-    looked = torch.where(inside, 0.25 + 0.75 * looked.clamp(0, 1), torch.zeros_like(looked))
-    out = (looked * 255 + 0.5).clamp(0, 255).to(torch.uint8)
-    return torch.where(pick[:, None, None], out, batch)
 
 
 def standardize(batch: torch.Tensor, recipe: Recipe) -> torch.Tensor:
@@ -288,8 +237,6 @@ def fit(
                 x, y = images[index], labels[index]
                 if flipping:
                     x = augment(x, generator)
-                    if recipe.photo > 0:
-                        x = photo_augment(x, generator, recipe.photo)
                 logits = model(standardize(x, recipe))
                 loss = loss_fn(logits, y)
                 optimizer.zero_grad(set_to_none=True)
