@@ -365,7 +365,8 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, **overrides) -> Recipe:
         return replace(Recipe(), **given)
     path, checkpoint = resume
     try:
-        base = Recipe(**checkpoint.metadata["recipe"])
+        # Checkpoints from before the calibration hold-out trained on every image: keep it that way.
+        base = Recipe(**{"holdout": 0.0, **checkpoint.metadata["recipe"]})
     except (TypeError, KeyError):
         raise WeightsError(f"{path}: its training recipe is not one this version understands") from None
     if given.get("batch_size", base.batch_size) != base.batch_size:

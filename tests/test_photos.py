@@ -211,3 +211,20 @@ def test_opencv_is_not_imported_for_help_or_fashion_mnist_pngs(tmp_path):
         "assert 'cv2' not in sys.modules, 'cv2 imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_training_holds_out_images_and_stores_the_temperature(fake_data, tmp_path):
+    from dataclasses import asdict
+
+    from fashionnet import data
+    from fashionnet.train import Recipe, fit, recipe_for
+    from fashionnet.weights import read_checkpoint
+
+    out = tmp_path / "t.safetensors"
+    result = fit(Recipe(epochs=2, batch_size=50, holdout=0.1), data.load_split("train", fake_data), None, CPU, out=out)
+    saved = read_checkpoint(out).metadata
+    assert saved["temperature"] == result.temperature and 0 < result.temperature < 10
+    assert saved["steps"] == 2 * math.ceil(540 / 50), "600 images, 60 held out"
+    # A checkpoint from before the hold-out existed resumes on every image, as it was trained.
+    old = {k: v for k, v in asdict(Recipe()).items() if k != "holdout"}
+    assert recipe_for((out, Checkpoint({}, metadata={"recipe": old}))).holdout == 0.0
