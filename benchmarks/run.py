@@ -154,8 +154,53 @@ def _accuracy(cmd: list[str], labels: dict[str, int]) -> float:
     return correct / len(labels)
 
 
+def bench_photos() -> list[dict]:
+    """Issue 7: real phone photos (the development set, when present), calibration and "not sure"."""
+    from benchmarks import photo_set
+
+    rows = []
+    _, proc = run([*FASHIONNET, "evaluate", "--json"])
+    ece = json.loads(proc.stdout)["calibration_error"]
+    rows.append({"name": "test-set calibration error (ECE)", "value": ece, "ratio": ece, "target": 0.02, "unit": "ECE"})
+    folder = photo_set.locate()
+    if folder is None:
+        print("photos: development set not found (../shared/data/clothing-photos or $FASHIONNET_PHOTOS); "
+              "skipping the photo benchmarks", file=sys.stderr)
+        return rows
+    photos = photo_set.load(folder)
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "photos"
+        listing.mkdir()
+        for i, p in enumerate(photos[:: max(1, len(photos) // 100)][:100]):  # 100 photos across all categories
+            (listing / f"{i:03d}.jpg").symlink_to(p.path)
+        r = ratio_to_import_torch([*FASHIONNET, "predict", str(listing), "--json"], repeats=3)
+        rows.append({"name": "predict 100 photos of 400 px", **r, "target": 2.0, "unit": "x import torch"})
+    _, proc = run([*FASHIONNET, "predict", *[str(p.path) for p in photos], "--json"])
+    found = {row["path"]: row for row in map(json.loads, proc.stdout.decode().splitlines())}
+    answers = [found[str(p.path)] for p in photos]
+    report = {}
+    for name, part in (("tuning half", 0), ("confirming half", 1), ("all", None)):
+        chosen = [i for i, p in enumerate(photos) if part is None or p.half == part]
+        report[name] = photo_set.scores([photos[i] for i in chosen], [answers[i].get("index", -1) for i in chosen],
+                                        [bool(answers[i].get("sure")) for i in chosen],
+                                        [answers[i].get("score", 0.0) for i in chosen])
+    whole = report["all"]
+    for key, label, target in (
+        ("strict_accuracy", "photos: strict accuracy", 0.60),
+        ("balanced_accuracy", "photos: class-balanced accuracy", 0.55),
+        ("acceptable_accuracy", "photos: acceptable-class accuracy", 0.70),
+        ("auroc", "photos: AUROC hat/shorts/skirt vs known", 0.80),
+        ("unknown_not_sure", "photos: hat/shorts/skirt marked not sure", 0.50),
+        ("correct_sure", "photos: correct answers kept sure", 0.80),
+    ):
+        rows.append({"name": label, "value": whole[key], "ratio": whole[key], "target": target, "unit": "share",
+                     "higher_is_better": True, "halves": {k: v[key] for k, v in report.items()}})
+    rows[-1]["detail"] = report
+    return rows
+
+
 BENCHMARKS = {"help": bench_help, "summary": bench_summary, "evaluate": bench_evaluate,
-              "training": bench_training, "predict": bench_predict}
+              "training": bench_training, "predict": bench_predict, "photos": bench_photos}
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from fashionnet import SEED_MAX, __version__
+from fashionnet.calibration import DEFAULT_THRESHOLD
 from fashionnet.errors import ExitCode, FashionNetError, printable
 
 EXIT_CODES_HELP = (
@@ -430,7 +431,9 @@ def train(
     if not quiet:
         typer.echo(f"Using {dev} device", err=True)
     if chatter:
-        typer.echo(f"Training on {len(train_split.images):,} images; checkpoints go to {printable(str(out_path))}", err=True)
+        held = int(len(train_split.images) * recipe.holdout)
+        kept = f" ({held:,} more held out to calibrate)" if held else ""
+        typer.echo(f"Training on {len(train_split.images) - held:,} images{kept}; checkpoints go to {printable(str(out_path))}", err=True)
     from fashionnet.render.training import ProgressReporter, epochs_table
 
     if chatter:
@@ -482,7 +485,7 @@ def evaluate(
         check_plot_path(plot, force)
     test = data_mod.load_split("test", data_dir)
     dev, model, info = _setup(device, weights, seed, onnx=True)
-    result = run_evaluation(model, test.images, test.labels, dev)
+    result = run_evaluation(model, test.images, test.labels, dev, temperature=info.temperature)
     if plot is not None:
         from fashionnet.plots import plot_confusion
 
@@ -517,6 +520,7 @@ def predict(
     ] = Invert.auto,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
+    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Calibrated top probability below which an answer is 'not sure'.")] = DEFAULT_THRESHOLD,
     device: DeviceOption = None,
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
@@ -534,7 +538,8 @@ def predict(
         dev, model, info = _setup(device, weights, seed, onnx=True)
         if not (as_json or as_csv):
             typer.echo(f"Weights: {info.describe()}", err=True)
-        results = predict_decoded(decoding, model, device=dev, top_k=top_k)
+        results = predict_decoded(decoding, model, device=dev, top_k=top_k, temperature=info.temperature,
+                                  threshold=threshold)
         failed = _emit_predictions(results, len(items), as_json, as_csv, show)
     if failed:
         raise typer.Exit(int(ExitCode.INPUT_FAILED))

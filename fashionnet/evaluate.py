@@ -28,6 +28,8 @@ class Evaluation:
     loss: float  # mean cross-entropy
     per_class: list[ClassMetrics]
     confusion: list[list[int]]  # confusion[true][predicted]
+    calibration_error: float = float("nan")  # expected calibration error of the calibrated probabilities
+    temperature: float = 1.0  # the checkpoint's calibration temperature the probabilities were divided by
 
     def to_dict(self) -> dict:
         return {
@@ -36,6 +38,8 @@ class Evaluation:
             "loss": self.loss,
             "per_class": [asdict(m) for m in self.per_class],
             "confusion": self.confusion,
+            "calibration_error": self.calibration_error,
+            "temperature": self.temperature,
             "classes": list(CLASSES),
         }
 
@@ -50,8 +54,10 @@ def predict_logits(model: nn.Module, images: torch.Tensor, device: torch.device,
     return torch.cat(out) if out else torch.empty(0, len(CLASSES))
 
 
-def metrics(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
-    """All metrics from logits (N, 10) and true labels (N,)."""
+def metrics(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> Evaluation:
+    """All metrics from logits (N, 10) and true labels (N,); calibration with the given temperature."""
+    from fashionnet.calibration import expected_calibration_error
+
     n = len(labels)
     loss = nn.functional.cross_entropy(logits, labels).item() if n else float("nan")
     predicted = logits.argmax(1)
@@ -69,8 +75,10 @@ def metrics(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
         for i in range(k)
     ]
     accuracy = true_pos.sum().item() / n if n else float("nan")
-    return Evaluation(n, accuracy, loss, per_class, confusion.tolist())
+    ece = expected_calibration_error((logits / temperature).softmax(1), labels)
+    return Evaluation(n, accuracy, loss, per_class, confusion.tolist(), ece, temperature)
 
 
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> Evaluation:
-    return metrics(predict_logits(model, images, device), labels)
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
+             temperature: float = 1.0) -> Evaluation:
+    return metrics(predict_logits(model, images, device), labels, temperature)

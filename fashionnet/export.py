@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fashionnet import CLASSES, __version__
+from fashionnet import CLASSES, __version__, calibration
 from fashionnet.errors import ExitCode, FashionNetError, UsageError
 from fashionnet.files import atomic_write, check_output
 from fashionnet.images import SIZE, load_image
@@ -122,6 +122,8 @@ def export_metadata(info: WeightsInfo, fmt: str, half: bool, batch_size: int | N
         meta["seed"] = info.seed
     if info.test_accuracy is not None:
         meta["test_accuracy"] = info.test_accuracy
+    if info.metadata.get(calibration.METADATA_KEY) is not None:  # predict --weights model.onnx stays calibrated
+        meta[calibration.METADATA_KEY] = info.temperature
     return meta
 
 

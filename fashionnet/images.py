@@ -20,10 +20,12 @@ import io
 import os
 import stat
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
+from fashionnet import garment
 from fashionnet.errors import ImageError
 from fashionnet.files import input_reason, kind_of
 
@@ -117,9 +119,34 @@ def _scale_to_8bit(raw: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(a), 0, 255).astype(np.uint8)
 
 
-def _decode(img: Image.Image) -> np.ndarray:
+@dataclass
+class View:
+    """What the model sees of one picture, and how it was found (for `--show` and "not sure")."""
+
+    image: np.ndarray  # (28, 28) uint8, light object on black
+    found: bool = True  # False: blank/uniform, or a photo in which no garment stood out
+    mask: np.ndarray | None = None  # a photo's garment mask (bool, at GrabCut's working size)
+
+
+def view_of(gray: np.ndarray, invert: bool | None = None, colour: np.ndarray | None = None) -> View:
+    """Decoded pixels -> View. A photo (colour given, busy border) has its garment found first; a picture
+    with a clean background (product shot, FashionMNIST sample) goes straight to `prepare`."""
+    if int(gray.max()) - int(gray.min()) <= FUZZ:  # blank, uniform, fully transparent: nothing to see
+        return View(prepare(gray, invert), found=False)
+    if gray.shape != (SIZE, SIZE) and not garment.has_outline(gray):  # a wall, a sheet of paper
+        return View(prepare(gray, invert), found=False)
+    if colour is not None and gray.shape != (SIZE, SIZE) and not garment.has_clean_background(gray):
+        found = garment.find_garment(colour, negate=invert is not False)
+        if found.found:
+            return View(prepare(found.image, invert=False), mask=found.mask)
+        return View(prepare(gray, invert), found=False)  # classified from the whole frame, marked not sure
+    return View(prepare(gray, invert))
+
+
+def _decode(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """(grayscale, RGB or None): the colour copy is kept only for photos, which GrabCut needs it for."""
     if img.format == "JPEG":
-        img.draft("L", DRAFT_SIZE)  # huge photos: let libjpeg scale down and drop colour while decoding
+        img.draft("RGB", DRAFT_SIZE)  # huge photos: let libjpeg scale down while decoding
     img.load()
     if "exif" in img.info or "Raw profile type exif" in img.info or img.format == "TIFF":
         try:
@@ -127,10 +154,14 @@ def _decode(img: Image.Image) -> np.ndarray:
         except Exception:  # a broken EXIF block costs the orientation, not the image
             pass
     gray = to_grayscale(img)
-    if max(gray.shape) > REDUCE_ABOVE:
-        factor = max(gray.shape) // (REDUCE_ABOVE // 2)
+    factor = max(gray.shape) // (REDUCE_ABOVE // 2) if max(gray.shape) > REDUCE_ABOVE else 1
+    if factor > 1:
         gray = np.asarray(Image.fromarray(gray).reduce(factor))
-    return gray
+    colour = None
+    if gray.shape != (SIZE, SIZE) and not garment.has_clean_background(gray):
+        rgb = img.convert("RGB") if img.mode != "RGB" else img
+        colour = np.asarray(rgb.reduce(factor) if factor > 1 else rgb)
+    return gray, colour
 
 
 def _open_regular(name: str, path) -> io.BufferedReader:
@@ -169,6 +200,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def load_image(path: str | os.PathLike, invert: bool | None = None, data: bytes | None = None) -> np.ndarray:
+    """The (28, 28) uint8 array the model sees for one image file (see load_view)."""
+    return load_view(path, invert, data).image
+
+
+def load_view(path: str | os.PathLike, invert: bool | None = None, data: bytes | None = None) -> View:
     """Read one image (from `data` when given, e.g. stdin bytes; `path` then only names it) and prepare it.
 
     Every way an input can be wrong becomes one BadImage("path: what is wrong"); nothing else escapes.
@@ -189,8 +225,8 @@ def load_image(path: str | os.PathLike, invert: bool | None = None, data: bytes 
                 if min(w, h) < MIN_SIDE:
                     minimum = f"{MIN_SIDE}x{MIN_SIDE}"
                     raise BadImage(name, f"image is {w}x{h} pixels, too small to classify (minimum {minimum})")
-                gray = _decode(img)
-        return prepare(gray, invert)
+                gray, colour = _decode(img)
+        return view_of(gray, invert, colour)
     except BadImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

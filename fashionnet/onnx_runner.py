@@ -86,9 +86,9 @@ class OnnxSession:
         self.input_name = inputs[0].name
         self.batch_size = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         self.metadata = decode_metadata(self.session.get_modelmeta().custom_metadata_map)
-        classes = self.metadata.get("classes")
-        if classes is not None and list(classes) != list(CLASSES):
-            raise WeightsError(f"{self.path}: trained for other classes ({classes}), not FashionMNIST's")
+        from fashionnet.weights import check_metadata
+
+        check_metadata(self.path, self.metadata)  # the same rules as a checkpoint's: classes, accuracy, temperature
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28) in [0, 1] -> float32 logits (N, 10)."""

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from fashionnet import CLASSES
+from fashionnet.calibration import DEFAULT_THRESHOLD
 from fashionnet.files import input_reason, kind_of
-from fashionnet.images import IMAGE_SUFFIXES, SIZE, BadImage, load_image
+from fashionnet.images import IMAGE_SUFFIXES, SIZE, BadImage, View, load_view
 
 if TYPE_CHECKING:
     import torch
@@ -60,6 +61,10 @@ class Prediction:
     top: list[tuple[str, int, float]] = field(default_factory=list)  # (label, index, probability)
     image: np.ndarray | None = field(default=None, repr=False)  # (28, 28) uint8, what the model saw
     error: str | None = None
+    sure: bool | None = None  # False: out of what the model knows, or no garment found ("not sure")
+    score: float | None = None  # the out-of-distribution score (calibrated top probability); higher = surer
+    found: bool | None = None  # whether a garment/object was found (False: classified from the whole frame)
+    mask: np.ndarray | None = field(default=None, repr=False)  # a photo's garment mask, for --show
 
     @property
     def ok(self) -> bool:
@@ -212,7 +217,7 @@ def collect_inputs(args: Sequence[str], recursive: bool = False, stdin: BinaryIO
 
 # ------------------------------------------------------------------------------------------------ decoding
 
-Decoded = tuple[Input, "np.ndarray | None", "str | None"]  # (input, (28, 28) uint8 image, error)
+Decoded = tuple[Input, "View | None", "str | None"]  # (input, what the model sees, error)
 
 
 def decode_one(item: Input, invert: bool | None = None) -> Decoded:
@@ -220,22 +225,25 @@ def decode_one(item: Input, invert: bool | None = None) -> Decoded:
     if item.error is not None:
         return item, None, item.error
     try:
-        return item, load_image(item.path, invert, item.data), None
+        return item, load_view(item.path, invert, item.data), None
     except BadImage as exc:
         return item, None, exc.reason
 
 
-def _decode_chunk(job: tuple[list[str], bool | None]) -> tuple[np.ndarray, list[str | None]]:
-    # Runs in a worker: one stacked array per chunk keeps pickling cheap. (n, 28, 28) uint8
+def _decode_chunk(job: tuple[list[str], bool | None]) -> tuple[np.ndarray, list[str | None], list]:
+    # Runs in a worker: one stacked array per chunk keeps pickling cheap. (n, 28, 28) uint8, plus each
+    # view's (found, mask): masks exist only for photos.
     paths, invert = job
     images = np.zeros((len(paths), SIZE, SIZE), dtype=np.uint8)
     errors: list[str | None] = []
+    extras: list = []
     for i, path in enumerate(paths):
-        _, image, error = decode_one(Input(path), invert)
-        if image is not None:
-            images[i] = image
+        _, view, error = decode_one(Input(path), invert)
+        if view is not None:
+            images[i] = view.image
         errors.append(error)
-    return images, errors
+        extras.append((view.found, view.mask) if view is not None else (False, None))
+    return images, errors, extras
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -310,6 +318,7 @@ class Decoding:
     def __iter__(self) -> Iterator[Decoded]:
         images: np.ndarray = np.empty((0, SIZE, SIZE), np.uint8)
         errors: list[str | None] = []
+        extras: list = []
         pos = 0
         try:
             for index, item in enumerate(self.items):
@@ -318,16 +327,16 @@ class Decoding:
                     continue
                 if pos == len(errors):
                     try:
-                        images, errors = next(self._chunks)
+                        images, errors, extras = next(self._chunks)
                     except BrokenProcessPool:  # carry on here: the rest is decoded in this process
                         self.close()
                         self._pool_indices = set()
                         yield decode_one(item, self.invert)
                         continue
                     pos = 0
-                image, error = images[pos], errors[pos]
+                image, error, (found, mask) = images[pos], errors[pos], extras[pos]
                 pos += 1
-                yield item, (None if error is not None else image), error
+                yield item, (None if error is not None else View(image, found, mask)), error
         finally:
             self.close()
 
@@ -357,14 +366,30 @@ def classify(
     device: torch.device,
     top_k: int = 3,
     cpu_threads: int | None = None,
+    temperature: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 28, 28) uint8 -> (probabilities, indices), each (N, k) numpy, best first.
+    """(N, 28, 28) uint8 -> (probabilities, indices), each (N, k) numpy, best first."""
+    probs, indices, _ = classify_scored(images, model, device, top_k, cpu_threads, temperature)
+    return probs, indices
+
+
+def classify_scored(
+    images: np.ndarray,
+    model: torch.nn.Module,
+    device: torch.device,
+    top_k: int = 3,
+    cpu_threads: int | None = None,
+    temperature: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 28, 28) uint8 -> (probabilities, indices, sureness scores): (N, k), (N, k), (N,) numpy.
 
     The tensor is built exactly as ToTensor builds it (uint8 / 255 in float32), so a FashionMNIST image
-    gets the same input here as in `evaluate`. `cpu_threads` caps torch's threads for this call on the CPU.
+    gets the same input here as in `evaluate`. Probabilities are softmax(logits / temperature), the
+    checkpoint's calibration. `cpu_threads` caps torch's threads for this call on the CPU.
     """
     import torch
 
+    from fashionnet.calibration import sureness
     from fashionnet.evaluate import predict_logits
 
     k = max(1, min(top_k, len(CLASSES)))
@@ -374,28 +399,32 @@ def classify(
     try:
         # The same batched inference `evaluate` runs, over this one batch; logits come back on the CPU.
         logits = predict_logits(model, torch.from_numpy(images), device, batch_size=max(1, len(images)))
-        top_p, top_i = logits.softmax(dim=1).topk(k, dim=1)  # (N, k)
-        return top_p.numpy(), top_i.numpy()
+        top_p, top_i = (logits / temperature).softmax(dim=1).topk(k, dim=1)  # (N, k)
+        return top_p.numpy(), top_i.numpy(), sureness(logits, temperature).numpy()
     finally:
         torch.set_num_threads(saved)
 
 
-def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int | None) -> Iterator[Prediction]:
-    good = [image for _, image, error in pending if error is None]
+def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int | None,
+           temperature: float, threshold: float) -> Iterator[Prediction]:
+    good = [view.image for _, view, error in pending if error is None]
     if good:
-        probs, indices = classify(np.stack(good), model, device, top_k, cpu_threads)
+        probs, indices, scores = classify_scored(np.stack(good), model, device, top_k, cpu_threads, temperature)
     row = 0
-    for item, image, error in pending:
+    for item, view, error in pending:
         if error is not None:
             yield Prediction(path=item.path, error=error)
             continue
         top = [(CLASSES[int(i)], int(i), float(p)) for p, i in zip(probs[row], indices[row])]
+        score = float(scores[row])
         row += 1
         if not np.isfinite(probs[row - 1]).all():  # finite weights can still overflow to inf logits
             yield Prediction(path=item.path, error="the model's output is not a number (its weights overflow)")
             continue
         label, index, probability = top[0]
-        yield Prediction(item.path, label, index, probability, top, image)
+        sure = view.found and score >= threshold
+        yield Prediction(item.path, label, index, probability, top, view.image, sure=sure, score=score,
+                         found=view.found, mask=view.mask)
 
 
 def predict_decoded(
@@ -405,17 +434,21 @@ def predict_decoded(
     top_k: int = 3,
     batch_size: int = BATCH_SIZE,
     cpu_threads: int | None = CPU_THREADS,
+    temperature: float = 1.0,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> Iterator[Prediction]:
-    """Classify decoded inputs in batches; yields one Prediction per input, in input order."""
+    """Classify decoded inputs in batches; yields one Prediction per input, in input order.
+
+    An answer is "sure" when a garment was found and its score reaches `threshold`."""
     pending: list[Decoded] = []
     ready = 0
     for entry in decoded:
         pending.append(entry)
         ready += entry[2] is None
         if ready >= batch_size:
-            yield from _flush(pending, model, device, top_k, cpu_threads)
+            yield from _flush(pending, model, device, top_k, cpu_threads, temperature, threshold)
             pending, ready = [], 0
-    yield from _flush(pending, model, device, top_k, cpu_threads)
+    yield from _flush(pending, model, device, top_k, cpu_threads, temperature, threshold)
 
 
 def predict_paths(
@@ -427,9 +460,11 @@ def predict_paths(
     invert: bool | None = None,
     workers: int | None = None,
     cpu_threads: int | None = CPU_THREADS,
+    temperature: float = 1.0,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> Iterator[Prediction]:
     """All in one: decode (in parallel when worth it) and classify. Strings are taken as file paths."""
     inputs = [item if isinstance(item, Input) else Input(str(item)) for item in items]
     with start_decoding(inputs, invert, workers) as decoding:
-        yield from predict_decoded(decoding, model, device, top_k, batch_size, cpu_threads)
+        yield from predict_decoded(decoding, model, device, top_k, batch_size, cpu_threads, temperature, threshold)
 

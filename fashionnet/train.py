@@ -18,10 +18,10 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from fashionnet import CLASSES
+from fashionnet import CLASSES, calibration
 from fashionnet.data import Split
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError, printable
-from fashionnet.evaluate import evaluate
+from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.model import NeuralNetwork, build_model
 from fashionnet.files import check_writable
 from fashionnet.weights import (
@@ -48,6 +48,9 @@ class Recipe:
     label_smoothing: float = 0.2
     flip: bool = True  # random horizontal flips (clothes are close to mirror-symmetric)...
     clean_epochs: int = 7  # ...except in the last epochs, which see the images as they are
+    # The last share of the training images is held out from training to fit the temperature that
+    # calibrates the probabilities (calibration.fit_temperature); 0 skips calibration.
+    holdout: float = 0.02
     # Inputs are standardised while training (FashionMNIST's pixel mean and std); the saved weights have
     # this folded into the first layer, so every checkpoint takes the tutorial's ToTensor() input.
     mean: float = 0.2860
@@ -79,6 +82,7 @@ RECIPE_RULES: dict[str, tuple] = {
     "clean_epochs": (lambda v: is_whole(v) and v >= 0, "a whole number of at least 0"),
     "mean": (lambda v: is_real(v), "a finite number"),
     "std": (lambda v: is_real(v) and v > 0, "a finite number above 0"),
+    "holdout": (lambda v: is_real(v) and 0 <= v < 0.5, "a number from 0 to 0.5 (the share held out to calibrate)"),
 }
 
 
@@ -103,6 +107,7 @@ class TrainResult:
     out: Path | None = None
     seconds: float = 0.0
     model: NeuralNetwork | None = None  # the folded weights, as saved: takes [0, 1] input
+    temperature: float | None = None  # fitted on the held-out images (None when recipe.holdout is 0)
 
     @property
     def final(self) -> EpochStats | None:
@@ -305,6 +310,9 @@ def fit(
 
     images = train.images.to(device)  # (N, 28, 28) uint8: 47 MB for the full set, on the device once
     labels = train.labels.to(device)
+    held = int(len(images) * recipe.holdout)  # the last images fit the temperature, never the weights
+    held_images, held_labels = images[len(images) - held :], labels[len(labels) - held :]
+    images, labels = images[: len(images) - held], labels[: len(labels) - held]
     n = len(images)
     batches = math.ceil(n / recipe.batch_size)
     schedule = _schedule(optimizer, recipe, total_steps=batches * recipe.epochs)
@@ -358,6 +366,8 @@ def fit(
             if out is not None:
                 state = _checkpoint(model, optimizer, generator, recipe, seed, history, train, save_optimizer)
                 state.metadata["steps"] = (epoch + 1) * batches
+                if held:
+                    state.metadata[calibration.METADATA_KEY] = _temperature(evaluator, held_images, held_labels, device)
                 with _interrupts_wait():  # a Ctrl-C as the file lands is reported with it
                     save_checkpoint(out, state)
                     last_saved = (epoch + 1, out)
@@ -373,7 +383,12 @@ def fit(
     result.seconds = time.perf_counter() - began
     evaluator.load_state_dict(folded_state(model, recipe))
     result.model = evaluator.eval()
+    result.temperature = _temperature(evaluator, held_images, held_labels, device) if held else None
     return result
+
+
+def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
+    return calibration.fit_temperature(predict_logits(model, images, device), labels.cpu())
 
 
 def _resume_point(path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: int) -> tuple[int, int, list[EpochStats]]:
@@ -465,7 +480,8 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, **overrides) -> Recipe:
         return replace(Recipe(), **given)
     path, checkpoint = resume
     try:
-        base = Recipe(**checkpoint.metadata["recipe"])
+        # Checkpoints from before the calibration hold-out trained on every image: keep it that way.
+        base = Recipe(**{"holdout": 0.0, **checkpoint.metadata["recipe"]})
     except (TypeError, KeyError):
         raise WeightsError(f"{path}: its training recipe is not one this version understands") from None
     problem = base.problem()

@@ -13,7 +13,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from fashionnet import CLASSES, SEED_MAX
+from fashionnet import CLASSES, SEED_MAX, calibration
 from fashionnet.errors import WeightsError, printable
 from fashionnet.files import atomic_write, input_reason, kind_of
 from fashionnet.model import NeuralNetwork, build_model
@@ -46,6 +46,12 @@ class WeightsInfo:
     def test_accuracy(self) -> float | None:
         value = self.metadata.get("test_accuracy")
         return float(value) if value is not None else None
+
+    @property
+    def temperature(self) -> float:
+        """The calibration temperature (validated when the checkpoint was loaded); 1.0 when there is none."""
+        value = self.metadata.get(calibration.METADATA_KEY)
+        return float(value) if value is not None else 1.0
 
     def describe(self) -> str:
         if self.source == RANDOM:
@@ -112,6 +118,7 @@ METADATA_RULES: dict[str, tuple] = {
     "normalization": (lambda v: _flat_numbers(v), "an object of numbers and strings"),
     "recipe": (lambda v: _flat_numbers(v), "an object of numbers and booleans"),
     "history": (lambda v: isinstance(v, list) and all(_flat_numbers(h) for h in v), "a list of epoch records"),
+    calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0 < v <= 1e6), "a number above 0 (a temperature)"),
     "optimizer_param_groups": (lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v), "a list of objects"),
 }
 

@@ -246,7 +246,7 @@ def _decode_in_subprocess(paths: list[str], prelude: str = "") -> np.ndarray:
         f"{prelude}\n"
         f"d = p.start_decoding([p.Input(x) for x in {paths!r}], workers=2)\n"
         "assert d._pool is not None and 'torch' not in sys.modules\n"
-        "print(json.dumps([img.tolist() for _, img, _ in d]))\n"
+        "print(json.dumps([view.image.tolist() for _, view, _ in d]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -275,7 +275,7 @@ def test_a_dying_decoder_process_neither_hangs_nor_loses_inputs(tmp_path):
 
 def _result(path="shirt.png", top=((6, 0.625), (0, 0.25), (2, 0.125))) -> Prediction:
     t = [(CLASSES[i], i, p) for i, p in top]
-    return Prediction(path, t[0][0], t[0][1], t[0][2], t, garment(0))
+    return Prediction(path, t[0][0], t[0][1], t[0][2], t, garment(0), sure=True, score=t[0][2], found=True)
 
 
 def test_single_prediction_shows_label_probability_and_bars():
@@ -302,6 +302,14 @@ def test_show_puts_the_picture_beside_the_chart():
     assert "shirt.png: Shirt 62.5%" in lines[0]
     assert all(len(line) <= 80 for line in lines)
     assert any(c in "".join(lines) for c in "@%#*")  # the garment's pixels are drawn
+
+
+def test_not_sure_is_said_in_the_view_and_the_table():
+    unsure = _result("hat.jpg", top=((0, 0.3), (6, 0.2), (2, 0.1)))
+    unsure.sure = False
+    assert render_text(render.predictions_view([unsure])).splitlines()[0] == "hat.jpg: not sure — looks most like T-shirt/top 30.0%"
+    rows = [line for line in render_text(render.predictions_table([unsure] * 5)).splitlines() if line.startswith("hat")]
+    assert rows[0].split()[:4] == ["hat.jpg", "not", "sure", "(T-shirt/top?)"]
 
 
 def test_many_images_become_a_compact_table():
@@ -336,6 +344,7 @@ def test_json_lines_and_csv_rows():
         "top": [{"label": "Shirt", "index": 6, "probability": 0.625},
                 {"label": "T-shirt/top", "index": 0, "probability": 0.25},
                 {"label": "Pullover", "index": 2, "probability": 0.125}],
+        "sure": True, "score": 0.625,
     }
     assert second == {"path": "b.png", "error": "file is empty (0 bytes)"}
 
@@ -344,9 +353,10 @@ def test_json_lines_and_csv_rows():
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert list(rows[0]) == list(render.CSV_COLUMNS)
     assert rows[0] == {"path": "a.png", "label": "Shirt", "index": "6", "probability": "0.625",
-                       "top": "Shirt:0.625;T-shirt/top:0.25;Pullover:0.125", "error": ""}
+                       "top": "Shirt:0.625;T-shirt/top:0.25;Pullover:0.125", "error": "",
+                       "sure": "true", "score": "0.625"}
     assert rows[1] == {"path": "b.png", "label": "", "index": "", "probability": "", "top": "",
-                       "error": "file is empty (0 bytes)"}
+                       "error": "file is empty (0 bytes)", "sure": "", "score": ""}
 
 
 def test_modules_do_not_import_torch_until_needed():

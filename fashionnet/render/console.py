@@ -54,6 +54,11 @@ class Picture:
         # pixels: rows of 0..255 integers (a 28x28 uint8 tensor's .tolist() works).
         self.rows = [[max(0, min(255, int(v))) for v in row] for row in pixels]
 
+    @property
+    def width(self) -> int:
+        """Columns it takes on the terminal: one per pixel."""
+        return len(self.rows[0]) if self.rows else 0
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         rows = self.rows if len(self.rows) % 2 == 0 else self.rows + [[0] * len(self.rows[0])]
         plain = console.no_color or console.color_system is None
@@ -70,8 +75,7 @@ class Picture:
     def __rich_measure__(self, console: Console, options: ConsoleOptions):
         from rich.measure import Measurement
 
-        width = len(self.rows[0]) if self.rows else 0
-        return Measurement(width, width)
+        return Measurement(self.width, self.width)
 
 
 class Trimmed:

@@ -25,7 +25,8 @@ from fashionnet.render.console import Fitted, Picture
 
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
-CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error")
+CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score")
+MASK_SIDE = 28  # --show draws a photo's garment mask with at most this many pixels on its longest side
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
@@ -66,24 +67,45 @@ def probability_bars(result: Prediction, width: int = BAR_WIDTH) -> RenderableTy
     return Fitted(build)
 
 
+def verdict(result: Prediction) -> Text:
+    """'Label 97.3%', or 'not sure — looks most like Label 41.0%' (and why, when no garment was found)."""
+    if result.sure is False:
+        why = " (no garment found)" if result.found is False else ""
+        return Text.assemble(("not sure", "bold yellow"), f" — looks most like {result.label} "
+                             f"{percent(result.probability)}{why}")
+    return Text.assemble((result.label, "bold green"), f" {percent(result.probability)}")
+
+
+def mask_picture(mask) -> Picture:
+    """A photo's garment mask (bool array) scaled down for the terminal: garment white, background dark."""
+    h, w = mask.shape
+    scale = min(1.0, MASK_SIDE / max(h, w))
+    rows = [min(h - 1, int((r + 0.5) / scale)) for r in range(max(1, round(h * scale)))]
+    cols = [min(w - 1, int((c + 0.5) / scale)) for c in range(max(1, round(w * scale)))]
+    return Picture([[255 if mask[r, c] else 40 for c in cols] for r in rows])
+
+
 def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
-    """One image: 'path: Label 97.3%', the top-k bars, and with `show` the 28x28 picture beside them."""
+    """One image: 'path: Label 97.3%', the top-k bars, and with `show` the 28x28 picture beside them
+    (and, for a photo, the garment mask that was cut out of it before that)."""
     if not result.ok:
         return error_line(result)
-    header = Text.assemble(
-        (printable(result.path), "bold"), ": ", (result.label, "bold green"), f" {percent(result.probability)}"
-    )
+    header = Text.assemble((printable(result.path), "bold"), ": ", verdict(result))
     body = Group(header, probability_bars(result))
     if not show or result.image is None:
         return body
-    picture = Picture(result.image.tolist())
+    pictures: list[RenderableType] = [Picture(result.image.tolist())]
+    if result.mask is not None:  # a photo: the garment mask cut out of it, then what the model saw
+        pictures.insert(0, mask_picture(result.mask))
+    side = sum(p.width for p in pictures) + 2 * (len(pictures) - 1)
 
     def build(width: int) -> RenderableType:
-        if width < 28 + 2 + 11 + 1 + MIN_BAR + 1 + 6:  # too narrow for side by side: picture above
-            return Group(picture, body)
-        grid = Table.grid(padding=(0, 2))
-        grid.add_row(picture, body)
-        return grid
+        row = Table.grid(padding=(0, 2))
+        if width < side + 2 + 11 + 1 + MIN_BAR + 1 + 6:  # too narrow for side by side: pictures above
+            row.add_row(*pictures)
+            return Group(row, body)
+        row.add_row(*pictures, body)
+        return row
 
     return Fitted(build)
 
@@ -99,7 +121,7 @@ def predictions_table(results: Iterable[Prediction]) -> RenderableType:
     table = _wide_table(good)
     runner = [_runner_up(r) for r in good]
     fixed = [
-        max([len("prediction"), *(cell_len(r.label) for r in good)]),
+        max([len("prediction"), *(_label(r).cell_len for r in good)]),
         max([len("prob."), *(len(percent(r.probability)) for r in good)]),
         max([len("runner-up"), *(cell_len(t) for t in runner)]),
     ]
@@ -109,12 +131,17 @@ def predictions_table(results: Iterable[Prediction]) -> RenderableType:
         rows = []
         for r, second in zip(good, runner):
             rows.append(Text(printable(r.path), overflow="fold"))
-            rows.append(Text.assemble("  ", (r.label, "bold"), f" {percent(r.probability)}"))
+            rows.append(Text.assemble("  ", _label(r), f" {percent(r.probability)}"))
             if second:
                 rows.append(Text(f"  runner-up {second}", style="dim"))
         return Group(*rows)
 
     return Fitted(lambda width: table if width >= needed else stacked())
+
+
+def _label(r: Prediction) -> Text:
+    """The prediction column: the label, or 'not sure (Label?)' when the answer is not sure."""
+    return Text(f"not sure ({r.label}?)", style="yellow") if r.sure is False else Text(r.label, style="bold")
 
 
 def _runner_up(r: Prediction) -> str:
@@ -129,7 +156,7 @@ def _wide_table(results: list[Prediction]) -> Table:
     table.add_column("runner-up", no_wrap=True)
     for r in results:
         table.add_row(
-            Text(printable(r.path)), Text(r.label, style="bold"), percent(r.probability), Text(_runner_up(r), style="dim")
+            Text(printable(r.path)), _label(r), percent(r.probability), Text(_runner_up(r), style="dim")
         )
     return table
 
@@ -160,6 +187,8 @@ def prediction_record(result: Prediction) -> dict:
         "index": result.index,
         "probability": round(result.probability, 6),
         "top": [{"label": label, "index": index, "probability": round(p, 6)} for label, index, p in result.top],
+        "sure": result.sure,
+        "score": round(result.score, 6) if result.score is not None else None,
     }
 
 
@@ -176,5 +205,7 @@ def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
     for result in results:
         rec = prediction_record(result)
         top = ";".join(f"{t['label']}:{t['probability']}" for t in rec.get("top", []))
+        sure = {True: "true", False: "false"}.get(rec.get("sure"), "")
+        score = rec.get("score")
         writer.writerow([printable(result.path), rec.get("label", ""), rec.get("index", ""),
-                         rec.get("probability", ""), top, rec.get("error", "")])
+                         rec.get("probability", ""), top, rec.get("error", ""), sure, "" if score is None else score])

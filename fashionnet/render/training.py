@@ -150,8 +150,12 @@ def evaluation_view(evaluation, source: str) -> RenderableType:
         f"  ({sum(r[i] for i, r in enumerate(evaluation.confusion)):,} of {evaluation.samples:,} correct)  ",
         ("loss ", "bold"), f"{evaluation.loss:.4f}",
     )
+    calibrated = "calibrated, " if evaluation.temperature != 1.0 else "uncalibrated, "
+    ece = Text.assemble(("Calibration error ", "bold"), f"{evaluation.calibration_error:.2%}",
+                        f"  ({calibrated}temperature {evaluation.temperature:g})")
     return Group(
         head,
+        ece,
         Text(f"Weights: {source}", style="dim"),
         Text(""),
         per_class_table(evaluation),
