@@ -196,11 +196,11 @@ def _setup_onnx(device: str | None, weights: str):
     """An exported ONNX file runs with onnxruntime on the CPU, whatever --device says."""
     import torch
 
-    from fashionnet.device import requested_device
+    from fashionnet.device import checked_name
     from fashionnet.onnx_runner import load_onnx_model
 
+    asked = checked_name(device)  # an unknown name is refused here too, even though onnxruntime ignores it
     model, info = load_onnx_model(weights)
-    asked = requested_device(device)
     note = "" if asked in ("auto", "cpu") else f"; --device {asked} applies to PyTorch weights only"
     typer.echo(f"Using cpu device (onnxruntime{note})", err=True)
     return torch.device("cpu"), model, info
@@ -277,9 +277,9 @@ def params(
     from fashionnet.introspect import parameter_facts
 
     if plot is not None:
-        from fashionnet.plots import check_new_plot
+        from fashionnet.plots import check_plot_path
 
-        check_new_plot(plot, force)
+        check_plot_path(plot, force)
     _dev, model, info = _setup(device, weights, seed)
     if show or plot is not None:
         _draw_neurons(model, info, neurons, show, plot, as_json)
@@ -520,7 +520,7 @@ def predict(
     ] = Invert.auto,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
-    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Calibrated top probability below which an answer is 'not sure'.")] = DEFAULT_THRESHOLD,
+    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Calibrated top probability below which an answer is 'not sure' (a picture with no garment found is never sure).")] = DEFAULT_THRESHOLD,
     device: DeviceOption = None,
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,

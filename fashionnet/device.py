@@ -17,16 +17,22 @@ def requested_device(option: str | None) -> str:
     return (option or os.environ.get(ENV_VAR) or "auto").strip().lower()
 
 
+def checked_name(spec: str | None) -> str:
+    """The requested device's name, refused (DeviceError, exit 2) unless it is one fashionnet knows."""
+    name = requested_device(spec)
+    match = _PATTERN.match(name)
+    if not match or (match.group(2) is not None and match.group(1) in ("auto", "cpu")):
+        raise DeviceError(f"unknown device {name!r}: choose one of {CHOICES}")
+    return name
+
+
 def select_device(spec: str | None = None) -> torch.device:
     """Turn 'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' | 'xpu' into an available torch.device.
 
     'auto' follows the tutorial: the current accelerator when one is available, else the CPU.
     """
-    name = requested_device(spec)
-    match = _PATTERN.match(name)
-    if not match or (match.group(2) is not None and match.group(1) in ("auto", "cpu")):
-        raise DeviceError(f"unknown device {name!r}: choose one of {CHOICES}")
-    kind, index = match.group(1), match.group(2)
+    name = checked_name(spec)
+    kind, index = _PATTERN.match(name).groups()
     if kind == "auto":
         if torch.accelerator.is_available():
             return torch.device(torch.accelerator.current_accelerator().type)

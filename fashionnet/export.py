@@ -111,7 +111,7 @@ def export_metadata(info: WeightsInfo, fmt: str, half: bool, batch_size: int | N
         "classes": list(CLASSES),
         "input": INPUT_DESCRIPTION,
         "input_normalisation": "pixels / 255",
-        "output": f"logits [N, {len(CLASSES)}]; softmax gives the class probabilities",
+        "output": f"logits [N, {len(CLASSES)}]; softmax(logits / temperature) gives the class probabilities",
         "dtype": "float16" if half else "float32",
         "batch_size": batch_size if batch_size is not None else "dynamic",
         "source_weights": "random init" if info.source == RANDOM else ("shipped" if info.source == "shipped" else str(info.path)),
@@ -209,11 +209,11 @@ def _write_safetensors(module: nn.Module, tmp: str, meta: dict, batch_size: int 
     # The same checkpoint format `--weights` reads (model tensors only, no optimizer state).
     from safetensors.torch import save_file
 
-    from fashionnet.weights import _encode_metadata
+    from fashionnet.weights import encode_metadata
 
     model = module.model if isinstance(module, _Float16) else module
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, tmp, metadata=_encode_metadata(meta))
+    save_file(tensors, tmp, metadata=encode_metadata(meta))
 
 
 def _run_safetensors(tmp: str) -> tuple[Callable[[np.ndarray], np.ndarray], dict, str]:

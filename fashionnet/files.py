@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from fashionnet.errors import OutputError, UsageError
+from fashionnet.errors import FashionNetError, OutputError, UsageError
 
 _KINDS = (
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -152,7 +152,7 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
         os.replace(tmp, target)
     except Exception as exc:  # OSError, or a library's own error type (SafetensorError on a full disk)
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OutputError):
+        if isinstance(exc, FashionNetError):  # the writer's own verdict (e.g. an export that failed its check)
             raise
         raise OutputError(f"{path}: cannot write ({_reason(exc)}); nothing was changed") from None
     except BaseException:

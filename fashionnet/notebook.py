@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fashionnet.errors import UsageError
-from fashionnet.files import atomic_write, check_writable
+from fashionnet.files import atomic_write, check_output
 from fashionnet.walkthrough import Step, heading, text
 
 
@@ -20,11 +20,7 @@ def check_notebook_path(path: Path, force: bool) -> None:
     path = Path(path)
     if path.suffix.lower() != ".ipynb":
         raise UsageError(f"{path}: --notebook writes Jupyter notebooks; use a name ending in .ipynb")
-    if path.exists() and not path.is_dir() and not force:
-        raise UsageError(f"{path}: refusing to overwrite (it exists); pass --force, or choose another name")
-    if path.exists() and not path.is_file() and not path.is_dir():
-        raise UsageError(f"{path}: not a regular file; choose another name")
-    check_writable(path)
+    check_output(path, force)
 
 
 def _lines(source: str) -> list[str]:

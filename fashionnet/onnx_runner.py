@@ -7,12 +7,14 @@ them this says what to install (exit 2). ONNX files are protobuf, never pickle.
 
 from __future__ import annotations
 
-import json
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError, WeightsError
+from fashionnet.files import input_reason, kind_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,14 +40,10 @@ def require(module: str, purpose: str):
 
 
 def decode_metadata(raw: dict[str, str]) -> dict:
-    """ONNX metadata_props are str -> str; fashionnet stores every value as JSON so types survive."""
-    out = {}
-    for key, value in raw.items():
-        try:
-            out[key] = json.loads(value)
-        except (TypeError, ValueError):
-            out[key] = value
-    return out
+    """ONNX metadata_props are str -> str, JSON-encoded as in a checkpoint: decoded by the same rules."""
+    from fashionnet.weights import decode_metadata as decode
+
+    return decode(raw)
 
 
 class OnnxSession:
@@ -60,10 +58,13 @@ class OnnxSession:
 
         ort = require("onnxruntime", "running an ONNX file")
         self.path = Path(path)
-        if not self.path.exists():
-            raise WeightsError(f"{self.path}: no such ONNX file")
-        if self.path.is_dir():
-            raise WeightsError(f"{self.path}: is a directory, not an ONNX file")
+        try:
+            mode = os.stat(self.path).st_mode
+        except OSError as exc:
+            reason = "no such ONNX file" if isinstance(exc, FileNotFoundError) else input_reason(exc)
+            raise WeightsError(f"{self.path}: {reason}") from None
+        if not stat.S_ISREG(mode):  # a FIFO would block, a device would be read forever
+            raise WeightsError(f"{self.path}: is {kind_of(mode)}, not an ONNX file")
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # like predict's torch: decoders hold the other cores
         options.log_severity_level = 3  # onnxruntime's own warnings would break the one-line promise

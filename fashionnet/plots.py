@@ -70,15 +70,6 @@ def plot_history(history, path: Path) -> None:
     plt.close(fig)
 
 
-def check_new_plot(path: Path, force: bool) -> None:
-    """check_plot_path, and an existing file is replaced only with --force (as checkpoints are)."""
-    check_plot_path(path)
-    if path.exists() and not force:
-        raise UsageError(f"{path}: refusing to overwrite (it exists); pass --force, or choose another name")
-    if path.exists() and not path.is_file():
-        raise UsageError(f"{path}: not a regular file; choose another name")
-
-
 def plot_neurons(neurons, path: Path) -> None:
     """A grid of first-layer neurons' weights as 28x28 images (red positive, blue negative)."""
     import math

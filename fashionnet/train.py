@@ -408,9 +408,10 @@ def _resume_point(path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: i
             raise metadata_error(path, f"history[{number - 1}]", "is not a record of that epoch")
     if len(history) != done or done < 1:
         raise metadata_error(path, "epochs", f"says {done} epochs, the history holds {len(history)}")
-    if steps != done * math.ceil(trained_on / recipe.batch_size):
-        raise metadata_error(path, "steps", f"says {steps} steps, {done} epochs of this data take "
-                             f"{done * math.ceil(trained_on / recipe.batch_size)}")
+    learned = trained_on - int(trained_on * recipe.holdout)  # the calibration hold-out takes no steps
+    expected = done * math.ceil(learned / recipe.batch_size)
+    if steps != expected:
+        raise metadata_error(path, "steps", f"says {steps} steps, {done} epochs of this data take {expected}")
     if trained_on != samples:
         raise UsageError(f"{path}: was trained on {trained_on:,} images, this run has {samples:,}; "
                          "pass the same --limit to resume it")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from fashionnet import CLASSES
-from fashionnet.errors import UsageError
+from fashionnet.errors import UsageError, printable
 
 if TYPE_CHECKING:
     import torch
@@ -396,7 +396,7 @@ def describe_weights(info: WeightsInfo | None, lang: str) -> str:
         return info.describe()
     if info.source == "random":
         return text(lang, "weights.random", seed=info.seed)
-    label = text(lang, "weights.shipped") if info.source == "shipped" else str(info.path)
+    label = text(lang, "weights.shipped") if info.source == "shipped" else printable(str(info.path))
     accuracy = info.test_accuracy
     return label + (text(lang, "weights.accuracy", accuracy=accuracy) if accuracy is not None else "")
 

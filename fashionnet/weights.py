@@ -70,12 +70,12 @@ class WeightsInfo:
         }
 
 
-def _encode_metadata(metadata: dict) -> dict[str, str]:
+def encode_metadata(metadata: dict) -> dict[str, str]:
     # safetensors metadata is str -> str; every value is stored as JSON so types survive.
     return {"format": FORMAT, **{k: json.dumps(v) for k, v in metadata.items() if k != "format"}}
 
 
-def _decode_metadata(raw: dict[str, str] | None) -> dict:
+def decode_metadata(raw: dict[str, str] | None) -> dict:
     out = {}
     for key, value in (raw or {}).items():
         if key == "format":
@@ -118,7 +118,8 @@ METADATA_RULES: dict[str, tuple] = {
     "normalization": (lambda v: _flat_numbers(v), "an object of numbers and strings"),
     "recipe": (lambda v: _flat_numbers(v), "an object of numbers and booleans"),
     "history": (lambda v: isinstance(v, list) and all(_flat_numbers(h) for h in v), "a list of epoch records"),
-    calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0 < v <= 1e6), "a number above 0 (a temperature)"),
+    # fit_temperature searches 0.05..20; far outside that a "temperature" only breaks the probabilities
+    calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0.01 <= v <= 100), "a temperature from 0.01 to 100"),
     "optimizer_param_groups": (lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v), "a list of objects"),
 }
 
@@ -144,7 +145,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write atomically (see files.atomic_write): never a half-written checkpoint."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in checkpoint.model.items()}
     tensors.update({TRAINING_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in checkpoint.training.items()})
-    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=_encode_metadata(checkpoint.metadata)))
+    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=encode_metadata(checkpoint.metadata)))
 
 
 def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
@@ -172,7 +173,7 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
         raise WeightsError(f"{path}: not a readable safetensors checkpoint ({detail})") from None
     model = {k: v for k, v in tensors.items() if not k.startswith(TRAINING_PREFIX)}
     state = {k[len(TRAINING_PREFIX) :]: v for k, v in tensors.items() if k.startswith(TRAINING_PREFIX)}
-    metadata = _decode_metadata(raw_meta)
+    metadata = decode_metadata(raw_meta)
     check_metadata(path, metadata)
     return Checkpoint(model=model, training=state, metadata=metadata)
 

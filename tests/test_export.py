@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from fashionnet import CLASSES, export
-from fashionnet.weights import load_model
+from fashionnet.weights import SHIPPED_WEIGHTS, load_model, read_checkpoint
 
 from .conftest import needs_real_data
 
@@ -86,7 +86,9 @@ def test_round_trip(invoke, tmp_path, fmt, half):
     assert (run(x).argmax(1)[:10] == np.arange(10)).all(), "the samples are one per class, in order"
     assert EXPECTED_KEYS <= set(meta)
     assert meta["classes"] == list(CLASSES)
-    assert meta["test_accuracy"] == pytest.approx(0.9057, abs=1e-4)
+    shipped = read_checkpoint(SHIPPED_WEIGHTS, training=False).metadata
+    assert meta["test_accuracy"] == shipped["test_accuracy"]
+    assert meta["temperature"] == shipped["temperature"], "the export keeps the calibration"
     assert meta["dtype"] == report["dtype"]
     if fmt == "safetensors":  # a checkpoint: the training facts of the source weights come along
         assert meta["epochs"] == 21 and meta["recipe"]["batch_size"] == 512
@@ -257,7 +259,8 @@ def test_predict_with_onnx_equals_predict(invoke, onnx_file):
     assert_same_predictions(onnx.stdout, plain.stdout)
     assert rows(onnx.stdout)[:, 0].tolist() == list(range(10))
     view = invoke("predict", str(SAMPLES / "1-trouser.png"), "--weights", str(onnx_file))
-    assert "Trouser" in view.stdout and f"{onnx_file} (test accuracy 90.57%)" in view.stderr
+    accuracy = read_checkpoint(SHIPPED_WEIGHTS, training=False).metadata["test_accuracy"]
+    assert "Trouser" in view.stdout and f"{onnx_file} (test accuracy {accuracy:.2%})" in view.stderr
 
 
 def foreign_onnx(path: Path) -> Path:
@@ -288,6 +291,32 @@ def test_corrupt_or_foreign_onnx_is_one_line_exit_4(invoke, cli, tmp_path, onnx_
     assert installed.returncode == 4
     assert installed.stderr.decode().strip().splitlines()[-1].startswith(f"error: {truncated}: not a readable ONNX")
     assert "Traceback" not in installed.stderr.decode()
+
+
+def test_onnx_input_rules_match_checkpoints(invoke, tmp_path, onnx_file):
+    """A FIFO is never opened (it would block), deeply nested or out-of-range metadata is one line, and an
+    unknown --device is refused as with PyTorch weights."""
+    import onnx
+
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    result = invoke("predict", str(SAMPLES), "--weights", str(fifo))
+    assert result.exit_code == 4 and "is a FIFO" in result.stderr, result.stderr
+
+    for key, value, message in [("classes", "[" * 100_000 + "]" * 100_000, "metadata field 'classes'"),
+                                ("temperature", "1e-300", "metadata field 'temperature'")]:
+        model = onnx.load(str(onnx_file))
+        kept = [(p.key, p.value) for p in model.metadata_props if p.key != key]
+        del model.metadata_props[:]
+        for k, v in [*kept, (key, value)]:
+            model.metadata_props.add(key=k, value=v)
+        path = tmp_path / f"{key}.onnx"
+        onnx.save(model, str(path))
+        result = invoke("predict", str(SAMPLES), "--weights", str(path))
+        assert result.exit_code == 4 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+    result = invoke("predict", str(SAMPLES), "--weights", str(onnx_file), "--device", "gpu")
+    assert result.exit_code == 2 and "unknown device 'gpu'" in result.stderr
 
 
 def test_other_commands_say_onnx_is_for_predict_and_evaluate(invoke, onnx_file):

@@ -4,6 +4,7 @@ still there, in stacked rows or blocks, and nothing is cut to an ellipsis."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -65,3 +66,25 @@ def test_wide_terminals_keep_the_tables(invoke, fake_data):
     text = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random").stdout
     header = next(line for line in text.splitlines() if line.startswith("true\\pred"))
     assert "Precision" in text and header.split()[1:] == list(SHORT), "one matrix of ten columns at 80"
+
+
+def test_photo_mask_and_picture_fit(invoke, narrow):
+    """A photo's --show draws two pictures (mask, then what the model saw): stacked when they do not fit."""
+    photo = SAMPLES / "photos" / "shoes.jpg"
+    text = invoke("predict", str(photo), "--show").stdout
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= narrow  # pictures draw with '.'
+    row = json.loads(invoke("predict", str(photo), "--json").stdout)
+    assert f"{row['probability']:.1%}" in text
+    from rich.console import Console
+
+    from fashionnet.images import load_view
+    from fashionnet.render.console import Picture
+    from fashionnet.render.predict import mask_picture
+
+    shown = [line.rstrip() for line in text.splitlines()]
+    view = load_view(photo)
+    for picture in (mask_picture(view.mask), Picture(view.image.tolist())):
+        console = Console(width=200, color_system=None, record=True, file=open(os.devnull, "w"))
+        console.print(picture)
+        lines = [line.rstrip() for line in console.export_text().splitlines()]
+        assert all(line in shown for line in lines), "each picture is drawn whole, never cropped"

@@ -118,6 +118,7 @@ def test_predict_marks_blank_and_wall_not_sure(invoke, tmp_path):
     assert result.exit_code == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["sure"] for r in rows] == [False, False, False], "no garment: never sure, whatever the threshold"
+    assert [r["found"] for r in rows] == [False, False, False], "and scripts can tell why"
     assert all(r["label"] in CLASSES and 0 <= r["score"] <= 1 for r in rows)
     text = " ".join(invoke("predict", str(blank)).stdout.split())  # long tmp paths wrap at 80 columns
     assert "not sure — looks most like" in text and "no garment found" in text
@@ -132,6 +133,7 @@ def test_threshold_decides_sure(invoke, tmp_path):
     assert low["score"] == high["score"] and 0.1 <= low["score"] <= 1
     rows = list(csv.DictReader(io.StringIO(invoke("predict", str(path), "--csv", "--threshold", "1").stdout)))
     assert rows[0]["sure"] == "false" and float(rows[0]["score"]) == pytest.approx(low["score"], abs=1e-6)
+    assert low["found"] is True and rows[0]["found"] == "true"
     bad = invoke("predict", str(path), "--threshold", "1.5")
     assert bad.exit_code == 2
 
@@ -158,7 +160,7 @@ def test_temperature_recovered_and_ece():
     assert calibrated < 0.02 < overconfident
 
 
-@pytest.mark.parametrize("value", ["\"warm\"", "-1", "0", "NaN", "Infinity", "true", "[1]"])
+@pytest.mark.parametrize("value", ["\"warm\"", "-1", "0", "1e-300", "1e300", "NaN", "Infinity", "true", "[1]"])
 def test_bad_temperature_metadata_is_refused(tmp_path, invoke, value):
     path = tmp_path / "bad.safetensors"
     save_checkpoint(path, Checkpoint(build_model().state_dict()))

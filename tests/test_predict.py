@@ -344,7 +344,7 @@ def test_json_lines_and_csv_rows():
         "top": [{"label": "Shirt", "index": 6, "probability": 0.625},
                 {"label": "T-shirt/top", "index": 0, "probability": 0.25},
                 {"label": "Pullover", "index": 2, "probability": 0.125}],
-        "sure": True, "score": 0.625,
+        "sure": True, "score": 0.625, "found": True,
     }
     assert second == {"path": "b.png", "error": "file is empty (0 bytes)"}
 
@@ -354,9 +354,9 @@ def test_json_lines_and_csv_rows():
     assert list(rows[0]) == list(render.CSV_COLUMNS)
     assert rows[0] == {"path": "a.png", "label": "Shirt", "index": "6", "probability": "0.625",
                        "top": "Shirt:0.625;T-shirt/top:0.25;Pullover:0.125", "error": "",
-                       "sure": "true", "score": "0.625"}
+                       "sure": "true", "score": "0.625", "found": "true"}
     assert rows[1] == {"path": "b.png", "label": "", "index": "", "probability": "", "top": "",
-                       "error": "file is empty (0 bytes)", "sure": "", "score": ""}
+                       "error": "file is empty (0 bytes)", "sure": "", "score": "", "found": ""}
 
 
 def test_modules_do_not_import_torch_until_needed():

@@ -297,3 +297,30 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_continues(tmp_path):
                               "--epochs", str(done + 1), "--json", "--device", "cpu"], capture_output=True, env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["epochs"] == done + 1
+
+
+def test_resume_with_a_calibration_hold_out_continues_exactly(splits, tmp_path):
+    """The held-out images take no optimizer steps; resuming must count steps the same way."""
+    train, test = splits
+    recipe = Recipe(epochs=2, batch_size=32, holdout=0.1)
+    straight = fit(recipe, train, test, CPU, seed=4, out=tmp_path / "straight.safetensors")
+
+    class StopAtSecondEpoch:
+        def epoch_start(self, epoch, epochs, batches):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+        def batch_end(self, *args):
+            pass
+
+        def epoch_end(self, stats):
+            pass
+
+    out = tmp_path / "run.safetensors"
+    with pytest.raises(TrainingInterrupted):
+        fit(recipe, train, test, CPU, seed=4, out=out, callbacks=StopAtSecondEpoch())
+    assert int(len(train.images) * 0.1) > 0 and read_checkpoint(out).metadata["epochs"] == 1
+    resumed = fit(recipe, train, test, CPU, seed=4, out=out, resume=load_resume(out))
+    a, b = _weights(straight.model), _weights(resumed.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.temperature == straight.temperature

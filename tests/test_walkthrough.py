@@ -568,3 +568,7 @@ def test_notebook_is_not_overwritten_without_force(invoke, tmp_path):
     assert json.loads(path.read_text())["nbformat"] == 4
     bad = invoke("walkthrough", "--notebook", str(tmp_path / "walk.txt"))
     assert bad.exit_code == 2 and ".ipynb" in bad.stderr
+    dangling = tmp_path / "link.ipynb"
+    dangling.symlink_to(tmp_path / "nowhere" / "target.ipynb")
+    result = invoke("walkthrough", "--notebook", str(dangling), "--step", "1")
+    assert result.exit_code == 2 and "refusing to overwrite" in result.stderr, "a link counts as a file"

@@ -25,7 +25,7 @@ from fashionnet.render.console import Fitted, Picture
 
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
-CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score")
+CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score", "found")
 MASK_SIDE = 28  # --show draws a photo's garment mask with at most this many pixels on its longest side
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -100,8 +100,10 @@ def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
     side = sum(p.width for p in pictures) + 2 * (len(pictures) - 1)
 
     def build(width: int) -> RenderableType:
+        if width < side:  # not even the pictures side by side: one above the other, then the bars
+            return Group(*pictures, body)
         row = Table.grid(padding=(0, 2))
-        if width < side + 2 + 11 + 1 + MIN_BAR + 1 + 6:  # too narrow for side by side: pictures above
+        if width < side + 2 + 11 + 1 + MIN_BAR + 1 + 6:  # too narrow for the bars beside them: pictures above
             row.add_row(*pictures)
             return Group(row, body)
         row.add_row(*pictures, body)
@@ -189,6 +191,7 @@ def prediction_record(result: Prediction) -> dict:
         "top": [{"label": label, "index": index, "probability": round(p, 6)} for label, index, p in result.top],
         "sure": result.sure,
         "score": round(result.score, 6) if result.score is not None else None,
+        "found": result.found,  # false: no garment stood out (blank or uniform picture), so never sure
     }
 
 
@@ -205,7 +208,8 @@ def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
     for result in results:
         rec = prediction_record(result)
         top = ";".join(f"{t['label']}:{t['probability']}" for t in rec.get("top", []))
-        sure = {True: "true", False: "false"}.get(rec.get("sure"), "")
+        sure, found = ({True: "true", False: "false"}.get(rec.get(key), "") for key in ("sure", "found"))
         score = rec.get("score")
         writer.writerow([printable(result.path), rec.get("label", ""), rec.get("index", ""),
-                         rec.get("probability", ""), top, rec.get("error", ""), sure, "" if score is None else score])
+                         rec.get("probability", ""), top, rec.get("error", ""), sure, "" if score is None else score,
+                         found])
