@@ -213,9 +213,9 @@ def _print_json(obj) -> None:
 
 
 def _print(renderable) -> None:
-    from fashionnet.render.console import stdout_console
+    from fashionnet.render.console import Trimmed, stdout_console
 
-    stdout_console().print(renderable)
+    stdout_console().print(Trimmed(renderable))  # rich pads cells to their width: no trailing blanks
 
 
 @app.callback(invoke_without_command=True)

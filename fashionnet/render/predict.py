@@ -90,7 +90,7 @@ def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
     (and, for a photo, the garment mask that was cut out of it before that)."""
     if not result.ok:
         return error_line(result)
-    header = Text.assemble((printable(result.path), "bold"), ": ", verdict(result))
+    header = Text.assemble((printable(result.path), "bold"), ": ", verdict(result), overflow="fold")
     body = Group(header, probability_bars(result))
     if not show or result.image is None:
         return body
@@ -106,6 +106,9 @@ def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
         if width < side + 2 + 11 + 1 + MIN_BAR + 1 + 6:  # too narrow for the bars beside them: pictures above
             row.add_row(*pictures)
             return Group(row, body)
+        if header.cell_len > width - side - 2:  # a long path: the header goes above, whole
+            row.add_row(*pictures, probability_bars(result))
+            return Group(header, row)
         row.add_row(*pictures, body)
         return row
 
@@ -117,8 +120,8 @@ MIN_PATH = 12  # the path column must keep at least this much, or the table give
 
 def predictions_table(results: Iterable[Prediction]) -> RenderableType:
     """Many images, one row each: path, prediction, probability, runner-up. Failed inputs are left out
-    (they are reported on stderr with `error_line`). Where the columns do not fit, each image becomes two
-    lines (its path, then the figures), so nothing is cut to '…'."""
+    (they are reported on stderr with `error_line`). Where the columns do not fit with every path whole,
+    each image becomes a few lines (its path, then the figures), so nothing is folded mid-name or cut."""
     good = [r for r in results if r.ok]
     table = _wide_table(good)
     runner = [_runner_up(r) for r in good]
@@ -127,7 +130,8 @@ def predictions_table(results: Iterable[Prediction]) -> RenderableType:
         max([len("prob."), *(len(percent(r.probability)) for r in good)]),
         max([len("runner-up"), *(cell_len(t) for t in runner)]),
     ]
-    needed = MIN_PATH + sum(fixed) + 2 * len(fixed)  # a space either side of each column gap
+    longest = max([MIN_PATH, *(cell_len(printable(r.path)) for r in good)])
+    needed = longest + sum(fixed) + 2 * len(fixed)  # a space either side of each column gap
 
     def stacked() -> RenderableType:
         rows = []
