@@ -40,24 +40,27 @@ def test_learns_the_easy_fake_data(splits):
     assert [h.epoch for h in result.history] == [1, 2, 3, 4, 5, 6]
 
 
+class StopAtSecondEpoch:
+    """Training callbacks that press Ctrl-C as the second epoch starts."""
+
+    def epoch_start(self, epoch, epochs, batches):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    def batch_end(self, *args):
+        pass
+
+    def epoch_end(self, stats):
+        pass
+
+
 def test_checkpoint_every_epoch_and_resume_is_exact(splits, tmp_path):
     train, test = splits
     straight = fit(SMALL, train, test, CPU, seed=3, out=tmp_path / "straight.safetensors")
 
-    class StopAfterFirstEpoch:
-        def epoch_start(self, epoch, epochs, batches):
-            if epoch == 2:
-                raise KeyboardInterrupt
-
-        def batch_end(self, *args):
-            pass
-
-        def epoch_end(self, stats):
-            pass
-
     out = tmp_path / "run.safetensors"
     with pytest.raises(TrainingInterrupted) as info:
-        fit(SMALL, train, test, CPU, seed=3, out=out, callbacks=StopAfterFirstEpoch())
+        fit(SMALL, train, test, CPU, seed=3, out=out, callbacks=StopAtSecondEpoch())
     assert "epoch 1 is saved in" in str(info.value) and "--resume" in str(info.value)
     assert read_checkpoint(out).metadata["epochs"] == 1
     resumed = fit(SMALL, train, test, CPU, seed=3, out=out, resume=load_resume(out))
@@ -304,18 +307,6 @@ def test_resume_with_a_calibration_hold_out_continues_exactly(splits, tmp_path):
     train, test = splits
     recipe = Recipe(epochs=2, batch_size=32, holdout=0.1)
     straight = fit(recipe, train, test, CPU, seed=4, out=tmp_path / "straight.safetensors")
-
-    class StopAtSecondEpoch:
-        def epoch_start(self, epoch, epochs, batches):
-            if epoch == 2:
-                raise KeyboardInterrupt
-
-        def batch_end(self, *args):
-            pass
-
-        def epoch_end(self, stats):
-            pass
-
     out = tmp_path / "run.safetensors"
     with pytest.raises(TrainingInterrupted):
         fit(recipe, train, test, CPU, seed=4, out=out, callbacks=StopAtSecondEpoch())
