@@ -308,8 +308,14 @@ def test_not_sure_is_said_in_the_view_and_the_table():
     unsure = _result("hat.jpg", top=((0, 0.3), (6, 0.2), (2, 0.1)))
     unsure.sure = False
     assert render_text(render.predictions_view([unsure])).splitlines()[0] == "hat.jpg: not sure — looks most like T-shirt/top 30.0%"
-    rows = [line for line in render_text(render.predictions_table([unsure] * 5)).splitlines() if line.startswith("hat")]
-    assert rows[0].split()[:4] == ["hat.jpg", "not", "sure", "(T-shirt/top?)"]
+    text = render_text(render.predictions_table([unsure, _result()]))
+    rows = [line for line in text.splitlines() if line.startswith("hat")]
+    assert rows[0].split()[:3] == ["hat.jpg", "T-shirt/top?", "30.0%"]
+    assert render.NOT_SURE_NOTE in text, "the table says what the mark means"
+    assert "?" not in render_text(render.predictions_table([_result()] * 2)), "and only when it is used"
+    console = Console(width=40, color_system=None, record=True, file=io.StringIO())
+    console.print(render.predictions_table([unsure, _result()]))  # stacked rows say it in words
+    assert "not sure (T-shirt/top?) 30.0%" in console.export_text()
 
 
 def test_many_images_become_a_compact_table():

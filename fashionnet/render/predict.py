@@ -126,7 +126,7 @@ def predictions_table(results: Iterable[Prediction]) -> RenderableType:
     table = _wide_table(good)
     runner = [_runner_up(r) for r in good]
     fixed = [
-        max([len("prediction"), *(_label(r).cell_len for r in good)]),
+        max([len("prediction"), *(_label(r, short=True).cell_len for r in good)]),
         max([len("prob."), *(len(percent(r.probability)) for r in good)]),
         max([len("runner-up"), *(cell_len(t) for t in runner)]),
     ]
@@ -142,12 +142,20 @@ def predictions_table(results: Iterable[Prediction]) -> RenderableType:
                 rows.append(Text(f"  runner-up {second}", style="dim"))
         return Group(*rows)
 
+    if any(r.sure is False for r in good):  # the table's short mark, explained once below it
+        table = Group(table, Text(NOT_SURE_NOTE, style="dim"))
     return Fitted(lambda width: table if width >= needed else stacked())
 
 
-def _label(r: Prediction) -> Text:
-    """The prediction column: the label, or 'not sure (Label?)' when the answer is not sure."""
-    return Text(f"not sure ({r.label}?)", style="yellow") if r.sure is False else Text(r.label, style="bold")
+NOT_SURE_NOTE = "Label? = not sure (score below --threshold, or no garment found)"
+
+
+def _label(r: Prediction, short: bool = False) -> Text:
+    """The prediction: the label, or for an answer that is not sure 'not sure (Label?)', or 'Label?' in
+    the table, whose caption explains the mark."""
+    if r.sure is False:
+        return Text(f"{r.label}?" if short else f"not sure ({r.label}?)", style="yellow")
+    return Text(r.label, style="bold")
 
 
 def _runner_up(r: Prediction) -> str:
@@ -162,7 +170,7 @@ def _wide_table(results: list[Prediction]) -> Table:
     table.add_column("runner-up", no_wrap=True)
     for r in results:
         table.add_row(
-            Text(printable(r.path)), _label(r), percent(r.probability), Text(_runner_up(r), style="dim")
+            Text(printable(r.path)), _label(r, short=True), percent(r.probability), Text(_runner_up(r), style="dim")
         )
     return table
 
