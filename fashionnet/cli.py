@@ -307,7 +307,7 @@ def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_jso
         from fashionnet.plots import plot_neurons
 
         plot_neurons(pictures, plot)
-        typer.echo(f"Wrote {plot}", err=True)
+        typer.echo(f"Wrote {printable(str(plot))}", err=True)
     if show and as_json:
         _print_json({"weights": info.to_dict(), "neurons": [n.to_dict() for n in pictures]})
     elif show:
@@ -361,7 +361,7 @@ def walkthrough(
         from fashionnet.notebook import write_notebook
 
         write_notebook(notebook, steps, seed)
-        typer.echo(f"Wrote {notebook}", err=True)
+        typer.echo(f"Wrote {printable(str(notebook))}", err=True)
     show_walkthrough(console, steps, only=step, interactive=interactive)
 
 

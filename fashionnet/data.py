@@ -214,9 +214,8 @@ def inspect_data(data_dir: Path | None = None) -> DataReport:
         report.problems.append("FashionMNIST not found")
         return report
     for split, (image_stem, label_stem) in FILES.items():
-        report.files[image_stem] = str(_file_in(location.folder, image_stem))
-        report.files[label_stem] = str(_file_in(location.folder, label_stem))
         image_path, label_path = _file_in(location.folder, image_stem), _file_in(location.folder, label_stem)
+        report.files[image_stem], report.files[label_stem] = str(image_path), str(label_path)
         labels = read_idx(label_path, LABEL_MAGIC)
         images = read_idx(image_path, IMAGE_MAGIC)
         counts = np.bincount(labels[labels <= 9], minlength=10).tolist()

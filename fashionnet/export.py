@@ -76,7 +76,8 @@ class ExportReport:
         return max(c.max_abs_diff for c in self.checks)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "max_abs_diff": self.max_abs_diff, "passed": True}
+        passed = all(c.max_abs_diff <= self.tolerance for c in self.checks)
+        return {**asdict(self), "max_abs_diff": self.max_abs_diff, "passed": passed}
 
 
 def format_for(fmt: str | None, out: Path | None) -> str:
@@ -298,7 +299,13 @@ def export_model(
     result: dict = {}
 
     def write_and_verify(tmp: str) -> None:
-        WRITERS[fmt](module, tmp, stored, batch_size, opset)
+        try:
+            WRITERS[fmt](module, tmp, stored, batch_size, opset)
+        except (OSError, FashionNetError):
+            raise  # a full disk is an output error (exit 2), as for every file fashionnet writes
+        except Exception as exc:  # the exporter itself failed (torch.onnx, torch.jit): not a disk problem
+            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ExportCheckFailed(f"the {fmt} exporter failed ({detail}); nothing was written") from None
         result["checks"], result["metadata"], result["runtime"] = verify(fmt, tmp, model, device, tolerance, stored)
 
     atomic_write(out, write_and_verify)

@@ -39,13 +39,6 @@ def require(module: str, purpose: str):
         raise UsageError(f"{purpose} needs the optional packages onnx and onnxruntime: {INSTALL_HINT}") from None
 
 
-def decode_metadata(raw: dict[str, str]) -> dict:
-    """ONNX metadata_props are str -> str, JSON-encoded as in a checkpoint: decoded by the same rules."""
-    from fashionnet.weights import decode_metadata as decode
-
-    return decode(raw)
-
-
 class OnnxSession:
     """An onnxruntime session checked to be this model: float32 [N, 28, 28] in, [N, 10] logits out.
 
@@ -74,8 +67,10 @@ class OnnxSession:
             detail = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise WeightsError(f"{self.path}: not a readable ONNX model ({detail})") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or len(outputs) < 1:
+        if len(inputs) != 1:
             raise WeightsError(f"{self.path}: has {len(inputs)} inputs; a fashionnet export has one image input")
+        if len(outputs) < 1:
+            raise WeightsError(f"{self.path}: has no outputs; a fashionnet export returns logits")
         shape, kind = inputs[0].shape, inputs[0].type
         if kind != "tensor(float)" or len(shape) != 3 or list(shape[1:]) != [SIZE, SIZE]:
             raise WeightsError(
@@ -86,10 +81,11 @@ class OnnxSession:
             raise WeightsError(f"{self.path}: returns {out_shape}; a fashionnet export returns [N, {len(CLASSES)}]")
         self.input_name = inputs[0].name
         self.batch_size = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-        self.metadata = decode_metadata(self.session.get_modelmeta().custom_metadata_map)
-        from fashionnet.weights import check_metadata
+        from fashionnet.weights import check_metadata, decode_metadata
 
-        check_metadata(self.path, self.metadata)  # the same rules as a checkpoint's: classes, accuracy, temperature
+        # JSON values, decoded and checked by the same rules as a checkpoint's: classes, accuracy, temperature
+        self.metadata = decode_metadata(self.session.get_modelmeta().custom_metadata_map)
+        check_metadata(self.path, self.metadata)
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28) in [0, 1] -> float32 logits (N, 10)."""

@@ -70,11 +70,6 @@ class Prediction:
     def ok(self) -> bool:
         return self.error is None
 
-    @property
-    def message(self) -> str:
-        """The one-line 'path: what is wrong' for stderr."""
-        return f"{self.path}: {self.error}"
-
 
 # ---------------------------------------------------------------------------------------------- collecting
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import threading
 import time
@@ -104,7 +105,6 @@ class EpochStats:
 @dataclass
 class TrainResult:
     history: list[EpochStats] = field(default_factory=list)
-    out: Path | None = None
     seconds: float = 0.0
     model: NeuralNetwork | None = None  # the folded weights, as saved: takes [0, 1] input
     temperature: float | None = None  # fitted on the held-out images (None when recipe.holdout is 0)
@@ -321,7 +321,7 @@ def fit(
         for _ in range(steps_done):  # the one-cycle lr is a closed form of the step: replay it
             schedule.step()
     evaluator = build_model(seed=seed).to(device)  # holds the folded weights for per-epoch test scores
-    result = TrainResult(history=history, out=out)
+    result = TrainResult(history=history)
     last_saved = (start_epoch, resume[0]) if resume is not None else None  # what Ctrl-C can point to
     began = time.perf_counter()
 
@@ -450,7 +450,7 @@ def resolve_output(out: Path | None, resume: Path | None, force: bool) -> Path:
     path = Path(out) if out is not None else (Path(resume) if resume is not None else DEFAULT_OUT)
     check_writable(path)  # a folder, device or FIFO is refused even with --force
     resuming_in_place = resume is not None and path.is_file() and path.resolve() == Path(resume).resolve()
-    if path.exists() and not path.is_dir() and not force and not resuming_in_place:
+    if os.path.lexists(path) and not force and not resuming_in_place:  # a dangling link counts, as in files.check_output
         shipped = path.resolve() == SHIPPED_WEIGHTS.resolve()
         what = "the shipped weights" if shipped else "it exists"
         raise UsageError(f"{path}: refusing to overwrite ({what}); pass --force, or choose another --out")

@@ -15,7 +15,6 @@ import contextlib
 import inspect
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -57,7 +56,8 @@ MIN_LINEWIDTH = 40
 
 
 def languages() -> tuple[str, ...]:
-    """Every language with a file in fashionnet/locales: adding a language is adding one file."""
+    """Every language with a file in fashionnet/locales. Adding a language is adding one file, plus its
+    code in cli.Lang (kept there so `--help` need not list the folder; a test checks the two agree)."""
     files = resources.files("fashionnet") / "locales"
     return tuple(sorted(p.name.removesuffix(".json") for p in files.iterdir() if p.name.endswith(".json")))
 
@@ -558,12 +558,3 @@ def build_steps(
             kept = {name: value.detach().cpu() for name, value in tensors.items()}
             steps.append(Step(key, t(f"title.{key}"), explanation, code, output, blocks, lang, kept))
     return steps
-
-
-def cjk_free(value: str) -> bool:
-    """True when `value` has no Chinese/Japanese/Korean characters or full-width punctuation."""
-    return _CJK.search(value) is None
-
-
-# CJK radicals, punctuation, kana, ideographs, hangul and full-width forms.
-_CJK = re.compile(r"[\u2e80-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")

@@ -14,7 +14,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from fashionnet import CLASSES, SEED_MAX, calibration
-from fashionnet.errors import WeightsError, printable
+from fashionnet.errors import UsageError, WeightsError, printable
 from fashionnet.files import atomic_write, input_reason, kind_of
 from fashionnet.model import NeuralNetwork, build_model
 
@@ -115,8 +115,8 @@ METADATA_RULES: dict[str, tuple] = {
     "train_samples": (lambda v: is_whole(v) and 1 <= v <= 2**40, "a whole number of images"),
     "seed": (lambda v: is_whole(v) and 0 <= v <= SEED_MAX, f"a whole number from 0 to {SEED_MAX}"),
     "torch_version": (lambda v: isinstance(v, str), "a string"),
-    "normalization": (lambda v: _flat_numbers(v), "an object of numbers and strings"),
-    "recipe": (lambda v: _flat_numbers(v), "an object of numbers and booleans"),
+    "normalization": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
+    "recipe": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
     "history": (lambda v: isinstance(v, list) and all(_flat_numbers(h) for h in v), "a list of epoch records"),
     # fit_temperature searches 0.05..20; far outside that a "temperature" only breaks the probabilities
     calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0.01 <= v <= 100), "a temperature from 0.01 to 100"),
@@ -201,6 +201,8 @@ def load_model(weights: str | Path | None, seed: int, device: torch.device) -> t
     """The model every command runs: shipped weights by default, `random` for a fresh init, or a path."""
     model = build_model(seed=seed)
     spec = str(weights) if weights is not None else None
+    if spec is not None and not spec.strip():
+        raise UsageError("--weights is empty: give a checkpoint file, 'random', or leave it out for the shipped weights")
     if spec == RANDOM:
         info = WeightsInfo(source=RANDOM, seed=seed)
     else:

@@ -44,7 +44,7 @@ def invoke(runner):
     return run
 
 
-def _installed_command() -> list[str]:
+def installed_command() -> list[str]:
     exe = shutil.which("fashionnet", path=str(Path(sys.executable).parent)) or shutil.which("fashionnet")
     return [exe] if exe else [sys.executable, "-m", "fashionnet"]
 
@@ -56,7 +56,7 @@ def cli():
     def run(*args: str, input: bytes | None = None, env: dict | None = None, timeout: float = 300):
         full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})}
         return subprocess.run(
-            [*_installed_command(), *args], input=input, capture_output=True, env=full_env, timeout=timeout
+            [*installed_command(), *args], input=input, capture_output=True, env=full_env, timeout=timeout
         )
 
     return run

@@ -14,12 +14,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from fashionnet import CLASSES
 from fashionnet import data
 from fashionnet.errors import ExitCode, TrainingInterrupted
 from fashionnet.model import build_model
 from fashionnet.train import Recipe, fit
-from tests.conftest import _installed_command, make_fake_fashion
+from tests.conftest import installed_command, make_fake_fashion
 
 CPU = torch.device("cpu")
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "fashionnet", "samples", "7-sneaker.png")
@@ -186,7 +185,7 @@ def test_second_ctrl_c_during_shutdown_gives_no_traceback(tmp_path):
     env = {**os.environ, "NO_COLOR": "1"}
     for attempt in range(3):
         out = tmp_path / f"run{attempt}.safetensors"
-        proc = subprocess.Popen([*_installed_command(), "train", "--data-dir", str(folder), "--epochs", "400",
+        proc = subprocess.Popen([*installed_command(), "train", "--data-dir", str(folder), "--epochs", "400",
                                  "--batch-size", "64", "--out", str(out), "--device", "cpu"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + 120

@@ -121,3 +121,8 @@ def test_walkthrough_real_uses_test_images(invoke, fake_data):
 def test_walkthrough_real_without_data_is_exit_3(invoke, no_system_data):
     result = invoke("walkthrough", "--real")
     assert result.exit_code == 3 and "FashionMNIST not found" in result.stderr
+
+
+def test_empty_weights_is_a_usage_error_not_the_shipped_file(invoke):
+    result = invoke("summary", "--weights", "")
+    assert result.exit_code == 2 and "--weights is empty" in result.stderr, result.stderr

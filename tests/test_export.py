@@ -15,7 +15,7 @@ import torch
 from fashionnet import CLASSES, export
 from fashionnet.weights import SHIPPED_WEIGHTS, load_model, read_checkpoint
 
-from .conftest import needs_real_data
+from tests.conftest import needs_real_data
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fashionnet" / "samples"
 EXPECTED_KEYS = {"classes", "input", "input_normalisation", "test_accuracy", "fashionnet_version", "dtype"}
@@ -83,7 +83,7 @@ def test_round_trip(invoke, tmp_path, fmt, half):
     x = check_inputs()
     diff = np.abs(run(x) - pytorch_logits(x)).max()
     assert diff <= tolerance
-    assert (run(x).argmax(1)[:10] == np.arange(10)).all(), "the samples are one per class, in order"
+    assert (run(x).argmax(1) == pytorch_logits(x).argmax(1)).all(), "the same answers as PyTorch"
     assert EXPECTED_KEYS <= set(meta)
     assert meta["classes"] == list(CLASSES)
     shipped = read_checkpoint(SHIPPED_WEIGHTS, training=False).metadata
@@ -91,7 +91,7 @@ def test_round_trip(invoke, tmp_path, fmt, half):
     assert meta["temperature"] == shipped["temperature"], "the export keeps the calibration"
     assert meta["dtype"] == report["dtype"]
     if fmt == "safetensors":  # a checkpoint: the training facts of the source weights come along
-        assert meta["epochs"] == 21 and meta["recipe"]["batch_size"] == 512
+        assert meta["epochs"] == shipped["epochs"] and meta["recipe"] == shipped["recipe"]
     assert report["metadata"]["classes"] == list(CLASSES)
 
 
@@ -104,7 +104,7 @@ def test_fixed_batch_onnx_takes_any_number_of_images(invoke, tmp_path):
     assert report["batch_size"] == 4 and report["opset"] == 13
     run, meta = reload_onnx(out)
     assert meta["batch_size"] == 4
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="(?i)dimension|shape"):  # onnxruntime InvalidArgument
         run(np.zeros((3, 28, 28), np.float32))  # the graph itself only takes batches of 4
     # ...but predict feeds it in batches of 4 (10 samples: 4 + 4 + 2 padded)
     plain = invoke("predict", str(SAMPLES), "--json")
@@ -142,6 +142,17 @@ def test_failed_check_leaves_no_file(invoke, tmp_path, monkeypatch):
     assert "differs from the PyTorch model by up to 0.001" in result.stderr
     assert "nothing was written" in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == [], "neither the export nor its temporary file is left"
+
+
+def test_an_exporter_that_fails_is_exit_5_not_a_disk_error(invoke, tmp_path, monkeypatch):
+    def broken(module, tmp, meta, batch_size, opset):
+        raise RuntimeError("unsupported operator\nsecond line")
+
+    monkeypatch.setitem(export.WRITERS, "torchscript", broken)
+    result = invoke("export", "--format", "torchscript", "--out", str(tmp_path / "m.pt"))
+    assert result.exit_code == 5, result.stderr
+    assert "the torchscript exporter failed (unsupported operator second line)" in result.stderr
+    assert "cannot write" not in result.stderr and list(tmp_path.iterdir()) == []
 
 
 def test_failed_check_keeps_the_old_file(invoke, tmp_path, monkeypatch):
@@ -257,7 +268,6 @@ def test_predict_with_onnx_equals_predict(invoke, onnx_file):
     assert onnx.exit_code == 0, onnx.stderr
     assert "onnxruntime" in onnx.stderr
     assert_same_predictions(onnx.stdout, plain.stdout)
-    assert rows(onnx.stdout)[:, 0].tolist() == list(range(10))
     view = invoke("predict", str(SAMPLES / "1-trouser.png"), "--weights", str(onnx_file))
     accuracy = read_checkpoint(SHIPPED_WEIGHTS, training=False).metadata["test_accuracy"]
     assert "Trouser" in view.stdout and f"{onnx_file} (test accuracy {accuracy:.2%})" in view.stderr
@@ -296,7 +306,7 @@ def test_corrupt_or_foreign_onnx_is_one_line_exit_4(invoke, cli, tmp_path, onnx_
 def test_onnx_input_rules_match_checkpoints(invoke, tmp_path, onnx_file):
     """A FIFO is never opened (it would block), deeply nested or out-of-range metadata is one line, and an
     unknown --device is refused as with PyTorch weights."""
-    import onnx
+    onnx = pytest.importorskip("onnx")
 
     fifo = tmp_path / "pipe.onnx"
     os.mkfifo(fifo)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from fashionnet import CLASSES
 from fashionnet.errors import ExitCode
-from tests.conftest import make_fake_fashion, write_idx
+from tests.conftest import make_fake_fashion
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fashionnet" / "samples" / "4-coat.png"
 DOCUMENTED = {int(code) for code in ExitCode}

@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 from fashionnet import CLASSES
 from fashionnet.errors import ExitCode, printable
 from fashionnet.model import build_model
-from tests.conftest import _installed_command
+from tests.conftest import installed_command
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fashionnet" / "samples" / "7-sneaker.png"
 NASTY = "bad\nname\x1b[2J\x1b]0;owned\x07"
@@ -23,7 +23,7 @@ NASTY = "bad\nname\x1b[2J\x1b]0;owned\x07"
 
 def _run(args, **kwargs):
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **kwargs.pop("env", {})}
-    return subprocess.run([*_installed_command(), *args], capture_output=True, env=env, timeout=120, **kwargs)
+    return subprocess.run([*installed_command(), *args], capture_output=True, env=env, timeout=120, **kwargs)
 
 
 def _one_clean_line(stderr: bytes | str) -> str:
@@ -69,14 +69,14 @@ def test_usage_errors_are_escaped(cli):
                                   ["predict", str(SAMPLE), "--weights", "random", "--json"]])
 def test_full_stdout_is_one_line_exit_2(args):
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([*_installed_command(), *args], stdout=full, stderr=subprocess.PIPE, timeout=120,
+        proc = subprocess.run([*installed_command(), *args], stdout=full, stderr=subprocess.PIPE, timeout=120,
                               env={**os.environ, "NO_COLOR": "1"})
     assert proc.returncode == ExitCode.USAGE
     assert "no space left on device" in _one_clean_line(proc.stderr).lower()
 
 
 def test_closed_stdout_is_one_line_exit_2():
-    proc = subprocess.run([*_installed_command(), "predict", str(SAMPLE), "--json", "--weights", "random"],
+    proc = subprocess.run([*installed_command(), "predict", str(SAMPLE), "--json", "--weights", "random"],
                           stderr=subprocess.PIPE, timeout=120, close_fds=True,
                           preexec_fn=lambda: os.close(1), env={**os.environ, "NO_COLOR": "1"})
     assert proc.returncode == ExitCode.USAGE
@@ -100,7 +100,7 @@ def test_ascii_only_output_with_non_ascii_paths(tmp_path):
 
 
 def _read_one_line_then_hang_up(args) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen([*_installed_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([*installed_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "NO_COLOR": "1"})
     first = proc.stdout.readline()
     proc.stdout.close()  # like `| head -1`

@@ -115,6 +115,10 @@ def test_output_is_never_silently_overwritten(tmp_path, monkeypatch):
         resolve_output(existing, None, force=False)
     assert resolve_output(existing, None, force=True) == existing
     assert resolve_output(existing, existing, force=False) == existing  # resuming in place
+    dangling = tmp_path / "link.safetensors"
+    dangling.symlink_to(tmp_path / "gone.safetensors")
+    with pytest.raises(UsageError, match="refusing to overwrite"):
+        resolve_output(dangling, None, force=False)  # writing would create the link's target
     with pytest.raises(UsageError, match="is a directory"):
         resolve_output(tmp_path, None, force=False)
     with pytest.raises(UsageError, match="the shipped weights"):
@@ -275,12 +279,12 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_continues(tmp_path):
     import subprocess
     import time
 
-    from tests.conftest import _installed_command, make_fake_fashion
+    from tests.conftest import installed_command, make_fake_fashion
 
     folder = make_fake_fashion(tmp_path / "data", train=6000, test=200)
     out = tmp_path / "run.safetensors"
     env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.Popen([*_installed_command(), "train", "--data-dir", str(folder), "--epochs", "400",
+    proc = subprocess.Popen([*installed_command(), "train", "--data-dir", str(folder), "--epochs", "400",
                              "--batch-size", "64", "--out", str(out), "--device", "cpu"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 120
@@ -296,7 +300,7 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_continues(tmp_path):
     assert len(last) == 1 and "is saved in" in last[0] and f"--resume {out}" in last[0]
     done = read_checkpoint(out).metadata["epochs"]
     assert 1 <= done < 400
-    resumed = subprocess.run([*_installed_command(), "train", "--data-dir", str(folder), "--resume", str(out),
+    resumed = subprocess.run([*installed_command(), "train", "--data-dir", str(folder), "--resume", str(out),
                               "--epochs", str(done + 1), "--json", "--device", "cpu"], capture_output=True, env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["epochs"] == done + 1

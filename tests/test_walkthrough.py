@@ -21,7 +21,6 @@ from fashionnet.walkthrough import (
     Note,
     build_steps,
     check_step,
-    cjk_free,
     is_added,
     languages,
     locale,
@@ -572,3 +571,19 @@ def test_notebook_is_not_overwritten_without_force(invoke, tmp_path):
     dangling.symlink_to(tmp_path / "nowhere" / "target.ipynb")
     result = invoke("walkthrough", "--notebook", str(dangling), "--step", "1")
     assert result.exit_code == 2 and "refusing to overwrite" in result.stderr, "a link counts as a file"
+
+
+# CJK radicals, punctuation, kana, ideographs, hangul and full-width forms.
+_CJK = re.compile(r"[\u2e80-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+
+
+def cjk_free(value: str) -> bool:
+    """True when `value` has no Chinese/Japanese/Korean characters or full-width punctuation."""
+    return _CJK.search(value) is None
+
+
+def test_every_locale_file_is_a_lang_choice():
+    from fashionnet.cli import Lang
+    from fashionnet.walkthrough import languages
+
+    assert [lang.value for lang in Lang] == list(languages())

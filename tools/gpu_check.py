@@ -158,7 +158,10 @@ def device_available(device: str) -> tuple[bool, str]:
         return True, "cpu (a dry run: the CPU against itself)"
     if backend is None or not backend.is_available():
         return False, ""
-    index = int(device.split(":")[1]) if ":" in device else 0
+    suffix = device.split(":", 1)[1] if ":" in device else "0"
+    if not suffix.isdigit():
+        return False, ""
+    index = int(suffix)
     if index >= backend.device_count():
         return False, ""
     name = torch.cuda.get_device_name(index) if kind == "cuda" else kind
