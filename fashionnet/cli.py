@@ -398,7 +398,7 @@ def train(
     epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", min=1, help="Epochs to train.", show_default=str(RECIPE_DEFAULTS["epochs"]))] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", min=1, help="Images per step.", show_default=str(RECIPE_DEFAULTS["batch_size"]))] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Peak learning rate (above 0).", show_default=str(RECIPE_DEFAULTS["lr"]))] = None,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for initial weights, shuffling and flips.")] = 0,
+    seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for initial weights, shuffling and flips.", show_default="0; with --resume, the checkpoint's")] = None,
     device: DeviceOption = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue training from this checkpoint.")] = None,
@@ -423,7 +423,14 @@ def train(
     resume_from = training.load_resume(resume) if resume is not None else None
     recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr)
     out_path = training.resolve_output(out, resume, force)
-    seed = resume_from[1].metadata["seed"] if resume_from else seed
+    if resume_from:
+        saved_seed = resume_from[1].metadata["seed"]
+        if seed is not None and seed != saved_seed:
+            from fashionnet.errors import UsageError
+
+            raise UsageError(f"{printable(str(resume))}: was trained with --seed {saved_seed}; a resumed run keeps it")
+        seed = saved_seed
+    seed = 0 if seed is None else seed
     dev = select_device(device)
     train_split = data_mod.load_split("train", data_dir, limit=limit)
     test_split = data_mod.load_split("test", data_dir)

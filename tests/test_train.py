@@ -224,6 +224,8 @@ def test_resume_refuses_what_would_not_continue_the_same_run(invoke, fake_data, 
     assert other_data.exit_code == 2 and "same --limit" in other_data.stderr
     other_batch = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--batch-size", "7")
     assert other_batch.exit_code == 2 and "keeps it" in other_batch.stderr
+    other_seed = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--seed", "5")
+    assert other_seed.exit_code == 2 and "was trained with --seed 0" in other_seed.stderr
     more = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--json")
     assert more.exit_code == 0 and json.loads(more.stdout)["epochs"] == 3
     assert read_checkpoint(out).metadata["epochs"] == 3
