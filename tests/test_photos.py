@@ -228,3 +228,15 @@ def test_training_holds_out_images_and_stores_the_temperature(fake_data, tmp_pat
     # A checkpoint from before the hold-out existed resumes on every image, as it was trained.
     old = {k: v for k, v in asdict(Recipe()).items() if k != "holdout"}
     assert recipe_for((out, Checkpoint({}, metadata={"recipe": old}))).holdout == 0.0
+
+
+@pytest.mark.parametrize("width, squeezed", [(60, False), (100, True), (140, True), (200, False)])
+def test_render_frames_square_and_spread_garments_as_portrait(width, squeezed):
+    # A top laid flat with its sleeves spread is up to 1.5 wide per 1 high: it is drawn 0.77 wide per 1
+    # high, as FashionMNIST's tops are; a tall garment (a dress) and a long, low one (a shoe) keep their shape.
+    gray = np.full((120, 240), 90, np.uint8)
+    mask = np.zeros((120, 240), bool)
+    mask[10:110, 20 : 20 + width] = True
+    out = garment.render(gray, mask)
+    expected = round(100 * garment.PORTRAIT) if squeezed else width
+    assert out.shape == (100, expected)
