@@ -13,7 +13,7 @@ This module imports no torch (it runs in decoder processes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -41,6 +41,7 @@ class Garment:
     image: np.ndarray  # (h, w) uint8, garment light on black, cropped to the garment
     mask: np.ndarray | None  # (H, W) bool at working size, None when no garment was found
     found: bool
+    variants: list[np.ndarray] = field(default_factory=list)  # the same garment with its mask a pixel tighter/looser
 
 
 def has_clean_background(gray: np.ndarray) -> bool:
@@ -134,4 +135,18 @@ def find_garment(rgb: np.ndarray, negate: bool = True) -> Garment:
     mask = segment(small)
     if mask is None:
         return Garment(image=(255 - gray).astype(np.uint8), mask=None, found=False)
-    return Garment(image=render(gray, mask, negate), mask=mask, found=True)
+    return Garment(image=render(gray, mask, negate), mask=mask, found=True,
+                   variants=[render(gray, m, negate) for m in mask_variants(mask)])
+
+
+def mask_variants(mask: np.ndarray) -> list[np.ndarray]:
+    """The mask eroded and dilated by one working pixel. Where GrabCut puts the garment's edge is uncertain
+    by about that much; averaging the model's logits over the three drawings (test-time averaging) gained
+    0.8 to 1.5 points on the development photos (README, "Benchmarks"). An erosion that would leave less
+    than half of a thin garment is skipped."""
+    import cv2
+
+    kernel = np.ones((3, 3), np.uint8)
+    m = mask.astype(np.uint8)
+    eroded, dilated = cv2.erode(m, kernel).astype(bool), cv2.dilate(m, kernel).astype(bool)
+    return [v for v in (eroded, dilated) if v.sum() >= mask.sum() / 2]

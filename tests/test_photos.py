@@ -240,3 +240,39 @@ def test_render_frames_square_and_spread_garments_as_portrait(width, squeezed):
     out = garment.render(gray, mask)
     expected = round(100 * garment.PORTRAIT) if squeezed else width
     assert out.shape == (100, expected)
+
+
+def test_photo_answer_averages_logits_over_mask_variants(invoke, tmp_path):
+    photo, _ = shirt_on_floor()
+    path = save(photo, tmp_path / "shirt.jpg", quality=90)
+    view = load_view(path)
+    assert view.variants is not None and view.variants.shape == (2, 28, 28)
+    assert not np.array_equal(view.variants[0], view.variants[1]), "eroded and dilated masks draw differently"
+    model, info = load_model(None, 0, CPU)
+    drawings = torch.from_numpy(np.concatenate([view.image[None], view.variants])).float() / 255
+    with torch.inference_mode():
+        logits = model(drawings)
+    averaged = (logits.mean(0) / info.temperature).softmax(0)
+    alone = (logits[0] / info.temperature).softmax(0)
+    assert averaged.max().item() != pytest.approx(alone.max().item(), abs=1e-4), "averaging changes the answer"
+    row = json.loads(invoke("predict", str(path), "--json").stdout)
+    assert row["index"] == averaged.argmax().item()
+    assert row["probability"] == pytest.approx(averaged.max().item(), abs=1e-5)
+    assert row["score"] == pytest.approx(averaged.max().item(), abs=1e-5)
+
+
+def test_averaging_groups_drawings_and_leaves_single_images_exact():
+    from fashionnet.predict import classify_scored
+
+    model, _ = load_model(None, 0, CPU)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    plain, _, plain_scores = classify_scored(images, model, CPU, top_k=10, temperature=0.5)
+    probs, indices, scores = classify_scored(images, model, CPU, top_k=10, temperature=0.5,
+                                             members=np.array([0, 1, 1, 1, 2]))
+    assert probs.shape == (3, 10) and scores.shape == (3,)
+    assert np.array_equal(probs[0], plain[0]) and np.array_equal(probs[2], plain[4])  # alone: bit-exact
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(images[1:4]).float() / 255).mean(0)
+    expected = (logits / 0.5).softmax(0).sort(descending=True).values.numpy()
+    assert np.allclose(probs[1], expected, atol=1e-6) and scores[1] == pytest.approx(expected[0], abs=1e-6)
