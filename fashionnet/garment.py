@@ -30,7 +30,7 @@ FLOOR = 0.25  # the faintest garment pixel keeps this share of full brightness, 
 PORTRAIT = 0.77  # FashionMNIST tops are about 0.77 wide per 1 high...
 # ...so a photo's square-ish or wide garment (width/height in this range) is framed like them: tops laid
 # flat spread their sleeves (1.25 to 1.5 wide per 1 high is common), shoes and bags are wider still. An upper
-# end of 1.5 gained 1.5-2 points on both halves of the development photos over 1.25 (plateau to 1.75).
+# end of 1.5 gained 1.5 and 2.1 points on the two halves of the development photos over 1.25 (plateau to 1.75).
 SQUARE = (0.77, 1.5)
 VARIANT_KERNELS = (3, 5)  # test-time averaging: the mask also eroded and dilated with these square kernels
 
@@ -42,7 +42,7 @@ class Garment:
     image: np.ndarray  # (h, w) uint8, garment light on black, cropped to the garment
     mask: np.ndarray | None  # (H, W) bool at working size, None when no garment was found
     found: bool
-    variants: list[np.ndarray] = field(default_factory=list)  # the same garment with its mask a pixel tighter/looser
+    variants: list[np.ndarray] = field(default_factory=list)  # drawn with the mask 1 and 2 pixels tighter/looser
 
 
 def has_clean_background(gray: np.ndarray) -> bool:
