@@ -13,7 +13,7 @@ This module imports no torch (it runs in decoder processes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,7 +28,11 @@ MIN_AREA = 0.02  # a mask below this share of the frame is not a garment...
 MAX_AREA = 0.97  # ...nor one that covers practically all of it
 FLOOR = 0.25  # the faintest garment pixel keeps this share of full brightness, so a white shirt keeps its shape
 PORTRAIT = 0.77  # FashionMNIST tops are about 0.77 wide per 1 high...
-SQUARE = (0.77, 1.25)  # ...so a photo's square-ish garment (width/height in this range) is framed like them
+# ...so a photo's square-ish or wide garment (width/height in this range) is framed like them: tops laid
+# flat spread their sleeves (1.25 to 1.5 wide per 1 high is common), shoes and bags are wider still. An upper
+# end of 1.5 gained 1.5 and 2.1 points on the two halves of the development photos over 1.25 (plateau to 1.75).
+SQUARE = (0.77, 1.5)
+VARIANT_KERNELS = (3, 5)  # test-time averaging: the mask also eroded and dilated with these square kernels
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Garment:
     image: np.ndarray  # (h, w) uint8, garment light on black, cropped to the garment
     mask: np.ndarray | None  # (H, W) bool at working size, None when no garment was found
     found: bool
+    variants: list[np.ndarray] = field(default_factory=list)  # drawn with the mask 1 and 2 pixels tighter/looser
 
 
 def has_clean_background(gray: np.ndarray) -> bool:
@@ -131,4 +136,20 @@ def find_garment(rgb: np.ndarray, negate: bool = True) -> Garment:
     mask = segment(small)
     if mask is None:
         return Garment(image=(255 - gray).astype(np.uint8), mask=None, found=False)
-    return Garment(image=render(gray, mask, negate), mask=mask, found=True)
+    return Garment(image=render(gray, mask, negate), mask=mask, found=True,
+                   variants=[render(gray, m, negate) for m in mask_variants(mask)])
+
+
+def mask_variants(mask: np.ndarray) -> list[np.ndarray]:
+    """The mask eroded and dilated by one and by two working pixels. Where GrabCut puts the garment's edge
+    is uncertain by about that much; averaging the model's logits over the five drawings (test-time
+    averaging) gained 1.8 and 0.6 points of strict accuracy on the two halves of the development photos
+    (README, "Benchmarks"). An erosion that would leave less than half of a thin garment is skipped."""
+    import cv2
+
+    m = mask.astype(np.uint8)
+    out = []
+    for side in VARIANT_KERNELS:
+        kernel = np.ones((side, side), np.uint8)
+        out += [cv2.erode(m, kernel).astype(bool), cv2.dilate(m, kernel).astype(bool)]
+    return [v for v in out if v.sum() >= mask.sum() / 2]

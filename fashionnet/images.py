@@ -126,6 +126,9 @@ class View:
     image: np.ndarray  # (28, 28) uint8, light object on black
     found: bool = True  # False: blank/uniform, or a photo in which no garment stood out
     mask: np.ndarray | None = None  # a photo's garment mask (bool, at GrabCut's working size)
+    # (k, 28, 28) uint8: the same garment drawn with its mask eroded and dilated; predict averages the
+    # model's logits over image + variants. None for everything but found photos (so 28x28 PNGs stay exact).
+    variants: np.ndarray | None = None
 
 
 def view_of(gray: np.ndarray, invert: bool | None = None, colour: np.ndarray | None = None) -> View:
@@ -138,7 +141,8 @@ def view_of(gray: np.ndarray, invert: bool | None = None, colour: np.ndarray | N
     if colour is not None and gray.shape != (SIZE, SIZE) and not garment.has_clean_background(gray):
         found = garment.find_garment(colour, negate=invert is not False)
         if found.found:
-            return View(prepare(found.image, invert=False), mask=found.mask)
+            variants = np.stack([prepare(v, invert=False) for v in found.variants]) if found.variants else None
+            return View(prepare(found.image, invert=False), mask=found.mask, variants=variants)
         return View(prepare(gray, invert), found=False)  # classified from the whole frame, marked not sure
     return View(prepare(gray, invert))
 

@@ -227,7 +227,7 @@ def decode_one(item: Input, invert: bool | None = None) -> Decoded:
 
 def _decode_chunk(job: tuple[list[str], bool | None]) -> tuple[np.ndarray, list[str | None], list]:
     # Runs in a worker: one stacked array per chunk keeps pickling cheap. (n, 28, 28) uint8, plus each
-    # view's (found, mask): masks exist only for photos.
+    # view's (found, mask, variants): masks and variants exist only for photos.
     paths, invert = job
     images = np.zeros((len(paths), SIZE, SIZE), dtype=np.uint8)
     errors: list[str | None] = []
@@ -237,7 +237,7 @@ def _decode_chunk(job: tuple[list[str], bool | None]) -> tuple[np.ndarray, list[
         if view is not None:
             images[i] = view.image
         errors.append(error)
-        extras.append((view.found, view.mask) if view is not None else (False, None))
+        extras.append((view.found, view.mask, view.variants) if view is not None else (False, None, None))
     return images, errors, extras
 
 
@@ -329,9 +329,9 @@ class Decoding:
                         yield decode_one(item, self.invert)
                         continue
                     pos = 0
-                image, error, (found, mask) = images[pos], errors[pos], extras[pos]
+                image, error, (found, mask, variants) = images[pos], errors[pos], extras[pos]
                 pos += 1
-                yield item, (None if error is not None else View(image, found, mask)), error
+                yield item, (None if error is not None else View(image, found, mask, variants)), error
         finally:
             self.close()
 
@@ -375,12 +375,15 @@ def classify_scored(
     top_k: int = 3,
     cpu_threads: int | None = None,
     temperature: float = 1.0,
+    members: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, 28, 28) uint8 -> (probabilities, indices, sureness scores): (N, k), (N, k), (N,) numpy.
+    """(N, 28, 28) uint8 -> (probabilities, indices, sureness scores): (M, k), (M, k), (M,) numpy.
 
     The tensor is built exactly as ToTensor builds it (uint8 / 255 in float32), so a FashionMNIST image
     gets the same input here as in `evaluate`. Probabilities are softmax(logits / temperature), the
-    checkpoint's calibration. `cpu_threads` caps torch's threads for this call on the CPU.
+    checkpoint's calibration. `members` (N,) says which answer each image belongs to (several drawings
+    of one photo): their logits are averaged. None: one image per answer (M = N), logits untouched.
+    `cpu_threads` caps torch's threads for this call on the CPU.
     """
     import torch
 
@@ -394,6 +397,11 @@ def classify_scored(
     try:
         # The same batched inference `evaluate` runs, over this one batch; logits come back on the CPU.
         logits = predict_logits(model, torch.from_numpy(images), device, batch_size=max(1, len(images)))
+        if members is not None:
+            index = torch.from_numpy(np.asarray(members, dtype=np.int64))
+            count = torch.bincount(index).clamp(min=1).to(logits.dtype)
+            logits = torch.zeros(len(count), logits.shape[1], dtype=logits.dtype).index_add_(0, index, logits)
+            logits = logits / count[:, None]
         top_p, top_i = (logits / temperature).softmax(dim=1).topk(k, dim=1)  # (N, k)
         return top_p.numpy(), top_i.numpy(), sureness(logits, temperature).numpy()
     finally:
@@ -402,9 +410,18 @@ def classify_scored(
 
 def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int | None,
            temperature: float, threshold: float) -> Iterator[Prediction]:
-    good = [view.image for _, view, error in pending if error is None]
+    good: list[np.ndarray] = []  # each view's image and its variants (a photo's other drawings)...
+    members: list[int] = []  # ...and which answer each belongs to
+    answers = 0
+    for _, view, error in pending:
+        if error is None:
+            drawings = [view.image] if view.variants is None else [view.image, *view.variants]
+            good += drawings
+            members += [answers] * len(drawings)
+            answers += 1
     if good:
-        probs, indices, scores = classify_scored(np.stack(good), model, device, top_k, cpu_threads, temperature)
+        grouped = np.array(members) if len(good) > answers else None  # None: no averaging, logits exact
+        probs, indices, scores = classify_scored(np.stack(good), model, device, top_k, cpu_threads, temperature, grouped)
     row = 0
     for item, view, error in pending:
         if error is not None:

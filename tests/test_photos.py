@@ -230,3 +230,51 @@ def test_training_holds_out_images_and_stores_the_temperature(fake_data, tmp_pat
     # A checkpoint from before the hold-out existed resumes on every image, as it was trained.
     old = {k: v for k, v in asdict(Recipe()).items() if k != "holdout"}
     assert recipe_for((out, Checkpoint({}, metadata={"recipe": old}))).holdout == 0.0
+
+
+@pytest.mark.parametrize("width, squeezed", [(60, False), (100, True), (140, True), (200, False)])
+def test_render_frames_square_and_spread_garments_as_portrait(width, squeezed):
+    # A top laid flat with its sleeves spread is up to 1.5 wide per 1 high: it is drawn 0.77 wide per 1
+    # high, as FashionMNIST's tops are; a tall garment (a dress) and a long, low one (a shoe) keep their shape.
+    gray = np.full((120, 240), 90, np.uint8)
+    mask = np.zeros((120, 240), bool)
+    mask[10:110, 20 : 20 + width] = True
+    out = garment.render(gray, mask)
+    expected = round(100 * garment.PORTRAIT) if squeezed else width
+    assert out.shape == (100, expected)
+
+
+def test_photo_answer_averages_logits_over_mask_variants(invoke, tmp_path):
+    photo, _ = shirt_on_floor()
+    path = save(photo, tmp_path / "shirt.jpg", quality=90)
+    view = load_view(path)
+    assert view.variants is not None and view.variants.shape == (4, 28, 28)
+    assert len({v.tobytes() for v in view.variants} | {view.image.tobytes()}) == 5, "each mask draws differently"
+    model, info = load_model(None, 0, CPU)
+    drawings = torch.from_numpy(np.concatenate([view.image[None], view.variants])).float() / 255
+    with torch.inference_mode():
+        logits = model(drawings)
+    averaged = (logits.mean(0) / info.temperature).softmax(0)
+    alone = (logits[0] / info.temperature).softmax(0)
+    assert averaged.max().item() != pytest.approx(alone.max().item(), abs=1e-4), "averaging changes the answer"
+    row = json.loads(invoke("predict", str(path), "--json").stdout)
+    assert row["index"] == averaged.argmax().item()
+    assert row["probability"] == pytest.approx(averaged.max().item(), abs=1e-5)
+    assert row["score"] == pytest.approx(averaged.max().item(), abs=1e-5)
+
+
+def test_averaging_groups_drawings_and_leaves_single_images_exact():
+    from fashionnet.predict import classify_scored
+
+    model, _ = load_model(None, 0, CPU)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    plain, _, plain_scores = classify_scored(images, model, CPU, top_k=10, temperature=0.5)
+    probs, indices, scores = classify_scored(images, model, CPU, top_k=10, temperature=0.5,
+                                             members=np.array([0, 1, 1, 1, 2]))
+    assert probs.shape == (3, 10) and scores.shape == (3,)
+    assert np.array_equal(probs[0], plain[0]) and np.array_equal(probs[2], plain[4])  # alone: bit-exact
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(images[1:4]).float() / 255).mean(0)
+    expected = (logits / 0.5).softmax(0).sort(descending=True).values.numpy()
+    assert np.allclose(probs[1], expected, atol=1e-6) and scores[1] == pytest.approx(expected[0], abs=1e-6)
