@@ -51,8 +51,6 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
 def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = ECE_BINS) -> float:
     """ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins, weighted
     by how many predictions fall in each (Naeini et al. 2015; the usual 15 bins)."""
-    import torch
-
     if len(labels) == 0:
         return float("nan")
     confidence, predicted = probs.max(1)
