@@ -4,8 +4,8 @@ A phone photo of clothes on a bed, a floor or a hanger is not a product shot: tr
 colour keeps the whole floor, and negating it turns its texture into grey noise. Here OpenCV's GrabCut
 (started from a rectangle just inside the frame) separates the garment from the background, the largest
 connected piece is kept (one shoe, when the two of a pair do not touch), and the garment is drawn as
-FashionMNIST drew Zalando's photos: its brightness negated inside the mask, black outside. The caller then runs FashionMNIST's own
-steps (fit 28, sharpen, centre) on the result.
+FashionMNIST drew Zalando's photos: its brightness negated inside the mask, black outside. The caller
+then runs FashionMNIST's own steps (fit 28, sharpen, centre) on the result.
 
 OpenCV is imported only when a photo needs it, so --help and FashionMNIST PNGs never pay for it.
 This module imports no torch (it runs in decoder processes).
