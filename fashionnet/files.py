@@ -43,6 +43,19 @@ def input_reason(exc: OSError) -> str:
     return reasons.get(exc.errno, exc.strerror or str(exc))
 
 
+def input_file_problem(path: Path, noun: str) -> str | None:
+    """Why `path` cannot be read as a `noun` ('checkpoint file', 'ONNX file'): missing, unreadable, or not
+    a regular file (a FIFO would block the reader, a device would be read forever). None when it can."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return f"no such {noun}" if isinstance(exc, FileNotFoundError) else input_reason(exc)
+    if not stat.S_ISREG(mode):
+        article = "an" if noun[:1].lower() in "aeiou" else "a"
+        return f"is {kind_of(mode)}, not {article} {noun}"
+    return None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

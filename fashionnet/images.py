@@ -132,13 +132,14 @@ class View:
 
 
 def view_of(gray: np.ndarray, invert: bool | None = None, colour: np.ndarray | None = None) -> View:
-    """Decoded pixels -> View. A photo (colour given, busy border) has its garment found first; a picture
-    with a clean background (product shot, FashionMNIST sample) goes straight to `prepare`."""
+    """Decoded pixels -> View. A photo has its garment found first: `colour` is the RGB copy that `_decode`
+    keeps only for photos (not 28x28, border not one plain colour). A picture with a clean background
+    (product shot, FashionMNIST sample) comes without it and goes straight to `prepare`."""
     if int(gray.max()) - int(gray.min()) <= FUZZ:  # blank, uniform, fully transparent: nothing to see
         return View(prepare(gray, invert), found=False)
     if gray.shape != (SIZE, SIZE) and not garment.has_outline(gray):  # a wall, a sheet of paper
         return View(prepare(gray, invert), found=False)
-    if colour is not None and gray.shape != (SIZE, SIZE) and not garment.has_clean_background(gray):
+    if colour is not None:
         found = garment.find_garment(colour, negate=invert is not False)
         if found.found:
             variants = np.stack([prepare(v, invert=False) for v in found.variants]) if found.variants else None

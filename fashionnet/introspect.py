@@ -144,7 +144,8 @@ def summarize(model: nn.Module, device: torch.device, batch_size: int = 1) -> Mo
 
 
 def _preview(tensor: torch.Tensor, rows: int, values: int) -> list:
-    """param[:rows] like the tutorial, each row cut to its first and last values/2 numbers (None marks the cut, drawn as '...')."""
+    """param[:rows] like the tutorial, each row cut to its first and last values/2 numbers (None marks
+    the cut, drawn as '...')."""
     def cut(row: list[float]) -> list:
         if len(row) <= values:
             return row

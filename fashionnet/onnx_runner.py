@@ -7,14 +7,12 @@ them this says what to install (exit 2). ONNX files are protobuf, never pickle.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError, WeightsError
-from fashionnet.files import input_reason, kind_of
+from fashionnet.files import input_file_problem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,13 +49,9 @@ class OnnxSession:
 
         ort = require("onnxruntime", "running an ONNX file")
         self.path = Path(path)
-        try:
-            mode = os.stat(self.path).st_mode
-        except OSError as exc:
-            reason = "no such ONNX file" if isinstance(exc, FileNotFoundError) else input_reason(exc)
-            raise WeightsError(f"{self.path}: {reason}") from None
-        if not stat.S_ISREG(mode):  # a FIFO would block, a device would be read forever
-            raise WeightsError(f"{self.path}: is {kind_of(mode)}, not an ONNX file")
+        problem = input_file_problem(self.path, "ONNX file")
+        if problem:
+            raise WeightsError(f"{self.path}: {problem}")
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # like predict's torch: decoders hold the other cores
         options.log_severity_level = 3  # onnxruntime's own warnings would break the one-line promise

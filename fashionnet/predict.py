@@ -201,8 +201,6 @@ def collect_inputs(args: Sequence[str], recursive: bool = False, stdin: BinaryIO
                 match_stat, match_why = _stat(match)
                 if match_stat is None:
                     out.append(Input(match, error=match_why))
-                elif stat.S_ISDIR(match_stat.st_mode):
-                    collector.add_dir(match, match_stat, top=True)
                 else:
                     collector.add(match, match_stat)
         else:
@@ -427,12 +425,12 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
         if error is not None:
             yield Prediction(path=item.path, error=error)
             continue
-        top = [(CLASSES[int(i)], int(i), float(p)) for p, i in zip(probs[row], indices[row])]
-        score = float(scores[row])
+        row_probs, row_indices, score = probs[row], indices[row], float(scores[row])
         row += 1
-        if not np.isfinite(probs[row - 1]).all():  # finite weights can still overflow to inf logits
+        if not np.isfinite(row_probs).all():  # finite weights can still overflow to inf logits
             yield Prediction(path=item.path, error="the model's output is not a number (its weights overflow)")
             continue
+        top = [(CLASSES[int(c)], int(c), float(q)) for q, c in zip(row_probs, row_indices)]
         label, index, probability = top[0]
         sure = view.found and score >= threshold
         yield Prediction(item.path, label, index, probability, top, view.image, sure=sure, score=score,

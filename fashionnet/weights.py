@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from safetensors.torch import save_file
 
 from fashionnet import CLASSES, SEED_MAX, calibration
 from fashionnet.errors import UsageError, WeightsError, printable
-from fashionnet.files import atomic_write, input_reason, kind_of
+from fashionnet.files import atomic_write, input_file_problem
 from fashionnet.model import NeuralNetwork, build_model
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fashionnet.safetensors"
@@ -154,13 +152,9 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
     training=False skips the optimizer state (3x the model's size), which inference never needs.
     """
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        reason = "no such checkpoint file" if isinstance(exc, FileNotFoundError) else input_reason(exc)
-        raise WeightsError(f"{path}: {reason}") from None
-    if not stat.S_ISREG(mode):  # a FIFO would block, a device would be read forever
-        raise WeightsError(f"{path}: is {kind_of(mode)}, not a checkpoint file")
+    problem = input_file_problem(path, "checkpoint file")
+    if problem:
+        raise WeightsError(f"{path}: {problem}")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             raw_meta = f.metadata()

@@ -49,6 +49,20 @@ def installed_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "fashionnet"]
 
 
+def train_until_first_checkpoint(folder: Path, out: Path) -> subprocess.Popen:
+    """The installed command on a 400-epoch run, returned once its first checkpoint exists (or it ended):
+    the moment to send it Ctrl-C."""
+    import time
+
+    proc = subprocess.Popen([*installed_command(), "train", "--data-dir", str(folder), "--epochs", "400",
+                             "--batch-size", "64", "--out", str(out), "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"})
+    deadline = time.monotonic() + 120
+    while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    return proc
+
+
 @pytest.fixture
 def cli():
     """Run the installed `fashionnet` console script in a subprocess, as a user would."""

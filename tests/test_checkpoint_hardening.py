@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
@@ -18,7 +17,7 @@ from fashionnet import data
 from fashionnet.errors import ExitCode, TrainingInterrupted
 from fashionnet.model import build_model
 from fashionnet.train import Recipe, fit
-from tests.conftest import installed_command, make_fake_fashion
+from tests.conftest import make_fake_fashion, train_until_first_checkpoint
 
 CPU = torch.device("cpu")
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "fashionnet", "samples", "7-sneaker.png")
@@ -182,15 +181,9 @@ def splits_for_signal(fake_data):
 
 def test_second_ctrl_c_during_shutdown_gives_no_traceback(tmp_path):
     folder = make_fake_fashion(tmp_path / "data", train=1500, test=200)
-    env = {**os.environ, "NO_COLOR": "1"}
     for attempt in range(3):
         out = tmp_path / f"run{attempt}.safetensors"
-        proc = subprocess.Popen([*installed_command(), "train", "--data-dir", str(folder), "--epochs", "400",
-                                 "--batch-size", "64", "--out", str(out), "--device", "cpu"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        deadline = time.monotonic() + 120
-        while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.01)
+        proc = train_until_first_checkpoint(folder, out)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.002 * attempt)
         proc.send_signal(signal.SIGINT)

@@ -281,17 +281,12 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_continues(tmp_path):
     import subprocess
     import time
 
-    from tests.conftest import installed_command, make_fake_fashion
+    from tests.conftest import installed_command, make_fake_fashion, train_until_first_checkpoint
 
     folder = make_fake_fashion(tmp_path / "data", train=6000, test=200)
     out = tmp_path / "run.safetensors"
     env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.Popen([*installed_command(), "train", "--data-dir", str(folder), "--epochs", "400",
-                             "--batch-size", "64", "--out", str(out), "--device", "cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 120
-    while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
+    proc = train_until_first_checkpoint(folder, out)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

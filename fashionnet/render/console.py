@@ -72,9 +72,7 @@ class Picture:
                     yield Segment("▀", style)
             yield Segment.line()
 
-    def __rich_measure__(self, console: Console, options: ConsoleOptions):
-        from rich.measure import Measurement
-
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(self.width, self.width)
 
 

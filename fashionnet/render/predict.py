@@ -18,7 +18,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from fashionnet.errors import printable  # noqa: F401 - also re-exported for the renderers
+from fashionnet.errors import printable
 from fashionnet.predict import Prediction
 from fashionnet.render import json_safe
 from fashionnet.render.console import Fitted, Picture
@@ -152,7 +152,7 @@ NOT_SURE_NOTE = "Label? = not sure (score below --threshold, or no garment found
 
 def _label(r: Prediction, short: bool = False) -> Text:
     """The prediction: the label, or for an answer that is not sure 'not sure (Label?)', or 'Label?' in
-    the table, whose caption explains the mark."""
+    the table, where NOT_SURE_NOTE below it explains the mark."""
     if r.sure is False:
         return Text(f"{r.label}?" if short else f"not sure ({r.label}?)", style="yellow")
     return Text(r.label, style="bold")
