@@ -114,7 +114,7 @@ def render(gray: np.ndarray, mask: np.ndarray, negate: bool = True) -> np.ndarra
 
     neg = 255.0 - gray.astype(np.float32) if negate else gray.astype(np.float32)
     inside = neg[mask]
-    lo, hi = np.percentile(inside, 2), np.percentile(inside, 98)
+    lo, hi = np.percentile(inside, (2, 98))  # one sort for both
     scaled = (neg - lo) / max(hi - lo, 1.0)
     out = np.where(mask, 255.0 * (FLOOR + (1 - FLOOR) * np.clip(scaled, 0, 1)), 0.0)
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))

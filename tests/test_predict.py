@@ -237,6 +237,19 @@ def test_few_small_files_are_decoded_without_a_pool(tmp_path):
         assert decoding._pool is None
 
 
+def test_a_few_photos_are_decoded_by_the_pool_with_the_same_answers(model):
+    # Photos are slow to decode (GrabCut), so even the six shipped ones go to worker processes, and the
+    # masks and drawings made there are the ones this process makes.
+    items = collect_inputs([str(ROOT / "fashionnet" / "samples" / "photos")])
+    assert len(items) == 6
+    inline = list(predict_paths(items, model, CPU, workers=1))
+    decoding = start_decoding(items, workers=2)
+    assert decoding._pool is not None
+    pooled = list(predict_module.predict_decoded(decoding, model, CPU))
+    assert [(r.path, r.top, r.sure) for r in pooled] == [(r.path, r.top, r.sure) for r in inline]
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(pooled, inline))
+
+
 def _decode_in_subprocess(paths: list[str], prelude: str = "") -> np.ndarray:
     # The CLI's order: start decoding (fork) with torch not yet imported.
     code = (

