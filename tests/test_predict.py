@@ -239,7 +239,7 @@ def test_few_small_files_are_decoded_without_a_pool(tmp_path):
 
 def test_a_few_photos_are_decoded_by_the_pool_with_the_same_answers(model):
     # Photos are slow to decode (GrabCut), so even the six shipped ones go to worker processes, and the
-    # masks and drawings made there are the ones this process makes.
+    # masks and answers that come back are the ones this process makes.
     items = collect_inputs([str(ROOT / "fashionnet" / "samples" / "photos")])
     assert len(items) == 6
     inline = list(predict_paths(items, model, CPU, workers=1))
