@@ -54,18 +54,7 @@ def _find_with_u2netp(rgb: np.ndarray, negate: bool = True) -> garment.Garment:
     saliency = _session.run(None, {_session.get_inputs()[0].name: x.transpose(2, 0, 1)[None].astype(np.float32)})[0][0, 0]
     saliency = (saliency - saliency.min()) / max(1e-6, float(saliency.max() - saliency.min()))
     fg = (cv2.resize(saliency, size, interpolation=cv2.INTER_AREA) > 0.5).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    nothing = garment.Garment(image=(255 - gray).astype(np.uint8), mask=None, found=False)
-    if count <= 1:
-        return nothing
-    keep = (labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))).astype(np.uint8)
-    contours, _ = cv2.findContours(keep, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    cv2.drawContours(keep, contours, -1, 1, thickness=cv2.FILLED)
-    if not garment.MIN_AREA <= keep.mean() <= garment.MAX_AREA:
-        return nothing
-    mask = keep.astype(bool)
-    return garment.Garment(image=garment.render(gray, mask, negate), mask=mask, found=True,
-                           variants=[garment.render(gray, m, negate) for m in garment.mask_variants(mask)])
+    return garment.drawn(gray, garment.largest_object(fg), negate)
 
 
 def _view(path: Path) -> tuple[np.ndarray, bool, tuple[float, float, float]]:
@@ -164,7 +153,7 @@ def calibration() -> None:
     map fitted on the hold-out (Zadrozny & Elkan 2002)."""
     import torch
 
-    from fashionnet.calibration import expected_calibration_error
+    from fashionnet.calibration import confidence_error, expected_calibration_error
     from fashionnet.data import load_split
     from fashionnet.evaluate import predict_logits
     from fashionnet.train import Recipe
@@ -205,11 +194,8 @@ def calibration() -> None:
     xs, ys = _isotonic(conf_h.numpy(), (pred_h == held_labels).numpy())
     conf_t, pred_t = (test_logits / T).softmax(1).max(1)
     mapped = torch.from_numpy(np.interp(conf_t.numpy(), xs, ys))
-    correct = (pred_t == test_labels).double()
-    bins = (mapped * 15).ceil().clamp(1, 15).long() - 1
-    mapped_ece = sum((bins == k).double().mean().item() * abs(mapped[bins == k].mean().item() - correct[bins == k].mean().item())
-                     for k in range(15) if (bins == k).any())
-    print(f"top-label isotonic map, fitted on the hold-out ({len(xs)} steps): ECE {mapped_ece:.2%}")
+    print(f"top-label isotonic map, fitted on the hold-out ({len(xs)} steps): "
+          f"ECE {confidence_error(mapped, pred_t == test_labels):.2%}")
 
 
 def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -54,7 +54,13 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: 
     if len(labels) == 0:
         return float("nan")
     confidence, predicted = probs.max(1)
-    correct = (predicted == labels).double()
+    return confidence_error(confidence, predicted == labels, bins)
+
+
+def confidence_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int = ECE_BINS) -> float:
+    """The ECE of any confidence (N,) against whether each answer was right (N,): the binning alone, for
+    maps that change the top probability without being a softmax."""
+    correct = correct.double()
     which = (confidence.double() * bins).ceil().clamp(1, bins).long() - 1
     total = 0.0
     for b in range(bins):

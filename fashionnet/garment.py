@@ -91,7 +91,14 @@ def segment(rgb: np.ndarray) -> np.ndarray | None:
         return None
     fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, kernel)
+    return largest_object(cv2.morphologyEx(fg, cv2.MORPH_OPEN, kernel))
+
+
+def largest_object(fg: np.ndarray) -> np.ndarray | None:
+    """(H, W) uint8 foreground -> bool mask of its largest connected piece with holes filled, or None when
+    there is none or it is too small or too large to be a garment."""
+    import cv2
+
     count, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     if count <= 1:
         return None
@@ -133,7 +140,12 @@ def find_garment(rgb: np.ndarray, negate: bool = True) -> Garment:
     size = _work_size(rgb.shape[:2])
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if size != rgb.shape[1::-1] else rgb
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    mask = segment(small)
+    return drawn(gray, segment(small), negate)
+
+
+def drawn(gray: np.ndarray, mask: np.ndarray | None, negate: bool = True) -> Garment:
+    """The garment `mask` picks out of `gray` (both at working size), with its variants; the whole frame,
+    not found, when the mask is None."""
     if mask is None:
         return Garment(image=(255 - gray).astype(np.uint8), mask=None, found=False)
     return Garment(image=render(gray, mask, negate), mask=mask, found=True,
