@@ -308,7 +308,9 @@ class Decoding:
                 total += os.path.getsize(self.items[i].path)
             except OSError:
                 pass
-        return total >= PARALLEL_MIN_BYTES
+            if total >= PARALLEL_MIN_BYTES:  # with the lower limit, a couple of photos decide it
+                return True
+        return False
 
     def __iter__(self) -> Iterator[Decoded]:
         images: np.ndarray = np.empty((0, SIZE, SIZE), np.uint8)
