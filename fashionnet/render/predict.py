@@ -85,6 +85,10 @@ def mask_picture(mask) -> Picture:
     return Picture([[255 if mask[r, c] else 40 for c in cols] for r in rows])
 
 
+NO_MASK_CLEAN = "no garment mask: a clean background, so the picture was used as it is"
+NO_MASK_NOT_FOUND = "no garment mask: no garment stood out, so the whole picture was used"
+
+
 def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
     """One image: 'path: Label 97.3%', the top-k bars, and with `show` the 28x28 picture beside them
     (and, for a photo, the garment mask that was cut out of it before that)."""
@@ -94,10 +98,14 @@ def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
     body = Group(header, probability_bars(result))
     if not show or result.image is None:
         return body
-    pictures: list[RenderableType] = [Picture(result.image.tolist())]
+    drawn = [(Picture(result.image.tolist()), "model input 28x28")]
     if result.mask is not None:  # a photo: the garment mask cut out of it, then what the model saw
-        pictures.insert(0, mask_picture(result.mask))
-    side = sum(p.width for p in pictures) + 2 * (len(pictures) - 1)
+        drawn.insert(0, (mask_picture(result.mask), "garment mask"))
+    else:  # say why there is none, so a missing mask is not mistaken for a failure
+        why = NO_MASK_NOT_FOUND if result.found is False else NO_MASK_CLEAN
+        body = Group(body, Text(why, style="dim", overflow="fold"))
+    pictures: list[RenderableType] = [Group(p, Text(caption, style="dim")) for p, caption in drawn]
+    side = sum(max(p.width, cell_len(caption)) for p, caption in drawn) + 2 * (len(drawn) - 1)
 
     def build(width: int) -> RenderableType:
         if width < side:  # not even the pictures side by side: one above the other, then the bars
