@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from fashionnet import SEED_MAX, __version__
 from fashionnet.calibration import DEFAULT_THRESHOLD
@@ -59,6 +59,34 @@ class _OneLineErrors(TyperGroup):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class _Command(TyperCommand):
+    """Help in one style: every value is named by its metavar (N, FILE, DIR, PICTURE, en|zh), arguments
+    included, never by Typer's type names (<int range>, <list[str]>, <path>)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append((param.metavar or param.name.upper()) + ("..." if param.nargs != 1 else ""))
+        return pieces
+
+    def format_options(self, ctx, formatter) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                name = (param.metavar or param.name.upper()) + ("..." if param.nargs != 1 else "")
+                arguments.append((name, record[1]))
+            else:
+                options.append(record)
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
 app = typer.Typer(
@@ -184,7 +212,6 @@ DataDirOption = Annotated[
         show_default="$FASHIONNET_DATA, the user cache, then /usr/share/datasets/fashion-mnist",
     ),
 ]
-PlotOption = Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG picture (needs matplotlib).")]
 
 
 # Shown in `train --help` without importing torch; tests/test_train.py checks them against train.Recipe.
@@ -270,7 +297,7 @@ def summary(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", metavar="N", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
     depth: Annotated[Optional[int], typer.Option("--depth", min=0, metavar="N", help="Show layers down to depth N; deeper ones are folded into their container's row.", show_default="all")] = None,
     history: Annotated[bool, typer.Option("--history", help="With --json: include the weights' training history.")] = False,
     as_json: JsonOption = False,
@@ -296,12 +323,12 @@ def params(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    name: Annotated[Optional[str], typer.Option("--name", "-n", help="Only parameters matching this glob or substring.")] = None,
-    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
-    values: Annotated[int, typer.Option("--values", min=2, help="Values shown per previewed row.")] = 6,
+    name: Annotated[Optional[str], typer.Option("--name", "-n", metavar="PATTERN", help="Only parameters matching this glob or substring.")] = None,
+    rows: Annotated[int, typer.Option("--rows", metavar="N", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
+    values: Annotated[int, typer.Option("--values", metavar="N", min=2, help="Values shown per previewed row.")] = 6,
     show: Annotated[bool, typer.Option("--show", help="Draw first-layer neurons' weights as 28x28 pictures instead of the list.")] = False,
     neurons: Annotated[int, typer.Option("--neurons", min=1, max=512, metavar="N", help="How many first-layer neurons --show and --plot draw.")] = 8,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Also write those neurons as a picture grid (needs matplotlib).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Also write those neurons' weight pictures as a PNG grid with a colour bar (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -354,9 +381,9 @@ def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_jso
 @app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")
 @handle_errors
 def walkthrough(
-    lang: Annotated[Lang, typer.Option("--lang", "-l", help="Language of the explanations.")] = Lang.en,
+    lang: Annotated[Lang, typer.Option("--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
     seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the random images and weights.")] = 0,
-    step: Annotated[Optional[int], typer.Option("--step", "-s", help="Show only step N (1-based).")] = None,
+    step: Annotated[Optional[int], typer.Option("--step", "-s", metavar="N", help="Show only step N (1-based).")] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Wait for Enter between steps (terminals only).")] = False,
     real: Annotated[bool, typer.Option("--real", help="Use real FashionMNIST test images and the trained weights.")] = False,
     image: Annotated[Optional[str], typer.Option("--image", metavar="FILE", help="Run the steps on your own picture (any format predict reads) with the trained weights, instead of torch.rand.")] = None,
@@ -672,14 +699,14 @@ class Invert(str, Enum):
 def predict(
     paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look inside sub-folders too.")] = False,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10, help="How many classes to show per image.")] = 3,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", metavar="N", min=1, max=10, help="How many classes to show per image.")] = 3,
     show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 image the model saw next to each result.")] = False,
     invert: Annotated[
-        Invert, typer.Option("--invert", help="Negate the image: auto detects dark-on-light pictures.")
+        Invert, typer.Option("--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light pictures.")
     ] = Invert.auto,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
-    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Calibrated top probability below which an answer is 'not sure' (a picture with no garment found is never sure).")] = DEFAULT_THRESHOLD,
+    threshold: Annotated[float, typer.Option("--threshold", metavar="P", min=0.0, max=1.0, help="Calibrated top probability below which an answer is 'not sure' (a picture with no garment found is never sure).")] = DEFAULT_THRESHOLD,
     device: DeviceOption = None,
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
@@ -802,7 +829,7 @@ class ExportFormat(str, Enum):
 def export(
     fmt: Annotated[
         Optional[ExportFormat],
-        typer.Option("--format", "-f", help="File format.", show_default="from --out's suffix, else onnx"),
+        typer.Option("--format", "-f", metavar="onnx|torchscript|safetensors", help="File format.", show_default="from --out's suffix, else onnx"),
     ] = None,
     out: Annotated[
         Optional[Path],
@@ -849,3 +876,36 @@ def main() -> None:
         app()
     finally:
         finish_streams()
+
+
+# Exit codes of each command, in its --help (predict and export state theirs beside their decorators).
+_INTERRUPTED = "130 interrupted; 141 stdout's reader went away."
+EXIT_CODES = {
+    "summary": f"Exit codes: 0 success; 2 usage error (bad option, unknown or unavailable device); 4 checkpoint "
+               f"missing, corrupt or of the wrong shape; {_INTERRUPTED}",
+    "params": f"Exit codes: 0 success; 2 usage error (bad option, no parameter matches --name, refused "
+              f"overwrite); 4 bad checkpoint; {_INTERRUPTED}",
+    "walkthrough": f"Exit codes: 0 success; 1 the --image picture could not be read; 2 usage error (bad option, "
+                   f"refused overwrite); 3 FashionMNIST missing or corrupt (--real); 4 bad checkpoint; {_INTERRUPTED}",
+    "data": f"Exit codes: 0 FashionMNIST found and complete; 2 usage error; 3 FashionMNIST missing, incomplete "
+            f"or corrupt; {_INTERRUPTED}",
+    "train": f"Exit codes: 0 trained and saved; 1 a file could not be read; 2 usage error (bad option, refused "
+             f"overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt; 4 bad --resume "
+             f"checkpoint; 130 interrupted (the last finished epoch is kept); 141 stdout's reader went away.",
+    "evaluate": f"Exit codes: 0 success; 2 usage error (bad option, refused overwrite); 3 FashionMNIST missing "
+                f"or corrupt; 4 bad checkpoint or ONNX file; {_INTERRUPTED}",
+    "explain": f"Exit codes: 0 success; 1 the picture could not be read; 2 usage error (bad option, a folder or "
+               f"several files, refused overwrite); 4 bad checkpoint; {_INTERRUPTED}",
+}
+
+
+def _finish_commands() -> None:
+    """Every command gets the one help style (_Command) and its exit codes under its options."""
+    for info in app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = _Command
+        if info.epilog is None:
+            info.epilog = EXIT_CODES[info.name or info.callback.__name__]
+
+
+_finish_commands()

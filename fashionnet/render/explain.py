@@ -74,7 +74,8 @@ def _sees(e: Explanation, lang: str, show: bool) -> list[RenderableType]:
 
 def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: str) -> list[RenderableType]:
     t = lambda key, **values: text(lang, key, **values)  # noqa: E731
-    title = t("inside.layer.title", number=number, linear=layer.linear, relu=layer.relu, inputs=layer.inputs,
+    relu = "." + layer.relu.rsplit(".", 1)[-1]  # "linear_relu_stack.0 + .1"
+    title = t("inside.layer.title", number=number, linear=layer.linear, relu=relu, inputs=layer.inputs,
               units=layer.units)
     fire = t("inside.layer.fire", active=layer.active, units=layer.units, silent=layer.units - layer.active)
     parts: list[RenderableType] = [_heading(title, lang), _prose(fire, lang)]
@@ -96,27 +97,29 @@ def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: s
 
 def class_table(e: Explanation, lang: str) -> RenderableType:
     """# · class · logit · softmax · calibrated (· bar), the top class in bold; narrower layouts drop the
-    bars, then the English half of translated class names, so every figure stays whole."""
+    bars, then the English half of translated class names, then the index and the padding, so every
+    figure stays whole."""
     t = lambda key: text(lang, key)  # noqa: E731
 
-    def table(names, bars: bool) -> Table:
-        grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
-        grid.add_column("#", justify="right", no_wrap=True)
+    def table(names, bars: bool, index: bool = True, gap: int = 1) -> Table:
+        grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, gap))
+        if index:
+            grid.add_column("#", justify="right", no_wrap=True)
         grid.add_column(t("inside.col.class"), no_wrap=True)
         for key in ("inside.col.logit", "inside.col.softmax", "inside.col.calibrated"):
             grid.add_column(t(key), justify="right", no_wrap=True)
         if bars:
             grid.add_column("", no_wrap=True)
         for score in e.classes:
-            row = [str(score.index), names(score.index), f"{score.logit:+.3f}", percent(score.softmax),
-                   percent(score.calibrated)]
+            row = [str(score.index)] if index else []
+            row += [names(score.index), f"{score.logit:+.3f}", percent(score.softmax), percent(score.calibrated)]
             if bars:
                 row.append(bar(score.calibrated, BAR).rstrip())
             grid.add_row(*row, style="bold" if score.index == e.top else None)
         return grid
 
-    layouts = [table(lambda i: class_name(i, lang), True), table(lambda i: class_name(i, lang), False),
-               table(lambda i: short_class(i, lang), False)]
+    full, short = (lambda i: class_name(i, lang)), (lambda i: short_class(i, lang))
+    layouts = [table(full, True), table(full, False), table(short, False), table(short, False, index=False, gap=0)]
     widths = [natural_width(layout) for layout in layouts]
 
     def build(width: int) -> RenderableType:
