@@ -26,6 +26,7 @@ from fashionnet.walkthrough import (
     locale,
     page_lines,
 )
+from fashionnet.notebook import markdown_text
 from fashionnet.weights import load_model
 from tests.conftest import make_fake_fashion
 
@@ -96,10 +97,11 @@ for name, param in model.named_parameters():
 ]
 
 
-def make_steps(lang="en", seed=0, real=False, data_dir=None, width=None, weights="random"):
+def make_steps(lang="en", seed=0, real=False, data_dir=None, width=None, weights="random", image=None):
     _model, info = load_model(weights, seed, CPU)
     size = 200 if real else 0
-    return build_steps(CPU, info, lang=lang, seed=seed, real=real, data_dir=data_dir, width=width, test_size=size)
+    return build_steps(CPU, info, lang=lang, seed=seed, real=real, data_dir=data_dir, width=width, test_size=size,
+                       image=image)
 
 
 def render(steps, width=80):
@@ -550,7 +552,8 @@ def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(invoke, tmp
     markdown = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
     steps = make_steps(lang, seed=5, width=80)
     assert ["".join(cell["source"]) for cell in code_cells] == [step.code for step in steps]
-    assert all(step.explanation in markdown for step in steps)
+    assert all(markdown_text(step.explanation) in markdown for step in steps)
+    assert "`__init__`" in markdown and not re.search(r"(?<!`)__init__", markdown), "dunders render as code"
     outputs = run_fresh(["".join(cell["source"]) for cell in code_cells], cwd=tmp_path)
     for cell, output in zip(code_cells, outputs):
         stored = "".join(cell["outputs"][0]["text"]) if cell["outputs"] else ""
@@ -587,3 +590,142 @@ def test_every_locale_file_is_a_lang_choice():
     from fashionnet.walkthrough import languages
 
     assert [lang.value for lang in Lang] == list(languages())
+
+
+# --- Mends: no Generator echoed, the calibrated line, thumbnails, names kept whole -------------------
+
+REPL_RUNNER = """
+import ast, contextlib, io, json, sys
+cells = json.load(sys.stdin)
+namespace = {"__name__": "__main__"}
+outputs = []
+for code in cells:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        for statement in ast.parse(code).body:  # as a REPL or Jupyter runs it: expressions are echoed
+            exec(compile(ast.Interactive(body=[statement]), "<cell>", "single"), namespace)
+    outputs.append(buffer.getvalue())
+json.dump(outputs, sys.stdout)
+"""
+
+
+def test_pasting_the_code_into_a_repl_echoes_nothing_the_walk_does_not_show():
+    steps = make_steps("en", seed=5)
+    assert steps[0].code.splitlines()[-1] == "_ = torch.manual_seed(5)  # added by fashionnet"
+    proc = subprocess.run([sys.executable, "-c", REPL_RUNNER], input=json.dumps([step.code for step in steps[:6]]),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [step.output for step in steps[:6]]
+
+
+def test_real_step_6_shows_the_calibrated_answer_predict_gives(fake_dir):
+    from fashionnet.predict import classify
+
+    steps = by_key(make_steps("en", seed=4, real=True, data_dir=fake_dir, weights=None))
+    facts = dict(next(b for b in steps["predict"].blocks if isinstance(b, Facts)).items)
+    model, info = load_model(None, 0, CPU)
+    pixels = (steps["forward"].tensors["X"] * 255).round().byte().numpy()
+    probs, indices = classify(pixels, model, CPU, top_k=1, temperature=info.temperature)
+    name = locale("en")["classes"][int(indices[0, 0])]
+    assert facts["calibrated"] == f"{name} {probs[0, 0]:.1%} (logits / {info.temperature:g}, as predict reports it)"
+    notes = [b.text for b in steps["predict"].blocks if isinstance(b, Note)]
+    assert notes and "temperature" in notes[0] and "label smoothing" in notes[0]
+    raw = float(steps["predict"].tensors["pred_probab"].max())
+    assert probs[0, 0] > raw, "the calibrated answer is surer than the tutorial's raw softmax"
+    assert "calibrated" not in dict(next(b for b in by_key(make_steps("en"))["predict"].blocks if isinstance(b, Facts)).items)
+
+
+def test_minibatch_pictures_are_full_size_where_three_fit():
+    steps = make_steps("en")
+    minibatch = render([by_key(steps)["minibatch"]], width=100)
+    narrow = render([by_key(steps)["minibatch"]], width=80)
+    picture_rows = lambda text: [line for line in text.splitlines() if re.fullmatch(r"[ .:=+*#%@-]{20,}", line)]  # noqa: E731
+    assert len(picture_rows(minibatch)) == 14 and len(picture_rows(narrow)) == 7  # 28 pixel rows, or halved
+
+
+@pytest.mark.parametrize("width", [60, 40])
+def test_chinese_class_names_are_never_broken(fake_dir, width):
+    from fashionnet.walkthrough import class_words
+    from tests.test_explain import broken_names
+
+    text = render(make_steps("zh", seed=4, real=True, data_dir=fake_dir, weights=None, width=width), width=width)
+    assert not broken_names(text, class_words("zh")), width
+    assert "…" not in text
+
+
+# --- --image: the steps on the user's picture -------------------------------------------------------
+
+PHOTO = "fashionnet/samples/photos/t-shirt.jpg"  # relative to the repository, as a user would type it
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def image_steps():
+    import os
+
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return make_steps("en", seed=2, weights=None, image=PHOTO)
+    finally:
+        os.chdir(here)
+
+
+def test_image_steps_print_what_they_show_and_classify_the_picture(image_steps):
+    steps = by_key(image_steps)
+    assert f"picture = torch.from_numpy(load_image({PHOTO!r}))  # added by fashionnet" in steps["forward"].code
+    outputs = run_fresh([step.code for step in image_steps], cwd=ROOT)
+    assert outputs == [step.output for step in image_steps]
+    from fashionnet.images import load_view
+
+    view = load_view(ROOT / PHOTO)
+    assert torch.equal(steps["forward"].tensors["X"][0], torch.from_numpy(view.image).float() / 255)
+    assert steps["predict"].output == "Predicted class: tensor([0])\n"  # the photo is a T-shirt
+    facts = dict(next(b for b in steps["predict"].blocks if isinstance(b, Facts)).items)
+    model, info = load_model(None, 0, CPU)
+    from fashionnet.predict import predict_paths
+
+    (answer,) = predict_paths([str(ROOT / PHOTO)], model, CPU, top_k=1, temperature=info.temperature)
+    assert facts["calibrated"].startswith(f"T-shirt/top {answer.probability:.1%} ")
+    batch = steps["minibatch"].tensors["input_image"]
+    assert torch.equal(batch[1], batch[0].flip(1)) and torch.equal(batch[2], batch[0].flip(0))
+    assert "# input_image = torch.rand(3,28,28)  # added by fashionnet" in steps["sequential"].code
+    text = render(image_steps)
+    assert "your picture" in text and "mirrored" in text and "upside down" in text
+
+
+def test_image_option_through_the_cli(invoke, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    result = invoke("walkthrough", "--image", PHOTO, "--step", "6")
+    assert result.exit_code == 0, result.stderr
+    assert "calibrated:  T-shirt/top" in result.stdout
+    notebook = tmp_path / "walk.ipynb"
+    assert invoke("walkthrough", "--image", PHOTO, "--step", "1", "--notebook", str(notebook)).exit_code == 0
+    assert f"load_image({PHOTO!r})" in notebook.read_text()
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    failed = invoke("walkthrough", "--image", str(bad))
+    assert failed.exit_code == 1 and failed.stderr.startswith(f"error: {bad}: not an image")
+    assert "Using" not in failed.stderr, "the picture is checked before the model is loaded"
+    both = invoke("walkthrough", "--image", PHOTO, "--real")
+    assert both.exit_code == 2 and "choose one of --real and --image" in both.stderr
+    assert invoke("walkthrough", "--image", "-").exit_code == 2
+
+
+def test_chinese_words_of_the_cli(invoke, tmp_path, monkeypatch):
+    result = invoke("walkthrough", "--lang", "zh", "--step", "99")
+    assert result.exit_code == 2 and result.stderr.startswith("错误： ")
+    parse = invoke("walkthrough", "--lang", "zh", "--seed", "x")
+    assert parse.exit_code == 2 and " walkthrough: 错误： Invalid value for '--seed'" in parse.stderr
+    notebook = tmp_path / "walk.ipynb"
+    wrote = invoke("walkthrough", "--lang", "zh", "--step", "1", "--notebook", str(notebook))
+    assert f"已写入 {notebook}" in wrote.stderr
+    import fashionnet.walkthrough
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fashionnet.walkthrough, "build_steps", interrupted)
+    stopped = invoke("walkthrough", "--lang", "zh")
+    assert stopped.exit_code == 130 and stopped.stderr.splitlines()[-1] == "已中断。"
+    assert invoke("walkthrough").stderr.splitlines()[-1] == "Interrupted."

@@ -170,14 +170,15 @@ def confusion_heatmap(confusion: list[list[int]]) -> RenderableType:
 def evaluation_view(evaluation, source: str) -> RenderableType:
     head = Text.assemble(
         ("Accuracy ", "bold"), (f"{evaluation.accuracy:.2%}", "bold green"),
-        f"  ({sum(r[i] for i, r in enumerate(evaluation.confusion)):,} of {evaluation.samples:,} correct)  ",
-        ("loss ", "bold"), f"{evaluation.loss:.4f}",
+        f"  ({sum(r[i] for i, r in enumerate(evaluation.confusion)):,} of {evaluation.samples:,} correct)",
     )
+    loss = Text.assemble(("Loss ", "bold"), f"{evaluation.loss:.4f}  (mean cross-entropy of the raw logits)")
     calibrated = "calibrated, " if evaluation.temperature != 1.0 else "uncalibrated, "
     ece = Text.assemble(("Calibration error ", "bold"), f"{evaluation.calibration_error:.2%}",
                         f"  ({calibrated}temperature {evaluation.temperature:g})")
     return Group(
         head,
+        loss,
         ece,
         Text(f"Weights: {source}", style="dim"),
         Text(""),
