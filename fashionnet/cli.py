@@ -521,7 +521,9 @@ def train(
     from fashionnet.render.training import ProgressReporter, epochs_table, losses_note
 
     if chatter and recipe.label_smoothing:
-        typer.echo(losses_note(recipe.label_smoothing), err=True)
+        from rich.text import Text
+
+        stderr_console().print(Text(losses_note(recipe.label_smoothing)))  # wrapped to the terminal
     if chatter:
         with ProgressReporter(stderr_console(), smoothed=bool(recipe.label_smoothing)) as reporter:
             result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter, save_optimizer)

@@ -13,7 +13,7 @@ torch is imported inside the functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
@@ -56,14 +56,7 @@ class Unit:
     weights: list[list[float]] | None = None  # first layer only: the unit's 784 weights as a picture
 
     def to_dict(self) -> dict:
-        return {
-            "index": self.index,
-            "value": self.value,
-            "from_pixels": self.from_pixels,
-            "from_bias": self.from_bias,
-            "weights": self.weights,
-            "contribution": self.contribution,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -78,14 +71,7 @@ class HiddenLayer:
     strongest: list[Unit]
 
     def to_dict(self) -> dict:
-        return {
-            "linear": self.linear,
-            "relu": self.relu,
-            "inputs": self.inputs,
-            "units": self.units,
-            "active": self.active,
-            "strongest": [unit.to_dict() for unit in self.strongest],
-        }
+        return asdict(self)  # in field order, the strongest units included
 
 
 @dataclass
@@ -97,8 +83,7 @@ class ClassScore:
     calibrated: float  # softmax(logits / temperature), what predict reports for a single drawing
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "label": self.label, "logit": self.logit, "softmax": self.softmax,
-                "calibrated": self.calibrated}
+        return asdict(self)
 
 
 @dataclass
@@ -112,8 +97,7 @@ class Answer:
     drawings: int  # how many drawings of the picture were averaged (1 except for found photos)
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "index": self.index, "probability": self.probability, "sure": self.sure,
-                "drawings": self.drawings}
+        return asdict(self)
 
 
 @dataclass
@@ -144,7 +128,7 @@ class Explanation:
             "lit_pixels": self.lit,
             "mask": None if self.mask is None else {"height": int(self.mask.shape[0]), "width": int(self.mask.shape[1]),
                                                     "garment_share": _round(self.mask.mean())},
-            "layers": [layer.to_dict() for layer in self.layers],
+            "layers": [layer.to_dict() for layer in self.layers],  # (JSON keys in dataclass field order)
             "output_layer": self.output,
             "classes": [score.to_dict() for score in self.classes],
             "top": self.top,

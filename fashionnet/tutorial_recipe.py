@@ -24,12 +24,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from fashionnet import CLASSES
 from fashionnet.data import Split
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
 from fashionnet.evaluate import predict_logits
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
 from fashionnet.train import RECIPE_RULES, EpochStats
+from fashionnet.train import _checkpoint as training_checkpoint  # one metadata layout for every checkpoint
 from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, read_checkpoint, save_checkpoint
 
 NAME = "tutorial"
@@ -45,6 +45,8 @@ class TutorialRecipe:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
+    mean: float = 0.0  # the page feeds ToTensor() pixels as they are: nothing to fold into the first layer
+    std: float = 1.0
 
     def to_dict(self) -> dict:
         return {"name": NAME, "optimizer": "SGD", "lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs,
@@ -149,7 +151,7 @@ def fit_tutorial(
                                len(images) / seconds if seconds > 0 else 0.0, recipe.lr)
             result.history.append(stats)
             if out is not None:
-                save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, len(images)))
+                save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, train))
                 saved = t + 1
             if epoch_end is not None:
                 epoch_end(stats)
@@ -164,23 +166,10 @@ def fit_tutorial(
     return result
 
 
-def _checkpoint(model: NeuralNetwork, recipe: TutorialRecipe, seed: int, history: list[EpochStats], samples: int) -> Checkpoint:
-    """A checkpoint every command loads (`--weights FILE`); no temperature, so its probabilities are the
-    plain softmax; the recipe names itself, so `--resume` can tell it is not the default recipe's."""
-    last = history[-1]
-    metadata = {
-        "classes": list(CLASSES),
-        "normalization": {"input": "pixels / 255 (torchvision ToTensor)", "mean": 0.0, "std": 1.0},
-        "epochs": last.epoch,
-        "test_accuracy": last.test_accuracy,
-        "test_loss": last.test_loss,
-        "train_samples": samples,
-        "seed": seed,
-        "torch_version": torch.__version__,
-        "recipe": recipe.to_dict(),
-        "history": [h.to_dict() for h in history],
-    }
-    return Checkpoint(model={k: v.detach().clone() for k, v in model.state_dict().items()}, metadata=metadata)
+def _checkpoint(model: NeuralNetwork, recipe: TutorialRecipe, seed: int, history: list[EpochStats], train: Split) -> Checkpoint:
+    """The default recipe's checkpoint, without optimizer state (SGD keeps none); no temperature, so its
+    probabilities are the plain softmax; the recipe names itself, so `--resume` knows it is not ours."""
+    return training_checkpoint(model, None, None, recipe, seed, history, train, False)
 
 
 # ---- the shipped recipe, from its checkpoint ----------------------------------------------------

@@ -178,23 +178,28 @@ def test_lines_fashionnet_adds_are_marked_in_the_steps_language(lang, fake_dir):
 # --- Code shown => output shown -------------------------------------------------------------------------
 
 RUNNER = """
-import contextlib, io, json, sys
-cells = json.load(sys.stdin)
+import ast, contextlib, io, json, sys
+job = json.load(sys.stdin)
 namespace = {"__name__": "__main__"}
 outputs = []
-for code in cells:
+for code in job["cells"]:
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        exec(code, namespace)
+        if job["repl"]:  # statement by statement, as a REPL or Jupyter runs them: expressions are echoed
+            for statement in ast.parse(code).body:
+                exec(compile(ast.Interactive(body=[statement]), "<cell>", "single"), namespace)
+        else:
+            exec(code, namespace)
     outputs.append(buffer.getvalue())
 json.dump(outputs, sys.stdout)
 """
 
 
-def run_fresh(cells: list[str], cwd: Path | None = None) -> list[str]:
+def run_fresh(cells: list[str], cwd: Path | None = None, repl: bool = False) -> list[str]:
     """Run code cells in order in a new Python process: torch's own defaults, nothing of ours loaded."""
     proc = subprocess.run(
-        [sys.executable, "-c", RUNNER], input=json.dumps(cells), capture_output=True, text=True, timeout=300, cwd=cwd
+        [sys.executable, "-c", RUNNER], input=json.dumps({"cells": cells, "repl": repl}), capture_output=True,
+        text=True, timeout=300, cwd=cwd,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -594,28 +599,10 @@ def test_every_locale_file_is_a_lang_choice():
 
 # --- Mends: no Generator echoed, the calibrated line, thumbnails, names kept whole -------------------
 
-REPL_RUNNER = """
-import ast, contextlib, io, json, sys
-cells = json.load(sys.stdin)
-namespace = {"__name__": "__main__"}
-outputs = []
-for code in cells:
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        for statement in ast.parse(code).body:  # as a REPL or Jupyter runs it: expressions are echoed
-            exec(compile(ast.Interactive(body=[statement]), "<cell>", "single"), namespace)
-    outputs.append(buffer.getvalue())
-json.dump(outputs, sys.stdout)
-"""
-
-
 def test_pasting_the_code_into_a_repl_echoes_nothing_the_walk_does_not_show():
     steps = make_steps("en", seed=5)
     assert steps[0].code.splitlines()[-1] == "_ = torch.manual_seed(5)  # added by fashionnet"
-    proc = subprocess.run([sys.executable, "-c", REPL_RUNNER], input=json.dumps([step.code for step in steps[:6]]),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == [step.output for step in steps[:6]]
+    assert run_fresh([step.code for step in steps[:6]], repl=True) == [step.output for step in steps[:6]]
 
 
 def test_real_step_6_shows_the_calibrated_answer_predict_gives(fake_dir):

@@ -81,7 +81,7 @@ def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: s
     parts: list[RenderableType] = [_heading(title, lang), _prose(fire, lang)]
     if not layer.strongest:
         return parts
-    parts.append(_prose(t("inside.layer1.text" if first else "inside.layer2.text", count=len(layer.strongest)), lang))
+    parts.append(_prose(t("inside.layer1.text" if first else "inside.layer2.text"), lang))
     cells = []
     for unit in layer.strongest:
         if unit.weights is not None:
