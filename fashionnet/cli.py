@@ -523,7 +523,9 @@ def train(
     if chatter and recipe.label_smoothing:
         from rich.text import Text
 
-        stderr_console().print(Text(losses_note(recipe.label_smoothing)))  # wrapped to the terminal
+        from fashionnet.render.console import Trimmed
+
+        stderr_console().print(Trimmed(Text(losses_note(recipe.label_smoothing))))  # wrapped to the terminal
     if chatter:
         with ProgressReporter(stderr_console(), smoothed=bool(recipe.label_smoothing)) as reporter:
             result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter, save_optimizer)

@@ -180,20 +180,22 @@ def plot_explanation(e, path: Path) -> None:
         ax.axis("off")
 
     top = e.classes[e.top]
-    first = [(fig.add_subplot(grid[0, 0]), "input (28×28)")]
+    # The first row has its own columns: the bar chart's class names must not push the pictures below apart.
+    head = grid[0, :].subgridspec(1, 5, width_ratios=[1, 1, 1, 0.7, 2.3])
+    first = [(fig.add_subplot(head[0, 0]), "input (28×28)")]
     first[0][0].imshow(e.image, cmap="gray", vmin=0, vmax=255)
     column = 1
     if e.mask is not None:
-        ax = fig.add_subplot(grid[0, column])
+        ax = fig.add_subplot(head[0, column])
         ax.imshow(e.mask, cmap="gray")
         first.append((ax, "garment mask"))
         column += 1
     for ax, title in first:
         ax.set_title(title, fontsize=7)
         ax.axis("off")
-    signed(fig.add_subplot(grid[0, column]), e.saliency,
-           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}, bias {e.saliency_bias:+.2f}")
-    bars = fig.add_subplot(grid[0, column + 1 :])
+    signed(fig.add_subplot(head[0, column]), e.saliency,
+           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\nbiases {e.saliency_bias:+.2f}")
+    bars = fig.add_subplot(head[0, 4])
     index = np.arange(len(e.classes))
     bars.barh(index - 0.2, [c.softmax for c in e.classes], height=0.4, label="softmax (raw)", color="0.6")
     bars.barh(index + 0.2, [c.calibrated for c in e.classes], height=0.4,

@@ -273,13 +273,14 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
     elif key == "model":
         lines = ["model = NeuralNetwork().to(device)"]
         if setup.weights is not None:
+            # load_state_dict returns a report that a REPL would echo: assigned, like the seed's Generator.
             if setup.training_keys:
                 lines += [
                     m(f"state = load_file({setup.weights})"),
-                    m('model.load_state_dict({k: v for k, v in state.items() if not k.startswith("training.")})'),
+                    m('_ = model.load_state_dict({k: v for k, v in state.items() if not k.startswith("training.")})'),
                 ]
             else:
-                lines.append(m(f"model.load_state_dict(load_file({setup.weights}))"))
+                lines.append(m(f"_ = model.load_state_dict(load_file({setup.weights}))"))
         lines.append("print(model)")
     elif key == "forward":
         if setup.real:

@@ -51,7 +51,7 @@ def test_shirt_mistakes_match_the_confusion_matrix(invoke):
 
 
 @needs_real_data
-@pytest.mark.parametrize("width", [40, 80, 120])
+@pytest.mark.parametrize("width", [40, 120])
 def test_the_grid_follows_the_width(invoke, monkeypatch, width):
     monkeypatch.setenv("COLUMNS", str(width))
     result = invoke("evaluate", "--mistakes", "--class", "shirt", "--limit", "4")
@@ -60,7 +60,7 @@ def test_the_grid_follows_the_width(invoke, monkeypatch, width):
     assert re.match(r"\d+ of the 1,000 Shirt test images are misclassified; the 4 the model was surest", lines[0])
     assert max(len(line) for line in lines) <= width
     per_row = max(line.count("Shirt →") for line in lines)
-    assert per_row == {40: 1, 80: 2, 120: 3}[width]
+    assert per_row == {40: 1, 120: 3}[width]
     assert sum(line.count("Shirt →") for line in lines) == 4
 
 
