@@ -378,12 +378,6 @@ def test_json_lines_and_csv_rows():
                        "error": "file is empty (0 bytes)", "sure": "", "score": "", "found": ""}
 
 
-def test_modules_do_not_import_torch_until_needed():
-    code = "import sys, fashionnet.predict, fashionnet.render.predict; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert out.stdout.strip() == "False"
-
-
 def test_cpu_threads_cap_is_undone_after_each_batch(model):
     saved = torch.get_num_threads()
     torch.set_num_threads(2)
