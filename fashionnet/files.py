@@ -106,20 +106,23 @@ def check_writable(path: Path) -> None:
     for the file system, and the nearest existing folder above it takes new files. Creates nothing:
     missing folders are made when the file is written."""
     path = Path(path)
+    existing = Path(os.path.abspath(path)).parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    name_max = _limit(existing, "PC_NAME_MAX", 255)
+    for part in path.parts:
+        if len(os.fsencode(part)) > name_max:
+            raise OutputError(f"{path}: file name too long ({len(os.fsencode(part))} bytes; this file system "
+                              f"allows {name_max}); choose a shorter name")
+    path_max = _limit(existing, "PC_PATH_MAX", 4096)
+    if len(os.fsencode(os.path.abspath(path))) >= path_max:
+        raise OutputError(f"{path}: path too long (over {path_max - 1} bytes); choose a shorter one")
     _refuse_non_regular(path)
     parent = Path(os.path.realpath(path)).parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
         raise OutputError(f"{path}: cannot write there ({parent} is a file, not a folder)")
-    name_max = _limit(parent, "PC_NAME_MAX", 255)
-    for part in path.parts:
-        if len(os.fsencode(part)) > name_max:
-            raise OutputError(f"{path}: file name too long ({len(os.fsencode(part))} bytes; this file system "
-                              f"allows {name_max}); choose a shorter name")
-    path_max = _limit(parent, "PC_PATH_MAX", 4096)
-    if len(os.fsencode(os.path.abspath(path))) >= path_max:
-        raise OutputError(f"{path}: path too long (over {path_max - 1} bytes); choose a shorter one")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{path}: cannot write there (no permission to write in {parent})")
 
