@@ -15,9 +15,11 @@ SAMPLES = Path(__file__).resolve().parents[1] / "fashionnet" / "samples"
 
 
 @pytest.fixture
-def images(tmp_path) -> dict[str, Path]:
-    """One good image of each kind a user might have, and one of each kind of bad input."""
-    folder = tmp_path / "in"
+def images(tmp_path, monkeypatch) -> dict[str, Path]:
+    """One good image of each kind a user might have, and one of each kind of bad input; named by short
+    relative paths, so tables show them whole whatever the temporary folder is called."""
+    monkeypatch.chdir(tmp_path)
+    folder = Path("in")
     folder.mkdir()
     rng = np.random.default_rng(0)
     shirt = np.full((300, 240, 3), 250, np.uint8)
