@@ -244,3 +244,52 @@ def fifo_watchdog():
     yield watch
     stop.set()
     assert not opened, f"{opened} was opened for reading"
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """tmpfs(size): a small tmpfs mounted in tmp_path, to fill a disk for real (needs root; skips
+    elsewhere, where the mocked ENOSPC tests still run)."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        where = tmp_path / f"tmpfs-{len(mounted)}"
+        where.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                          capture_output=True).returncode:
+            pytest.skip("cannot mount a tmpfs here (needs root; CI runs as root)")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+MANY_RUNS = """
+import json, os, sys
+from fashionnet.cli import main
+codes = []
+for argv in json.loads(sys.argv[1]):
+    sys.argv = ["fashionnet", *argv]
+    try:
+        main()
+        codes.append(0)
+    except SystemExit as exc:
+        codes.append(exc.code)
+sys.stderr.write("CODES " + json.dumps(codes) + "\\n")
+"""
+
+
+def run_many(runs: list[list[str]], env: dict | None = None, **popen) -> tuple[list, str, str]:
+    """Several command lines through fashionnet.cli.main in ONE real process (one `import torch`), for
+    what needs a real process but not one each: (exit codes, stdout, stderr without the codes line)."""
+    import json
+
+    popen.setdefault("preexec_fn", default_sigint)
+    proc = subprocess.run([sys.executable, "-c", MANY_RUNS, json.dumps(runs)], capture_output=True, timeout=300,
+                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})}, **popen)
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0 and "CODES " in err, (proc.returncode, err)
+    head, codes = err.rsplit("CODES ", 1)
+    return json.loads(codes), proc.stdout.decode(errors="replace"), head

@@ -221,7 +221,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tracemalloc  # noqa: E402
 
-from tests.conftest import SAMPLES, copy_tree, default_sigint, write_idx  # noqa: E402
+from tests.conftest import MANY_RUNS, SAMPLES, copy_tree, default_sigint, run_many, write_idx  # noqa: E402
 
 SMALL_SAMPLE = SAMPLES / "7-sneaker.png"
 
@@ -280,46 +280,9 @@ def test_idx_memory_is_bounded_by_the_header_not_the_file(tmp_path, invoke):
 # --- High 2: every writer, on a full disk: one line, exit 2, no temporary file (no native abort) ------
 
 
-MANY_RUNS = """
-import json, os, sys
-for fd in json.loads(sys.argv[2]):
-    os.close(fd)
-from fashionnet.cli import main
-codes = []
-for argv in json.loads(sys.argv[1]):
-    sys.argv = ["fashionnet", *argv]
-    try:
-        main()
-        codes.append(0)
-    except SystemExit as exc:
-        codes.append(exc.code)
-sys.stderr.write("CODES " + json.dumps(codes) + "\\n")
-"""
-
-
-def run_many(runs: list[list[str]], cwd=None, close: tuple[int, ...] = (), env: dict | None = None):
-    """Several command lines through fashionnet.cli.main in ONE real process (one `import torch`):
-    (exit codes, stdout, stderr)."""
-    proc = subprocess.run([sys.executable, "-c", MANY_RUNS, json.dumps(runs), json.dumps(list(close))],
-                          capture_output=True, cwd=cwd, timeout=300, preexec_fn=default_sigint,
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})})
-    err = proc.stderr.decode()
-    assert proc.returncode == 0 and "CODES " in err, (proc.returncode, err)
-    return json.loads(err.rsplit("CODES ", 1)[1]), proc.stdout.decode(), err.rsplit("CODES ", 1)[0]
-
-
-@pytest.fixture
-def full_disk(tmp_path):
-    mount = tmp_path / "full"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(mount)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root; CI runs as root)")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
-
-
-def test_every_writer_on_a_full_disk(full_disk):
+def test_every_writer_on_a_full_disk(tmpfs):
     pytest.importorskip("onnxruntime")
+    full_disk = tmpfs("12k")
     runs = [["export", "--format", fmt, "--out", str(full_disk / f"m{suffix}")]
             for fmt, suffix in (("torchscript", ".pt"), ("onnx", ".onnx"), ("safetensors", ".safetensors"))]
     runs += [["params", "--weights", "random", "--plot", str(full_disk / "n.png"), "--neurons", "64"],

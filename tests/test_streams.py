@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from safetensors.torch import save_file
 from fashionnet import CLASSES
 from fashionnet.errors import ExitCode, printable
 from fashionnet.model import build_model
-from tests.conftest import installed_command
+from tests.conftest import installed_command, run_many
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fashionnet" / "samples" / "7-sneaker.png"
 NASTY = "bad\nname\x1b[2J\x1b]0;owned\x07"
@@ -84,21 +83,6 @@ def test_closed_stdout_is_one_line_exit_2():
     assert "standard output is closed" in _one_clean_line(proc.stderr)
 
 
-MANY_RUNS = """
-import json, sys
-from fashionnet.cli import main
-codes = []
-for argv in json.loads(sys.argv[1]):
-    sys.argv = ["fashionnet", *argv]
-    try:
-        main()
-        codes.append(0)
-    except SystemExit as exc:
-        codes.append(exc.code)
-sys.stderr.write("CODES " + json.dumps(codes) + "\\n")
-"""
-
-
 def test_ascii_only_output_with_non_ascii_paths(tmp_path):
     """An ASCII-only locale (set when the interpreter starts, so a real process): every view of non-ASCII
     paths is printable. The runs share one process (one `import torch`)."""
@@ -110,14 +94,11 @@ def test_ascii_only_output_with_non_ascii_paths(tmp_path):
             ([str(folder)], [str(folder / "鞋.png")], [str(folder), "--csv"], [str(folder), "--json"],
              [str(folder / "nope.png")])]
     runs.append(["walkthrough", "--lang", "zh", "--step", "1"])
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", "PYTHONIOENCODING": "ascii", "LC_ALL": "C"}
-    proc = subprocess.run([sys.executable, "-c", MANY_RUNS, json.dumps(runs)], capture_output=True, env=env,
-                          timeout=300)
-    assert b"Traceback" not in proc.stderr, proc.stderr
-    codes = json.loads(proc.stderr.decode("ascii").rsplit("CODES ", 1)[1])
-    assert codes[:5] == [0, 0, 0, 0, ExitCode.INPUT_FAILED] and codes[5] == 0, proc.stderr
-    proc.stdout.decode("ascii")  # nothing the terminal cannot show
-    assert b"\\u8863\\u670d" in proc.stdout, "non-ASCII shown as escapes, not dropped"
+    codes, out, err = run_many(runs, env={"PYTHONIOENCODING": "ascii", "LC_ALL": "C"})
+    assert "Traceback" not in err, err
+    assert codes == [0, 0, 0, 0, ExitCode.INPUT_FAILED, 0], err
+    out.encode("ascii")  # nothing the terminal cannot show
+    assert "\\u8863\\u670d" in out, "non-ASCII shown as escapes, not dropped"
 
 
 def _read_one_line_then_hang_up(args) -> subprocess.CompletedProcess:
