@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError
-from fashionnet.files import atomic_write, check_output
+from fashionnet.files import OutputClaim, atomic_write, check_output
 
 
 def _pyplot():
@@ -20,20 +20,21 @@ def _pyplot():
     return plt
 
 
-def check_plot_path(path: Path, force: bool = False) -> None:
+def check_plot_path(path: Path, force: bool = False) -> OutputClaim:
     """Fail before the work starts, not after it: a PNG name in a folder we can write, and an existing
-    file only with --force (the rule checkpoints follow)."""
+    file only with --force (the rule checkpoints follow). Returns the claim to save with."""
     if path.suffix.lower() != ".png":
         raise UsageError(f"{path}: --plot writes PNG files; use a name ending in .png")
-    check_output(path, force)
+    claim = check_output(path, force)
     _pyplot()
+    return claim
 
 
-def _save(fig, path: Path) -> None:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+def _save(fig, path: Path, claim: OutputClaim | None) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"), claim)
 
 
-def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path) -> None:
+def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path, claim: OutputClaim | None = None) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     image = ax.imshow(confusion, cmap="Blues")
@@ -48,11 +49,11 @@ def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path) -> N
             ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
                     color="white" if count > top / 2 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046)
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
 
 
-def plot_history(history, path: Path) -> None:
+def plot_history(history, path: Path, claim: OutputClaim | None = None) -> None:
     plt = _pyplot()
     epochs = [h.epoch for h in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
@@ -66,11 +67,11 @@ def plot_history(history, path: Path) -> None:
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.legend()
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
 
 
-def plot_neurons(neurons, path: Path) -> None:
+def plot_neurons(neurons, path: Path, claim: OutputClaim | None = None) -> None:
     """A grid of first-layer neurons' weights as 28x28 images (red positive, blue negative)."""
     import math
 
@@ -84,5 +85,5 @@ def plot_neurons(neurons, path: Path) -> None:
         ax.imshow(neuron.weights, cmap="RdBu_r", vmin=-neuron.scale, vmax=neuron.scale)
         ax.set_title(f"neuron {neuron.index}", fontsize=8)
     fig.suptitle("First layer (linear_relu_stack.0) weights per input pixel: red +, blue -", fontsize=9)
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
