@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -22,9 +24,10 @@ from fashionnet.errors import ExitCode, FashionNetError, printable
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
-    "be written); 3 FashionMNIST missing or corrupt; "
-    "4 checkpoint missing, corrupt or of the wrong shape; 5 an export failed its own check; 130 interrupted; "
-    "141 stdout's reader went away."
+    "be written or that another run wrote meanwhile); 3 FashionMNIST missing, corrupt or incomplete "
+    "(evaluate and train need the whole test split); 4 checkpoint or ONNX file missing, corrupt, of the "
+    "wrong shape or dtype, or giving outputs that are not numbers; 5 an export failed its own check; "
+    "130 interrupted; 141 stdout's reader went away."
 )
 
 
@@ -32,7 +35,13 @@ class _OneLineErrors(TyperGroup):
     """Report usage errors as a single line on stderr (exit 2) instead of a usage box."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from fashionnet.completion import install_callback
+
+        for param in self.params:  # fashionnet's installer: atomic writes, one-line refusals (completion.py)
+            if param.name == "install_completion":
+                param.callback = install_callback
         try:
+            _check_completion_request()
             rv = super().main(
                 args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra
             )
@@ -87,6 +96,19 @@ class _Command(TyperCommand):
             if rows:
                 with formatter.section(title):
                     formatter.write_dl(rows)
+
+
+def _check_completion_request() -> None:
+    """bash asks for completions with COMP_WORDS and a whole-number COMP_CWORD; anything else (run by
+    hand) is one usage line, not Typer's traceback."""
+    if not os.environ.get("_FASHIONNET_COMPLETE", "").startswith("complete_bash"):
+        return
+    cword = os.environ.get("COMP_CWORD", "")
+    if "COMP_WORDS" not in os.environ or not cword.isdigit():
+        from fashionnet.errors import UsageError
+
+        raise UsageError(f"shell completion needs COMP_WORDS and a whole-number COMP_CWORD, as bash sets them "
+                         f"(COMP_CWORD is {printable(repr(cword))})")
 
 
 app = typer.Typer(
@@ -173,12 +195,17 @@ DeviceOption = Annotated[
         "--device",
         "-d",
         metavar="DEVICE",
-        envvar="FASHIONNET_DEVICE",
         help="auto, cpu, cuda, cuda:N, mps or xpu. auto picks the current accelerator, else the CPU.",
-        show_default="auto",
+        show_default="$FASHIONNET_DEVICE, else auto",  # read by fashionnet.device, which names it in errors
         autocompletion=_complete_device,
     ),
 ]
+
+
+def _expand_user(value: Path | None) -> Path | None:
+    """`~` and `~user` in a path option mean the home folder, as in --weights and predict's paths (the
+    shell leaves them alone in `--out=~/m.safetensors` and in quotes)."""
+    return Path(os.path.expanduser(value)) if value is not None else None
 WeightsOption = Annotated[
     Optional[str],
     typer.Option(
@@ -208,6 +235,7 @@ DataDirOption = Annotated[
     typer.Option(
         "--data-dir",
         metavar="DIR",
+        callback=_expand_user,
         help="Folder with the FashionMNIST *-ubyte(.gz) files.",
         show_default="$FASHIONNET_DATA, the user cache, then /usr/share/datasets/fashion-mnist",
     ),
@@ -299,7 +327,7 @@ def summary(
     seed: SeedOption = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", metavar="N", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
     depth: Annotated[Optional[int], typer.Option("--depth", min=0, metavar="N", help="Show layers down to depth N; deeper ones are folded into their container's row.", show_default="all")] = None,
-    history: Annotated[bool, typer.Option("--history", help="With --json: include the weights' training history.")] = False,
+    history: Annotated[bool, typer.Option("--history", help="Also show the weights' training history, one row per epoch (in --json: under weights.metadata).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show the model's structure and, per layer, output shape, parameters and mult-adds (as torchinfo
@@ -315,6 +343,20 @@ def summary(
     from fashionnet.render.summary import summary_view
 
     print_whole(stdout_console(), summary_view(facts, device_line=str(dev), weights_line=info.describe(), depth=depth))
+    if history:
+        from fashionnet.introspect import history_rows
+        from fashionnet.render.training import epochs_table
+
+        rows = history_rows(info)
+        if not rows:
+            typer.echo("These weights hold no training history.", err=True)
+            return
+        from rich.text import Text
+
+        from fashionnet.explain import label_smoothing_of
+
+        _print(Text("\nTraining history", style="bold"))
+        _print(epochs_table(rows, label_smoothing_of(info) or 0.0))  # a smoothed train loss is starred
 
 
 @app.command(short_help="Every named parameter: size, statistics, values.")
@@ -328,7 +370,7 @@ def params(
     values: Annotated[int, typer.Option("--values", metavar="N", min=2, help="Values shown per previewed row.")] = 6,
     show: Annotated[bool, typer.Option("--show", help="Draw first-layer neurons' weights as 28x28 pictures instead of the list.")] = False,
     neurons: Annotated[int, typer.Option("--neurons", min=1, max=512, metavar="N", help="How many first-layer neurons --show and --plot draw.")] = 8,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Also write those neurons' weight pictures as a PNG grid with a colour bar (needs matplotlib).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write those neurons' weight pictures as a PNG grid with a colour bar (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -336,13 +378,14 @@ def params(
     from fashionnet.errors import UsageError
     from fashionnet.introspect import parameter_facts
 
+    claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot, force)
+        claim = check_plot_path(plot, force)
     _dev, model, info = _setup(device, weights, seed)
     if show or plot is not None:
-        _draw_neurons(model, info, neurons, show, plot, as_json)
+        _draw_neurons(model, info, neurons, show, plot, as_json, claim)
         if show:
             return
     facts = parameter_facts(model, name, rows=rows, values=values)
@@ -359,14 +402,14 @@ def params(
     print_whole(stdout_console(), params_view(facts, rows))
 
 
-def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_json: bool) -> None:
+def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_json: bool, claim=None) -> None:
     from fashionnet.introspect import first_layer_neurons
 
     pictures = first_layer_neurons(model, count)
     if plot is not None:
         from fashionnet.plots import plot_neurons
 
-        plot_neurons(pictures, plot)
+        plot_neurons(pictures, plot, claim)
         _wrote(plot)
     if show and as_json:
         _print_json({"weights": info.to_dict(), "neurons": [n.to_dict() for n in pictures]})
@@ -394,20 +437,28 @@ def walkthrough(
                      show_default="random, as in the tutorial; the shipped weights with --real or --image"),
     ] = None,
     data_dir: DataDirOption = None,
-    notebook: Annotated[Optional[Path], typer.Option("--notebook", metavar="FILE.ipynb", help="Also write the walk as a Jupyter notebook that runs top to bottom.")] = None,
+    notebook: Annotated[Optional[Path], typer.Option("--notebook", metavar="FILE.ipynb", callback=_expand_user, help="Also write the walk as a Jupyter notebook that runs top to bottom.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --notebook file if it exists.")] = False,
 ) -> None:
     """Walk through the tutorial's code, block by block, with its real output computed live."""
     from fashionnet.walkthrough import build_steps, check_step
 
     check_step(step, lang.value)  # fail before any heavy work
+    claim = None
     if notebook is not None:
         from fashionnet.notebook import check_notebook_path
 
-        check_notebook_path(notebook, force)
+        claim = check_notebook_path(notebook, force)
+        # Jupyter runs a notebook from the notebook's own folder: the paths in its code must not depend on ours.
+        if weights is not None and weights.strip() and weights != "random":
+            weights = os.path.abspath(os.path.expanduser(weights))
+        data_dir = Path(os.path.abspath(data_dir)) if data_dir is not None else None
+        if image is not None and image != "-":
+            image = os.path.abspath(os.path.expanduser(image))
     if image is not None:
         from fashionnet.walkthrough import check_image
 
+        image = image if image == "-" else os.path.expanduser(image)
         check_image(image, real)  # an unreadable picture is exit 1, before torch is imported
     test_size = 0
     if real:
@@ -426,7 +477,7 @@ def walkthrough(
     if notebook is not None:
         from fashionnet.notebook import write_notebook
 
-        write_notebook(notebook, steps, seed)
+        write_notebook(notebook, steps, seed, claim)
         _wrote(notebook, lang.value)
     show_walkthrough(console, steps, only=step, interactive=interactive)
 
@@ -467,13 +518,13 @@ def train(
     lr: Annotated[Optional[float], typer.Option("--lr", metavar="LR", help=f"Peak learning rate, {LR_RANGE}.", show_default=f"{RECIPE_DEFAULTS['lr']}; tutorial: 0.001")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for initial weights, shuffling and flips.", show_default="0; with --resume, the checkpoint's")] = None,
     device: DeviceOption = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors; tutorial: checkpoints/tutorial.safetensors")] = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", metavar="FILE", help="Continue training from this checkpoint (default recipe).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", callback=_expand_user, help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors; tutorial: checkpoints/tutorial.safetensors")] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", metavar="FILE", callback=_expand_user, help="Continue training from this checkpoint (default recipe).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out and --plot if they exist (the shipped weights included).")] = False,
     save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
     limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Also draw the learning curves as a PNG (needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG (needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -486,20 +537,24 @@ def train(
     from fashionnet.device import select_device
     from fashionnet.render.console import stderr_console
 
+    plot_claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot, force)
+        plot_claim = check_plot_path(plot, force)
     if recipe_name is RecipeName.tutorial:
         if resume is not None:
             from fashionnet.errors import UsageError
 
             raise UsageError("--resume continues the default recipe; the tutorial recipe always starts afresh")
-        _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, quiet, as_json)
+        _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, plot_claim, quiet, as_json)
         return
     resume_from = training.load_resume(resume) if resume is not None else None
     recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr)
     out_path = training.resolve_output(out, resume, force)
+    from fashionnet.files import OutputClaim
+
+    claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
     if resume_from:
         saved_seed = resume_from[1].metadata["seed"]
         if seed is not None and seed != saved_seed:
@@ -510,7 +565,7 @@ def train(
     seed = 0 if seed is None else seed
     dev = select_device(device)
     train_split = data_mod.load_split("train", data_dir, limit=limit)
-    test_split = data_mod.load_split("test", data_dir)
+    test_split = data_mod.load_split("test", data_dir, official=True)
     chatter = not (quiet or as_json)
     if not quiet:
         typer.echo(f"Using {dev} device", err=True)
@@ -528,13 +583,14 @@ def train(
         stderr_console().print(Trimmed(Text(losses_note(recipe.label_smoothing))))  # wrapped to the terminal
     if chatter:
         with ProgressReporter(stderr_console(), smoothed=bool(recipe.label_smoothing)) as reporter:
-            result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter, save_optimizer)
+            result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter,
+                                  save_optimizer, claim)
     else:
-        result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer)
+        result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer, claim)
     if plot is not None:
         from fashionnet.plots import plot_history
 
-        plot_history(result.history, plot)
+        plot_history(result.history, plot, plot_claim)
     report = {
         "out": str(out_path), "device": str(dev), "seed": seed, "recipe": recipe.to_dict(),
         "epochs": len(result.history), "seconds": result.seconds,
@@ -554,19 +610,23 @@ def train(
         _wrote(plot)
 
 
-def _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, quiet, as_json) -> None:
+def _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, plot_claim, quiet,
+                    as_json) -> None:
     """--recipe tutorial: the page's training, its printed lines on stdout, then the side-by-side table."""
     from fashionnet import data as data_mod
     from fashionnet import tutorial_recipe as tutorial
     from fashionnet.device import select_device
     from fashionnet.train import resolve_output
 
+    from fashionnet.files import OutputClaim
+
     recipe = tutorial.tutorial_recipe(epochs, batch_size, lr)
     out_path = resolve_output(out if out is not None else tutorial.DEFAULT_OUT, None, force)
+    claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
     seed = 0 if seed is None else seed
     dev = select_device(device)
     train_split = data_mod.load_split("train", data_dir, limit=limit)
-    test_split = data_mod.load_split("test", data_dir)
+    test_split = data_mod.load_split("test", data_dir, official=True)
     shipped = tutorial.shipped_figures()  # read first: a damaged shipped checkpoint fails before the work
     chatter = not (quiet or as_json)
     if not quiet:
@@ -574,7 +634,8 @@ def _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, dat
     if chatter:
         typer.echo(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
                    f"{printable(str(out_path))}", err=True)
-    result = tutorial.fit_tutorial(recipe, train_split, test_split, dev, seed, out_path, say=typer.echo if chatter else None)
+    result = tutorial.fit_tutorial(recipe, train_split, test_split, dev, seed, out_path,
+                                   say=typer.echo if chatter else None, claim=claim)
     figures = tutorial.tutorial_figures(recipe, result)
     comparison = tutorial.compare(figures, shipped)
     if plot is not None:
@@ -583,7 +644,7 @@ def _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, dat
         curves = {"tutorial recipe (this run)": result.history}
         if shipped is not None:
             curves["shipped weights (from their checkpoint)"] = shipped.history
-        plot_recipes(curves, plot)
+        plot_recipes(curves, plot, plot_claim)
     if as_json:
         _print_json({"out": str(out_path), "device": str(dev), "seed": seed, "recipe": recipe.to_dict(),
                      "epochs": len(result.history), "seconds": result.seconds,
@@ -608,7 +669,7 @@ def evaluate(
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Also write the confusion matrix (log colour scale), or with --mistakes the pictures, as a PNG (needs matplotlib).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write the confusion matrix (log colour scale), or with --mistakes the pictures, as a PNG (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --plot if it exists.")] = False,
     mistakes: Annotated[bool, typer.Option("--mistakes", help="Show the misclassified test images as pictures (true → predicted, probability), surest first.")] = False,
     only: Annotated[Optional[str], typer.Option("--class", metavar="CLASS", help="With --mistakes: only images of this true class (its name, the start of it, or 0-9).")] = None,
@@ -623,22 +684,26 @@ def evaluate(
     true_class = _class_option(only)
     if not mistakes and (only is not None or limit is not None):
         raise UsageError("--class and --limit go with --mistakes")
+    claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot, force)
-    test = data_mod.load_split("test", data_dir)
+        claim = check_plot_path(plot, force)
+    test = data_mod.load_split("test", data_dir, official=True)
     dev, model, info = _setup(device, weights, seed, onnx=True)
     if mistakes:
-        _show_mistakes(test, model, dev, info, true_class, 12 if limit is None else limit, plot, as_json)
+        _show_mistakes(test, model, dev, info, true_class, 12 if limit is None else limit, plot, claim, as_json)
         return
     from fashionnet.evaluate import evaluate as run_evaluation
 
-    result = run_evaluation(model, test.images, test.labels, dev, temperature=info.temperature)
+    try:
+        result = run_evaluation(model, test.images, test.labels, dev, temperature=info.temperature, require_finite=True)
+    except FashionNetError as exc:  # name the weights: the message cannot know them
+        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
     if plot is not None:
         from fashionnet.plots import plot_confusion
 
-        plot_confusion(result.confusion, result.accuracy, plot)
+        plot_confusion(result.confusion, result.accuracy, plot, claim)
     if as_json:
         _print_json({**result.to_dict(), "device": str(dev), "weights": info.to_dict()})
     else:
@@ -663,17 +728,21 @@ def _class_option(name: str | None) -> int | None:
     return index
 
 
-def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, plot: Path | None, as_json: bool) -> None:
-    from fashionnet.evaluate import find_mistakes, metrics, predict_logits
+def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, plot: Path | None, claim,
+                   as_json: bool) -> None:
+    from fashionnet.evaluate import find_mistakes, metrics, test_logits
 
-    logits = predict_logits(model, test.images, dev)
+    try:
+        logits = test_logits(model, test.images, dev)
+    except FashionNetError as exc:  # name the weights, as evaluate does
+        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
     total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit)
     samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
     if plot is not None:
         from fashionnet.plots import plot_mistakes
         from fashionnet.render.training import mistakes_heading
 
-        plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot)
+        plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot, claim)
     if as_json:
         from fashionnet import CLASSES
 
@@ -690,6 +759,14 @@ def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, p
         _wrote(plot)
 
 
+def _probability(value: float) -> float:
+    """A number from 0 to 1; NaN is refused by name (every comparison with it is false, so a range check
+    alone would call it too large)."""
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise typer.BadParameter(f"{value} is not a number from 0 to 1")
+    return value
+
+
 class Invert(str, Enum):
     auto = "auto"
     yes = "yes"
@@ -697,7 +774,8 @@ class Invert(str, Enum):
 
 
 @app.command(epilog="Exit codes: 0 every input was classified; 1 some inputs failed (the others were "
-             "still classified); 2 usage error; 4 bad checkpoint; 130 interrupted; 141 stdout's reader went away.",
+             "still classified); 2 usage error; 4 bad checkpoint or ONNX file; 130 interrupted; 141 stdout's "
+             "reader went away.",
              short_help="Classify image files.")
 @handle_errors
 def predict(
@@ -710,7 +788,7 @@ def predict(
     ] = Invert.auto,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
-    threshold: Annotated[float, typer.Option("--threshold", metavar="P", min=0.0, max=1.0, help="Calibrated top probability below which an answer is 'not sure' (a picture with no garment found is never sure).")] = DEFAULT_THRESHOLD,
+    threshold: Annotated[float, typer.Option("--threshold", metavar="P", callback=_probability, help="Calibrated top probability (0 to 1) below which an answer is 'not sure' (a picture with no garment found is never sure).")] = DEFAULT_THRESHOLD,
     device: DeviceOption = None,
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
@@ -721,7 +799,9 @@ def predict(
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    items = collect_inputs(paths, recursive, stdin=sys.stdin.buffer if "-" in paths else None)
+    if show and (as_json or as_csv):
+        raise UsageError(f"--show draws pictures in the terminal view; it does nothing with {'--json' if as_json else '--csv'}")
+    items = collect_inputs(paths, recursive)
     flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
     # Decoder processes start before torch is imported, so decoding overlaps the ~2 s import.
     with start_decoding(items, flip) as decoding:
@@ -776,7 +856,7 @@ def explain(
     units: Annotated[int, typer.Option("--units", metavar="N", min=1, max=16, help="Units drawn per hidden layer: those the picture drove hardest.")] = 3,
     invert: Annotated[Invert, typer.Option("--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light pictures.")] = Invert.auto,
     lang: Annotated[Lang, typer.Option("--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Also write the whole explanation as one PNG (needs matplotlib; English).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write the whole explanation as one PNG (needs matplotlib; English).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the same figures as one JSON object (pictures as 28x28 lists).")] = False,
     device: DeviceOption = None,
@@ -789,10 +869,11 @@ def explain(
     from fashionnet.explain import one_input
     from fashionnet.predict import start_decoding
 
+    claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot, force)
+        claim = check_plot_path(plot, force)
     item = one_input(picture, sys.stdin.buffer if picture == "-" else None)
     flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
     # The path predict takes: decoding starts before torch is imported (a photo's GrabCut overlaps it).
@@ -805,7 +886,7 @@ def explain(
     if plot is not None:
         from fashionnet.plots import plot_explanation
 
-        plot_explanation(result, plot)
+        plot_explanation(result, plot, claim)
     if as_json:
         from fashionnet.introspect import weights_dict
 
@@ -825,9 +906,10 @@ class ExportFormat(str, Enum):
     safetensors = "safetensors"
 
 
-@app.command(epilog="Exit codes: 0 written and checked; 2 usage error (bad option, missing onnx/onnxruntime, "
-             "refused overwrite); 4 bad checkpoint; 5 the export failed its own check (nothing was written); 130 interrupted; "
-             "141 stdout's reader went away.",
+@app.command(epilog="Exit codes: 0 written and checked; 2 usage error (bad option, a --format that contradicts "
+             "--out's suffix, missing onnx/onnxruntime, refused overwrite, output that cannot be written, e.g. a full "
+             "disk); 4 bad checkpoint; 5 the export failed its own check or --half cannot hold the weights (nothing "
+             "was written); 130 interrupted; 141 stdout's reader went away.",
              short_help="Export to ONNX, TorchScript or safetensors.")
 @handle_errors
 def export(
@@ -837,7 +919,7 @@ def export(
     ] = None,
     out: Annotated[
         Optional[Path],
-        typer.Option("--out", "-o", metavar="FILE", help="File to write.", show_default="fashionnet.onnx / .pt / .safetensors"),
+        typer.Option("--out", "-o", metavar="FILE", callback=_expand_user, help="File to write.", show_default="fashionnet.onnx / .pt / .safetensors"),
     ] = None,
     device: DeviceOption = None,
     weights: WeightsOption = None,
@@ -872,10 +954,34 @@ def export(
     _print(export_view(report))
 
 
+def _import_torch_from_a_short_path() -> None:
+    """From a current folder deeper than PATH_MAX, `import torch` dies in native code (oneMKL: 'Cannot load
+    libtorch_cpu.so'), which no Python handler can catch. There, torch is imported from / and the
+    current folder restored; relative paths keep working, since the kernel resolves them."""
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return
+    try:
+        limit = os.pathconf("/", "PC_PATH_MAX")
+    except (OSError, ValueError):
+        limit = 4096
+    if len(os.fsencode(cwd)) < limit - 512 or "torch" in sys.modules:
+        return
+    here = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir("/")
+        import torch  # noqa: F401
+    finally:
+        os.fchdir(here)
+        os.close(here)
+
+
 def main() -> None:
     from fashionnet.streams import finish_streams, prepare_streams
 
     prepare_streams()
+    _import_torch_from_a_short_path()
     try:
         app()
     finally:

@@ -80,8 +80,22 @@ def metrics(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
-             temperature: float = 1.0) -> Evaluation:
-    return metrics(predict_logits(model, images, device), labels, temperature)
+             temperature: float = 1.0, require_finite: bool = False) -> Evaluation:
+    """Metrics of `model` on the images. require_finite: outputs that are not numbers (weights that
+    overflow) are a WeightsError (exit 4), as `predict` refuses them, instead of a meaningless 10%."""
+    return metrics(test_logits(model, images, device, require_finite), labels, temperature)
+
+
+def test_logits(model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True) -> torch.Tensor:
+    """predict_logits, refusing outputs that are not numbers when `require_finite` (see evaluate)."""
+    logits = predict_logits(model, images, device)
+    if require_finite and not bool(torch.isfinite(logits).all()):
+        from fashionnet.errors import WeightsError
+
+        bad = int((~torch.isfinite(logits).all(1)).sum())
+        raise WeightsError(f"the model's output is not a number for {bad:,} of {len(logits):,} test images "
+                           "(its weights overflow); these weights cannot be evaluated")
+    return logits
 
 
 @dataclass

@@ -198,6 +198,21 @@ def weights_dict(info, history: bool = False) -> dict:
     return out
 
 
+HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")
+
+
+def history_rows(info) -> list:
+    """The weights' per-epoch training history for `summary --history`, one record per epoch with the
+    fields the table shows; a field that is missing or not a number is None (shown as '--')."""
+    from types import SimpleNamespace
+
+    from fashionnet.weights import is_real
+
+    rows = info.metadata.get("history") if isinstance(info.metadata, dict) else None
+    return [SimpleNamespace(**{k: (h.get(k) if is_real(h.get(k)) else None) for k in HISTORY_FIELDS})
+            for h in rows or [] if isinstance(h, dict)]
+
+
 @dataclass
 class NeuronPicture:
     """One first-layer neuron's 784 input weights as the 28x28 image they are applied to."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError
-from fashionnet.files import atomic_write, check_output
+from fashionnet.files import OutputClaim, atomic_write, check_output
 
 
 def _pyplot():
@@ -21,17 +21,18 @@ def _pyplot():
     return plt
 
 
-def check_plot_path(path: Path, force: bool = False) -> None:
+def check_plot_path(path: Path, force: bool = False) -> OutputClaim:
     """Fail before the work starts, not after it: a PNG name in a folder we can write, and an existing
-    file only with --force (the rule checkpoints follow)."""
+    file only with --force (the rule checkpoints follow). Returns the claim to save with."""
     if path.suffix.lower() != ".png":
         raise UsageError(f"{path}: --plot writes PNG files; use a name ending in .png")
-    check_output(path, force)
+    claim = check_output(path, force)
     _pyplot()
+    return claim
 
 
-def _save(fig, path: Path) -> None:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+def _save(fig, path: Path, claim: OutputClaim | None) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"), claim)
 
 
 # The terminal's colours for signed maps (render.summary.SignedPicture): blue negative, black zero,
@@ -51,7 +52,7 @@ def _whole_epochs(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path) -> None:
+def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path, claim: OutputClaim | None = None) -> None:
     """The confusion matrix on a log colour scale: the diagonal holds ~900 per class, the mistakes that
     matter 1 to 100, which a linear scale paints all the same pale shade. Empty cells stay white."""
     import numpy as np
@@ -73,11 +74,11 @@ def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path) -> N
             dark = count > 0 and np.log(count) > np.log(top) * 0.6
             ax.text(j, i, str(count), ha="center", va="center", fontsize=7, color="white" if dark else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, label="images (log scale)")
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
 
 
-def plot_history(history, path: Path) -> None:
+def plot_history(history, path: Path, claim: OutputClaim | None = None) -> None:
     plt = _pyplot()
     epochs = [h.epoch for h in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
@@ -92,11 +93,11 @@ def plot_history(history, path: Path) -> None:
         _whole_epochs(ax)
         ax.grid(alpha=0.3)
         ax.legend()
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
 
 
-def plot_recipes(curves: dict[str, list], path: Path) -> None:
+def plot_recipes(curves: dict[str, list], path: Path, claim: OutputClaim | None = None) -> None:
     """Test accuracy and test loss per epoch of several recipes on one chart (whole-number epochs).
     `curves` maps a recipe's label to its history (EpochStats-like: epoch, test_accuracy, test_loss)."""
     plt = _pyplot()
@@ -111,11 +112,11 @@ def plot_recipes(curves: dict[str, list], path: Path) -> None:
         _whole_epochs(ax)
         ax.grid(alpha=0.3)
         ax.legend()
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
 
 
-def plot_neurons(neurons, path: Path) -> None:
+def plot_neurons(neurons, path: Path, claim: OutputClaim | None = None) -> None:
     """A grid of first-layer neurons' weights as 28x28 images, in the terminal's colours (orange +,
     blue -), each scaled to its largest |weight| as on screen, with one colour bar for that scale."""
     import math
@@ -137,11 +138,11 @@ def plot_neurons(neurons, path: Path) -> None:
                  "each neuron scaled to its largest |weight|", fontsize=9)
     if image is not None:
         fig.colorbar(image, ax=axes, label="weight / largest |w|")
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
 
 
-def plot_mistakes(mistakes, title: str, path: Path) -> None:
+def plot_mistakes(mistakes, title: str, path: Path, claim: OutputClaim | None = None) -> None:
     """Misclassified test images in a grid, each titled 'true → predicted' and the probability."""
     import math
 
@@ -156,11 +157,11 @@ def plot_mistakes(mistakes, title: str, path: Path) -> None:
         ax.imshow(m.image, cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"#{m.index} {m.true_label}\n→ {m.predicted_label} {m.probability:.1%}", fontsize=7)
     fig.suptitle(title, fontsize=9)
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
 
 
-def plot_explanation(e, path: Path) -> None:
+def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
     """`explain --plot`: the input (and mask), the units each hidden layer's strongest, the logits with
     both softmaxes, and the saliency picture, on one page."""
     import numpy as np
@@ -218,7 +219,7 @@ def plot_explanation(e, path: Path) -> None:
                    f"unit {unit.index}: {label}\npixels {unit.from_pixels:+.2f}, out {unit.value:.2f}")
             column += 1
     fig.suptitle(f"{e.path}: {layer_summary(e)}", fontsize=9)
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
 
 

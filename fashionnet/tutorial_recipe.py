@@ -26,7 +26,7 @@ from torch import nn
 
 from fashionnet.data import Split
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
-from fashionnet.evaluate import predict_logits
+from fashionnet.files import OutputClaim
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
 from fashionnet.train import RECIPE_RULES, EpochStats
 from fashionnet.train import _checkpoint as training_checkpoint  # one metadata layout for every checkpoint
@@ -123,9 +123,12 @@ def fit_tutorial(
     out: Path | None = None,
     say: Say | None = None,
     epoch_end: Callable[[EpochStats], None] | None = None,
+    claim: OutputClaim | None = None,
 ) -> TutorialResult:
     """Train as the page does; save a checkpoint (no optimizer state: plain SGD keeps none) after every
-    epoch when `out` is set. `say` gets the page's printed lines, `epoch_end` each epoch's figures."""
+    epoch when `out` is set. `say` gets the page's printed lines, `epoch_end` each epoch's figures;
+    `claim` (files.check_output's) keeps a save from replacing a file another run wrote meanwhile."""
+    claim = claim or (OutputClaim(out) if out is not None else None)
     say = say or (lambda line: None)
     model = build_model(seed=seed).to(device)  # the page's NeuralNetwork(), its random init seeded
     loss_fn = nn.CrossEntropyLoss()
@@ -151,7 +154,7 @@ def fit_tutorial(
                                len(images) / seconds if seconds > 0 else 0.0, recipe.lr)
             result.history.append(stats)
             if out is not None:
-                save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, train))
+                save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, train), claim)
                 saved = t + 1
             if epoch_end is not None:
                 epoch_end(stats)

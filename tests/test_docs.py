@@ -1,6 +1,7 @@
 """README.md and docs/*.md show what the commands print today: every shown command is rerun in-process
 (tools/regen_docs.py, the same code that rewrites them) and compared with the block under it."""
 
+import contextlib
 import difflib
 import importlib.util
 import sys
@@ -21,9 +22,27 @@ CHECKED = [block for block in BLOCKS if not (block.flag("skip") or block.flag("s
 
 @needs_real_data
 @pytest.mark.parametrize("block", CHECKED, ids=[block.where for block in CHECKED])
-def test_the_block_shows_what_its_commands_print(block):
+def test_the_block_shows_what_its_commands_print(block, tmp_path, monkeypatch):
+    import torch
+
+    @contextlib.contextmanager
+    def environment(extra, cwd):  # the generator's environment, through monkeypatch
+        with monkeypatch.context() as patch:
+            for name in docs.UNSET:
+                patch.delenv(name, raising=False)
+            for name, value in {**docs.ENV, **extra}.items():
+                patch.setenv(name, value)
+            patch.chdir(cwd)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(threads)
+
     old = block.path.read_text("utf-8").split("\n")[block.first : block.last]
-    new = docs.block_lines(block, docs.run_in_process)
+    run = lambda command, cwd: docs.run_in_process(command, cwd, env=environment)  # noqa: E731
+    new = docs.block_lines(block, run, cwd=docs.link_repository(tmp_path))
     if not docs.same(block, old, new):
         diff = "\n".join(difflib.unified_diff(old, new, "in the docs", "printed today", lineterm="", n=1))
         pytest.fail(f"{block.where} is out of date; run `python tools/regen_docs.py`:\n{diff}")

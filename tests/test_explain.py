@@ -199,11 +199,3 @@ def test_plot_writes_one_png_and_keeps_the_overwrite_rule(invoke, tmp_path):
 def test_random_weights_have_no_temperature(invoke):
     out = invoke("explain", str(SHIRT), "--weights", "random").stdout
     assert "These weights carry no temperature (T = 1), so both columns are the same." in out
-
-
-def test_the_installed_command_at_60_columns(cli):
-    proc = cli("explain", str(SHIRT), env={"COLUMNS": "60"})
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.decode().splitlines()
-    assert max(cell_len(line) for line in lines) <= 60 and any("calibrated" in line for line in lines)
-    assert "Weights: shipped" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()

@@ -79,11 +79,3 @@ def test_mistakes_with_random_weights_and_a_png(invoke, fake_data, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("→") == 7 and plot.read_bytes()[:4] == b"\x89PNG"
     assert f"Wrote {plot}" in result.stderr
-
-
-@needs_real_data
-def test_the_installed_command(cli):
-    proc = cli("evaluate", "--mistakes", "--class", "6", "--limit", "2", env={"COLUMNS": "60"})
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout.decode()
-    assert out.count("Shirt →") == 2 and max(len(line) for line in out.splitlines()) <= 60

@@ -18,10 +18,10 @@ def figures(monkeypatch):
     kept = []
     save = plots._save
 
-    def keep(fig, path):
+    def keep(fig, path, claim=None):
         fig.canvas.draw()
         kept.append(fig)
-        save(fig, path)
+        save(fig, path, claim)
 
     monkeypatch.setattr(plots, "_save", keep)
     monkeypatch.setattr(plots._pyplot(), "close", lambda fig: None)

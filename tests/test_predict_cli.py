@@ -15,9 +15,11 @@ SAMPLES = Path(__file__).resolve().parents[1] / "fashionnet" / "samples"
 
 
 @pytest.fixture
-def images(tmp_path) -> dict[str, Path]:
-    """One good image of each kind a user might have, and one of each kind of bad input."""
-    folder = tmp_path / "in"
+def images(tmp_path, monkeypatch) -> dict[str, Path]:
+    """One good image of each kind a user might have, and one of each kind of bad input; named by short
+    relative paths, so tables show them whole whatever the temporary folder is called."""
+    monkeypatch.chdir(tmp_path)
+    folder = Path("in")
     folder.mkdir()
     rng = np.random.default_rng(0)
     shirt = np.full((300, 240, 3), 250, np.uint8)
@@ -106,14 +108,14 @@ def test_directory_recursive_and_glob(invoke, images, tmp_path):
     assert {Path(json.loads(x)["path"]).name for x in globbed} == {"photo.jpg", "truncated.jpg"}
 
 
-def test_installed_command_reads_stdin(cli, images):
+def test_the_command_reads_stdin(cli, images):
     proc = cli("predict", "-", "--json", "--weights", "random", input=images["photo.jpg"].read_bytes())
     assert proc.returncode == 0, proc.stderr
     row = json.loads(proc.stdout)
     assert row["path"] == "-" and row["label"] in CLASSES
 
 
-def test_installed_command_bad_inputs_exit_1_without_traceback(cli, images):
+def test_bad_inputs_exit_1_without_traceback(cli, images):
     proc = cli("predict", str(images["text.png"]), str(images["small.png"]), "--weights", "random")
     assert proc.returncode == 1
     err = proc.stderr.decode()
@@ -121,7 +123,7 @@ def test_installed_command_bad_inputs_exit_1_without_traceback(cli, images):
     assert "small.png" in proc.stdout.decode()
 
 
-def test_installed_command_help_lists_exit_codes(cli):
+def test_help_lists_exit_codes(cli):
     out = cli("predict", "--help").stdout.decode()
     assert "1 some inputs failed" in out and "--top-k" in out
 
@@ -140,16 +142,6 @@ def test_fashion_mnist_png_predicts_like_evaluate(invoke, tmp_path):
     row = json.loads(invoke("predict", str(SAMPLES / "7-sneaker.png"), "--json", "--weights", "random", "--seed", "5").stdout)
     assert row["index"] == int(expected.argmax())
     assert row["probability"] == pytest.approx(float(expected.max()), abs=1e-6)
-
-
-def test_shipped_samples_are_classified_with_shipped_weights(cli):
-    proc = cli("predict", str(SAMPLES), "--json")
-    assert proc.returncode == 0, proc.stderr
-    truth = {s["file"]: s["label"] for s in json.loads((SAMPLES / "samples.json").read_text())}
-    rows = [json.loads(x) for x in proc.stdout.decode().splitlines()]
-    assert len(rows) == 10
-    correct = sum(truth[Path(r["path"]).name] == r["label"] for r in rows)
-    assert correct >= 9, rows
 
 
 def test_show_captions_the_pictures_and_says_when_there_is_no_mask(invoke):

@@ -3,6 +3,7 @@
 import io
 import json
 import re
+import shutil
 import string
 import subprocess
 import sys
@@ -178,44 +179,103 @@ def test_lines_fashionnet_adds_are_marked_in_the_steps_language(lang, fake_dir):
 # --- Code shown => output shown -------------------------------------------------------------------------
 
 RUNNER = """
-import ast, contextlib, io, json, sys
-job = json.load(sys.stdin)
-namespace = {"__name__": "__main__"}
-outputs = []
-for code in job["cells"]:
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        if job["repl"]:  # statement by statement, as a REPL or Jupyter runs them: expressions are echoed
-            for statement in ast.parse(code).body:
-                exec(compile(ast.Interactive(body=[statement]), "<cell>", "single"), namespace)
-        else:
-            exec(code, namespace)
-    outputs.append(buffer.getvalue())
-json.dump(outputs, sys.stdout)
+import ast, contextlib, io, json, os, sys, traceback
+import torch
+results = []
+for job in json.load(sys.stdin):
+    os.chdir(job["cwd"])
+    torch.set_printoptions(profile="default")  # each job starts as a fresh Python would
+    namespace = {"__name__": "__main__"}
+    outputs = []
+    try:
+        for code in job["cells"]:
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                if job["repl"]:  # statement by statement, as a REPL or Jupyter runs them: expressions are echoed
+                    for statement in ast.parse(code).body:
+                        exec(compile(ast.Interactive(body=[statement]), "<cell>", "single"), namespace)
+                else:
+                    exec(code, namespace)
+            outputs.append(buffer.getvalue())
+        results.append({"outputs": outputs})
+    except BaseException:
+        results.append({"error": traceback.format_exc()})
+json.dump(results, sys.stdout)
 """
 
 
-def run_fresh(cells: list[str], cwd: Path | None = None, repl: bool = False) -> list[str]:
-    """Run code cells in order in a new Python process: torch's own defaults, nothing of ours loaded."""
-    proc = subprocess.run(
-        [sys.executable, "-c", RUNNER], input=json.dumps({"cells": cells, "repl": repl}), capture_output=True,
-        text=True, timeout=300, cwd=cwd,
-    )
+def run_fresh_jobs(jobs: list[tuple]) -> list[dict]:
+    """Run several lists of code cells, each from its folder and in a namespace of its own, in ONE new
+    Python process (torch's own defaults, nothing of ours loaded): one `import torch` for them all. A job
+    is (cells, folder) or (cells, folder, repl): with repl, statement by statement as a pasted REPL runs."""
+    payload = json.dumps([{"cells": job[0], "cwd": str(job[1]), "repl": bool(job[2:] and job[2])} for job in jobs])
+    proc = subprocess.run([sys.executable, "-c", RUNNER], input=payload, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-@pytest.mark.parametrize("real", [False, True])
-def test_running_the_shown_code_prints_exactly_the_shown_output(lang, real, fake_dir):
-    # Real mode with the shipped (trained) weights, as `--real` runs it; 60 columns adds a print width.
-    # The real runs go statement by statement, as a pasted REPL or Jupyter would: nothing is echoed
-    # that the walk does not show (the seed line returns a Generator, so it is assigned).
-    steps = make_steps(lang, seed=4, real=real, data_dir=fake_dir if real else None,
-                       width=60 if real else None, weights=None if real else "random")
+FRESH_CASES = [(lang, real) for lang in ("en", "zh") for real in (False, True)]
+PHOTO = "fashionnet/samples/photos/t-shirt.jpg"  # relative to the repository, as a user would type it
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def image_steps():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        return make_steps("en", seed=2, weights=None, image=PHOTO)
+
+
+@pytest.fixture(scope="module")
+def fresh_runs(fake_dir, fake_data, tmp_path_factory, image_steps):
+    """Everything this module runs in a fresh interpreter, run once: the shown code of the walk in both
+    languages (random and real; the real runs statement by statement, as a pasted REPL or Jupyter would,
+    so nothing may be echoed that the walk does not show), the walk on a picture (--image), and the
+    notebooks `--notebook` writes, each from its own folder as Jupyter runs it."""
+    from typer.testing import CliRunner
+
+    from fashionnet.cli import app
+    from fashionnet.weights import SHIPPED_WEIGHTS
+
+    jobs, keys = [], []
+    for lang, real in FRESH_CASES:  # real mode with the shipped weights, at 60 columns (adds a print width)
+        steps = make_steps(lang, seed=4, real=real, data_dir=fake_dir if real else None,
+                           width=60 if real else None, weights=None if real else "random")
+        jobs.append(([step.code for step in steps], Path.cwd(), real))
+        keys.append((("steps", lang, real), steps))
+    jobs.append(([step.code for step in image_steps], ROOT))
+    keys.append((("image",), image_steps))
+    runner = CliRunner()
+    for lang in ("en", "zh"):
+        folder = tmp_path_factory.mktemp(f"notebook-{lang}")
+        result = runner.invoke(app, ["walkthrough", "--lang", lang, "--seed", "5", "--notebook",
+                                     str(folder / "walk.ipynb"), "--step", "1"], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        notebook = json.loads((folder / "walk.ipynb").read_text(encoding="utf-8"))
+        jobs.append((["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"], folder))
+        keys.append((("notebook", lang), notebook))
+    # Issue 17: relative --weights, --data-dir and --notebook, run from the notebook's own folder.
+    work = tmp_path_factory.mktemp("relative")
+    shutil.copy(SHIPPED_WEIGHTS, work / "mine.safetensors")
+    (work / "data").symlink_to(fake_data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(work)
+        result = runner.invoke(app, ["walkthrough", "--real", "--weights", "mine.safetensors", "--data-dir", "data",
+                                     "--notebook", "sub/w.ipynb", "--step", "1"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    notebook = json.loads((work / "sub" / "w.ipynb").read_text(encoding="utf-8"))
+    jobs.append((["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"], work / "sub"))
+    keys.append((("relative",), notebook))
+    return {key: (made, result) for (key, made), result in zip(keys, run_fresh_jobs(jobs))}
+
+
+@pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
+@pytest.mark.parametrize("lang, real", FRESH_CASES)
+def test_running_the_shown_code_prints_exactly_the_shown_output(lang, real, fresh_runs):
+    steps, result = fresh_runs[("steps", lang, real)]
+    assert "error" not in result, result.get("error")
     assert any(line.startswith("_ = torch.manual_seed(4)") for line in steps[0].code.splitlines())
-    outputs = run_fresh([step.code for step in steps], repl=real)
-    for step, output in zip(steps, outputs):
+    for step, output in zip(steps, result["outputs"]):
         assert output == step.output, f"step {step.key}"
     shown = by_key(steps)
     assert "grad_fn=<AddmmBackward0>" in shown["forward"].output
@@ -437,7 +497,7 @@ def test_below_60_columns_still_renders(en_steps):
     assert "Step 13/13" in render(en_steps, width=40)
 
 
-def test_walkthrough_at_60_columns_through_the_installed_command(cli):
+def test_walkthrough_at_60_columns(cli):
     proc = cli("walkthrough", "--weights", "random", env={"COLUMNS": "60"})
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
@@ -540,21 +600,13 @@ def test_end_of_input_stops_quietly(en_steps):
     assert "Step 1/13" in text and "Step 2/13" not in text
 
 
-def test_modules_import_without_torch():
-    code = "import sys, fashionnet.walkthrough, fashionnet.render.walkthrough, fashionnet.notebook;print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 # --- The notebook ------------------------------------------------------------------------------------
 
 
+@pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(invoke, tmp_path, lang):
-    path = tmp_path / "walk.ipynb"
-    result = invoke("walkthrough", "--lang", lang, "--seed", "5", "--notebook", str(path), "--step", "1")
-    assert result.exit_code == 0, result.stderr
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(fresh_runs, lang):
+    notebook, result = fresh_runs[("notebook", lang)]
     assert notebook["nbformat"] == 4
     code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     markdown = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
@@ -562,10 +614,22 @@ def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(invoke, tmp
     assert ["".join(cell["source"]) for cell in code_cells] == [step.code for step in steps]
     assert all(markdown_text(step.explanation) in markdown for step in steps)
     assert "`__init__`" in markdown and not re.search(r"(?<!`)__init__", markdown), "dunders render as code"
-    outputs = run_fresh(["".join(cell["source"]) for cell in code_cells], cwd=tmp_path)
-    for cell, output in zip(code_cells, outputs):
+    assert "error" not in result, result.get("error")
+    for cell, output in zip(code_cells, result["outputs"]):
         stored = "".join(cell["outputs"][0]["text"]) if cell["outputs"] else ""
         assert output == stored
+
+
+@pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
+def test_notebook_with_relative_paths_runs_from_its_own_folder(fresh_runs):
+    """Issue 17: `--real --weights mine.safetensors --data-dir data --notebook sub/w.ipynb` run from its
+    own folder, as Jupyter runs it (it failed at the weights cell, then at the data cell)."""
+    notebook, result = fresh_runs[("relative",)]
+    assert "error" not in result, result.get("error")
+    code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    assert "mine.safetensors" in code and "'/" in code, "absolute paths in the notebook"
+    stored = ["".join(c["outputs"][0]["text"]) if c["outputs"] else "" for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert result["outputs"] == stored
 
 
 def test_notebook_is_not_overwritten_without_force(invoke, tmp_path):
@@ -639,27 +703,13 @@ def test_chinese_class_names_are_never_broken(fake_dir, width):
 
 # --- --image: the steps on the user's picture -------------------------------------------------------
 
-PHOTO = "fashionnet/samples/photos/t-shirt.jpg"  # relative to the repository, as a user would type it
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def image_steps():
-    import os
-
-    here = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        return make_steps("en", seed=2, weights=None, image=PHOTO)
-    finally:
-        os.chdir(here)
-
-
-def test_image_steps_print_what_they_show_and_classify_the_picture(image_steps):
+@pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
+def test_image_steps_print_what_they_show_and_classify_the_picture(image_steps, fresh_runs):
     steps = by_key(image_steps)
     assert f"picture = torch.from_numpy(load_image({PHOTO!r}))  # added by fashionnet" in steps["forward"].code
-    outputs = run_fresh([step.code for step in image_steps], cwd=ROOT)
-    assert outputs == [step.output for step in image_steps]
+    _steps, result = fresh_runs[("image",)]
+    assert "error" not in result, result.get("error")
+    assert result["outputs"] == [step.output for step in image_steps]
     from fashionnet.images import load_view
 
     view = load_view(ROOT / PHOTO)
@@ -685,7 +735,7 @@ def test_image_option_through_the_cli(invoke, tmp_path, monkeypatch):
     assert "calibrated:  T-shirt/top" in result.stdout
     notebook = tmp_path / "walk.ipynb"
     assert invoke("walkthrough", "--image", PHOTO, "--step", "1", "--notebook", str(notebook)).exit_code == 0
-    assert f"load_image({PHOTO!r})" in notebook.read_text()
+    assert f"load_image({str(ROOT / PHOTO)!r})" in notebook.read_text(), "absolute: Jupyter runs it from its folder"
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     failed = invoke("walkthrough", "--image", str(bad))

@@ -4,9 +4,10 @@ A shown command is a fenced block whose first line is `$ fashionnet ...` (an env
 as `NO_COLOR=1` may come first, `>/dev/null`, `2>/dev/null` or `< FILE` may come last); a block may hold
 several `$ ` lines, each followed by its output. Every command runs in-process through Typer's test
 runner, the way tests/test_docs.py runs them, in a fixed environment: NO_COLOR=1, COLUMNS=80,
-FASHIONNET_DEVICE=cpu, an empty cache folder, and the repository root as the working folder (a
-temporary folder of links to it, so that files a command writes, such as `--out model.onnx`, do not
-land in the checkout). What a terminal would show is written: stderr and stdout in the order printed.
+FASHIONNET_DEVICE=cpu, one torch thread (as each test worker runs), an empty cache folder, and the
+repository root as the working folder (a temporary folder of links to it, so that files a command
+writes, such as `--out model.onnx`, do not land in the checkout). What a terminal would show is
+written: stderr and stdout in the order printed.
 
 A comment on the line just before a block's fence changes how it is treated:
 
@@ -156,35 +157,45 @@ def parse(command: str) -> Invocation:
 
 @contextlib.contextmanager
 def environment(extra: dict[str, str], cwd: Path) -> Iterator[None]:
-    saved = dict(os.environ)
-    here = os.getcwd()
+    """The fixed environment, the working folder and one torch thread, all put back afterwards. (The test
+    hands in its own, built on pytest's monkeypatch.)"""
+    import torch
+
+    saved, here, threads = dict(os.environ), os.getcwd(), torch.get_num_threads()
     try:
         for name in UNSET:
             os.environ.pop(name, None)
-        os.environ.update(ENV)
-        os.environ.update(extra)
+        os.environ.update({**ENV, **extra})
         os.chdir(cwd)
+        torch.set_num_threads(1)
         yield
     finally:
+        torch.set_num_threads(threads)
         os.chdir(here)
         os.environ.clear()
         os.environ.update(saved)
 
 
+def link_repository(folder: Path, root: Path = ROOT) -> Path:
+    """`folder`/repo: a link to each entry of the repository, so commands see its files and what they
+    write lands in `folder`; `folder`/cache is the empty user cache."""
+    (folder / "cache").mkdir(exist_ok=True)
+    repo = folder / "repo"
+    repo.mkdir()
+    for entry in root.iterdir():
+        if not entry.name.startswith(".") or entry.name == ".ci":
+            (repo / entry.name).symlink_to(entry)
+    return repo
+
+
 @contextlib.contextmanager
 def workdir(root: Path = ROOT) -> Iterator[Path]:
-    """A folder that looks like the repository (a link to each entry) and takes what commands write."""
+    """A temporary folder that looks like the repository and takes what commands write."""
     with tempfile.TemporaryDirectory(prefix="fashionnet-docs-") as tmp:
-        folder = Path(tmp) / "repo"
-        (Path(tmp) / "cache").mkdir()
-        folder.mkdir()
-        for entry in root.iterdir():
-            if not entry.name.startswith(".") or entry.name == ".ci":
-                (folder / entry.name).symlink_to(entry)
-        yield folder
+        yield link_repository(Path(tmp), root)
 
 
-def run_in_process(command: str, cwd: Path) -> str:
+def run_in_process(command: str, cwd: Path, env=environment) -> str:
     """What the command shows on a terminal (stderr and stdout as printed), run through Typer's runner."""
     from typer.testing import CliRunner
 
@@ -192,7 +203,7 @@ def run_in_process(command: str, cwd: Path) -> str:
 
     invocation = parse(command)
     cache = cwd.parent / "cache"
-    with environment({"XDG_CACHE_HOME": str(cache), **invocation.env}, cwd):
+    with env({"XDG_CACHE_HOME": str(cache), **invocation.env}, cwd):
         stdin = Path(invocation.stdin).read_bytes() if invocation.stdin else None
         result = CliRunner().invoke(app, invocation.args, input=stdin, prog_name="fashionnet")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -236,13 +247,14 @@ def abridge(lines: list[str], options: dict[str, str]) -> list[str]:
     return out
 
 
-def block_lines(block: Block, run: Callable[[str, Path], str]) -> list[str]:
-    """The block's body as the commands print it today. Each block runs in a fresh working folder, so
-    what one block writes (`--out model.onnx`) cannot change the next; a block's commands share it."""
+def block_lines(block: Block, run: Callable[[str, Path], str], cwd: Path | None = None) -> list[str]:
+    """The block's body as the commands print it today. Each block runs in a fresh working folder (`cwd`,
+    or a temporary one), so what one block writes (`--out model.onnx`) cannot change the next; a
+    block's commands share it."""
     out = []
-    with workdir() as cwd:
+    with contextlib.nullcontext(cwd) if cwd is not None else workdir() as folder:
         for shown in block.shown:
-            printed = run(shown.command, cwd)
+            printed = run(shown.command, folder)
             lines = printed[:-1].split("\n") if printed.endswith("\n") else (printed.split("\n") if printed else [])
             out += [f"$ {shown.command}", *abridge(lines, block.options)]
     return out

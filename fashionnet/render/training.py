@@ -104,8 +104,8 @@ def epochs_table(history, label_smoothing: float = 0.0) -> RenderableType:
     for name in ("Epoch", f"Train loss{star}", "Train acc", "Test loss", "Test acc", "Seconds"):
         table.add_column(name, justify="right")
     for s in history:
-        table.add_row(str(s.epoch), _num(s.train_loss), _pct(s.train_accuracy), _num(s.test_loss),
-                      _pct(s.test_accuracy), f"{s.seconds:.1f}")
+        table.add_row("--" if s.epoch is None else str(s.epoch), _num(s.train_loss), _pct(s.train_accuracy),
+                      _num(s.test_loss), _pct(s.test_accuracy), "--" if s.seconds is None else f"{s.seconds:.1f}")
     if not label_smoothing:
         return table
     return Group(table, Text(losses_note(label_smoothing), style="dim"))
