@@ -91,7 +91,8 @@ def test_regenerate_rewrites_outputs_and_honours_the_marks(tmp_path):
     assert [block.shown[0].command for block in changed] == ["fashionnet data", "fashionnet summary", "fashionnet evaluate"]
     text, changed = docs.regenerate(doc, run)  # without --fast the slow block runs; only seconds differ: kept
     assert "Saved x (1.0s)" in text.split("\n") and "fashionnet train" not in [b.shown[0].command for b in changed]
-    assert docs.masked(["epoch 1  2.9s", "Saved m (58.2s)", "took 31.1 s"]) == ["epoch 1  <time>", "Saved m (<time>)", "took <time>"]
+    assert docs.masked(["epoch 1  2.9s", "Saved m (58.2s)", "took 31.1 s", "   21 │ 0.9436 │    3.4"]) == [
+        "epoch 1  <time>", "Saved m (<time>)", "took <time>", "   21 │ 0.9436 │<time>"]
 
 
 def test_keep_names_lines_from_either_end():

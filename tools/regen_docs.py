@@ -42,8 +42,9 @@ ENV = {"NO_COLOR": "1", "COLUMNS": "80", "FASHIONNET_DEVICE": "cpu"}
 UNSET = ("FASHIONNET_DATA", "FORCE_COLOR", "TERM", "LINES")
 FENCE = "```"
 DIRECTIVE = re.compile(r"^<!--\s*docs:\s*(.*?)\s*-->\s*$")
-# Durations as fashionnet prints them: "2.9s", "58.2s", "31.1 s", "0:00:03"; and images per second.
-DURATION = re.compile(r"\b\d+(?:\.\d+)?(?: ?s\b)|\b\d+:\d\d:\d\d\b|\b[\d,]+ img/s\b")
+# Durations as fashionnet prints them: "2.9s", "58.2s", "31.1 s", "0:00:03", images per second, and the
+# Seconds column that ends a row of the epochs table ("│    3.4").
+DURATION = re.compile(r"\b\d+(?:\.\d+)?(?: ?s\b)|\b\d+:\d\d:\d\d\b|\b[\d,]+ img/s\b|(?<=│)\s*\d+\.\d+$")
 
 
 @dataclass
