@@ -53,9 +53,14 @@ class ModelSummary:
             "total_mb": self.total_bytes / BYTES_PER_MB,
         }
 
-    def to_dict(self) -> dict:
+    def to_dict(self, depth: int | None = None) -> dict:
+        """The facts for --json; `depth` keeps the layers down to that depth, as the table shows them (a
+        container at that depth has its whole subtree's parameters in `params_total`)."""
         sizes = {key: round(value, 4) for key, value in self.sizes_mb().items()}
-        return {**asdict(self), "total_bytes": self.total_bytes, **sizes}
+        out = {**asdict(self), "depth": depth, "total_bytes": self.total_bytes, **sizes}
+        if depth is not None:
+            out["layers"] = [layer for layer in out["layers"] if layer["depth"] <= depth]
+        return out
 
 
 @dataclass

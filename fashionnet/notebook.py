@@ -7,6 +7,7 @@ code exactly as shown, its output attached, so the notebook reads like the walk 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,16 @@ def check_notebook_path(path: Path, force: bool) -> OutputClaim:
     if path.suffix.lower() != ".ipynb":
         raise UsageError(f"{path}: --notebook writes Jupyter notebooks; use a name ending in .ipynb")
     return check_output(path, force)
+
+
+# A name with an underscore in it (__init__, load_state_dict, named_parameters()): in markdown, bare
+# underscores turn into bold or italics, so such names go in backticks, as code.
+_CODE_NAME = re.compile(r"(?<![\w`])(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]*_[A-Za-z0-9_]*(?:\(\))?(?![\w`])", re.ASCII)
+
+
+def markdown_text(text: str) -> str:
+    """Prose for a markdown cell: names with underscores become `code`, so they render as written."""
+    return _CODE_NAME.sub(lambda m: f"`{m.group(0)}`", text)
 
 
 def _lines(source: str) -> list[str]:
@@ -43,7 +54,8 @@ def notebook_dict(steps: Sequence[Step], seed: int) -> dict:
             {
                 "cell_type": "markdown",
                 "metadata": {},
-                "source": _lines(f"## {heading(lang, number, len(steps), step.title)}\n\n{step.explanation}"),
+                "source": _lines(f"## {markdown_text(heading(lang, number, len(steps), step.title))}\n\n"
+                                 f"{markdown_text(step.explanation)}"),
             }
         )
         outputs = [{"output_type": "stream", "name": "stdout", "text": _lines(step.output)}] if step.output else []

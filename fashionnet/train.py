@@ -74,7 +74,7 @@ class Recipe:
 RECIPE_RULES: dict[str, tuple] = {
     "epochs": (lambda v: is_whole(v) and 1 <= v <= 100_000, "a whole number from 1 to 100000"),
     "batch_size": (lambda v: is_whole(v) and 1 <= v <= 2**20, "a whole number from 1 to 1048576"),
-    "lr": (lambda v: is_real(v) and 0 < v <= 1e3, "above 0 and finite (at most 1000)"),
+    "lr": (lambda v: is_real(v) and 0 < v <= 1e3, "above 0 and at most 1000"),
     "weight_decay": (lambda v: is_real(v) and 0 <= v <= 1e3, "a finite number of at least 0"),
     "warmup_fraction": (lambda v: is_real(v) and 0 < v < 1, "a number between 0 and 1"),
     "div_factor": (lambda v: is_real(v) and v > 0, "a finite number above 0"),

@@ -74,8 +74,10 @@ def encode_metadata(metadata: dict) -> dict[str, str]:
 
 
 def decode_metadata(raw: dict[str, str] | None) -> dict:
+    # In key order: safetensors and onnxruntime hand metadata over as hash maps, whose order changes
+    # from run to run, and --json must print the same bytes every time.
     out = {}
-    for key, value in (raw or {}).items():
+    for key, value in sorted((raw or {}).items()):
         if key == "format":
             continue
         try:

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["summary", "params", "walkthrough", "data", "train", "evaluate"]
+COMMANDS = ["summary", "params", "walkthrough", "data", "train", "evaluate", "predict", "explain", "export"]
 
 
 def test_help_lists_commands_and_exit_codes(invoke):
@@ -132,3 +132,34 @@ def test_walkthrough_real_without_data_is_exit_3(invoke, no_system_data):
 def test_empty_weights_is_a_usage_error_not_the_shipped_file(invoke):
     result = invoke("summary", "--weights", "")
     assert result.exit_code == 2 and "--weights is empty" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_names_values_one_way_and_gives_exit_codes(invoke, command):
+    import re
+
+    text = invoke(command, "--help").stdout
+    assert not re.search(r"<[a-z]|\{[A-Z]", text), "no Typer type names (<int range>, <list[str]>, {PATH})"
+    for line in text.splitlines():  # every option that takes a value names it in capitals or as choices
+        match = re.match(r"\s+(?:-\w, )?--[\w-]+(?: / --[\w-]+)? ([^\s/]\S*)", line)
+        if match:
+            assert re.fullmatch(r"[A-Z][A-Z.|a-z]*|[a-z]+(\|[a-z]+)+", match.group(1)), line
+    flat = " ".join(text.split())
+    assert "Exit codes: 0 " in flat and "130 interrupted" in flat
+
+
+def test_lr_help_says_what_its_error_says(invoke, fake_data):
+    from fashionnet.train import RECIPE_RULES
+
+    words = RECIPE_RULES["lr"][1]
+    assert words in " ".join(invoke("train", "--help").stdout.split())
+    for value in ("0", "-1", "1e9", "nan"):
+        result = invoke("train", "--lr", value, "--data-dir", str(fake_data))
+        assert result.exit_code == 2 and f"--lr must be {words}" in result.stderr, (value, result.stderr)
+
+
+def test_plot_options_say_what_they_draw(invoke):
+    assert "confusion matrix" in " ".join(invoke("evaluate", "--help").stdout.split())
+    assert "learning curves" in " ".join(invoke("train", "--help").stdout.split())
+    assert "colour bar" in " ".join(invoke("params", "--help").stdout.split())
+    assert "one PNG" in " ".join(invoke("explain", "--help").stdout.split())

@@ -45,11 +45,13 @@ def bash_complete(run, line: str) -> list[str]:
 
 def test_tab_completes_commands_options_and_choices(cli):
     assert bash_complete(cli, "fashionnet ") == [
-        "summary", "params", "walkthrough", "data", "train", "evaluate", "predict", "export",
+        "summary", "params", "walkthrough", "data", "train", "evaluate", "predict", "explain", "export",
     ]
     assert bash_complete(cli, "fashionnet predict --device ") == ["auto", "cpu", "cuda", "cuda:0", "mps", "xpu"]
     assert bash_complete(cli, "fashionnet predict --device cu") == ["cuda", "cuda:0"]
     assert bash_complete(cli, "fashionnet walkthrough --lang ") == ["en", "zh"]
+    assert bash_complete(cli, "fashionnet explain --lang ") == ["en", "zh"]
+    assert bash_complete(cli, "fashionnet train --recipe ") == ["default", "tutorial"]
     assert bash_complete(cli, "fashionnet export --format ") == ["onnx", "torchscript", "safetensors"]
     assert {"--out", "--opset", "--half", "--batch-size"} <= set(bash_complete(cli, "fashionnet export --"))
 
@@ -66,7 +68,8 @@ def test_zsh_and_fish_complete_device_choices(complete, monkeypatch):
     assert result.stdout.split() == ["cpu", "cuda", "cuda:0"]
 
 
-@pytest.mark.parametrize("line", ["fashionnet predict ", "fashionnet predict --weights ", "fashionnet export --out "])
+@pytest.mark.parametrize("line", ["fashionnet predict ", "fashionnet predict --weights ", "fashionnet export --out ",
+                                  "fashionnet explain "])
 def test_paths_complete_file_names(cli, complete, monkeypatch, line):
     # bash gets no words and falls back to file names itself (-o default); zsh is told to run _files.
     assert bash_complete(cli, line) == []

@@ -311,7 +311,7 @@ def test_bar_lengths():
 
 def test_show_puts_the_picture_beside_the_chart():
     lines = render_text(render.predictions_view([_result()], show=True)).splitlines()
-    assert len(lines) == 14  # 28 pixel rows, two per character row
+    assert len(lines) == 15 and lines[-1].startswith("model input 28x28")  # 28 pixel rows, two per line; caption
     assert "shirt.png: Shirt 62.5%" in lines[0]
     assert all(len(line) <= 80 for line in lines)
     assert any(c in "".join(lines) for c in "@%#*")  # the garment's pixels are drawn

@@ -142,3 +142,24 @@ def test_fashion_mnist_png_predicts_like_evaluate(invoke, tmp_path):
     row = json.loads(invoke("predict", str(SAMPLES / "7-sneaker.png"), "--json", "--weights", "random", "--seed", "5").stdout)
     assert row["index"] == int(expected.argmax())
     assert row["probability"] == pytest.approx(float(expected.max()), abs=1e-6)
+
+
+def test_show_captions_the_pictures_and_says_when_there_is_no_mask(invoke):
+    photo = invoke("predict", str(SAMPLES / "photos" / "dress.jpg"), "--show")
+    assert photo.exit_code == 0, photo.stderr
+    assert "garment mask" in photo.stdout and "model input 28x28" in photo.stdout
+    assert "no garment mask" not in photo.stdout
+    plain = invoke("predict", str(SAMPLES / "0-t-shirt-top.png"), "--show")
+    assert "model input 28x28" in plain.stdout
+    assert "no garment mask: a clean background" in plain.stdout
+
+
+def test_show_says_when_no_garment_was_found(invoke, tmp_path):
+    from PIL import Image
+
+    wall = np.full((200, 300, 3), 128, np.uint8)
+    wall += np.random.default_rng(1).integers(0, 3, wall.shape, dtype=np.uint8)  # a plain wall: nothing stands out
+    Image.fromarray(wall).save(tmp_path / "wall.jpg")
+    result = invoke("predict", str(tmp_path / "wall.jpg"), "--show")
+    assert result.exit_code == 0, result.stderr
+    assert "no garment mask: no garment stood out" in result.stdout

@@ -98,6 +98,14 @@ def test_predict(installed):
     assert all(r["found"] for r in photos), "a garment is found in every shipped photo"
 
 
+def test_explain(installed):
+    """A photo (decoded in a worker while torch is imported) at 60 columns, where the view stacks."""
+    out = _ok(installed("explain", str(PHOTOS / "t-shirt.jpg"), "--units", "1", env={"COLUMNS": "60"}))
+    lines = out.splitlines()
+    assert lines[0].startswith(str(PHOTOS / "t-shirt.jpg")) and "T-shirt/top" in out
+    assert max(len(line) for line in lines) <= 60 and "of 512 units fire" in out and "calibrated" in out
+
+
 def test_export(installed, invoke, tmp_path):
     pytest.importorskip("onnxruntime")
     out = tmp_path / "m.onnx"

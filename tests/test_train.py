@@ -292,3 +292,32 @@ def test_resume_with_a_calibration_hold_out_continues_exactly(splits, tmp_path):
     a, b = _weights(straight.model), _weights(resumed.model)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed.temperature == straight.temperature
+
+
+def test_the_label_smoothed_train_loss_is_labelled_and_its_floor_is_right():
+    from fashionnet.render.training import epoch_line, epochs_table, losses_note, smoothing_floor
+    from fashionnet.render.console import Trimmed
+    from fashionnet.train import EpochStats
+    from rich.console import Console
+
+    target = torch.full((10,), 0.02)
+    target[3] = 0.82  # what smoothing 0.2 asks for; predicting exactly it is the best there is
+    best = torch.nn.functional.cross_entropy(target.log()[None], torch.tensor([3]), label_smoothing=0.2)
+    assert smoothing_floor(0.2) == pytest.approx(best.item(), abs=1e-6) and round(smoothing_floor(0.2), 3) == 0.867
+    assert smoothing_floor(0.0) == 0.0
+    stats = EpochStats(1, 0.95, 0.9, 0.43, 0.88, 2.0, 100.0, 0.001)
+    assert epoch_line(stats, smoothed=True).startswith("epoch   1  train loss* 0.9500")
+    console = Console(width=80, color_system=None, record=True)
+    console.print(Trimmed(epochs_table([stats], 0.2)))
+    text = console.export_text()
+    assert "Train loss*" in text and "cannot fall below 0.867" in text and "the loss evaluate reports" in text
+    assert "label-smoothed" in losses_note(0.2) and "*" not in epoch_line(stats)
+
+
+def test_training_output_says_which_loss_is_which(invoke, fake_data, tmp_path):
+    result = invoke("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(tmp_path / "m.safetensors"))
+    assert result.exit_code == 0, result.stderr
+    assert "Train loss*" in result.stdout and "plain cross-entropy" in result.stdout
+    assert result.stderr.count("label-smoothed") == 1 and "train loss* " in result.stderr
+    evaluation = invoke("evaluate", "--data-dir", str(fake_data), "--weights", str(tmp_path / "m.safetensors"))
+    assert "(mean cross-entropy of the raw logits)" in evaluation.stdout

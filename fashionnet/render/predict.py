@@ -88,6 +88,10 @@ def mask_picture(mask) -> Picture:
     return Picture([[255 if mask[r, c] else 40 for c in cols] for r in rows])
 
 
+NO_MASK_CLEAN = "no garment mask: a clean background, so the picture was used as it is"
+NO_MASK_NOT_FOUND = "no garment mask: no garment stood out, so the whole picture was used"
+
+
 def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
     """One image: 'path: Label 97.3%', the top-k bars, and with `show` the 28x28 picture beside them
     (and, for a photo, the garment mask that was cut out of it before that)."""
@@ -97,22 +101,26 @@ def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
     body = Group(header, probability_bars(result))
     if not show or result.image is None:
         return body
-    pictures: list[RenderableType] = [Picture(result.image.tolist())]
+    drawn = [(Picture(result.image.tolist()), "model input 28x28")]
+    notes: list[RenderableType] = []
     if result.mask is not None:  # a photo: the garment mask cut out of it, then what the model saw
-        pictures.insert(0, mask_picture(result.mask))
-    side = sum(p.width for p in pictures) + 2 * (len(pictures) - 1)
+        drawn.insert(0, (mask_picture(result.mask), "garment mask"))
+    else:  # say why there is none, so a missing mask is not mistaken for a failure
+        notes.append(Text(NO_MASK_NOT_FOUND if result.found is False else NO_MASK_CLEAN, style="dim", overflow="fold"))
+    pictures: list[RenderableType] = [Group(p, Text(caption, style="dim")) for p, caption in drawn]
+    side = sum(max(p.width, cell_len(caption)) for p, caption in drawn) + 2 * (len(drawn) - 1)
 
     def build(width: int) -> RenderableType:
         if width < side:  # not even the pictures side by side: one above the other, then the bars
-            return Group(*pictures, body)
+            return Group(*pictures, body, *notes)
         row = Table.grid(padding=(0, 2))
         if width < side + 2 + 11 + 1 + MIN_BAR + 1 + 6:  # too narrow for the bars beside them: pictures above
             row.add_row(*pictures)
-            return Group(row, body)
+            return Group(row, body, *notes)
         if header.cell_len > width - side - 2:  # a long path: the header goes above, whole
-            row.add_row(*pictures, probability_bars(result))
+            row.add_row(*pictures, Group(probability_bars(result), *notes))
             return Group(header, row)
-        row.add_row(*pictures, body)
+        row.add_row(*pictures, Group(body, *notes))
         return row
 
     return Fitted(build)
