@@ -172,10 +172,16 @@ class Lang(str, Enum):
     zh = "zh"
 
 
-def _setup(device: str | None, weights: str | None, seed: int, onnx: bool = False):
+def _setup(device: str | None, weights: str | None, seed: int, onnx: bool = False, cpu_threads: int | None = None):
     """Select the device and load the model once, for any command; reports the device on stderr.
-    onnx=True: the command can also run an exported .onnx file (predict, evaluate)."""
+    onnx=True: the command can also run an exported .onnx file (predict, evaluate). `cpu_threads` caps
+    torch's CPU threads from here on (None: torch's default)."""
     from fashionnet.onnx_runner import is_onnx
+    from fashionnet.startup import import_torch
+
+    torch = import_torch()
+    if cpu_threads:
+        torch.set_num_threads(cpu_threads)  # before the weights are checked: their first op spins threads
 
     if is_onnx(weights):
         if not onnx:
@@ -534,7 +540,7 @@ def predict(
 ) -> None:
     """Classify image files: photos, product shots or FashionMNIST PNGs, of any size."""
     from fashionnet.errors import UsageError
-    from fashionnet.predict import collect_inputs, predict_decoded, start_decoding
+    from fashionnet.predict import CPU_THREADS, collect_inputs, predict_decoded, start_decoding
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
@@ -542,7 +548,7 @@ def predict(
     flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
     # Decoder processes start before torch is imported, so decoding overlaps the ~2 s import.
     with start_decoding(items, flip) as decoding:
-        dev, model, info = _setup(device, weights, seed, onnx=True)
+        dev, model, info = _setup(device, weights, seed, onnx=True, cpu_threads=CPU_THREADS)
         if not (as_json or as_csv):
             typer.echo(f"Weights: {info.describe()}", err=True)
         results = predict_decoded(decoding, model, device=dev, top_k=top_k, temperature=info.temperature,
@@ -639,6 +645,7 @@ def export(
 
 
 def main() -> None:
+    from fashionnet.startup import freeze_for_exit
     from fashionnet.streams import finish_streams, prepare_streams
 
     prepare_streams()
@@ -646,3 +653,4 @@ def main() -> None:
         app()
     finally:
         finish_streams()
+        freeze_for_exit()
