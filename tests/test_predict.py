@@ -276,7 +276,7 @@ def test_a_dying_decoder_process_neither_hangs_nor_loses_inputs(tmp_path):
     crash = (
         "real = p._decode_chunk\n"
         "def dying(job):\n"
-        "    if any('crash' in x for x in job[0]): os._exit(9)  # as if OOM-killed\n"
+        "    if any('crash' in x for x in job[1]): os._exit(9)  # as if OOM-killed\n"
         "    return real(job)\n"
         "p._decode_chunk = dying"
     )
