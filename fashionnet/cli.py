@@ -645,12 +645,14 @@ def export(
 
 
 def main() -> None:
-    from fashionnet.startup import freeze_for_exit
+    from fashionnet.startup import exit_now
     from fashionnet.streams import finish_streams, prepare_streams
 
     prepare_streams()
     try:
-        app()
-    finally:
-        finish_streams()
-        freeze_for_exit()
+        try:
+            app()
+        finally:
+            finish_streams()
+    except SystemExit as done:  # every way the app ends, with its exit code
+        exit_now(done.code)

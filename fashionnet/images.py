@@ -285,8 +285,8 @@ def _pillow_pixel_limit():
         Image.MAX_IMAGE_PIXELS = saved
 
 
-def _gigabytes(n: int) -> str:
-    return f"{n / 1e9:.1f} GB"
+def _bytes(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 10**9 else f"{n / 1e6:.0f} MB"
 
 
 def load_image(path: str | os.PathLike, invert: bool | None = None, data: bytes | None = None) -> np.ndarray:
@@ -321,8 +321,8 @@ def load_view(path: str | os.PathLike, invert: bool | None = None, data: bytes |
                     img.draft("RGB", DRAFT_SIZE)  # huge photos: libjpeg scales down while decoding
                 need = decode_bytes(img)
                 if need > IMAGE_MEMORY_LIMIT:
-                    raise BadImage(name, f"image is {w:,}x{h:,} pixels: decoding it would take {_gigabytes(need)} "
-                                   f"of memory, over the {_gigabytes(IMAGE_MEMORY_LIMIT)} limit for one image "
+                    raise BadImage(name, f"image is {w:,}x{h:,} pixels: decoding it would take {_bytes(need)} "
+                                   f"of memory, over the {_bytes(IMAGE_MEMORY_LIMIT)} limit for one image "
                                    "(a decompression bomb?); not decoding it")
                 with budget.reserve(need) if budget is not None else nullcontext():
                     gray, colour = _decode(img)

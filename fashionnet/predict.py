@@ -372,6 +372,7 @@ class Decoding:
         self._futures: list[Future] = []
         self._done: dict[int, Chunk] = {}  # chunks this process decoded ahead of their turn
         self._claims = None
+        self.decoded_here = 0  # chunks this process decoded itself (the rest came from workers)
         self._back = 0  # chunks from here on may still be taken from the back of the queue
         files = [i for i, item in enumerate(self.items) if item.error is None and item.data is None]
         workers = min(MAX_WORKERS, _cpu_count()) if workers is None else workers
@@ -423,6 +424,7 @@ class Decoding:
         return [self.items[i].path for i in self._jobs[job]]
 
     def _here(self, job: int) -> Chunk:
+        self.decoded_here += 1
         return _decode_paths(self._paths(job), self.invert, self.budget if self._pool is not None else None)
 
     def _broken(self) -> bool:

@@ -150,3 +150,13 @@ def test_shipped_samples_are_classified_with_shipped_weights(cli):
     assert len(rows) == 10
     correct = sum(truth[Path(r["path"]).name] == r["label"] for r in rows)
     assert correct >= 9, rows
+
+
+def test_uniform_32_bit_tiffs_are_blank_and_not_sure(invoke, tmp_path):
+    # Issue 17, item 12: no range to scale (70000 everywhere, -5 everywhere) was a ZeroDivisionError.
+    Image.fromarray(np.full((40, 40), 70_000, np.int32)).save(tmp_path / "i32.tiff")
+    Image.fromarray(np.full((40, 40), -5.0, np.float32)).save(tmp_path / "f32.tiff")
+    result = invoke("predict", str(tmp_path), "--json", "--weights", "random")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 0 and len(rows) == 2, result.stderr
+    assert all(row["found"] is False and row["sure"] is False for row in rows)
