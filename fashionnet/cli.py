@@ -172,14 +172,21 @@ class Lang(str, Enum):
     zh = "zh"
 
 
+def _import_torch():
+    """The first `import torch` of a command, a fifth faster (fashionnet.startup): call it before
+    importing any module that imports torch."""
+    from fashionnet.startup import import_torch
+
+    return import_torch()
+
+
 def _setup(device: str | None, weights: str | None, seed: int, onnx: bool = False, cpu_threads: int | None = None):
     """Select the device and load the model once, for any command; reports the device on stderr.
     onnx=True: the command can also run an exported .onnx file (predict, evaluate). `cpu_threads` caps
     torch's CPU threads from here on (None: torch's default)."""
     from fashionnet.onnx_runner import is_onnx
-    from fashionnet.startup import import_torch
 
-    torch = import_torch()
+    torch = _import_torch()
     if cpu_threads:
         torch.set_num_threads(cpu_threads)  # before the weights are checked: their first op spins threads
 
@@ -250,6 +257,7 @@ def summary(
 ) -> None:
     """Show the model's structure and, per layer, output shape, parameters and mult-adds (as torchinfo
     does), with input, forward/backward, parameter and total memory sizes, device and weights."""
+    _import_torch()
     from fashionnet.introspect import summarize, weights_dict
 
     dev, model, info = _setup(device, weights, seed)
@@ -279,6 +287,7 @@ def params(
     as_json: JsonOption = False,
 ) -> None:
     """List every named parameter: size, element count, dtype, device, statistics and a preview."""
+    _import_torch()
     from fashionnet.errors import UsageError
     from fashionnet.introspect import parameter_facts
 
@@ -417,6 +426,7 @@ def train(
     as_json: JsonOption = False,
 ) -> None:
     """Train the tutorial's network on FashionMNIST and save a safetensors checkpoint after every epoch."""
+    _import_torch()
     from fashionnet import data as data_mod
     from fashionnet import train as training
     from fashionnet.device import select_device
@@ -489,6 +499,7 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Measure accuracy and loss on the 10,000 test images, per class, with the confusion matrix."""
+    _import_torch()
     from fashionnet import data as data_mod
     from fashionnet.evaluate import evaluate as run_evaluation
 
@@ -626,6 +637,7 @@ def export(
     normalisation and test accuracy are stored in the file. A file whose outputs differ from PyTorch's by
     more than 1e-4 (2e-2 with --half) is not kept.
     """
+    _import_torch()
     from fashionnet import export as exporting
 
     name = exporting.format_for(fmt.value if fmt else None, out)
