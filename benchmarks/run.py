@@ -310,7 +310,7 @@ def machine() -> dict:
     except AttributeError:
         cores = os.cpu_count()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return {"cores": cores, "load_average": list(os.getloadavg()), "python": platform.python_version(),
+    return {"cores": cores, "nice": os.nice(0), "load_average": list(os.getloadavg()), "python": platform.python_version(),
             "torch": torch.__version__, "platform": platform.platform(), "commit": commit.stdout.strip()}
 
 

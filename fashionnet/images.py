@@ -88,7 +88,8 @@ def prepare(gray: np.ndarray, invert: bool | None = None) -> np.ndarray:
         return np.array(a, dtype=np.uint8)  # already the model's format: keep it bit-exact (a writable copy)
 
     # Trim: the bounding box of pixels further than FUZZ from the corner colour; uniform -> keep it all.
-    bg = int(np.median([a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]]))
+    corners = sorted((int(a[0, 0]), int(a[0, -1]), int(a[-1, 0]), int(a[-1, -1])))
+    bg = (corners[1] + corners[2]) // 2  # their median, rounded down (np.median costs 100x more)
     mask = np.abs(a.astype(np.int16) - bg) > FUZZ
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size:
