@@ -48,9 +48,10 @@ IMAGE_MEMORY_LIMIT = 2 * 10**9  # the most one image may take to decode (bytes)
 # Peak bytes per pixel of decoding and preparing an image (Pillow's buffer, the grayscale array and the
 # photo's colour copy, with the conversions between them), by the mode Pillow decodes to ("transparent":
 # anything with an alpha channel or a transparent colour); measured with benchmarks/decode_memory.py on
-# 2000 and 3000 pixel squares, plus 10-20%. A mode not listed takes the largest.
-BYTES_PER_PIXEL = {"1": 12, "L": 8, "P": 12, "RGB": 11, "YCbCr": 12, "CMYK": 12, "LAB": 12, "HSV": 12,
-                   "I;16": 11, "I;16B": 11, "I;16L": 11, "I;16N": 11, "I": 20, "F": 20, "transparent": 16}
+# 2000 and 3000 pixel squares, plus about 10%. A mode not listed takes the largest.
+BYTES_PER_PIXEL = {"1": 13, "L": 8, "P": 13, "RGB": 11, "YCbCr": 13, "CMYK": 13, "LAB": 13, "HSV": 13,
+                   "I;16": 20, "I;16B": 20, "I;16L": 20, "I;16N": 20, "I": 23, "F": 23, "transparent": 23}
+FORMAT_BYTES_PER_PIXEL = {"WEBP": 8}  # libwebp decodes into a buffer of its own first
 # Pillow's own pixel-count check stays as an outer fence for what fashionnet's rule cannot see (a TIFF's
 # tile, a GIF frame): while decoding it is raised to 2^31 pixels (it refuses at twice that, so any JPEG passes).
 PILLOW_PIXEL_LIMIT = 1 << 31
@@ -190,7 +191,8 @@ def decode_bytes(img: Image.Image) -> int:
     (a JPEG's after `draft`, which makes libjpeg decode at 1/2, 1/4 or 1/8 scale)."""
     w, h = img.size
     mode = "transparent" if has_transparency(img) else img.mode
-    return w * h * BYTES_PER_PIXEL.get(mode, max(BYTES_PER_PIXEL.values()))
+    per_pixel = BYTES_PER_PIXEL.get(mode, max(BYTES_PER_PIXEL.values())) + FORMAT_BYTES_PER_PIXEL.get(img.format, 0)
+    return w * h * per_pixel
 
 
 def _decode(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:

@@ -386,7 +386,8 @@ def test_transparency_and_wide_pixels_count_more_memory():
     rgba, gray, floats = Image.new("RGBA", (100, 100)), Image.new("L", (100, 100)), Image.new("F", (100, 100))
     palette_with_key = Image.new("P", (100, 100))
     palette_with_key.info["transparency"] = 0
-    assert decode_bytes(gray) < decode_bytes(rgba) == decode_bytes(palette_with_key) < decode_bytes(floats)
+    assert decode_bytes(gray) < decode_bytes(rgba) == decode_bytes(palette_with_key)
+    assert decode_bytes(gray) < decode_bytes(floats) == 100 * 100 * BYTES_PER_PIXEL["F"]
     assert decode_bytes(Image.new("HSV", (100, 100))) == 100 * 100 * BYTES_PER_PIXEL["HSV"]
 
 
