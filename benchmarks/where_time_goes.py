@@ -7,6 +7,8 @@ interleaved with `python -c "import torch"`, best of N.
 
     python benchmarks/where_time_goes.py            # 10,000 test PNGs, 100 photos, one PNG
     python benchmarks/where_time_goes.py --runs 5
+    mkdir /tmp/before && git archive 565575e | tar -x -C /tmp/before
+    python benchmarks/where_time_goes.py --runs 5 --before /tmp/before   # before issue 18, and now
 """
 
 from __future__ import annotations
@@ -41,9 +43,16 @@ from fashionnet.predict import collect_inputs, CPU_THREADS, _flush, BATCH_SIZE
 from fashionnet.render.predict import write_jsonl
 items = collect_inputs(sys.argv[1:])
 t1 = time.perf_counter()
-from fashionnet.startup import import_torch, exit_now
-torch = import_torch()
-torch.set_num_threads(CPU_THREADS)
+import fashionnet
+if not os.path.exists(os.path.join(os.path.dirname(fashionnet.__file__), "startup.py")):
+    # a checkout from before issue 18 (--tree): plain import, torch's threads, full exit
+    import torch
+    def exit_now(code):
+        sys.exit(code)
+else:
+    from fashionnet.startup import import_torch, exit_now
+    torch = import_torch()
+    torch.set_num_threads(CPU_THREADS)
 from fashionnet.device import select_device
 from fashionnet.weights import load_model
 device = select_device("cpu")
@@ -57,7 +66,7 @@ for item in items:
     a = time.perf_counter()
     with images._open_regular(item.path, item.path) as source, Image.open(source, formats=images.FORMATS) as img:
         if img.format == "JPEG":
-            img.draft("RGB", images.DRAFT_SIZE)
+            img.draft("RGB", images.DRAFT_SIZE)  # (a checkout before issue 18 does it again in _decode)
         img.load()
         b = time.perf_counter()
         gray, colour = images._decode(img)
@@ -91,10 +100,11 @@ exit_now(0)
 '''
 
 
-def staged(args: list[str]) -> dict:
-    """One run of STAGED; `exit` is the time from its last line to the process's end."""
+def staged(args: list[str], tree: Path) -> dict:
+    """One run of STAGED on the checkout `tree`; `exit` is the time from its last line to the process's end."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", STAGED, *args], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tree)!r})\n" + STAGED, *args],
+                          capture_output=True, text=True, cwd=tree)
     ended = time.time()
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-2000:])
@@ -105,13 +115,17 @@ def staged(args: list[str]) -> dict:
     return stages
 
 
-def best_stages(args: list[str], runs: int) -> dict:
-    """Each stage's fastest of `runs` (noise on a shared machine only ever adds time)."""
-    results = [staged(args) for _ in range(runs)]
-    return {key: min(r[key] for r in results) for key in results[0]}
+def best_stages(configs: dict, runs: int) -> dict:
+    """For each (workload, tree) -> (paths, tree): each stage's fastest of `runs`, the configurations
+    interleaved (noise on a shared machine only ever adds time)."""
+    results = {key: [] for key in configs}
+    for _ in range(runs):
+        for key, (paths, tree) in configs.items():
+            results[key].append(staged(paths, tree))
+    return {key: {stage: min(r[stage] for r in rs) for stage in rs[0]} for key, rs in results.items()}
 
 
-def walls(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
+def walls(commands: dict, runs: int) -> dict:
     """Best-of-N wall seconds of each command and of `python -c "import torch"`, interleaved."""
     from benchmarks.run import IMPORT_TORCH, run
 
@@ -124,18 +138,31 @@ def walls(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, f
     return {name: (min(t), min(t) / base) for name, t in times.items()}
 
 
+def cli_command(tree: Path) -> list[str]:
+    from benchmarks.run import FASHIONNET
+
+    if tree == ROOT:
+        return [*FASHIONNET]
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tree)!r}); sys.argv[0] = 'fashionnet'; "
+            "from fashionnet.cli import main; main()"]
+
+
 def main() -> None:
     from benchmarks import photo_set
     from benchmarks.predict_sets import export_test_pngs
-    from benchmarks.run import FASHIONNET
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per workload (best of)")
+    parser.add_argument("--before", type=Path, metavar="TREE",
+                        help="also measure this checkout (e.g. `git archive` of an older commit), interleaved")
     args = parser.parse_args()
+    trees = {"now": ROOT}
+    if args.before:
+        trees = {"before": args.before.resolve(), "now": ROOT}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clean, _ = export_test_pngs(tmp / "clean")
-        workloads = {"10,000 test PNGs": [str(clean)], "one PNG": [str(sorted(clean.iterdir())[0])]}
+        workloads = {"10,000 test PNGs": [str(clean)]}
         folder = photo_set.locate()
         if folder is not None:
             photos = photo_set.load(folder)
@@ -143,20 +170,22 @@ def main() -> None:
             listing.mkdir()
             for i, p in enumerate(photos[:: max(1, len(photos) // 100)][:100]):
                 (listing / f"{i:03d}.jpg").symlink_to(p.path)
-            workloads = {"10,000 test PNGs": [str(clean)], "100 photos": [str(listing)],
-                         "one PNG": workloads["one PNG"]}
-        columns = {name: best_stages(paths, args.runs) for name, paths in workloads.items()}
-        wall = walls({name: [*FASHIONNET, "predict", *paths, "--json"] for name, paths in workloads.items()},
-                     args.runs)
-    names = list(columns)
-    print("| stage (seconds of one core, each stage alone) | " + " | ".join(names) + " |")
-    print("|---|" + "---:|" * len(names))
+            workloads["100 photos"] = [str(listing)]
+        workloads["one PNG"] = [str(sorted(clean.iterdir())[0])]
+        columns = best_stages({(w, t): (paths, tree) for w, paths in workloads.items() for t, tree in trees.items()},
+                              args.runs)
+        wall = walls({(w, t): [*cli_command(tree), "predict", *paths, "--json"] for w, paths in workloads.items()
+                      for t, tree in trees.items()}, args.runs)
+    keys = list(columns)
+    heads = [w if len(trees) == 1 else f"{w}, {t}" for w, t in keys]
+    print("| stage (seconds of one core, each stage alone) | " + " | ".join(heads) + " |")
+    print("|---|" + "---:|" * len(keys))
     for key, label in STAGES:
-        print(f"| {label} | " + " | ".join(f"{columns[n][key]:.2f}" for n in names) + " |")
-    print("| sum of the stages | " + " | ".join(f"{sum(columns[n].values()):.2f}" for n in names) + " |")
-    print("| `predict --json` wall time, best of {} | ".format(args.runs)
-          + " | ".join(f"{wall[n][0]:.2f} ({wall[n][1]:.2f}x)" for n in names) + " |")
-    print(f"| `python -c \"import torch\"` wall time | {wall['import torch'][0]:.2f} |" + " |" * (len(names) - 1))
+        print(f"| {label} | " + " | ".join(f"{columns[k][key]:.2f}" for k in keys) + " |")
+    print("| sum of the stages | " + " | ".join(f"{sum(columns[k].values()):.2f}" for k in keys) + " |")
+    print(f"| `predict --json` wall time, best of {args.runs} (x `import torch`) | "
+          + " | ".join(f"{wall[k][0]:.2f} ({wall[k][1]:.2f}x)" for k in keys) + " |")
+    print(f"\n`python -c \"import torch\"`: {wall['import torch'][0]:.2f} s, best of {args.runs}, interleaved with the above.")
 
 
 if __name__ == "__main__":
