@@ -43,7 +43,7 @@ FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP and TIFF"
 # Suffixes picked up when a directory is given; files named explicitly are sniffed by content instead.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 # Decompression bombs are decided by the memory a decode will take, not by the pixel count in the header:
-# a 200 MP phone JPEG decodes at 1/8 scale in ~40 MB, a 9000x9000 RGBA PNG needs ~1.2 GB.
+# a 200 MP phone JPEG decodes at 1/8 scale in ~35 MB, a 9000x9000 RGBA PNG needs ~1.6 GB.
 IMAGE_MEMORY_LIMIT = 2 * 10**9  # the most one image may take to decode (bytes)
 # Peak bytes per pixel of decoding and preparing an image (Pillow's buffer, the grayscale array and the
 # photo's colour copy, with the conversions between them), by the mode Pillow decodes to ("transparent":

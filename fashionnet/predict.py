@@ -452,7 +452,7 @@ class Decoding:
         images, errors, extras = np.empty((0, SIZE, SIZE), np.uint8), [], []
         try:
             for index, item in enumerate(self.items):
-                if index not in where:  # stdin's bytes, a problem found while collecting
+                if index not in where:  # no pool, stdin's bytes, or a problem found while collecting
                     yield decode_one(item, self.invert, self.budget if self._pool is not None else None)
                     continue
                 job, pos = where[index]
