@@ -46,10 +46,15 @@ def run(cmd: list[str], **kwargs) -> tuple[float, subprocess.CompletedProcess]:
 
 def timed(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system of the command and of the processes it waited for, such
-    as predict's decoders) of one run."""
+    as predict's decoders) of one run, its output going to /dev/null as when a user redirects it (reading
+    4 MB of JSON through a pipe here would cost this busy machine ~0.1 s of the command's time)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    seconds, _ = run(cmd)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.decode()[-2000:]}")
     return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -59,7 +64,7 @@ def ratio_to_import_torch(cmd: list[str], repeats: int = 9) -> dict:
     Noise on a shared machine only ever adds time, so the fastest run is the best estimate of the cost
     (as `timeit` reports); the ratio of medians is recorded too. `value` is the best-of-N ratio.
     """
-    run(cmd)  # warm the file cache once
+    timed(cmd)  # warm the file cache once
     base, mine, base_cpu, mine_cpu = [], [], [], []
     for _ in range(repeats):
         for times, cpus, command in ((base, base_cpu, IMPORT_TORCH), (mine, mine_cpu, cmd)):
