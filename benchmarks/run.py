@@ -150,9 +150,9 @@ def bench_predict() -> list[dict]:
         tmp = Path(tmp)
         clean_dir, labels = export_test_pngs(tmp / "clean")
         one = sorted(clean_dir.iterdir())[0]
-        r = ratio_to_import_torch([*FASHIONNET, "predict", str(one)])
+        r = ratio_to_import_torch([*FASHIONNET, "predict", str(one)], repeats=11)
         rows.append({"name": "fashionnet predict one.png", **r, "target": 1.10, "unit": "x import torch"})
-        r = ratio_to_import_torch([*FASHIONNET, "predict", str(clean_dir), "--json"], repeats=9)
+        r = ratio_to_import_torch([*FASHIONNET, "predict", str(clean_dir), "--json"], repeats=15)
         rows.append({"name": "predict 10,000 test PNGs", **r, "target": 1.20, "unit": "x import torch"})
 
         predicted = _accuracy([*FASHIONNET, "predict", str(clean_dir), "--json"], labels)
@@ -266,7 +266,7 @@ def bench_photos() -> list[dict]:
         listing.mkdir()
         for i, p in enumerate(photos[:: max(1, len(photos) // 100)][:100]):  # 100 photos across all categories
             (listing / f"{i:03d}.jpg").symlink_to(p.path)
-        r = ratio_to_import_torch([*FASHIONNET, "predict", str(listing), "--json"], repeats=7)
+        r = ratio_to_import_torch([*FASHIONNET, "predict", str(listing), "--json"], repeats=11)
         rows.append({"name": "predict 100 photos of 400 px", **r, "target": 1.40, "unit": "x import torch"})
     _, proc = run([*FASHIONNET, "predict", *[str(p.path) for p in photos], "--json"])
     found = {row["path"]: row for row in map(json.loads, proc.stdout.decode().splitlines())}
