@@ -341,6 +341,18 @@ def load_baseline() -> dict[str, dict]:
     return {row["name"]: row for row in json.loads(BASELINE.read_text())["rows"]}
 
 
+def save_baseline(rows: list[dict], chosen: list[str], record: dict) -> None:
+    """This run's rows replace the baseline's rows of the groups that ran; the others are kept. Each row
+    says which run it came from (`run`), and `runs` keeps those runs' machines and loads."""
+    old = json.loads(BASELINE.read_text()) if BASELINE.exists() else {"runs": {}, "rows": []}
+    kept = [row for row in old["rows"] if row.get("group") not in chosen]
+    new = [{**row, "run": record["started"]} for row in rows]
+    runs = {**old.get("runs", {}), record["started"]: record["machine"]}
+    used = {row.get("run") for row in kept + new}
+    BASELINE.write_text(json.dumps({"runs": {k: v for k, v in runs.items() if k in used}, "rows": kept + new},
+                                   indent=1) + "\n")
+
+
 def report(rows: list[dict], baseline: dict[str, dict]) -> tuple[int, int]:
     """Print each figure beside its baseline and target; returns (targets missed, figures slipped)."""
     missed = slips = 0
@@ -387,9 +399,7 @@ def main() -> None:
           f"than the baseline. Recorded in {day.relative_to(ROOT)} (machine load {info['load_average'][0]:.1f} "
           f"at the start, {info['load_average_after'][0]:.1f} at the end on {info['cores']} cores).")
     if args.save_baseline:
-        kept = [row for name, row in baseline.items() if row.get("group") not in chosen]
-        BASELINE.write_text(json.dumps({"started": record["started"], "machine": info, "rows": kept + rows},
-                                       indent=1) + "\n")
+        save_baseline(rows, chosen, record)
         print(f"Saved as the baseline: {BASELINE.relative_to(ROOT)}")
     sys.exit(1 if missed or (slips and not args.save_baseline) else 0)
 
