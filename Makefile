@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 WEIGHTS := fashionnet/weights/fashionnet.safetensors
 
 .DEFAULT_GOAL := help
-.PHONY: help install data run test bench weights samples gpu-check clean
+.PHONY: help install data run test bench bench-baseline weights samples gpu-check clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,11 @@ run: install ## Classify the sample images that ship with fashionnet (the main d
 test: install ## Run the test suite
 	$(BIN)/pytest -q
 
-bench: install data ## Run the speed and memory benchmarks (ratios against `python -c "import torch"`)
+bench: install data ## Run the benchmarks, record them, compare with benchmarks/baseline.json
 	$(BIN)/python benchmarks/run.py
+
+bench-baseline: install data ## Run the benchmarks and make them the new committed baseline (on purpose only)
+	$(BIN)/python benchmarks/run.py --save-baseline
 
 weights: install data ## Retrain the shipped weights with the documented default recipe (seed 0)
 	$(BIN)/fashionnet train --seed 0 --device cpu --out $(WEIGHTS) --force --no-optimizer-state

@@ -259,10 +259,23 @@ class Lang(str, Enum):
     zh = "zh"
 
 
-def _setup(device: str | None, weights: str | None, seed: int, onnx: bool = False):
+def _import_torch():
+    """The first `import torch` of a command, a fifth faster (fashionnet.startup): call it before
+    importing any module that imports torch."""
+    from fashionnet.startup import import_torch
+
+    return import_torch()
+
+
+def _setup(device: str | None, weights: str | None, seed: int, onnx: bool = False, cpu_threads: int | None = None):
     """Select the device and load the model once, for any command; reports the device on stderr.
-    onnx=True: the command can also run an exported .onnx file (predict, evaluate)."""
+    onnx=True: the command can also run an exported .onnx file (predict, evaluate). `cpu_threads` caps
+    torch's CPU threads from here on (None: torch's default)."""
     from fashionnet.onnx_runner import is_onnx
+
+    torch = _import_torch()
+    if cpu_threads:
+        torch.set_num_threads(cpu_threads)  # before the weights are checked: their first op spins threads
 
     if is_onnx(weights):
         if not onnx:
@@ -332,6 +345,7 @@ def summary(
 ) -> None:
     """Show the model's structure and, per layer, output shape, parameters and mult-adds (as torchinfo
     does), with input, forward/backward, parameter and total memory sizes, device and weights."""
+    _import_torch()
     from fashionnet.introspect import summarize, weights_dict
 
     dev, model, info = _setup(device, weights, seed)
@@ -375,6 +389,7 @@ def params(
     as_json: JsonOption = False,
 ) -> None:
     """List every named parameter: size, element count, dtype, device, statistics and a preview."""
+    _import_torch()
     from fashionnet.errors import UsageError
     from fashionnet.introspect import parameter_facts
 
@@ -532,6 +547,7 @@ def train(
 
     The train loss the default recipe reports is label-smoothed (what it minimises); the test loss is the
     plain cross-entropy that evaluate reports."""
+    _import_torch()
     from fashionnet import data as data_mod
     from fashionnet import train as training
     from fashionnet.device import select_device
@@ -678,6 +694,7 @@ def evaluate(
 ) -> None:
     """Measure accuracy and loss (the plain cross-entropy of the raw logits) on the 10,000 test images, per
     class, with the confusion matrix; or, with --mistakes, show the images the model gets wrong."""
+    _import_torch()
     from fashionnet import data as data_mod
     from fashionnet.errors import UsageError
 
@@ -795,7 +812,7 @@ def predict(
 ) -> None:
     """Classify image files: photos, product shots or FashionMNIST PNGs, of any size."""
     from fashionnet.errors import UsageError
-    from fashionnet.predict import collect_inputs, predict_decoded, start_decoding
+    from fashionnet.predict import CPU_THREADS, collect_inputs, predict_decoded, start_decoding
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
@@ -805,7 +822,7 @@ def predict(
     flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
     # Decoder processes start before torch is imported, so decoding overlaps the ~2 s import.
     with start_decoding(items, flip) as decoding:
-        dev, model, info = _setup(device, weights, seed, onnx=True)
+        dev, model, info = _setup(device, weights, seed, onnx=True, cpu_threads=CPU_THREADS)
         if not (as_json or as_csv):
             typer.echo(f"Weights: {info.describe()}", err=True)
         results = predict_decoded(decoding, model, device=dev, top_k=top_k, temperature=info.temperature,
@@ -936,6 +953,7 @@ def export(
     normalisation and test accuracy are stored in the file. A file whose outputs differ from PyTorch's by
     more than 1e-4 (2e-2 with --half) is not kept.
     """
+    _import_torch()
     from fashionnet import export as exporting
 
     name = exporting.format_for(fmt.value if fmt else None, out)
@@ -971,21 +989,34 @@ def _import_torch_from_a_short_path() -> None:
     here = os.open(".", os.O_RDONLY)
     try:
         os.chdir("/")
-        import torch  # noqa: F401
+        _import_torch()
     finally:
         os.fchdir(here)
         os.close(here)
 
 
-def main() -> None:
+def run() -> int | str | None:
+    """One command line (sys.argv), as the installed command runs it, returning its exit code instead of
+    leaving: tests run several in one process this way."""
     from fashionnet.streams import finish_streams, prepare_streams
 
     prepare_streams()
     _import_torch_from_a_short_path()
     try:
-        app()
-    finally:
-        finish_streams()
+        try:
+            app()
+        finally:
+            finish_streams()
+    except SystemExit as done:  # every way the app ends, with its exit code
+        return done.code
+    return 0
+
+
+def main() -> None:
+    """The installed command: run, then leave without the interpreter's teardown (fashionnet.startup)."""
+    from fashionnet.startup import exit_now
+
+    exit_now(run())
 
 
 # Exit codes of each command, in its --help (predict and export state theirs beside their decorators).

@@ -20,6 +20,7 @@ import io
 import os
 import stat
 import warnings
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,21 @@ FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
 FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP and TIFF"
 # Suffixes picked up when a directory is given; files named explicitly are sniffed by content instead.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# Decompression bombs are decided by the memory a decode will take, not by the pixel count in the header:
+# a 200 MP phone JPEG decodes at 1/8 scale in ~35 MB, a 9000x9000 RGBA PNG needs ~1.6 GB.
+IMAGE_MEMORY_LIMIT = 2 * 10**9  # the most one image may take to decode (bytes)
+# Peak bytes per pixel of decoding and preparing an image (Pillow's buffer, the grayscale array and the
+# photo's colour copy, with the conversions between them), by the mode Pillow decodes to ("transparent":
+# anything with an alpha channel or a transparent colour); measured with benchmarks/decode_memory.py on
+# 2000 and 3000 pixel squares, plus about 10%. A mode not listed takes the largest.
+BYTES_PER_PIXEL = {"1": 13, "L": 8, "P": 13, "RGB": 11, "YCbCr": 13, "CMYK": 13, "LAB": 13, "HSV": 13,
+                   "I;16": 20, "I;16B": 20, "I;16L": 20, "I;16N": 20, "I": 23, "F": 23, "transparent": 23}
+FORMAT_BYTES_PER_PIXEL = {"WEBP": 8}  # libwebp decodes into a buffer of its own first
+# Pillow's own pixel-count check stays as an outer fence for what fashionnet's rule cannot see (a TIFF's
+# tile, a GIF frame): while decoding it is raised to 2^31 pixels (it refuses at twice that, so any JPEG passes).
+PILLOW_PIXEL_LIMIT = 1 << 31
+# What a few formats fashionnet does not read look like (their first bytes), so the error can name them.
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
 
 
 class BadImage(ImageError):
@@ -73,7 +89,8 @@ def prepare(gray: np.ndarray, invert: bool | None = None) -> np.ndarray:
         return np.array(a, dtype=np.uint8)  # already the model's format: keep it bit-exact (a writable copy)
 
     # Trim: the bounding box of pixels further than FUZZ from the corner colour; uniform -> keep it all.
-    bg = int(np.median([a[0, 0], a[0, -1], a[-1, 0], a[-1, -1]]))
+    corners = sorted((int(a[0, 0]), int(a[0, -1]), int(a[-1, 0]), int(a[-1, -1])))
+    bg = (corners[1] + corners[2]) // 2  # their median, rounded down (np.median costs 100x more)
     mask = np.abs(a.astype(np.int16) - bg) > FUZZ
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size:
@@ -93,14 +110,28 @@ def prepare(gray: np.ndarray, invert: bool | None = None) -> np.ndarray:
     return out
 
 
+def has_transparency(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+
+
 def to_grayscale(img: Image.Image) -> np.ndarray:
     """Any Pillow mode -> (H, W) uint8: transparency composited onto white, 16/32-bit scaled to 8 bits."""
     if img.mode.startswith("I") or img.mode == "F":
         return _scale_to_8bit(np.asarray(img))
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
-        la = np.asarray(img.convert("RGBA").convert("LA"), dtype=np.uint32)  # RGBA first applies tRNS keys
-        gray, alpha = la[..., 0], la[..., 1]
-        return ((gray * alpha + BACKGROUND * (255 - alpha) + 127) // 255).astype(np.uint8)
+    if has_transparency(img):
+        if img.mode != "LA":
+            img = (img if img.mode == "RGBA" else img.convert("RGBA")).convert("LA")  # RGBA applies tRNS keys
+        la = np.asarray(img)
+        # (gray * alpha + BACKGROUND * (255 - alpha) + 127) // 255, in place: at most 255 * 255 + 127 fits
+        # 16 bits, so a huge cut-out costs 2 bytes per pixel per array here instead of 4.
+        gray = la[..., 0].astype(np.uint16)
+        gray *= la[..., 1]
+        back = (255 - la[..., 1]).astype(np.uint16)
+        back *= BACKGROUND
+        gray += back
+        gray += 127
+        gray //= 255
+        return gray.astype(np.uint8)
     if img.mode not in ("L", "1", "P", "RGB"):
         img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV: via RGB, whose luma weights L uses
     return np.asarray(img if img.mode == "L" else img.convert("L"))
@@ -108,15 +139,22 @@ def to_grayscale(img: Image.Image) -> np.ndarray:
 
 def _scale_to_8bit(raw: np.ndarray) -> np.ndarray:
     # I;16 is 16-bit by definition; I (32-bit) and F carry no range, so it is guessed from the values.
+    # A uniform picture has no range at all: its value is clipped to 0..255 (blank either way).
     a = raw.astype(np.float64)
+    finite = np.isfinite(a)
+    if not finite.all():  # NaN and infinities in a float TIFF: the lowest and highest real values
+        lo, hi = (float(a[finite].min()), float(a[finite].max())) if finite.any() else (0.0, 0.0)
+        np.nan_to_num(a, copy=False, nan=lo, posinf=hi, neginf=lo)
     lo, hi = float(a.min()), float(a.max())
     if raw.dtype.kind == "f" and lo >= 0 and hi <= 1.0:
         a *= 255
     elif raw.dtype.itemsize == 2 or (lo >= 0 and 255 < hi <= 65535):
         a *= 255 / 65535
-    elif lo < 0 or hi > 255:
-        a = (a - lo) * (255 / (hi - lo))
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    elif (lo < 0 or hi > 255) and hi > lo:
+        a -= lo
+        a *= 255 / (hi - lo)
+    np.rint(a, out=a)
+    return np.clip(a, 0, 255, out=a).astype(np.uint8)
 
 
 @dataclass
@@ -148,14 +186,23 @@ def view_of(gray: np.ndarray, invert: bool | None = None, colour: np.ndarray | N
     return View(prepare(gray, invert))
 
 
+def decode_bytes(img: Image.Image) -> int:
+    """The memory decoding and preparing `img` will take at its peak, in bytes, from its header alone
+    (a JPEG's after `draft`, which makes libjpeg decode at 1/2, 1/4 or 1/8 scale)."""
+    w, h = img.size
+    mode = "transparent" if has_transparency(img) else img.mode
+    per_pixel = BYTES_PER_PIXEL.get(mode, max(BYTES_PER_PIXEL.values())) + FORMAT_BYTES_PER_PIXEL.get(img.format, 0)
+    return w * h * per_pixel
+
+
 def _decode(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """(grayscale, RGB or None): the colour copy is kept only for photos, which GrabCut needs it for."""
-    if img.format == "JPEG":
-        img.draft("RGB", DRAFT_SIZE)  # huge photos: let libjpeg scale down while decoding
+    """(grayscale, RGB or None): the colour copy is kept only for photos, which GrabCut needs it for.
+    A JPEG's `draft` has been applied by the caller (it decides the memory the decode takes)."""
     img.load()
     if "exif" in img.info or "Raw profile type exif" in img.info or img.format == "TIFF":
         try:
-            img = ImageOps.exif_transpose(img)  # phone photos store "rotate me" in EXIF
+            # phone photos store "rotate me" in EXIF; in place, so a huge photo is not held twice
+            ImageOps.exif_transpose(img, in_place=True)
         except Exception:  # a broken EXIF block costs the orientation, not the image
             pass
     gray = to_grayscale(img)
@@ -189,6 +236,10 @@ def _open_regular(name: str, path) -> io.BufferedReader:
 
 def _format_of(head: bytes) -> str | None:
     """Which format a file is, from Pillow's own signature checks of its first bytes (no plugin runs)."""
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return "HEIF"  # no Pillow plugin knows it: iPhones' HEIC photos
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
+        return "AVIF"
     Image.init()
     for name, (_factory, accept) in Image.OPEN.items():
         try:
@@ -199,9 +250,46 @@ def _format_of(head: bytes) -> str | None:
     return None
 
 
+def _unreadable(name: str, source: io.BufferedIOBase) -> BadImage:
+    """Pillow could not identify the file: say what it is when its first bytes tell (a HEIC photo, a PNG
+    whose header is damaged), else that it is not an image fashionnet reads."""
+    source.seek(0)
+    head = source.read(64)
+    found = _format_of(head)
+    if found == "HEIF":
+        return BadImage(name, f"a HEIC/HEIF photo, which fashionnet does not read; save it as JPEG first "
+                        f"(fashionnet reads {FORMAT_NAMES})")
+    if found is not None and found not in FORMATS:
+        return BadImage(name, f"not a supported image (format {found}); fashionnet reads {FORMAT_NAMES}")
+    if found is not None:  # a PNG, JPEG... by its signature that no decoder would open: say why
+        source.seek(0)
+        factory = Image.OPEN[found][0]
+        try:
+            factory(source, name)
+        except Exception as exc:
+            return BadImage(name, f"a {found} file, but damaged: {_first_line(exc)}")
+        return BadImage(name, f"a {found} file, but damaged")
+    return BadImage(name, f"not an image, or in a format fashionnet does not read ({FORMAT_NAMES})")
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+@contextmanager
+def _pillow_pixel_limit():
+    """Pillow's pixel-count check at PILLOW_PIXEL_LIMIT while fashionnet decodes (Image reads the global)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = PILLOW_PIXEL_LIMIT
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 10**9 else f"{n / 1e6:.0f} MB"
 
 
 def load_image(path: str | os.PathLike, invert: bool | None = None, data: bytes | None = None) -> np.ndarray:
@@ -209,10 +297,13 @@ def load_image(path: str | os.PathLike, invert: bool | None = None, data: bytes 
     return load_view(path, invert, data).image
 
 
-def load_view(path: str | os.PathLike, invert: bool | None = None, data: bytes | None = None) -> View:
+def load_view(path: str | os.PathLike, invert: bool | None = None, data: bytes | None = None, budget=None) -> View:
     """Read one image (from `data` when given, e.g. stdin bytes; `path` then only names it) and prepare it.
 
-    Every way an input can be wrong becomes one BadImage("path: what is wrong"); nothing else escapes.
+    An image whose decode would take more than IMAGE_MEMORY_LIMIT is refused before decoding. `budget`
+    (predict's decoder processes share one) is asked for that memory first: `budget.reserve(nbytes)`
+    waits until the other decoders' images leave room. Every way an input can be wrong becomes one
+    BadImage("path: what is wrong"); nothing else escapes.
     """
     name = str(path)
     source = None
@@ -222,28 +313,31 @@ def load_view(path: str | os.PathLike, invert: bool | None = None, data: bytes |
         source = io.BytesIO(data) if data is not None else _open_regular(name, path)
         if data is None and os.fstat(source.fileno()).st_size == 0:
             raise BadImage(name, "file is empty (0 bytes)")
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _pillow_pixel_limit():
             warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the image is fine, stderr stays clean
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, don't just warn
             with Image.open(source, formats=FORMATS) as img:
                 w, h = img.size
                 if min(w, h) < MIN_SIDE:
                     minimum = f"{MIN_SIDE}x{MIN_SIDE}"
                     raise BadImage(name, f"image is {w}x{h} pixels, too small to classify (minimum {minimum})")
-                gray, colour = _decode(img)
+                if img.format == "JPEG":
+                    img.draft("RGB", DRAFT_SIZE)  # huge photos: libjpeg scales down while decoding
+                need = decode_bytes(img)
+                if need > IMAGE_MEMORY_LIMIT:
+                    raise BadImage(name, f"image is {w:,}x{h:,} pixels: decoding it would take {_bytes(need)} "
+                                   f"of memory, over the {_bytes(IMAGE_MEMORY_LIMIT)} limit for one image "
+                                   "(a decompression bomb?); not decoding it")
+                with budget.reserve(need) if budget is not None else nullcontext():
+                    gray, colour = _decode(img)
         return view_of(gray, invert, colour)
     except BadImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        limit = f"{Image.MAX_IMAGE_PIXELS:,}" if Image.MAX_IMAGE_PIXELS else "?"
-        reason = f"image is over Pillow's decompression-bomb limit of {limit} pixels; not decoding it"
+        reason = (f"image is over {2 * PILLOW_PIXEL_LIMIT:,} pixels (in its header or a part of it), "
+                  "a decompression bomb; not decoding it")
         raise BadImage(name, reason) from None
     except UnidentifiedImageError:
-        source.seek(0)
-        found = _format_of(source.read(64))
-        if found is not None and found not in FORMATS:
-            raise BadImage(name, f"not a supported image (format {found}); fashionnet reads {FORMAT_NAMES}") from None
-        raise BadImage(name, f"not an image, or in a format fashionnet does not read ({FORMAT_NAMES})") from None
+        raise _unreadable(name, source) from None
     except (OSError, SyntaxError, EOFError, ValueError) as exc:
         raise BadImage(name, f"image data is truncated or corrupt ({_first_line(exc)})") from None
     except Exception as exc:  # a decoder bug or MemoryError must still be one line, not a traceback

@@ -1,7 +1,7 @@
 """The edges of the standard streams for the installed command: a closed or full stdout, an ASCII-only
 terminal, a reader that went away (`fashionnet predict ... --json | head -1`), and a second Ctrl-C.
 
-Tests that run the Typer app in-process never come here; `fashionnet.cli.main` does, once per run.
+Tests that run the Typer app in-process never come here; `fashionnet.cli.run` does, once per command line.
 """
 
 from __future__ import annotations

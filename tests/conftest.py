@@ -268,21 +268,17 @@ def tmpfs(tmp_path):
 
 MANY_RUNS = """
 import json, os, sys
-from fashionnet.cli import main
+from fashionnet.cli import run
 codes = []
 for argv in json.loads(sys.argv[1]):
     sys.argv = ["fashionnet", *argv]
-    try:
-        main()
-        codes.append(0)
-    except SystemExit as exc:
-        codes.append(exc.code)
+    codes.append(run() or 0)
 sys.stderr.write("CODES " + json.dumps(codes) + "\\n")
 """
 
 
 def run_many(runs: list[list[str]], env: dict | None = None, **popen) -> tuple[list, str, str]:
-    """Several command lines through fashionnet.cli.main in ONE real process (one `import torch`), for
+    """Several command lines through fashionnet.cli.run in ONE real process (one `import torch`), for
     what needs a real process but not one each: (exit codes, stdout, stderr without the codes line)."""
     import json
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import struct
 import subprocess
 import sys
 import warnings
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from fashionnet import images
 from fashionnet.errors import ExitCode, ImageError
-from fashionnet.images import MIN_SIDE, SIZE, BadImage, is_dark_on_light, load_image, prepare
+from fashionnet.images import (BYTES_PER_PIXEL, DRAFT_SIZE, MIN_SIDE, SIZE, BadImage, decode_bytes, is_dark_on_light,
+                               load_image, load_view, prepare)
 
 FASHION_TEST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 
@@ -306,11 +311,127 @@ def test_minimum_size_is_accepted(tmp_path):
     assert load_image(save(Image.new("L", (MIN_SIDE, MIN_SIDE), 0), tmp_path / "ok.png")).shape == (SIZE, SIZE)
 
 
-@pytest.mark.parametrize("side", [40, 100])  # 1,600 px: Pillow would only warn; 10,000 px: Pillow errors
-def test_decompression_bomb_is_refused(tmp_path, monkeypatch, side):
-    path = save(Image.new("L", (side, side), 255), tmp_path / "bomb.png")
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    assert "decompression-bomb limit of 1,000 pixels" in _error(path)
+# ------------------------------------------------------------- decompression bombs, by decode memory (issue 17.8)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_claiming(width: int, height: int, colour_type: int = 0) -> bytes:
+    """A tiny PNG whose (valid, checksummed) header claims width x height pixels of 8-bit `colour_type`."""
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + _chunk(b"IEND", b""))
+
+
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    """A small real JPEG whose frame header is rewritten to claim width x height pixels."""
+    data = bytearray(_png_bytes(product_photo(), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def test_a_header_claiming_more_memory_than_allowed_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_claiming(40_000, 40_000))  # 1.6 GP of gray: 12.8 GB to decode
+    reason = _error(path)
+    assert reason.startswith("image is 40,000x40,000 pixels: decoding it would take 12.8 GB of memory, over the "
+                             "2.0 GB limit for one image"), reason
+
+
+def test_pillow_still_refuses_headers_past_its_own_fence(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_claiming(100_000, 100_000))  # 10 GP: Pillow's check, raised to 2^32 pixels
+    assert "a decompression bomb" in _error(path)
+
+
+@pytest.mark.parametrize("width, height", [(12_000, 9_000), (16_320, 12_240)])  # 108 MP and 200 MP phone photos
+def test_huge_phone_jpegs_are_not_bombs(tmp_path, monkeypatch, width, height):
+    # Decoded at 1/8 scale (JPEG draft) they take ~20-30 MB, so they are decoded (this file's data is only
+    # a small photo's; libjpeg fills the rest), where Pillow's pixel count refused them.
+    path = tmp_path / "phone.jpg"
+    path.write_bytes(_jpeg_claiming(width, height))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # Pillow alone refuses them; here it only reads the size
+    with Image.open(path) as img:
+        img.draft("RGB", DRAFT_SIZE)
+        assert img.size == (width // 8, height // 8)
+    assert load_view(path).image.shape == (SIZE, SIZE)
+
+
+def test_jpeg_is_judged_by_its_draft_size_and_png_by_its_full_size(tmp_path, monkeypatch):
+    picture = Image.new("L", (4096, 4096), 255)
+    ImageDraw.Draw(picture).rectangle((1200, 600, 2900, 3500), fill=40)
+    jpeg, png = save(picture, tmp_path / "big.jpg", quality=60), save(picture, tmp_path / "big.png")
+    with Image.open(jpeg) as img:
+        img.draft("RGB", DRAFT_SIZE)
+        assert img.size == (1024, 1024) and decode_bytes(img) == 1024 * 1024 * BYTES_PER_PIXEL["L"]
+    with Image.open(png) as img:
+        assert decode_bytes(img) == 4096 * 4096 * BYTES_PER_PIXEL["L"]
+    monkeypatch.setattr(images, "IMAGE_MEMORY_LIMIT", 20 * 10**6)  # between the two
+    assert bbox(load_image(jpeg)) == bbox(load_image(save(picture.resize((1024, 1024)), tmp_path / "small.png")))
+    assert _error(png).startswith("image is 4,096x4,096 pixels: decoding it would take 134 MB of memory, over the "
+                                  "20 MB limit for one image (a decompression bomb?)")
+
+
+def test_transparency_and_wide_pixels_count_more_memory():
+    rgba, gray, floats = Image.new("RGBA", (100, 100)), Image.new("L", (100, 100)), Image.new("F", (100, 100))
+    palette_with_key = Image.new("P", (100, 100))
+    palette_with_key.info["transparency"] = 0
+    assert decode_bytes(gray) < decode_bytes(rgba) == decode_bytes(palette_with_key)
+    assert decode_bytes(gray) < decode_bytes(floats) == 100 * 100 * BYTES_PER_PIXEL["F"]
+    assert decode_bytes(Image.new("HSV", (100, 100))) == 100 * 100 * BYTES_PER_PIXEL["HSV"]
+
+
+class _Recorder:
+    def __init__(self):
+        self.asked = []
+
+    @contextmanager
+    def reserve(self, nbytes):
+        self.asked.append(nbytes)
+        yield
+
+
+def test_the_decode_reserves_its_memory_from_the_budget(tmp_path):
+    budget = _Recorder()
+    path = save(product_photo(size=(300, 200)).convert("RGBA"), tmp_path / "cutout.png")
+    load_view(path, budget=budget)
+    assert budget.asked == [300 * 200 * BYTES_PER_PIXEL["transparent"]]
+
+
+# ------------------------------------------------------------------ 32-bit TIFFs, messages (issue 17.12, 17.22)
+
+
+@pytest.mark.parametrize("mode, value", [("I", 70_000), ("I", -3), ("F", -5.0), ("F", 1e30), ("F", float("nan")),
+                                         ("F", float("inf"))])
+def test_uniform_32_bit_tiff_is_blank_not_an_error(tmp_path, mode, value):
+    array = np.full((40, 60), value, dtype=np.int32 if mode == "I" else np.float32)
+    view = load_view(save(Image.fromarray(array, mode), tmp_path / "flat.tiff"))
+    assert view.found is False and view.image.max() - view.image.min() == 0
+
+
+def test_float_tiff_with_nan_pixels_keeps_its_picture(tmp_path):
+    array = np.full((60, 60), -2.0, np.float32)
+    array[10:50, 20:40] = 3.0
+    array[0, 0] = array[59, 59] = np.nan
+    out = load_image(save(Image.fromarray(array, "F"), tmp_path / "nan.tiff"))
+    assert out[14, 14] > 200 and out[14, 0] == 0  # NaN became the background, not a light corner
+
+
+def test_heic_photo_is_named(tmp_path):
+    path = tmp_path / "IMG_0001.png"  # a phone's HEIC, renamed or not
+    path.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(200))
+    assert _error(path).startswith("a HEIC/HEIF photo, which fashionnet does not read; save it as JPEG first")
+
+
+def test_png_with_a_bad_header_checksum_is_named_damaged(tmp_path):
+    data = bytearray(_png_bytes(product_photo()))
+    data[29] ^= 0xFF  # the last byte of IHDR's CRC
+    path = tmp_path / "crc.png"
+    path.write_bytes(bytes(data))
+    assert _error(path) == "a PNG file, but damaged: broken PNG file (bad header checksum in b'IHDR')"
 
 
 def test_permission_denied_simulated(tmp_path, monkeypatch):

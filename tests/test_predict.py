@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ from rich.console import Console
 
 from fashionnet import CLASSES
 from fashionnet import predict as predict_module
-from fashionnet.predict import Input, Prediction, classify, collect_inputs, predict_paths, start_decoding
+from fashionnet.predict import (Input, MemoryBudget, Prediction, classify, collect_inputs, predict_paths,
+                                start_decoding)
 from fashionnet.render import predict as render
 from fashionnet.weights import load_model
 
@@ -250,6 +252,56 @@ def test_a_few_photos_are_decoded_by_the_pool_with_the_same_answers(model):
     assert all(np.array_equal(a.mask, b.mask) for a, b in zip(pooled, inline))
 
 
+def test_this_process_decodes_the_chunks_no_worker_has_started(tmp_path, monkeypatch):
+    # One worker (workers=2 counts this process): while it decodes from the front, this process takes
+    # chunks from the back, and the answers still come in input order.
+    monkeypatch.setattr(predict_module, "PARALLEL_MIN_FILES", 1)
+    paths = write_pngs(tmp_path, [garment(i % 7) for i in range(64)])
+    with start_decoding([Input(p) for p in paths], workers=2) as decoding:
+        assert len(decoding._jobs) > 2 and decoding._pool is not None
+        images = [view.image for _, view, _ in decoding]
+    assert decoding.decoded_here >= 1  # (here torch is loaded, so the worker is a fresh interpreter: slow to start)
+    np.testing.assert_array_equal(np.stack(images), np.stack([garment(i % 7) for i in range(64)]))
+
+
+def test_memory_budget_makes_big_decodes_take_turns():
+    budget = MemoryBudget(100 << 20)
+    first_in, release = threading.Event(), threading.Event()
+    entered_after_release = []
+
+    def first():
+        with budget.reserve(60 << 20):
+            first_in.set()
+            release.wait(10)
+
+    def second():
+        first_in.wait(10)
+        with budget.reserve(60 << 20):  # 60 + 60 MB > 100 MB: waits for the first
+            entered_after_release.append(release.is_set())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    first_in.wait(10)
+    threads[1].join(0.5)
+    assert threads[1].is_alive() and budget.used == 60 << 20
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert entered_after_release == [True] and budget.used == 0
+
+
+def test_memory_budget_never_blocks_a_lone_image_small_ones_or_on_dead_holders():
+    budget = MemoryBudget(100 << 20)
+    with budget.reserve(500 << 20):  # alone: runs, though over the total (load_view refused real bombs)
+        with budget.reserve(predict_module.SMALL_DECODE - 1):  # small decodes are not counted
+            assert budget.used == 500 << 20
+        budget.holders_gone = lambda: True  # the workers holding it died: their memory is free
+        with budget.reserve(60 << 20):
+            assert budget.used == 560 << 20
+    assert budget.used == 0
+
+
 def _decode_in_subprocess(paths: list[str], prelude: str = "") -> np.ndarray:
     # The CLI's order: start decoding (fork) with torch not yet imported.
     code = (
@@ -276,7 +328,7 @@ def test_a_dying_decoder_process_neither_hangs_nor_loses_inputs(tmp_path):
     crash = (
         "real = p._decode_chunk\n"
         "def dying(job):\n"
-        "    if any('crash' in x for x in job[0]): os._exit(9)  # as if OOM-killed\n"
+        "    if any('crash' in x for x in job[1]): os._exit(9)  # as if OOM-killed\n"
         "    return real(job)\n"
         "p._decode_chunk = dying"
     )

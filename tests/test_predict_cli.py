@@ -163,3 +163,23 @@ def test_show_says_when_no_garment_was_found(invoke, tmp_path):
     result = invoke("predict", str(tmp_path / "wall.jpg"), "--show")
     assert result.exit_code == 0, result.stderr
     assert "no garment mask: no garment stood out" in result.stdout
+
+
+def test_shipped_samples_are_classified_with_shipped_weights(cli):
+    proc = cli("predict", str(SAMPLES), "--json")
+    assert proc.returncode == 0, proc.stderr
+    truth = {s["file"]: s["label"] for s in json.loads((SAMPLES / "samples.json").read_text())}
+    rows = [json.loads(x) for x in proc.stdout.decode().splitlines()]
+    assert len(rows) == 10
+    correct = sum(truth[Path(r["path"]).name] == r["label"] for r in rows)
+    assert correct >= 9, rows
+
+
+def test_uniform_32_bit_tiffs_are_blank_and_not_sure(invoke, tmp_path):
+    # Issue 17, item 12: no range to scale (70000 everywhere, -5 everywhere) was a ZeroDivisionError.
+    Image.fromarray(np.full((40, 40), 70_000, np.int32)).save(tmp_path / "i32.tiff")
+    Image.fromarray(np.full((40, 40), -5.0, np.float32)).save(tmp_path / "f32.tiff")
+    result = invoke("predict", str(tmp_path), "--json", "--weights", "random")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 0 and len(rows) == 2, result.stderr
+    assert all(row["found"] is False and row["sure"] is False for row in rows)

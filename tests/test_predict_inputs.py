@@ -179,23 +179,38 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-def test_decoder_workers_die_with_their_parent(tmp_path, how):
-    photos = tmp_path / "photos"
-    photos.mkdir()
+@pytest.fixture(scope="module")
+def noise_photos(tmp_path_factory) -> Path:
+    """1,000 small noise pictures: each is a "photo" (GrabCut, ~30 ms), so the folder takes predict ~15 s
+    of decoding on 2 cores, long after any signal the tests send."""
+    photos = tmp_path_factory.mktemp("noise")
     rng = np.random.default_rng(0)
-    for i in range(4):  # over PARALLEL_MIN_BYTES, so the decoder pool runs (and lives while torch loads)
-        Image.fromarray(rng.integers(0, 255, (300, 300), dtype=np.uint8)).save(photos / f"{i:03}.png")
-    proc = subprocess.Popen([*installed_command(), "predict", str(photos), "--json", "--weights", "random"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for i in range(1000):
+        Image.fromarray(rng.integers(0, 255, (128, 128), dtype=np.uint8)).save(photos / f"{i:04}.png")
+    return photos
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_decoder_workers_die_with_their_parent(noise_photos, tmp_path, how):
+    # SIGINT goes to the whole process group, as a terminal's Ctrl-C does, once torch is loaded (stderr
+    # says which device): predict must exit 130 at once, not after the workers' queue (issue 17, item 3).
+    stderr = tmp_path / "stderr"
+    with open(stderr, "wb") as err:
+        proc = subprocess.Popen([*installed_command(), "predict", str(noise_photos), "--json", "--weights", "random",
+                                 "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     deadline = time.monotonic() + 60
     workers: list[int] = []
-    while time.monotonic() < deadline and proc.poll() is None and len(workers) < 2:
-        workers = _children(proc.pid)
+    while time.monotonic() < deadline and proc.poll() is None and not (workers and _ready(stderr, how)):
+        workers = workers or _children(proc.pid)
         time.sleep(0.02)
-    assert workers, "the decoder pool did not start"
-    proc.send_signal(how)
+    assert workers and proc.poll() is None, "the decoder pool did not start"
+    sent = time.monotonic()
+    os.killpg(proc.pid, how) if how == signal.SIGINT else proc.send_signal(how)
     proc.wait(timeout=30)
+    if how == signal.SIGINT:
+        assert proc.returncode == ExitCode.INTERRUPTED
+        assert time.monotonic() - sent < 8, "predict waited for its workers"  # they had ~15 s of work left
+        assert _errors(stderr.read_bytes()) == ["Interrupted."]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.05)
@@ -203,3 +218,7 @@ def test_decoder_workers_die_with_their_parent(tmp_path, how):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, "decoder processes outlived predict"
+
+
+def _ready(stderr: Path, how: int) -> bool:
+    return how != signal.SIGINT or b"Using cpu device" in stderr.read_bytes()

@@ -236,8 +236,14 @@ def prediction_record(result: Prediction) -> dict:
 
 def write_jsonl(results: Iterable[Prediction], file: IO[str]) -> None:
     """One JSON object per line, in input order; non-ASCII paths are \\u-escaped so any path is valid JSON."""
+    encode = json.JSONEncoder(allow_nan=False).encode  # one encoder for every line
     for result in results:
-        file.write(json.dumps(json_safe(prediction_record(result)), allow_nan=False) + "\n")
+        record = prediction_record(result)
+        try:
+            line = encode(record)
+        except ValueError:  # a NaN or infinity somewhere: null instead (json_safe walks the record only then)
+            line = encode(json_safe(record))
+        file.write(line + "\n")
 
 
 def spreadsheet_safe(cell):

@@ -1,0 +1,59 @@
+"""What torch costs a short command beyond its own work: the garbage collector, and the teardown at exit.
+
+Importing torch creates about a million long-lived objects. While it runs, Python's cyclic collector keeps
+scanning them (full collections are triggered by the growing heap), and after it every full collection
+scans them again, although none of them will ever be garbage. Pausing the collector during the import and
+then moving everything into the permanent generation (`gc.freeze`) saves about a fifth of `python -c
+"import torch"` on the project's machines; nothing is leaked, as reference counting still frees every
+object that is no longer used. At exit the interpreter frees those objects one by one; `exit_now` skips
+that. This module imports no torch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import os
+import sys
+import threading
+from typing import NoReturn
+
+
+def import_torch():
+    """Import torch (once) with the collector paused, then freeze what the import built."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"]
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import torch
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+    return torch
+
+
+def exit_now(code: int | str | None = 0) -> NoReturn:
+    """End the installed command without the interpreter's teardown, which frees torch's objects one by
+    one (0.3-0.5 s of `python -c "import torch"` on 2 cores) for a process that is about to vanish anyway.
+
+    What an orderly exit owes is still done: non-daemon threads are joined, the atexit handlers run (they
+    stop the decoder pool and tidy multiprocessing), and both standard streams are flushed. Only
+    `fashionnet.cli.main` calls this; tests that run the app in-process never do."""
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): printed, exit 1, as Python does
+        print(code, file=sys.stderr)
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a reader that went away: nothing left to tell anyone
+            pass
+    os._exit(code)
