@@ -61,7 +61,7 @@ def _view(path: Path) -> tuple[np.ndarray, bool, tuple[float, float, float]]:
     """The drawings predict averages over, whether a garment was found, and the mask's shape: width per
     height of its bounding box, the share of that box it fills, the share of the frame it covers."""
     view = images.load_view(str(path))
-    drawings = np.stack([view.image] if view.variants is None else [view.image, *view.variants])
+    drawings = view.drawings()
     shape = (np.nan, np.nan, np.nan)
     if view.mask is not None:
         rows, cols = np.flatnonzero(view.mask.any(1)), np.flatnonzero(view.mask.any(0))

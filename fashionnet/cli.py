@@ -164,7 +164,7 @@ PlotOption = Annotated[Optional[Path], typer.Option("--plot", help="Also write a
 
 
 # Shown in `train --help` without importing torch; tests/test_train.py checks them against train.Recipe.
-RECIPE_DEFAULTS = {"epochs": 21, "batch_size": 512, "lr": 0.002}
+RECIPE_DEFAULTS = {"epochs": 21, "batch_size": 512, "lr": 0.002, "teacher_epochs": 5}
 
 
 class Lang(str, Enum):
@@ -406,12 +406,16 @@ def train(
     save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
+    photos: Annotated[Optional[Path], typer.Option("--photos", metavar="FILE.npz", help="Photo drawings to mix into every batch (made by tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
+    no_photos: Annotated[bool, typer.Option("--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
+    teacher_epochs: Annotated[Optional[int], typer.Option("--teacher-epochs", metavar="N", min=0, help="Epochs of the CNN teacher trained first for distillation; 0: none.", show_default=str(RECIPE_DEFAULTS["teacher_epochs"]))] = None,
     plot: PlotOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Train the tutorial's network on FashionMNIST and save a safetensors checkpoint after every epoch."""
+    """Train the tutorial's network on FashionMNIST and real photo drawings; save a checkpoint every epoch."""
     from fashionnet import data as data_mod
+    from fashionnet import photos as photo_mod
     from fashionnet import train as training
     from fashionnet.device import select_device
     from fashionnet.render.console import stderr_console
@@ -421,7 +425,12 @@ def train(
 
         check_plot_path(plot, force)
     resume_from = training.load_resume(resume) if resume is not None else None
-    recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr)
+    if no_photos and photos is not None:
+        from fashionnet.errors import UsageError
+
+        raise UsageError("--photos and --no-photos contradict each other; give one of them")
+    recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr,
+                                 teacher_epochs=teacher_epochs, photo_share=0.0 if no_photos else None)
     out_path = training.resolve_output(out, resume, force)
     if resume_from:
         saved_seed = resume_from[1].metadata["seed"]
@@ -432,6 +441,8 @@ def train(
         seed = saved_seed
     seed = 0 if seed is None else seed
     dev = select_device(device)
+    drawings = photo_mod.load(photos if photos is not None else photo_mod.DRAWINGS) if recipe.photo_share > 0 else None
+    photo_set = training.photo_set(drawings) if drawings is not None else None
     train_split = data_mod.load_split("train", data_dir, limit=limit)
     test_split = data_mod.load_split("test", data_dir)
     chatter = not (quiet or as_json)
@@ -441,13 +452,23 @@ def train(
         held = int(len(train_split.images) * recipe.holdout)
         kept = f" ({held:,} more held out to calibrate)" if held else ""
         typer.echo(f"Training on {len(train_split.images) - held:,} images{kept}; checkpoints go to {printable(str(out_path))}", err=True)
+        if photo_set is None:
+            typer.echo("Without photo drawings (--no-photos): FashionMNIST alone", err=True)
+        else:
+            share = training.photos_per_batch(recipe, photo_set)
+            typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
+        if recipe.teacher_epochs and resume_from is None:
+            count = f"{recipe.teacher_epochs} epoch" + ("s" if recipe.teacher_epochs != 1 else "")
+            typer.echo(f"A small CNN teacher trains first ({count}); then the network learns from it as well", err=True)
     from fashionnet.render.training import ProgressReporter, epochs_table
 
     if chatter:
         with ProgressReporter(stderr_console()) as reporter:
-            result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter, save_optimizer)
+            result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter, save_optimizer,
+                                  photo_set)
     else:
-        result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer)
+        result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer,
+                              photo_set)
     if plot is not None:
         from fashionnet.plots import plot_history
 
@@ -458,6 +479,7 @@ def train(
         "test_accuracy": result.final.test_accuracy if result.final else None,
         "test_loss": result.final.test_loss if result.final else None,
         "history": [h.to_dict() for h in result.history],
+        "photo_drawings": len(photo_set) if photo_set is not None else 0, "teacher": result.teacher,
     }
     if as_json:
         _print_json(report)

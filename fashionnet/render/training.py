@@ -197,3 +197,30 @@ class ProgressReporter:
 
     def epoch_end(self, stats) -> None:
         self.progress.console.print(epoch_line(stats), highlight=False)
+
+    def teacher(self) -> "TeacherProgress":
+        """The same bars and lines for the distillation teacher's epochs, marked as the teacher's."""
+        return TeacherProgress(self)
+
+
+class TeacherProgress:
+    """ProgressReporter's view for the CNN teacher that trains first: "Teacher 1/5" bars, "teacher epoch" lines."""
+
+    def __init__(self, reporter: ProgressReporter):
+        self.reporter = reporter
+
+    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
+        self.reporter.epoch_start(epoch, epochs, batches)
+        self.reporter.progress.update(self.reporter.task, description=f"Teacher {epoch}/{epochs}")
+
+    def batch_end(self, batch: int, samples: int, loss: float) -> None:
+        self.reporter.batch_end(batch, samples, loss)
+
+    def epoch_end(self, stats) -> None:
+        self.reporter.progress.console.print("teacher " + epoch_line(stats), highlight=False)
+
+    def finished(self, report: dict) -> None:
+        accuracy = report.get("test_accuracy")
+        tested = f"test accuracy {accuracy:.2%}, " if accuracy is not None else ""
+        self.reporter.progress.console.print(f"teacher ready ({tested}{report['seconds']:.1f}s); "
+                                             "the network now learns from it and the labels", highlight=False)
