@@ -22,7 +22,7 @@ from fashionnet.errors import ExitCode, FashionNetError, printable
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
-    "be written); 3 FashionMNIST missing or corrupt; "
+    "be written); 3 FashionMNIST or the photo drawings missing or corrupt; "
     "4 checkpoint missing, corrupt or of the wrong shape; 5 an export failed its own check; 130 interrupted; "
     "141 stdout's reader went away."
 )
@@ -164,7 +164,7 @@ PlotOption = Annotated[Optional[Path], typer.Option("--plot", help="Also write a
 
 
 # Shown in `train --help` without importing torch; tests/test_train.py checks them against train.Recipe.
-RECIPE_DEFAULTS = {"epochs": 21, "batch_size": 512, "lr": 0.002, "teacher_epochs": 5}
+RECIPE_DEFAULTS = {"epochs": 30, "batch_size": 512, "lr": 0.002, "teacher_epochs": 6}
 
 
 class Lang(str, Enum):
@@ -392,7 +392,7 @@ def data(
         raise DataError(f"{report.folder}: FashionMNIST is incomplete ({'; '.join(report.problems)})")
 
 
-@app.command(short_help="Train the network on FashionMNIST.")
+@app.command(short_help="Train the network on FashionMNIST and photo drawings.")
 @handle_errors
 def train(
     epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", min=1, help="Epochs to train.", show_default=str(RECIPE_DEFAULTS["epochs"]))] = None,

@@ -22,22 +22,25 @@ from fashionnet.errors import WeightsError, printable
 LR = 3e-3  # peak of the teacher's one-cycle schedule (AdamW)
 WEIGHT_DECAY = 0.05
 BATCH = 256
-SHIFT = 2  # FashionMNIST images move by up to 2 pixels (a CNN gains from it; the MLP lost by it)
+SHIFT = 1  # FashionMNIST images move by up to a pixel (a CNN gains from it; the MLP lost by it)
 PREFIX = "teacher."  # its tensors in a checkpoint's training state
 
 
 class Teacher(nn.Module):
-    """Three 3x3 convolutions with batch normalisation (28 -> 14 -> 7 pixels) and a linear read-out:
-    55 thousand weights, against the MLP's 670 thousand."""
+    """A 2x2 patch embedding (28 -> 14 pixels), two 3x3 convolutions with batch normalisation around a
+    max-pool (14 -> 7) and a linear read-out: 0.16 M weights against the MLP's 0.67 M. After six epochs
+    with the photo drawings it reaches 91.7% on FashionMNIST's test set, about six times the MLP's CPU
+    time per image. 3x3 convolutions on the full 28x28 (16, 32, 64 channels, batch normalisation after
+    each) cost as much and reached 90.0% (docs/training.md)."""
 
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.Flatten(),
+            nn.Conv2d(1, 32, 2, stride=2), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(), nn.Flatten(),
         )
-        self.classifier = nn.Linear(64 * 7 * 7, 10)
+        self.classifier = nn.Linear(128 * 7 * 7, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 784) standardised pixels -> (B, 10) logits."""

@@ -18,7 +18,6 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from torch import nn
 
 from fashionnet import CLASSES, calibration
 from fashionnet import teacher as teaching
@@ -39,20 +38,21 @@ from fashionnet.weights import (
 class Recipe:
     """Everything that decides the result besides the seed. Stored in every checkpoint.
 
-    Found by a sweep on the real data (see docs/training.md): AdamW with a one-cycle schedule, strong
-    label smoothing, and random horizontal flips that stop for the last epochs. Shifts, pixel dropout,
-    input noise and weight averaging all made this MLP worse or no better. Photo drawings are mixed into
-    every batch (docs/photos.md), and a small CNN trained first teaches the MLP (knowledge distillation).
+    Found by sweeps on the real data (see docs/training.md): AdamW with a one-cycle schedule, label
+    smoothing, and random horizontal flips that stop for the last epochs. Shifts, pixel dropout, input
+    noise and weight averaging all made this MLP worse or no better. Photo drawings are mixed into every
+    batch (docs/photos.md), and a small CNN trained first teaches the MLP (knowledge distillation); with
+    the teacher, 30 epochs and label smoothing 0.1 did better than FashionMNIST alone's 21 and 0.2.
     """
 
-    epochs: int = 21
+    epochs: int = 30
     batch_size: int = 512
     lr: float = 2e-3  # peak learning rate of the one-cycle schedule
     weight_decay: float = 0.05  # AdamW, on weight matrices only (biases are not decayed)
     warmup_fraction: float = 0.2  # share of all steps spent warming up
     div_factor: float = 25.0  # starting lr = lr / div_factor
     final_div_factor: float = 1000.0  # final lr = starting lr / final_div_factor
-    label_smoothing: float = 0.2
+    label_smoothing: float = 0.1
     flip: bool = True  # random horizontal flips (clothes are close to mirror-symmetric)...
     clean_epochs: int = 7  # ...except in the last epochs, which see the images as they are
     # The last share of the training images is held out from training to fit the temperature that
@@ -62,10 +62,10 @@ class Recipe:
     # (partial-label for shoes, uniform for hat/shorts/skirt, losses.photo) weighs photo_weight against
     # FashionMNIST's. 0 trains on FashionMNIST alone (--no-photos).
     photo_share: float = 0.125
-    photo_weight: float = 0.3
+    photo_weight: float = 0.15
     # Epochs of the CNN teacher (teacher.py) trained first; 0: no distillation. The MLP's FashionMNIST loss
     # is then distill_weight parts matching the teacher at distill_temperature, the rest the labels.
-    teacher_epochs: int = 5
+    teacher_epochs: int = 6
     distill_weight: float = 0.5
     distill_temperature: float = 4.0
     # Inputs are standardised while training (FashionMNIST's pixel mean and std); the saved weights have
@@ -335,8 +335,8 @@ def fit(
     images, labels = images[: len(images) - held], labels[: len(labels) - held]
     n = len(images)
     batches = math.ceil(n / recipe.batch_size)
-    photo_set = photos.to(device) if photo_count else None
-    mixing = PhotoBatches(photo_set, photos_per_batch(recipe, photo_set), generator) if photo_set is not None else None
+    mixed = photos.to(device) if photo_count else None
+    mixing = PhotoBatches(mixed, photos_per_batch(recipe, mixed), generator) if mixed is not None else None
     schedule = _schedule(optimizer, recipe, total_steps=batches * recipe.epochs)
     with warnings.catch_warnings():  # replaying before any optimizer.step() is intended here
         warnings.simplefilter("ignore", UserWarning)
@@ -356,7 +356,7 @@ def fit(
                 result.teacher = resume[1].metadata.get("teacher")
             else:
                 teacher_callbacks = _TeacherCallbacks(callbacks, teaching_epoch)
-                teacher = teaching.train_teacher(recipe, images, labels, photo_set, device, seed, teacher_callbacks)
+                teacher = teaching.train_teacher(recipe, images, labels, mixed, device, seed, teacher_callbacks)
                 result.teacher = _teacher_report(teacher, recipe, test, device, time.perf_counter() - began)
                 teacher_callbacks.finished(result.teacher)
             soft = teaching.soft_targets(teacher, images, recipe)  # (n, 2, 10): as is and mirrored

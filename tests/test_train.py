@@ -12,7 +12,7 @@ from fashionnet.weights import SHIPPED_WEIGHTS, load_model, read_checkpoint
 from tests.conftest import needs_real_data
 
 CPU = torch.device("cpu")
-SMALL = Recipe(epochs=2, batch_size=64, lr=3e-3, clean_epochs=1)
+SMALL = Recipe(epochs=2, batch_size=64, lr=3e-3, clean_epochs=1, photo_share=0.0)  # fit() without photos records 0
 
 
 @pytest.fixture
