@@ -217,8 +217,20 @@ def bench_photos() -> list[dict]:
     return rows
 
 
+def bench_explain() -> list[dict]:
+    """Issue 16: `explain` on one picture (a FashionMNIST PNG, and a phone photo whose garment is found
+    while torch is imported), target 1.3x `python -c "import torch"`."""
+    samples = ROOT / "fashionnet" / "samples"
+    rows = []
+    for label, picture in (("a 28x28 PNG", samples / "6-shirt.png"), ("a phone photo", samples / "photos" / "t-shirt.jpg")):
+        r = ratio_to_import_torch([*FASHIONNET, "explain", str(picture)], repeats=7)
+        rows.append({"name": f"fashionnet explain ({label})", **r, "target": 1.30, "unit": "x import torch"})
+    return rows
+
+
 BENCHMARKS = {"help": bench_help, "summary": bench_summary, "evaluate": bench_evaluate,
-              "training": bench_training, "predict": bench_predict, "photos": bench_photos}
+              "training": bench_training, "predict": bench_predict, "photos": bench_photos,
+              "explain": bench_explain}
 
 
 def main() -> None:

@@ -21,3 +21,16 @@ CLASSES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
+
+
+def class_index(name: str) -> int | None:
+    """A class named by the user: its index (0-9), its name in any case, or a unique start of it
+    ('t-shirt', 'ankle', 'boot' is not a start and fails); None when it names none or several."""
+    text = name.strip().lower()
+    if text.isdigit():
+        return int(text) if int(text) < len(CLASSES) else None
+    exact = [i for i, c in enumerate(CLASSES) if c.lower() == text]
+    if exact:
+        return exact[0]
+    starts = [i for i, c in enumerate(CLASSES) if text and c.lower().startswith(text)]
+    return starts[0] if len(starts) == 1 else None

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import os
 import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from fashionnet import SEED_MAX, __version__
 from fashionnet.calibration import DEFAULT_THRESHOLD
@@ -22,9 +24,10 @@ from fashionnet.errors import ExitCode, FashionNetError, printable
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
-    "be written); 3 FashionMNIST or the photo drawings missing or corrupt; "
-    "4 checkpoint missing, corrupt or of the wrong shape; 5 an export failed its own check; 130 interrupted; "
-    "141 stdout's reader went away."
+    "be written or that another run wrote meanwhile); 3 FashionMNIST missing, corrupt or incomplete "
+    "(evaluate and train need the whole test split), or train's photo drawings missing, corrupt or stale; "
+    "4 checkpoint or ONNX file missing, corrupt, of the wrong shape or dtype, or giving outputs that are "
+    "not numbers; 5 an export failed its own check; 130 interrupted; 141 stdout's reader went away."
 )
 
 
@@ -32,7 +35,13 @@ class _OneLineErrors(TyperGroup):
     """Report usage errors as a single line on stderr (exit 2) instead of a usage box."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from fashionnet.completion import install_callback
+
+        for param in self.params:  # fashionnet's installer: atomic writes, one-line refusals (completion.py)
+            if param.name == "install_completion":
+                param.callback = install_callback
         try:
+            _check_completion_request()
             rv = super().main(
                 args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra
             )
@@ -43,22 +52,63 @@ class _OneLineErrors(TyperGroup):
             where = ctx.command_path if ctx is not None else "fashionnet"
             hint = f" (see '{where} --help')" if exc.exit_code == ExitCode.USAGE else ""
             message = printable(" ".join(exc.format_message().split()))
-            typer.echo(f"{printable(where)}: error: {message}{hint}", err=True)
+            typer.echo(f"{printable(where)}: {_word(_lang_in(args), 'cli.error')} {message}{hint}", err=True)
             sys.exit(exc.exit_code)
         except FashionNetError as exc:  # raised while printing help or usage (stdout full or gone)
             if not standalone_mode:
                 raise
             if exc.exit_code != ExitCode.BROKEN_PIPE:
-                typer.echo(f"error: {printable(str(exc))}", err=True)
+                typer.echo(f"{_word(_lang_in(args), 'cli.error')} {printable(str(exc))}", err=True)
             sys.exit(int(exc.exit_code))
         except typer.Abort:
             if not standalone_mode:
                 raise
-            typer.echo("Interrupted.", err=True)
+            typer.echo(_word(_lang_in(args), "cli.interrupted"), err=True)
             sys.exit(ExitCode.INTERRUPTED)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class _Command(TyperCommand):
+    """Help in one style: every value is named by its metavar (N, FILE, DIR, PICTURE, en|zh), arguments
+    included, never by Typer's type names (<int range>, <list[str]>, <path>)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append((param.metavar or param.name.upper()) + ("..." if param.nargs != 1 else ""))
+        return pieces
+
+    def format_options(self, ctx, formatter) -> None:
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                name = (param.metavar or param.name.upper()) + ("..." if param.nargs != 1 else "")
+                arguments.append((name, record[1]))
+            else:
+                options.append(record)
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+def _check_completion_request() -> None:
+    """bash asks for completions with COMP_WORDS and a whole-number COMP_CWORD; anything else (run by
+    hand) is one usage line, not Typer's traceback."""
+    if not os.environ.get("_FASHIONNET_COMPLETE", "").startswith("complete_bash"):
+        return
+    cword = os.environ.get("COMP_CWORD", "")
+    if "COMP_WORDS" not in os.environ or not cword.isdigit():
+        from fashionnet.errors import UsageError
+
+        raise UsageError(f"shell completion needs COMP_WORDS and a whole-number COMP_CWORD, as bash sets them "
+                         f"(COMP_CWORD is {printable(repr(cword))})")
 
 
 app = typer.Typer(
@@ -72,15 +122,38 @@ app = typer.Typer(
 )
 
 
-def _fail(exc: FashionNetError, code: ExitCode | None = None) -> typer.Exit:
+def _word(lang: str, key: str, **values) -> str:
+    """One of the few words the CLI itself prints (error:, Interrupted., Wrote ...), in `lang`."""
+    from fashionnet.walkthrough import text
+
+    return text(lang, key, **values)
+
+
+def _lang_in(args) -> str:
+    """The --lang a command line asks for, read before the parser has run (for its own error lines)."""
+    args = list(args if args is not None else sys.argv[1:])
+    for i, arg in enumerate(args):
+        if arg in ("--lang", "-l") and i + 1 < len(args) and args[i + 1] in Lang.__members__:
+            return args[i + 1]
+        if arg.startswith("--lang=") and arg[len("--lang="):] in Lang.__members__:
+            return arg[len("--lang="):]
+    return "en"
+
+
+def _fail(exc: FashionNetError, code: ExitCode | None = None, lang: str = "en") -> typer.Exit:
     from rich.markup import escape
 
     from fashionnet.render.console import stderr_console
 
     code = code if code is not None else exc.exit_code
     if code != ExitCode.BROKEN_PIPE:  # the reader went away: nobody to tell, as `head` expects
-        stderr_console().print(f"[bold red]error:[/] {escape(printable(str(exc)))}", soft_wrap=True)
+        word = escape(_word(lang, "cli.error"))
+        stderr_console().print(f"[bold red]{word}[/] {escape(printable(str(exc)))}", soft_wrap=True)
     return typer.Exit(int(code))
+
+
+def _wrote(path: Path, lang: str = "en") -> None:
+    typer.echo(_word(lang, "cli.wrote", path=printable(str(path))), err=True)
 
 
 def handle_errors(command):
@@ -88,10 +161,11 @@ def handle_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        lang = getattr(kwargs.get("lang"), "value", "en")  # commands with --lang speak it in errors too
         try:
             return command(*args, **kwargs)
         except FashionNetError as exc:
-            raise _fail(exc) from None
+            raise _fail(exc, lang=lang) from None
         except BrokenPipeError:  # the reader went away (`... | head`): quietly, with 128 + SIGPIPE
             from fashionnet.streams import discard_output
 
@@ -99,9 +173,9 @@ def handle_errors(command):
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except OSError as exc:  # a file we had to read or write, named by the system
             where = f"{exc.filename}: " if exc.filename else ""
-            raise _fail(FashionNetError(f"{where}{exc.strerror or exc}"), ExitCode.INPUT_FAILED) from None
+            raise _fail(FashionNetError(f"{where}{exc.strerror or exc}"), ExitCode.INPUT_FAILED, lang) from None
         except KeyboardInterrupt:
-            typer.echo("Interrupted.", err=True)
+            typer.echo(_word(lang, "cli.interrupted"), err=True)
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
     return wrapper
@@ -121,12 +195,17 @@ DeviceOption = Annotated[
         "--device",
         "-d",
         metavar="DEVICE",
-        envvar="FASHIONNET_DEVICE",
         help="auto, cpu, cuda, cuda:N, mps or xpu. auto picks the current accelerator, else the CPU.",
-        show_default="auto",
+        show_default="$FASHIONNET_DEVICE, else auto",  # read by fashionnet.device, which names it in errors
         autocompletion=_complete_device,
     ),
 ]
+
+
+def _expand_user(value: Path | None) -> Path | None:
+    """`~` and `~user` in a path option mean the home folder, as in --weights and predict's paths (the
+    shell leaves them alone in `--out=~/m.safetensors` and in quotes)."""
+    return Path(os.path.expanduser(value)) if value is not None else None
 WeightsOption = Annotated[
     Optional[str],
     typer.Option(
@@ -156,15 +235,23 @@ DataDirOption = Annotated[
     typer.Option(
         "--data-dir",
         metavar="DIR",
+        callback=_expand_user,
         help="Folder with the FashionMNIST *-ubyte(.gz) files.",
         show_default="$FASHIONNET_DATA, the user cache, then /usr/share/datasets/fashion-mnist",
     ),
 ]
-PlotOption = Annotated[Optional[Path], typer.Option("--plot", help="Also write a PNG picture (needs matplotlib).")]
 
 
 # Shown in `train --help` without importing torch; tests/test_train.py checks them against train.Recipe.
 RECIPE_DEFAULTS = {"epochs": 30, "batch_size": 512, "lr": 0.002, "teacher_epochs": 6}
+
+
+LR_RANGE = "above 0 and at most 1000"  # the same words as train.RECIPE_RULES["lr"] (a test keeps them equal)
+
+
+class RecipeName(str, Enum):
+    default = "default"
+    tutorial = "tutorial"
 
 
 class Lang(str, Enum):
@@ -206,10 +293,11 @@ def _setup_onnx(device: str | None, weights: str):
     return torch.device("cpu"), model, info
 
 
-def _print_json(obj) -> None:
-    from fashionnet.render import json_safe
+def _print_json(obj, rows: bool = False) -> None:
+    """One JSON object on stdout; `rows` keeps each list of plain values (a picture's row) on one line."""
+    from fashionnet.render import json_rows, json_safe
 
-    typer.echo(json.dumps(json_safe(obj), indent=2, allow_nan=False))
+    typer.echo(json_rows(json_safe(obj)) if rows else json.dumps(json_safe(obj), indent=2, allow_nan=False))
 
 
 def _print(renderable) -> None:
@@ -237,9 +325,9 @@ def summary(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", metavar="N", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
     depth: Annotated[Optional[int], typer.Option("--depth", min=0, metavar="N", help="Show layers down to depth N; deeper ones are folded into their container's row.", show_default="all")] = None,
-    history: Annotated[bool, typer.Option("--history", help="With --json: include the weights' training history.")] = False,
+    history: Annotated[bool, typer.Option("--history", help="Also show the weights' training history, one row per epoch (in --json: under weights.metadata).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show the model's structure and, per layer, output shape, parameters and mult-adds (as torchinfo
@@ -249,12 +337,27 @@ def summary(
     dev, model, info = _setup(device, weights, seed)
     facts = summarize(model, dev, batch_size)
     if as_json:
-        _print_json({**facts.to_dict(), "weights": weights_dict(info, history)})
+        _print_json({**facts.to_dict(depth), "weights": weights_dict(info, history)})
         return
     from fashionnet.render.console import print_whole, stdout_console
     from fashionnet.render.summary import summary_view
 
     print_whole(stdout_console(), summary_view(facts, device_line=str(dev), weights_line=info.describe(), depth=depth))
+    if history:
+        from fashionnet.introspect import history_rows
+        from fashionnet.render.training import epochs_table
+
+        rows = history_rows(info)
+        if not rows:
+            typer.echo("These weights hold no training history.", err=True)
+            return
+        from rich.text import Text
+
+        from fashionnet.render.training import loss_parts
+
+        recipe = info.metadata.get("recipe")
+        _print(Text("\nTraining history", style="bold"))
+        _print(epochs_table(rows, *loss_parts(recipe if isinstance(recipe, dict) else {})))  # a mixed train loss is starred
 
 
 @app.command(short_help="Every named parameter: size, statistics, values.")
@@ -263,12 +366,12 @@ def params(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    name: Annotated[Optional[str], typer.Option("--name", "-n", help="Only parameters matching this glob or substring.")] = None,
-    rows: Annotated[int, typer.Option("--rows", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
-    values: Annotated[int, typer.Option("--values", min=2, help="Values shown per previewed row.")] = 6,
+    name: Annotated[Optional[str], typer.Option("--name", "-n", metavar="PATTERN", help="Only parameters matching this glob or substring.")] = None,
+    rows: Annotated[int, typer.Option("--rows", metavar="N", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
+    values: Annotated[int, typer.Option("--values", metavar="N", min=2, help="Values shown per previewed row.")] = 6,
     show: Annotated[bool, typer.Option("--show", help="Draw first-layer neurons' weights as 28x28 pictures instead of the list.")] = False,
     neurons: Annotated[int, typer.Option("--neurons", min=1, max=512, metavar="N", help="How many first-layer neurons --show and --plot draw.")] = 8,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Also write those neurons as a picture grid (needs matplotlib).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write those neurons' weight pictures as a PNG grid with a colour bar (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -276,13 +379,14 @@ def params(
     from fashionnet.errors import UsageError
     from fashionnet.introspect import parameter_facts
 
+    claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot, force)
+        claim = check_plot_path(plot, force)
     _dev, model, info = _setup(device, weights, seed)
     if show or plot is not None:
-        _draw_neurons(model, info, neurons, show, plot, as_json)
+        _draw_neurons(model, info, neurons, show, plot, as_json, claim)
         if show:
             return
     facts = parameter_facts(model, name, rows=rows, values=values)
@@ -299,15 +403,15 @@ def params(
     print_whole(stdout_console(), params_view(facts, rows))
 
 
-def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_json: bool) -> None:
+def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_json: bool, claim=None) -> None:
     from fashionnet.introspect import first_layer_neurons
 
     pictures = first_layer_neurons(model, count)
     if plot is not None:
         from fashionnet.plots import plot_neurons
 
-        plot_neurons(pictures, plot)
-        typer.echo(f"Wrote {printable(str(plot))}", err=True)
+        plot_neurons(pictures, plot, claim)
+        _wrote(plot)
     if show and as_json:
         _print_json({"weights": info.to_dict(), "neurons": [n.to_dict() for n in pictures]})
     elif show:
@@ -321,47 +425,61 @@ def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_jso
 @app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")
 @handle_errors
 def walkthrough(
-    lang: Annotated[Lang, typer.Option("--lang", "-l", help="Language of the explanations.")] = Lang.en,
+    lang: Annotated[Lang, typer.Option("--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
     seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the random images and weights.")] = 0,
-    step: Annotated[Optional[int], typer.Option("--step", "-s", help="Show only step N (1-based).")] = None,
+    step: Annotated[Optional[int], typer.Option("--step", "-s", metavar="N", help="Show only step N (1-based).")] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Wait for Enter between steps (terminals only).")] = False,
     real: Annotated[bool, typer.Option("--real", help="Use real FashionMNIST test images and the trained weights.")] = False,
+    image: Annotated[Optional[str], typer.Option("--image", metavar="FILE", help="Run the steps on your own picture (any format predict reads) with the trained weights, instead of torch.rand.")] = None,
     device: DeviceOption = None,
     weights: Annotated[
         Optional[str],
         typer.Option("--weights", "-w", metavar="FILE|random", help="A safetensors checkpoint, or 'random'.",
-                     show_default="random, as in the tutorial; the shipped weights with --real"),
+                     show_default="random, as in the tutorial; the shipped weights with --real or --image"),
     ] = None,
     data_dir: DataDirOption = None,
-    notebook: Annotated[Optional[Path], typer.Option("--notebook", metavar="FILE.ipynb", help="Also write the walk as a Jupyter notebook that runs top to bottom.")] = None,
+    notebook: Annotated[Optional[Path], typer.Option("--notebook", metavar="FILE.ipynb", callback=_expand_user, help="Also write the walk as a Jupyter notebook that runs top to bottom.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --notebook file if it exists.")] = False,
 ) -> None:
     """Walk through the tutorial's code, block by block, with its real output computed live."""
     from fashionnet.walkthrough import build_steps, check_step
 
     check_step(step, lang.value)  # fail before any heavy work
+    claim = None
     if notebook is not None:
         from fashionnet.notebook import check_notebook_path
 
-        check_notebook_path(notebook, force)
+        claim = check_notebook_path(notebook, force)
+        # Jupyter runs a notebook from the notebook's own folder: the paths in its code must not depend on ours.
+        if weights is not None and weights.strip() and weights != "random":
+            weights = os.path.abspath(os.path.expanduser(weights))
+        data_dir = Path(os.path.abspath(data_dir)) if data_dir is not None else None
+        if image is not None and image != "-":
+            image = os.path.abspath(os.path.expanduser(image))
+    if image is not None:
+        from fashionnet.walkthrough import check_image
+
+        image = image if image == "-" else os.path.expanduser(image)
+        check_image(image, real)  # an unreadable picture is exit 1, before torch is imported
     test_size = 0
     if real:
         from fashionnet import data as data_mod
 
         test_size = len(data_mod.load_split("test", data_dir).labels)  # a missing data set fails here (exit 3)
-    elif weights is None:
+    elif weights is None and image is None:
         weights = "random"  # the tutorial itself runs an untrained model
     dev, _model, info = _setup(device, weights, seed)
     from fashionnet.render.console import stdout_console
     from fashionnet.render.walkthrough import show_walkthrough
 
     console = stdout_console()
-    steps = build_steps(dev, info, lang=lang.value, seed=seed, real=real, data_dir=data_dir, width=console.width, test_size=test_size)
+    steps = build_steps(dev, info, lang=lang.value, seed=seed, real=real, data_dir=data_dir, width=console.width,
+                        test_size=test_size, image=image)
     if notebook is not None:
         from fashionnet.notebook import write_notebook
 
-        write_notebook(notebook, steps, seed)
-        typer.echo(f"Wrote {printable(str(notebook))}", err=True)
+        write_notebook(notebook, steps, seed, claim)
+        _wrote(notebook, lang.value)
     show_walkthrough(console, steps, only=step, interactive=interactive)
 
 
@@ -395,35 +513,53 @@ def data(
 @app.command(short_help="Train the network on FashionMNIST and photo drawings.")
 @handle_errors
 def train(
-    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", min=1, help="Epochs to train.", show_default=str(RECIPE_DEFAULTS["epochs"]))] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", min=1, help="Images per step.", show_default=str(RECIPE_DEFAULTS["batch_size"]))] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Peak learning rate (above 0).", show_default=str(RECIPE_DEFAULTS["lr"]))] = None,
+    recipe_name: Annotated[RecipeName, typer.Option("--recipe", metavar="default|tutorial", help="tutorial: the PyTorch tutorial's own training (SGD, plain cross-entropy), printed as the page prints it, then a table against the shipped weights.")] = RecipeName.default,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", metavar="N", min=1, help="Epochs to train.", show_default=f"{RECIPE_DEFAULTS['epochs']}; tutorial: 10")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", metavar="N", min=1, help="Images per step.", show_default=f"{RECIPE_DEFAULTS['batch_size']}; tutorial: 64")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", metavar="LR", help=f"Peak learning rate, {LR_RANGE}.", show_default=f"{RECIPE_DEFAULTS['lr']}; tutorial: 0.001")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for initial weights, shuffling and flips.", show_default="0; with --resume, the checkpoint's")] = None,
     device: DeviceOption = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors")] = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue training from this checkpoint.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", callback=_expand_user, help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors; tutorial: checkpoints/tutorial.safetensors")] = None,
+    resume: Annotated[Optional[Path], typer.Option("--resume", metavar="FILE", callback=_expand_user, help="Continue training from this checkpoint (default recipe).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out and --plot if they exist (the shipped weights included).")] = False,
     save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Train on the first N images only (quick trials).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
     photos: Annotated[Optional[Path], typer.Option("--photos", metavar="FILE.npz", help="Photo drawings to mix into every batch (made by tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
     no_photos: Annotated[bool, typer.Option("--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
     teacher_epochs: Annotated[Optional[int], typer.Option("--teacher-epochs", metavar="N", min=0, help="Epochs of the CNN teacher trained first for distillation; 0: none.", show_default=str(RECIPE_DEFAULTS["teacher_epochs"]))] = None,
-    plot: PlotOption = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG (needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Train the tutorial's network on FashionMNIST and real photo drawings; save a checkpoint every epoch."""
+    """Train the tutorial's network on FashionMNIST and real photo drawings; save a checkpoint every epoch.
+
+    The default recipe first trains a small CNN teacher, then the network learns from its answers, the
+    labels and the photo drawings (docs/training.md). The train loss it reports is what it minimises (a
+    mix of those); the test loss is the plain cross-entropy that evaluate reports."""
     from fashionnet import data as data_mod
     from fashionnet import photos as photo_mod
     from fashionnet import train as training
     from fashionnet.device import select_device
     from fashionnet.render.console import stderr_console
 
+    plot_claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot, force)
+        plot_claim = check_plot_path(plot, force)
+    if recipe_name is RecipeName.tutorial:
+        if photos is not None or no_photos or teacher_epochs is not None:
+            from fashionnet.errors import UsageError
+
+            raise UsageError("--photos, --no-photos and --teacher-epochs belong to the default recipe; "
+                             "the tutorial's recipe trains on FashionMNIST alone")
+        if resume is not None:
+            from fashionnet.errors import UsageError
+
+            raise UsageError("--resume continues the default recipe; the tutorial recipe always starts afresh")
+        _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, plot_claim, quiet, as_json)
+        return
     resume_from = training.load_resume(resume) if resume is not None else None
     if no_photos and photos is not None:
         from fashionnet.errors import UsageError
@@ -432,6 +568,9 @@ def train(
     recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr,
                                  teacher_epochs=teacher_epochs, photo_share=0.0 if no_photos else None)
     out_path = training.resolve_output(out, resume, force)
+    from fashionnet.files import OutputClaim
+
+    claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
     if resume_from:
         saved_seed = resume_from[1].metadata["seed"]
         if seed is not None and seed != saved_seed:
@@ -444,7 +583,7 @@ def train(
     drawings = photo_mod.load(photos if photos is not None else photo_mod.DRAWINGS) if recipe.photo_share > 0 else None
     photo_set = training.photo_set(drawings) if drawings is not None else None
     train_split = data_mod.load_split("train", data_dir, limit=limit)
-    test_split = data_mod.load_split("test", data_dir)
+    test_split = data_mod.load_split("test", data_dir, official=True)
     chatter = not (quiet or as_json)
     if not quiet:
         typer.echo(f"Using {dev} device", err=True)
@@ -460,19 +599,27 @@ def train(
         if recipe.teacher_epochs and resume_from is None:
             count = f"{recipe.teacher_epochs} epoch" + ("s" if recipe.teacher_epochs != 1 else "")
             typer.echo(f"A small CNN teacher trains first ({count}); then the network learns from it as well", err=True)
-    from fashionnet.render.training import ProgressReporter, epochs_table
+    from fashionnet.render.training import ProgressReporter, epochs_table, loss_parts, losses_note
 
+    smoothing, distill, photo_weight = loss_parts(recipe)
+    parts = (smoothing, distill, photo_weight if photo_set is not None else 0.0)  # what the train loss is made of
+    if chatter and any(parts):
+        from rich.text import Text
+
+        from fashionnet.render.console import Trimmed
+
+        stderr_console().print(Trimmed(Text(losses_note(*parts))))  # wrapped to the terminal
     if chatter:
-        with ProgressReporter(stderr_console()) as reporter:
-            result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter, save_optimizer,
-                                  photo_set)
+        with ProgressReporter(stderr_console(), smoothed=any(parts)) as reporter:
+            result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter,
+                                  save_optimizer, claim, photo_set)
     else:
         result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer,
-                              photo_set)
+                              claim, photo_set)
     if plot is not None:
         from fashionnet.plots import plot_history
 
-        plot_history(result.history, plot)
+        plot_history(result.history, plot, plot_claim)
     report = {
         "out": str(out_path), "device": str(dev), "seed": seed, "recipe": recipe.to_dict(),
         "epochs": len(result.history), "seconds": result.seconds,
@@ -485,12 +632,64 @@ def train(
         _print_json(report)
         return
     if not quiet:
-        _print(epochs_table(result.history))
+        _print(epochs_table(result.history, *parts))
     final = result.final
     accuracy = f"{final.test_accuracy:.2%}" if final and final.test_accuracy is not None else "n/a"
     typer.echo(f"Saved {printable(str(out_path))} (test accuracy {accuracy}, {result.seconds:.1f}s)")
     if plot is not None:
-        typer.echo(f"Wrote {printable(str(plot))}", err=True)
+        _wrote(plot)
+
+
+def _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, plot_claim, quiet,
+                    as_json) -> None:
+    """--recipe tutorial: the page's training, its printed lines on stdout, then the side-by-side table."""
+    from fashionnet import data as data_mod
+    from fashionnet import tutorial_recipe as tutorial
+    from fashionnet.device import select_device
+    from fashionnet.train import resolve_output
+
+    from fashionnet.files import OutputClaim
+
+    recipe = tutorial.tutorial_recipe(epochs, batch_size, lr)
+    out_path = resolve_output(out if out is not None else tutorial.DEFAULT_OUT, None, force)
+    claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
+    seed = 0 if seed is None else seed
+    dev = select_device(device)
+    train_split = data_mod.load_split("train", data_dir, limit=limit)
+    test_split = data_mod.load_split("test", data_dir, official=True)
+    shipped = tutorial.shipped_figures()  # read first: a damaged shipped checkpoint fails before the work
+    chatter = not (quiet or as_json)
+    if not quiet:
+        typer.echo(f"Using {dev} device", err=True)
+    if chatter:
+        typer.echo(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
+                   f"{printable(str(out_path))}", err=True)
+    result = tutorial.fit_tutorial(recipe, train_split, test_split, dev, seed, out_path,
+                                   say=typer.echo if chatter else None, claim=claim)
+    figures = tutorial.tutorial_figures(recipe, result)
+    comparison = tutorial.compare(figures, shipped)
+    if plot is not None:
+        from fashionnet.plots import plot_recipes
+
+        curves = {"tutorial recipe (this run)": result.history}
+        if shipped is not None:
+            curves["shipped weights (from their checkpoint)"] = shipped.history
+        plot_recipes(curves, plot, plot_claim)
+    if as_json:
+        _print_json({"out": str(out_path), "device": str(dev), "seed": seed, "recipe": recipe.to_dict(),
+                     "epochs": len(result.history), "seconds": result.seconds,
+                     "test_accuracy": figures.test_accuracy, "test_loss": figures.test_loss,
+                     "history": [h.to_dict() for h in result.history],
+                     "shipped": shipped.to_dict() if shipped is not None else None,
+                     "comparison": comparison.to_dict()})
+        return
+    from fashionnet.render.training import comparison_view
+
+    _print(comparison_view(comparison))
+    accuracy = f"{figures.test_accuracy:.2%}" if figures.test_accuracy is not None else "n/a"
+    typer.echo(f"Saved {printable(str(out_path))} (test accuracy {accuracy}, {result.seconds:.1f}s)")
+    if plot is not None:
+        _wrote(plot)
 
 
 @app.command(short_help="Accuracy, per-class scores, confusion matrix.")
@@ -500,25 +699,41 @@ def evaluate(
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,
-    plot: PlotOption = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write the confusion matrix (log colour scale), or with --mistakes the pictures, as a PNG (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --plot if it exists.")] = False,
+    mistakes: Annotated[bool, typer.Option("--mistakes", help="Show the misclassified test images as pictures (true → predicted, probability), surest first.")] = False,
+    only: Annotated[Optional[str], typer.Option("--class", metavar="CLASS", help="With --mistakes: only images of this true class (its name, the start of it, or 0-9).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="With --mistakes: how many pictures to show.", show_default="12")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Measure accuracy and loss on the 10,000 test images, per class, with the confusion matrix."""
+    """Measure accuracy and loss (the plain cross-entropy of the raw logits) on the 10,000 test images, per
+    class, with the confusion matrix; or, with --mistakes, show the images the model gets wrong."""
     from fashionnet import data as data_mod
-    from fashionnet.evaluate import evaluate as run_evaluation
+    from fashionnet.errors import UsageError
 
+    true_class = _class_option(only)
+    if not mistakes and (only is not None or limit is not None):
+        raise UsageError("--class and --limit go with --mistakes")
+    claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
-        check_plot_path(plot, force)
-    test = data_mod.load_split("test", data_dir)
+        claim = check_plot_path(plot, force)
+    test = data_mod.load_split("test", data_dir, official=True)
     dev, model, info = _setup(device, weights, seed, onnx=True)
-    result = run_evaluation(model, test.images, test.labels, dev, temperature=info.temperature)
+    if mistakes:
+        _show_mistakes(test, model, dev, info, true_class, 12 if limit is None else limit, plot, claim, as_json)
+        return
+    from fashionnet.evaluate import evaluate as run_evaluation
+
+    try:
+        result = run_evaluation(model, test.images, test.labels, dev, temperature=info.temperature, require_finite=True)
+    except FashionNetError as exc:  # name the weights: the message cannot know them
+        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
     if plot is not None:
         from fashionnet.plots import plot_confusion
 
-        plot_confusion(result.confusion, result.accuracy, plot)
+        plot_confusion(result.confusion, result.accuracy, plot, claim)
     if as_json:
         _print_json({**result.to_dict(), "device": str(dev), "weights": info.to_dict()})
     else:
@@ -526,7 +741,60 @@ def evaluate(
 
         _print(evaluation_view(result, info.describe()))
     if plot is not None:
-        typer.echo(f"Wrote {printable(str(plot))}", err=True)
+        _wrote(plot)
+
+
+def _class_option(name: str | None) -> int | None:
+    from fashionnet import CLASSES, class_index
+
+    if name is None:
+        return None
+    index = class_index(name)
+    if index is None:
+        from fashionnet.errors import UsageError
+
+        names = ", ".join(f"{i} {c}" for i, c in enumerate(CLASSES))
+        raise UsageError(f"--class {printable(name)!r} names no single class; choose one of {names}")
+    return index
+
+
+def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, plot: Path | None, claim,
+                   as_json: bool) -> None:
+    from fashionnet.evaluate import find_mistakes, metrics, test_logits
+
+    try:
+        logits = test_logits(model, test.images, dev)
+    except FashionNetError as exc:  # name the weights, as evaluate does
+        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
+    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit)
+    samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
+    if plot is not None:
+        from fashionnet.plots import plot_mistakes
+        from fashionnet.render.training import mistakes_heading
+
+        plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot, claim)
+    if as_json:
+        from fashionnet import CLASSES
+
+        accuracy = metrics(logits, test.labels, info.temperature).accuracy
+        _print_json({"class": CLASSES[true_class] if true_class is not None else None, "samples": samples,
+                     "misclassified": total, "shown": len(found), "accuracy": accuracy,
+                     "temperature": info.temperature, "mistakes": [m.to_dict() for m in found],
+                     "device": str(dev), "weights": info.to_dict()}, rows=True)
+    else:
+        from fashionnet.render.training import mistakes_view
+
+        _print(mistakes_view(total, found, samples, true_class, info.describe()))
+    if plot is not None:
+        _wrote(plot)
+
+
+def _probability(value: float) -> float:
+    """A number from 0 to 1; NaN is refused by name (every comparison with it is false, so a range check
+    alone would call it too large)."""
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise typer.BadParameter(f"{value} is not a number from 0 to 1")
+    return value
 
 
 class Invert(str, Enum):
@@ -536,20 +804,21 @@ class Invert(str, Enum):
 
 
 @app.command(epilog="Exit codes: 0 every input was classified; 1 some inputs failed (the others were "
-             "still classified); 2 usage error; 4 bad checkpoint; 130 interrupted; 141 stdout's reader went away.",
+             "still classified); 2 usage error; 4 bad checkpoint or ONNX file; 130 interrupted; 141 stdout's "
+             "reader went away.",
              short_help="Classify image files.")
 @handle_errors
 def predict(
     paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look inside sub-folders too.")] = False,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=10, help="How many classes to show per image.")] = 3,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", metavar="N", min=1, max=10, help="How many classes to show per image.")] = 3,
     show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 image the model saw next to each result.")] = False,
     invert: Annotated[
-        Invert, typer.Option("--invert", help="Negate the image: auto detects dark-on-light pictures.")
+        Invert, typer.Option("--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light pictures.")
     ] = Invert.auto,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
-    threshold: Annotated[float, typer.Option("--threshold", min=0.0, max=1.0, help="Calibrated top probability below which an answer is 'not sure' (a picture with no garment found is never sure).")] = DEFAULT_THRESHOLD,
+    threshold: Annotated[float, typer.Option("--threshold", metavar="P", callback=_probability, help="Calibrated top probability (0 to 1) below which an answer is 'not sure' (a picture with no garment found is never sure).")] = DEFAULT_THRESHOLD,
     device: DeviceOption = None,
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
@@ -560,7 +829,9 @@ def predict(
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    items = collect_inputs(paths, recursive, stdin=sys.stdin.buffer if "-" in paths else None)
+    if show and (as_json or as_csv):
+        raise UsageError(f"--show draws pictures in the terminal view; it does nothing with {'--json' if as_json else '--csv'}")
+    items = collect_inputs(paths, recursive)
     flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
     # Decoder processes start before torch is imported, so decoding overlaps the ~2 s import.
     with start_decoding(items, flip) as decoding:
@@ -607,25 +878,78 @@ def _emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bo
     return failed
 
 
+@app.command(short_help="One picture through the trained network, layer by layer (en/zh).")
+@handle_errors
+def explain(
+    picture: Annotated[str, typer.Argument(metavar="PICTURE", help="An image file in any format predict reads, or - for stdin.", show_default=False)],
+    show: Annotated[bool, typer.Option("--show", help="Also draw a photo's garment mask (or say why there is none).")] = False,
+    units: Annotated[int, typer.Option("--units", metavar="N", min=1, max=16, help="Units drawn per hidden layer: those the picture drove hardest.")] = 3,
+    invert: Annotated[Invert, typer.Option("--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light pictures.")] = Invert.auto,
+    lang: Annotated[Lang, typer.Option("--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write the whole explanation as one PNG (needs matplotlib; English).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the same figures as one JSON object (pictures as 28x28 lists).")] = False,
+    device: DeviceOption = None,
+    weights: WeightsOption = None,
+    seed: SeedOption = 0,
+) -> None:
+    """Show what the trained network does with one picture: the 28x28 it sees, how many ReLU units fire in
+    each hidden layer and which pixels drove the strongest, the 10 logits, the raw and the calibrated
+    softmax side by side, and which pixels pushed the top class up or down."""
+    from fashionnet.explain import one_input
+    from fashionnet.predict import start_decoding
+
+    claim = None
+    if plot is not None:
+        from fashionnet.plots import check_plot_path
+
+        claim = check_plot_path(plot, force)
+    item = one_input(picture, sys.stdin.buffer if picture == "-" else None)
+    flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
+    # The path predict takes: decoding starts before torch is imported (a photo's GrabCut overlaps it).
+    with start_decoding([item], flip) as decoding:
+        dev, model, info = _setup(device, weights, seed)
+        decoded = next(iter(decoding))
+    from fashionnet.explain import explain as run_explain, view_of_decoded
+
+    result = run_explain(item.path, view_of_decoded(decoded), model, dev, info, units=units)
+    if plot is not None:
+        from fashionnet.plots import plot_explanation
+
+        plot_explanation(result, plot, claim)
+    if as_json:
+        from fashionnet.introspect import weights_dict
+
+        _print_json({**result.to_dict(), "device": str(dev), "weights": weights_dict(info)}, rows=True)
+    else:
+        from fashionnet.render.explain import explain_view
+
+        typer.echo(f"Weights: {info.describe()}", err=True)
+        _print(explain_view(result, lang.value, show))
+    if plot is not None:
+        _wrote(plot, lang.value)
+
+
 class ExportFormat(str, Enum):
     onnx = "onnx"
     torchscript = "torchscript"
     safetensors = "safetensors"
 
 
-@app.command(epilog="Exit codes: 0 written and checked; 2 usage error (bad option, missing onnx/onnxruntime, "
-             "refused overwrite); 4 bad checkpoint; 5 the export failed its own check (nothing was written); 130 interrupted; "
-             "141 stdout's reader went away.",
+@app.command(epilog="Exit codes: 0 written and checked; 2 usage error (bad option, a --format that contradicts "
+             "--out's suffix, missing onnx/onnxruntime, refused overwrite, output that cannot be written, e.g. a full "
+             "disk); 4 bad checkpoint; 5 the export failed its own check or --half cannot hold the weights (nothing "
+             "was written); 130 interrupted; 141 stdout's reader went away.",
              short_help="Export to ONNX, TorchScript or safetensors.")
 @handle_errors
 def export(
     fmt: Annotated[
         Optional[ExportFormat],
-        typer.Option("--format", "-f", help="File format.", show_default="from --out's suffix, else onnx"),
+        typer.Option("--format", "-f", metavar="onnx|torchscript|safetensors", help="File format.", show_default="from --out's suffix, else onnx"),
     ] = None,
     out: Annotated[
         Optional[Path],
-        typer.Option("--out", "-o", metavar="FILE", help="File to write.", show_default="fashionnet.onnx / .pt / .safetensors"),
+        typer.Option("--out", "-o", metavar="FILE", callback=_expand_user, help="File to write.", show_default="fashionnet.onnx / .pt / .safetensors"),
     ] = None,
     device: DeviceOption = None,
     weights: WeightsOption = None,
@@ -660,11 +984,68 @@ def export(
     _print(export_view(report))
 
 
+def _import_torch_from_a_short_path() -> None:
+    """From a current folder deeper than PATH_MAX, `import torch` dies in native code (oneMKL: 'Cannot load
+    libtorch_cpu.so'), which no Python handler can catch. There, torch is imported from / and the
+    current folder restored; relative paths keep working, since the kernel resolves them."""
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return
+    try:
+        limit = os.pathconf("/", "PC_PATH_MAX")
+    except (OSError, ValueError):
+        limit = 4096
+    if len(os.fsencode(cwd)) < limit - 512 or "torch" in sys.modules:
+        return
+    here = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir("/")
+        import torch  # noqa: F401
+    finally:
+        os.fchdir(here)
+        os.close(here)
+
+
 def main() -> None:
     from fashionnet.streams import finish_streams, prepare_streams
 
     prepare_streams()
+    _import_torch_from_a_short_path()
     try:
         app()
     finally:
         finish_streams()
+
+
+# Exit codes of each command, in its --help (predict and export state theirs beside their decorators).
+_INTERRUPTED = "130 interrupted; 141 stdout's reader went away."
+EXIT_CODES = {
+    "summary": f"Exit codes: 0 success; 2 usage error (bad option, unknown or unavailable device); 4 checkpoint "
+               f"missing, corrupt or of the wrong shape; {_INTERRUPTED}",
+    "params": f"Exit codes: 0 success; 2 usage error (bad option, no parameter matches --name, refused "
+              f"overwrite); 4 bad checkpoint; {_INTERRUPTED}",
+    "walkthrough": f"Exit codes: 0 success; 1 the --image picture could not be read; 2 usage error (bad option, "
+                   f"refused overwrite); 3 FashionMNIST missing or corrupt (--real); 4 bad checkpoint; {_INTERRUPTED}",
+    "data": f"Exit codes: 0 FashionMNIST found and complete; 2 usage error; 3 FashionMNIST missing, incomplete "
+            f"or corrupt; {_INTERRUPTED}",
+    "train": f"Exit codes: 0 trained and saved; 1 a file could not be read; 2 usage error (bad option, refused "
+             f"overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt; 4 bad --resume "
+             f"checkpoint; 130 interrupted (the last finished epoch is kept); 141 stdout's reader went away.",
+    "evaluate": f"Exit codes: 0 success; 2 usage error (bad option, refused overwrite); 3 FashionMNIST missing "
+                f"or corrupt; 4 bad checkpoint or ONNX file; {_INTERRUPTED}",
+    "explain": f"Exit codes: 0 success; 1 the picture could not be read; 2 usage error (bad option, a folder or "
+               f"several files, refused overwrite); 4 bad checkpoint; {_INTERRUPTED}",
+}
+
+
+def _finish_commands() -> None:
+    """Every command gets the one help style (_Command) and its exit codes under its options."""
+    for info in app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = _Command
+        if info.epilog is None:
+            info.epilog = EXIT_CODES[info.name or info.callback.__name__]
+
+
+_finish_commands()

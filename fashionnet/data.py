@@ -106,33 +106,65 @@ def require(data_dir: Path | None = None) -> Path:
     return location.folder
 
 
-def _read_bytes(path: Path) -> bytes:
+# The most data one IDX file may declare: 1,000,000 images of 28x28 (FashionMNIST's largest file holds
+# 60,000). A header is checked against this, and against the file's real size, before anything is read.
+MAX_IDX_BYTES = 1_000_000 * 28 * 28
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _read_into(f, buffer: bytearray) -> int:
+    """Fill `buffer` from `f`; returns how many bytes there were (fewer than asked: the file ended)."""
+    view, got = memoryview(buffer), 0
+    while got < len(buffer):
+        n = f.readinto(view[got : got + (16 << 20)])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """Parse an IDX file of unsigned bytes (images: magic 2051, 3 dims; labels: 2049, 1 dim).
+
+    The header is checked first, then the data is read into one buffer of exactly the size the header
+    declares, plus one byte to find excess: a lying header (a sparse 20 GB file, a gzip bomb) costs no
+    more memory or time than an honest one.
+    """
+    ndim = 3 if magic == IMAGE_MAGIC else 1
+    kind = "image" if ndim == 3 else "label"
+    header_size = 4 + 4 * ndim
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        with _open(path) as f:
+            header = f.read(header_size)
+            if len(header) < header_size:
+                raise DataError(f"{path}: truncated IDX file ({len(header)} bytes, header needs {header_size})")
+            found = int.from_bytes(header[:4], "big")
+            if found != magic:
+                raise DataError(f"{path}: not an IDX {kind} file (magic {found}, expected {magic})")
+            dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+            needed = math.prod(dims)  # Python ints: a header of 4-billion dimensions must not overflow int64
+            shape = " x ".join(f"{d:,}" for d in dims)
+            if needed > MAX_IDX_BYTES:
+                raise DataError(f"{path}: header declares {shape} {kind}s ({needed:,} bytes), more than fashionnet "
+                                f"reads from one file ({MAX_IDX_BYTES:,} bytes)")
+            if not isinstance(f, gzip.GzipFile):  # a plain file's size is known before reading it
+                size = os.fstat(f.fileno()).st_size - header_size
+                if size != needed:
+                    raise DataError(f"{path}: truncated or padded IDX file ({size:,} bytes of data, header says {needed:,})")
+            buffer = bytearray(needed)
+            got = _read_into(f, buffer)
+            if got < needed:
+                raise DataError(f"{path}: truncated IDX file ({got:,} bytes of data, header says {needed:,})")
+            if f.read(1):
+                raise DataError(f"{path}: padded IDX file (more data than the {needed:,} bytes its header says)")
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataError(f"{path}: corrupt or truncated gzip file ({exc})") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
-def read_idx(path: Path, magic: int) -> np.ndarray:
-    """Parse an IDX file of unsigned bytes (images: magic 2051, 3 dims; labels: 2049, 1 dim)."""
-    data = _read_bytes(path)
-    ndim = 3 if magic == IMAGE_MAGIC else 1
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataError(f"{path}: truncated IDX file ({len(data)} bytes, header needs {header})")
-    found = int.from_bytes(data[:4], "big")
-    if found != magic:
-        raise DataError(f"{path}: not an IDX {'image' if ndim == 3 else 'label'} file (magic {found}, expected {magic})")
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    needed = math.prod(dims)  # Python ints: a header of 4-billion dimensions must not overflow int64
-    if len(data) - header != needed:
-        raise DataError(f"{path}: truncated or padded IDX file ({len(data) - header} bytes of data, header says {needed})")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    return np.frombuffer(buffer, dtype=np.uint8).reshape(dims)  # a bytearray: writable, no copy needed
 
 
 def split_problems(name: str, image_path: Path, images: np.ndarray, label_path: Path, labels: np.ndarray) -> list[str]:
@@ -150,8 +182,22 @@ def split_problems(name: str, image_path: Path, images: np.ndarray, label_path: 
     return problems
 
 
-def load_split(name: str, data_dir: Path | None = None, limit: int | None = None) -> Split:
-    """Load 'train' or 'test' as torch tensors; `limit` keeps the first N samples (for smoke runs)."""
+def official_problem(name: str, counts: list[int]) -> str | None:
+    """How a split's per-class counts differ from the official FashionMNIST split, or None."""
+    if sum(counts) != EXPECTED[name]:
+        return f"{name}: {sum(counts):,} samples, the official split has {EXPECTED[name]:,}"
+    if len(set(counts)) != 1:
+        return f"{name}: classes are not balanced ({counts})"
+    return None
+
+
+def load_split(name: str, data_dir: Path | None = None, limit: int | None = None, official: bool = False) -> Split:
+    """Load 'train' or 'test' as torch tensors; `limit` keeps the first N samples (for smoke runs).
+
+    official=True also refuses a split that `data` calls incomplete (fewer images than FashionMNIST's, or
+    unbalanced classes): `evaluate` and `train` score on the test split, and a score on part of it (say
+    "100.00% (1 of 1)") would not be comparable with any other.
+    """
     import torch
 
     folder = require(data_dir)
@@ -162,10 +208,13 @@ def load_split(name: str, data_dir: Path | None = None, limit: int | None = None
     problems = split_problems(name, image_path, images, label_path, labels)
     if problems:
         raise DataError(problems[0])
+    if official:
+        problem = official_problem(name, np.bincount(labels, minlength=10).tolist())
+        if problem:
+            raise DataError(f"{folder}: FashionMNIST is incomplete ({problem}); see 'fashionnet data'")
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
-    # frombuffer views are read-only; one copy makes them ordinary tensors.
-    return Split(name, torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
+    return Split(name, torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
 
 
 def download(root: Path | None = None) -> Path:
@@ -220,11 +269,6 @@ def inspect_data(data_dir: Path | None = None) -> DataReport:
         images = read_idx(image_path, IMAGE_MAGIC)
         counts = np.bincount(labels[labels <= 9], minlength=10).tolist()
         report.counts[split] = counts
-        problems = split_problems(split, image_path, images, label_path, labels)
-        if problems:
-            report.problems += problems
-        elif sum(counts) != EXPECTED[split]:
-            report.problems.append(f"{split}: {sum(counts)} samples, the official split has {EXPECTED[split]}")
-        elif len(set(counts)) != 1:
-            report.problems.append(f"{split}: classes are not balanced ({counts})")
+        problems = split_problems(split, image_path, images, label_path, labels) or [official_problem(split, counts)]
+        report.problems += [p for p in problems if p]
     return report

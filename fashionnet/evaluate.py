@@ -80,5 +80,59 @@ def metrics(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
-             temperature: float = 1.0) -> Evaluation:
-    return metrics(predict_logits(model, images, device), labels, temperature)
+             temperature: float = 1.0, require_finite: bool = False) -> Evaluation:
+    """Metrics of `model` on the images. require_finite: outputs that are not numbers (weights that
+    overflow) are a WeightsError (exit 4), as `predict` refuses them, instead of a meaningless 10%."""
+    return metrics(test_logits(model, images, device, require_finite), labels, temperature)
+
+
+def test_logits(model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True) -> torch.Tensor:
+    """predict_logits, refusing outputs that are not numbers when `require_finite` (see evaluate)."""
+    logits = predict_logits(model, images, device)
+    if require_finite and not bool(torch.isfinite(logits).all()):
+        from fashionnet.errors import WeightsError
+
+        bad = int((~torch.isfinite(logits).all(1)).sum())
+        raise WeightsError(f"the model's output is not a number for {bad:,} of {len(logits):,} test images "
+                           "(its weights overflow); these weights cannot be evaluated")
+    return logits
+
+
+@dataclass
+class Mistake:
+    """One misclassified test image: where it is, what it is, what the model said and how sure it was."""
+
+    index: int  # position in the test set
+    true: int
+    predicted: int
+    probability: float  # the calibrated probability of the (wrong) predicted class
+    image: list[list[int]]  # (28, 28) 0..255
+
+    @property
+    def true_label(self) -> str:
+        return CLASSES[self.true]
+
+    @property
+    def predicted_label(self) -> str:
+        return CLASSES[self.predicted]
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "true": self.true_label, "true_index": self.true,
+                "predicted": self.predicted_label, "predicted_index": self.predicted,
+                "probability": round(self.probability, 6), "image": self.image}
+
+
+def find_mistakes(logits: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, temperature: float = 1.0,
+                  true_class: int | None = None, limit: int | None = None) -> tuple[int, list[Mistake]]:
+    """(how many, the first `limit`) of the misclassified images (of `true_class` only, when given),
+    the most confident mistakes first: those say most about what the model confuses."""
+    confidence, predicted = (logits / temperature).softmax(1).max(1)
+    wrong = predicted != labels
+    if true_class is not None:
+        wrong &= labels == true_class
+    where = torch.nonzero(wrong).flatten()
+    order = where[torch.argsort(confidence[where], descending=True, stable=True)]
+    chosen = order if limit is None else order[:limit]
+    mistakes = [Mistake(int(i), int(labels[i]), int(predicted[i]), float(confidence[i]), images[i].tolist())
+                for i in chosen]
+    return len(where), mistakes

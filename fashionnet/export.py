@@ -10,6 +10,7 @@ a failed check leaves no file behind.
 from __future__ import annotations
 
 import copy
+import io
 import json
 import time
 import warnings
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from fashionnet import CLASSES, __version__, calibration
-from fashionnet.errors import ExitCode, FashionNetError, UsageError
+from fashionnet.errors import ExitCode, FashionNetError, UsageError, WeightsError
 from fashionnet.files import atomic_write, check_output
 from fashionnet.images import SIZE, load_image
 from fashionnet.onnx_runner import INPUT_NAME, OUTPUT_NAME, OnnxSession, require
@@ -80,13 +81,21 @@ class ExportReport:
         return {**asdict(self), "max_abs_diff": self.max_abs_diff, "passed": passed}
 
 
+GUESSED = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".safetensors": "safetensors"}
+
+
 def format_for(fmt: str | None, out: Path | None) -> str:
-    """--format if given, else guessed from --out's suffix (.onnx, .pt/.ts, .safetensors), else onnx."""
-    if fmt is not None:
-        return fmt
+    """--format if given, else guessed from --out's suffix (.onnx, .pt/.ts, .safetensors), else onnx.
+    A --format that contradicts --out's suffix is refused: `predict --weights` and every other tool
+    go by the suffix, so a TorchScript file named .onnx could not be used."""
     suffix = out.suffix.lower() if out is not None else ""
-    guessed = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".safetensors": "safetensors"}
-    return guessed.get(suffix, "onnx")
+    guessed = GUESSED.get(suffix)
+    if fmt is not None and guessed is not None and guessed != fmt:
+        from fashionnet.errors import printable
+
+        raise UsageError(f"--out {printable(out.name)} is named like a {guessed} file, but --format is {fmt}: "
+                         f"name it {printable(out.stem)}{SUFFIXES[fmt]}, or leave --format out")
+    return fmt or guessed or "onnx"
 
 
 def check_options(fmt: str, batch_size: int | None, opset: int | None) -> None:
@@ -160,13 +169,14 @@ def _write_onnx(module: nn.Module, tmp: str, meta: dict, batch_size: int | None,
     onnx = require("onnx", "--format onnx")
     example = torch.zeros(batch_size or 2, SIZE, SIZE)
     dynamic = None if batch_size else {INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}}
+    buffer = io.BytesIO()  # exported in memory: only Python writes the file (see _write_file)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice is for torch's developers
         torch.onnx.export(
-            module, (example,), tmp, dynamo=False, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            module, (example,), buffer, dynamo=False, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
             dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True,
         )
-    proto = onnx.load(tmp)
+    proto = onnx.load_from_string(buffer.getvalue())
     del proto.metadata_props[:]
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=json.dumps(value))
@@ -174,7 +184,14 @@ def _write_onnx(module: nn.Module, tmp: str, meta: dict, batch_size: int | None,
     proto.producer_name = "fashionnet"
     proto.producer_version = __version__
     onnx.checker.check_model(proto)
-    onnx.save(proto, tmp)
+    _write_file(tmp, proto.SerializeToString())
+
+
+def _write_file(tmp: str, data: bytes) -> None:
+    """Every exporter serialises into memory and this writes the bytes: a full disk is then Python's
+    OSError (one line, exit 2), never a native library's abort (torch.jit.save ends the process on ENOSPC)."""
+    with open(tmp, "wb") as f:
+        f.write(data)
 
 
 def _run_onnx(tmp: str) -> tuple[Callable[[np.ndarray], np.ndarray], dict, str]:
@@ -187,7 +204,9 @@ def _write_torchscript(module: nn.Module, tmp: str, meta: dict, batch_size: int 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript's deprecation notice, as for the ONNX exporter
         scripted = torch.jit.script(module)
-        torch.jit.save(scripted, tmp, _extra_files={TORCHSCRIPT_METADATA: json.dumps(meta)})
+        buffer = io.BytesIO()
+        torch.jit.save(scripted, buffer, _extra_files={TORCHSCRIPT_METADATA: json.dumps(meta)})
+    _write_file(tmp, buffer.getvalue())
 
 
 def _run_torchscript(tmp: str) -> tuple[Callable[[np.ndarray], np.ndarray], dict, str]:
@@ -208,13 +227,13 @@ def _run_torchscript(tmp: str) -> tuple[Callable[[np.ndarray], np.ndarray], dict
 
 def _write_safetensors(module: nn.Module, tmp: str, meta: dict, batch_size: int | None, opset: int | None) -> None:
     # The same checkpoint format `--weights` reads (model tensors only, no optimizer state).
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from fashionnet.weights import encode_metadata
 
     model = module.model if isinstance(module, _Float16) else module
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, tmp, metadata=encode_metadata(meta))
+    _write_file(tmp, save(tensors, metadata=encode_metadata(meta)))
 
 
 def _run_safetensors(tmp: str) -> tuple[Callable[[np.ndarray], np.ndarray], dict, str]:
@@ -271,6 +290,20 @@ def verify(
     return checks, stored, runtime
 
 
+FLOAT16_MAX = 65504.0
+
+
+def check_half_range(model: nn.Module) -> None:
+    """--half stores float16, whose largest number is 65504: a weight beyond it would become infinity,
+    so such an export is refused before anything is written (exit 5, as for any failed check)."""
+    for name, tensor in model.state_dict().items():
+        largest = float(tensor.detach().abs().max()) if tensor.numel() else 0.0
+        if largest > FLOAT16_MAX:
+            raise ExportCheckFailed(f"--half cannot store these weights: {name} holds {largest:.4g}, beyond "
+                                    f"float16's largest number ({FLOAT16_MAX:g}); export without --half. "
+                                    "Nothing was written")
+
+
 def export_model(
     model: nn.Module,
     info: WeightsInfo,
@@ -286,7 +319,7 @@ def export_model(
     start = time.perf_counter()
     out = Path(out)
     check_options(fmt, batch_size, opset)
-    check_output(out, force)
+    claim = check_output(out, force)
     if fmt == "onnx" and opset is None:
         opset = DEFAULT_OPSET
     meta = export_metadata(info, fmt, half, batch_size)
@@ -294,6 +327,8 @@ def export_model(
     stored = {**info.metadata, **meta} if fmt == "safetensors" else meta
     model = model.eval()
     cpu_copy = copy.deepcopy(model).to("cpu").float().eval()  # every exported file holds CPU tensors
+    if half:
+        check_half_range(cpu_copy)
     module = _Float16(cpu_copy) if half else cpu_copy
     tolerance = HALF_TOLERANCE if half else TOLERANCE
     result: dict = {}
@@ -306,9 +341,13 @@ def export_model(
         except Exception as exc:  # the exporter itself failed (torch.onnx, torch.jit): not a disk problem
             detail = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise ExportCheckFailed(f"the {fmt} exporter failed ({detail}); nothing was written") from None
-        result["checks"], result["metadata"], result["runtime"] = verify(fmt, tmp, model, device, tolerance, stored)
+        try:
+            result["checks"], result["metadata"], result["runtime"] = verify(fmt, tmp, model, device, tolerance, stored)
+        except WeightsError as exc:  # the file does not load back: the export failed, whatever the loader says
+            detail = str(exc).replace(f"{tmp}: ", "").replace(tmp, str(out))
+            raise ExportCheckFailed(f"the {fmt} export does not load back ({detail}); nothing was written") from None
 
-    atomic_write(out, write_and_verify)
+    atomic_write(out, write_and_verify, claim)
     return ExportReport(
         format=fmt, out=str(out), bytes=out.stat().st_size, dtype=meta["dtype"], batch_size=batch_size,
         opset=opset, runtime=result["runtime"], reference_device=str(device), tolerance=tolerance,

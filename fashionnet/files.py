@@ -3,7 +3,9 @@ when a file cannot be written."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import hashlib
 import os
 import re
 import stat
@@ -40,6 +42,11 @@ def input_reason(exc: OSError) -> str:
         errno.EPERM: "permission denied",
         errno.ENOTDIR: "a part of the path is not a folder",
     }
+    if exc.errno == errno.ENAMETOOLONG and exc.filename is not None:
+        path = os.fsencode(exc.filename)
+        longest = max((len(part) for part in path.split(b"/")), default=0)
+        if longest <= 255 and len(path) >= 1024:  # every name fits: it is the whole path that does not
+            return f"path too long for this system ({len(path):,} bytes; move it closer to /)"
     return reasons.get(exc.errno, exc.strerror or str(exc))
 
 
@@ -87,11 +94,29 @@ def _refuse_non_regular(path: Path) -> None:
         raise OutputError(f"{path}: is {kind_of(mode)}, not a regular file; fashionnet only replaces regular files")
 
 
+def _limit(folder: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return default
+
+
 def check_writable(path: Path) -> None:
-    """Fail before the long work, not after it: the name is not a folder or a device, and the nearest
-    existing folder above it takes new files. Creates nothing: missing folders are made when the file is
-    written."""
+    """Fail before the long work, not after it: the name is not a folder or a device, it is not too long
+    for the file system, and the nearest existing folder above it takes new files. Creates nothing:
+    missing folders are made when the file is written."""
     path = Path(path)
+    existing = Path(os.path.abspath(path)).parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    name_max = _limit(existing, "PC_NAME_MAX", 255)
+    for part in path.parts:
+        if len(os.fsencode(part)) > name_max:
+            raise OutputError(f"{path}: file name too long ({len(os.fsencode(part))} bytes; this file system "
+                              f"allows {name_max}); choose a shorter name")
+    path_max = _limit(existing, "PC_PATH_MAX", 4096)
+    if len(os.fsencode(os.path.abspath(path))) >= path_max:
+        raise OutputError(f"{path}: path too long (over {path_max - 1} bytes); choose a shorter one")
     _refuse_non_regular(path)
     parent = Path(os.path.realpath(path)).parent
     while not parent.exists():
@@ -102,16 +127,71 @@ def check_writable(path: Path) -> None:
         raise OutputError(f"{path}: cannot write there (no permission to write in {parent})")
 
 
-def check_output(path: Path, force: bool, option: str = "--force") -> None:
-    """The overwrite rule every output follows: an existing file is replaced only with --force."""
+def check_output(path: Path, force: bool, option: str = "--force") -> OutputClaim:
+    """The overwrite rule every output follows: an existing file is replaced only with --force. Returns the
+    claim to hand to atomic_write, so a file another process writes meanwhile is not replaced."""
     path = Path(path)
     check_writable(path)
     if os.path.lexists(path) and not force:
         raise UsageError(f"{path}: refusing to overwrite (it exists); pass {option}, or choose another name")
+    return OutputClaim(path)
+
+
+def _identity(path: Path) -> tuple | None:
+    """Which file `path` names now (links followed), or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class OutputClaim:
+    """What an output file was when a run checked it. A save replaces only that, or the run's own last
+    save: when two runs write one file (`train --out same.safetensors` twice), the second to save finds
+    the first one's file there and stops instead of mixing the two."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.identity = _identity(self.path)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """An exclusive lock on the folder while a save checks its claim and renames: two runs of ours cannot
+    both pass the check. Where a folder cannot be locked (not opened, no flock) the check still runs."""
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+TEMP_NAME_MAX = 200  # bytes of the target's name kept in a temporary name (the rest is a short hash)
+
+
+def _temp_stem(name: str) -> str:
+    """The target's name as it appears in its temporary files: whole when short, else cut and hashed, so
+    the temporary name fits the file system even when the target's name is 255 bytes long."""
+    raw = os.fsencode(name)
+    if len(raw) <= TEMP_NAME_MAX:
+        return name
+    cut = raw[: TEMP_NAME_MAX - 9].decode("utf-8", "ignore") or "out"
+    return f"{cut}~{hashlib.sha1(raw).hexdigest()[:8]}"
 
 
 def _temp_pattern(name: str) -> re.Pattern:
-    return re.compile(rf"^\.{re.escape(name)}\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+    return re.compile(rf"^\.{re.escape(_temp_stem(name))}\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
 
 
 def remove_stale_temps(folder: Path, name: str) -> None:
@@ -142,27 +222,51 @@ def remove_stale_temps(folder: Path, name: str) -> None:
             pass
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def _keep_mode_and_owner(tmp: str, target: Path) -> None:
+    """The new file gets the old one's permissions and, where the system lets us, its owner and group
+    (--force replacing a 0600 file must not make it world-readable); a new file gets the usual ones."""
+    try:
+        old = os.stat(target)
+    except OSError:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        return
+    os.chmod(tmp, stat.S_IMODE(old.st_mode))
+    for uid in (old.st_uid, -1):  # only root may give a file away; anyone may keep one of their groups
+        try:
+            os.chown(tmp, uid, old.st_gid)
+            return
+        except OSError:
+            continue
+
+
+def atomic_write(path: Path, write: Callable[[str], None], claim: OutputClaim | None = None) -> None:
     """Call write(temporary_name) in the target's folder, flush it to disk, then rename it over `path`:
     a crash, a full disk or Ctrl-C leaves the old file or the new one, never half of one. A symbolic link
-    to a regular file is kept: the file it points to is replaced."""
+    to a regular file is kept: the file it points to is replaced, keeping its permissions and owner.
+    With a `claim` (from check_output), a file another process wrote meanwhile is not replaced."""
     path = Path(path)
     check_writable(path)
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(target.parent, target.name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_temp_stem(target.name)}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write there ({_reason(exc)})") from None
     os.close(fd)
     try:
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        _keep_mode_and_owner(tmp, target)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        _refuse_non_regular(target)  # checked again: a FIFO or device may have appeared meanwhile
-        os.replace(tmp, target)
+        with _folder_lock(target.parent):
+            if claim is not None and _identity(target) != claim.identity:
+                raise OutputError(f"{path}: another process wrote it while this run was going; not replacing "
+                                  "it (nothing was saved)")
+            _refuse_non_regular(target)  # checked again: a FIFO or device may have appeared meanwhile
+            os.replace(tmp, target)
+            if claim is not None:
+                claim.identity = _identity(target)
     except Exception as exc:  # OSError, or a library's own error type (SafetensorError on a full disk)
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, FashionNetError):  # the writer's own verdict (e.g. an export that failed its check)
@@ -179,3 +283,13 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def write_bytes_atomically(path: Path, data: bytes, claim: OutputClaim | None = None) -> None:
+    """atomic_write for content already in memory: only Python writes the file, so a full disk is an
+    OSError here (one line, exit 2) and never a native library's abort."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    atomic_write(path, write, claim)

@@ -53,9 +53,14 @@ class ModelSummary:
             "total_mb": self.total_bytes / BYTES_PER_MB,
         }
 
-    def to_dict(self) -> dict:
+    def to_dict(self, depth: int | None = None) -> dict:
+        """The facts for --json; `depth` keeps the layers down to that depth, as the table shows them (a
+        container at that depth has its whole subtree's parameters in `params_total`)."""
         sizes = {key: round(value, 4) for key, value in self.sizes_mb().items()}
-        return {**asdict(self), "total_bytes": self.total_bytes, **sizes}
+        out = {**asdict(self), "depth": depth, "total_bytes": self.total_bytes, **sizes}
+        if depth is not None:
+            out["layers"] = [layer for layer in out["layers"] if layer["depth"] <= depth]
+        return out
 
 
 @dataclass
@@ -191,6 +196,21 @@ def weights_dict(info, history: bool = False) -> dict:
     if not history and isinstance(out.get("metadata"), dict) and "history" in out["metadata"]:
         out["metadata"] = {k: v for k, v in out["metadata"].items() if k != "history"}
     return out
+
+
+HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")
+
+
+def history_rows(info) -> list:
+    """The weights' per-epoch training history for `summary --history`, one record per epoch with the
+    fields the table shows; a field that is missing or not a number is None (shown as '--')."""
+    from types import SimpleNamespace
+
+    from fashionnet.weights import is_real
+
+    rows = info.metadata.get("history") if isinstance(info.metadata, dict) else None
+    return [SimpleNamespace(**{k: (h.get(k) if is_real(h.get(k)) else None) for k in HISTORY_FIELDS})
+            for h in rows or [] if isinstance(h, dict)]
 
 
 @dataclass

@@ -7,20 +7,31 @@ code exactly as shown, its output attached, so the notebook reads like the walk 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from fashionnet.errors import UsageError
-from fashionnet.files import atomic_write, check_output
+from fashionnet.files import OutputClaim, check_output, write_bytes_atomically
 from fashionnet.walkthrough import Step, heading, text
 
 
-def check_notebook_path(path: Path, force: bool) -> None:
+def check_notebook_path(path: Path, force: bool) -> OutputClaim:
     """Fail before the walk runs: an .ipynb name we may write (an existing file needs --force)."""
     path = Path(path)
     if path.suffix.lower() != ".ipynb":
         raise UsageError(f"{path}: --notebook writes Jupyter notebooks; use a name ending in .ipynb")
-    check_output(path, force)
+    return check_output(path, force)
+
+
+# A name with an underscore in it (__init__, load_state_dict, named_parameters()): in markdown, bare
+# underscores turn into bold or italics, so such names go in backticks, as code.
+_CODE_NAME = re.compile(r"(?<![\w`])(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]*_[A-Za-z0-9_]*(?:\(\))?(?![\w`])", re.ASCII)
+
+
+def markdown_text(text: str) -> str:
+    """Prose for a markdown cell: names with underscores become `code`, so they render as written."""
+    return _CODE_NAME.sub(lambda m: f"`{m.group(0)}`", text)
 
 
 def _lines(source: str) -> list[str]:
@@ -43,7 +54,8 @@ def notebook_dict(steps: Sequence[Step], seed: int) -> dict:
             {
                 "cell_type": "markdown",
                 "metadata": {},
-                "source": _lines(f"## {heading(lang, number, len(steps), step.title)}\n\n{step.explanation}"),
+                "source": _lines(f"## {markdown_text(heading(lang, number, len(steps), step.title))}\n\n"
+                                 f"{markdown_text(step.explanation)}"),
             }
         )
         outputs = [{"output_type": "stream", "name": "stdout", "text": _lines(step.output)}] if step.output else []
@@ -67,7 +79,7 @@ def notebook_dict(steps: Sequence[Step], seed: int) -> dict:
     }
 
 
-def write_notebook(path: Path, steps: Sequence[Step], seed: int) -> None:
+def write_notebook(path: Path, steps: Sequence[Step], seed: int, claim: OutputClaim | None = None) -> None:
     """Write atomically: a notebook is there whole or not at all."""
     payload = json.dumps(notebook_dict(steps, seed), ensure_ascii=False, indent=1) + "\n"
-    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(payload, encoding="utf-8"))
+    write_bytes_atomically(Path(path), payload.encode("utf-8"), claim)

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 INSTALL_HINT = "pip install 'fashionnet[export]'"
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "logits"
+# What an export of this model is made of (fashionnet's own exports use Flatten, Gemm, Relu and, with
+# --half, Cast; torch.onnx's other exporter writes MatMul/Add/Reshape for the same layers). Any other
+# operator is refused before onnxruntime sees the file: Loop or Scan can run forever, ConstantOfShape or
+# Expand can ask for gigabytes from a kilobyte file, custom domains run code we know nothing of.
+ALLOWED_OPS = frozenset({"Flatten", "Gemm", "Relu", "Cast", "MatMul", "Add", "Reshape", "Identity", "Constant"})
+MAX_ONNX_BYTES = 64 << 20  # the float32 model is 2.7 MB
+MAX_NODES = 64
 
 
 def is_onnx(spec: str | Path | None) -> bool:
@@ -52,11 +59,12 @@ class OnnxSession:
         problem = input_file_problem(self.path, "ONNX file")
         if problem:
             raise WeightsError(f"{self.path}: {problem}")
+        content = vetted_model(self.path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # like predict's torch: decoders hold the other cores
         options.log_severity_level = 3  # onnxruntime's own warnings would break the one-line promise
-        try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        try:  # the bytes that were checked, not the file again (it could change in between)
+            self.session = ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for every kind of bad file
             detail = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise WeightsError(f"{self.path}: not a readable ONNX model ({detail})") from None
@@ -73,6 +81,9 @@ class OnnxSession:
         out_shape = outputs[0].shape
         if len(out_shape) != 2 or out_shape[1] != len(CLASSES):
             raise WeightsError(f"{self.path}: returns {out_shape}; a fashionnet export returns [N, {len(CLASSES)}]")
+        if out_shape[0] != shape[0] and (isinstance(out_shape[0], int) or isinstance(shape[0], int)):
+            raise WeightsError(f"{self.path}: returns {out_shape} for an input of {shape}; a fashionnet export "
+                               f"returns one row of {len(CLASSES)} logits per image")
         self.input_name = inputs[0].name
         self.batch_size = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         from fashionnet.weights import check_metadata, decode_metadata
@@ -96,12 +107,58 @@ class OnnxSession:
             if self.batch_size and n < self.batch_size:
                 chunk = np.concatenate([chunk, np.zeros((self.batch_size - n, SIZE, SIZE), np.float32)])
             try:
-                logits = self.session.run(None, {self.input_name: chunk})[0]
+                logits = np.asarray(self.session.run(None, {self.input_name: chunk})[0], dtype=np.float32)
             except Exception as exc:
                 detail = " ".join(str(exc).split())[:200]
                 raise WeightsError(f"{self.path}: onnxruntime could not run it ({detail})") from None
-            out.append(np.asarray(logits, dtype=np.float32)[:n])
+            if logits.shape != (len(chunk), len(CLASSES)):
+                raise WeightsError(f"{self.path}: returned {list(logits.shape)} for {len(chunk)} images; a "
+                                   f"fashionnet export returns [{len(chunk)}, {len(CLASSES)}]")
+            out.append(logits[:n])
         return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+
+
+def vetted_model(path: Path) -> bytes:
+    """The file's bytes, once they are known to hold only a graph of the kind an export of this model
+    has: small, every operator in ALLOWED_OPS of the standard domain, no subgraphs, functions or external
+    data. Anything else is a WeightsError (exit 4) before onnxruntime runs a single node."""
+    onnx = require("onnx", "running an ONNX file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_ONNX_BYTES:
+            raise WeightsError(f"{path}: {size:,} bytes is too large for an export of this model "
+                               f"(at most {MAX_ONNX_BYTES >> 20} MiB)")
+        content = path.read_bytes()
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        model = onnx.ModelProto()
+        model.ParseFromString(content)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise WeightsError(f"{path}: not a readable ONNX model ({detail})") from None
+    graph = model.graph
+
+    def refuse(why: str) -> WeightsError:
+        return WeightsError(f"{path}: {why}; not the graph of a fashionnet export, so it is not run")
+
+    if model.functions:
+        raise refuse("defines its own functions")
+    if any(o.domain not in ("", "ai.onnx") for o in model.opset_import):
+        raise refuse("uses operators outside the standard ONNX domain")
+    if len(graph.node) > MAX_NODES:
+        raise refuse(f"has {len(graph.node)} nodes")
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx") or node.op_type not in ALLOWED_OPS:
+            from fashionnet.errors import printable
+
+            raise refuse(f"uses the operator {printable(node.op_type)!s}")
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+            raise refuse("has a subgraph")
+    tensors = [*graph.initializer, *(a.t for n in graph.node for a in n.attribute if a.HasField("t"))]
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in tensors) or graph.sparse_initializer:
+        raise refuse("keeps tensors outside the file (external data)")
+    return content
 
 
 def load_onnx_model(path: str | Path):

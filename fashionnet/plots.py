@@ -1,4 +1,5 @@
-"""Optional PNG pictures (matplotlib, the `plot` extra): confusion matrix and learning curves."""
+"""Optional PNG pictures (matplotlib, the `plot` extra): confusion matrix, learning curves, neurons,
+misclassified images and `explain`'s page. Every file is written atomically (files.atomic_write)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError
-from fashionnet.files import atomic_write, check_output
+from fashionnet.files import OutputClaim, atomic_write, check_output
 
 
 def _pyplot():
@@ -20,69 +21,208 @@ def _pyplot():
     return plt
 
 
-def check_plot_path(path: Path, force: bool = False) -> None:
+def check_plot_path(path: Path, force: bool = False) -> OutputClaim:
     """Fail before the work starts, not after it: a PNG name in a folder we can write, and an existing
-    file only with --force (the rule checkpoints follow)."""
+    file only with --force (the rule checkpoints follow). Returns the claim to save with."""
     if path.suffix.lower() != ".png":
         raise UsageError(f"{path}: --plot writes PNG files; use a name ending in .png")
-    check_output(path, force)
+    claim = check_output(path, force)
     _pyplot()
+    return claim
 
 
-def _save(fig, path: Path) -> None:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+def _save(fig, path: Path, claim: OutputClaim | None) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"), claim)
 
 
-def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path) -> None:
+# The terminal's colours for signed maps (render.summary.SignedPicture): blue negative, black zero,
+# orange positive, so a picture reads the same on screen and in the PNG.
+NEGATIVE, POSITIVE = (0.0, 130 / 255, 1.0), (1.0, 150 / 255, 0.0)
+
+
+def signed_colormap():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("fashionnet_signed", [NEGATIVE, (0.0, 0.0, 0.0), POSITIVE])
+
+
+def _whole_epochs(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plot_confusion(confusion: list[list[int]], accuracy: float, path: Path, claim: OutputClaim | None = None) -> None:
+    """The confusion matrix on a log colour scale: the diagonal holds ~900 per class, the mistakes that
+    matter 1 to 100, which a linear scale paints all the same pale shade. Empty cells stay white."""
+    import numpy as np
+    from matplotlib.colors import LogNorm
+
     plt = _pyplot()
+    counts = np.array(confusion, dtype=float)
+    top = max(1.0, counts.max())
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    image = ax.imshow(confusion, cmap="Blues")
+    cmap = plt.get_cmap("Blues").with_extremes(bad="white")
+    image = ax.imshow(np.ma.masked_equal(counts, 0), cmap=cmap, norm=LogNorm(vmin=1, vmax=top))
     ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
     ax.set_yticks(range(len(CLASSES)), CLASSES)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"FashionMNIST test set, accuracy {accuracy:.2%}")
-    top = max(max(row) for row in confusion) or 1
     for i, row in enumerate(confusion):
         for j, count in enumerate(row):
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
-                    color="white" if count > top / 2 else "black")
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    _save(fig, path)
+            dark = count > 0 and np.log(count) > np.log(top) * 0.6
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=7, color="white" if dark else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, label="images (log scale)")
+    _save(fig, path, claim)
     plt.close(fig)
 
 
-def plot_history(history, path: Path) -> None:
+def plot_history(history, path: Path, claim: OutputClaim | None = None) -> None:
     plt = _pyplot()
     epochs = [h.epoch for h in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    loss_ax.plot(epochs, [h.train_loss for h in history], label="train")
+    loss_ax.plot(epochs, [h.train_loss for h in history], label="train (what training minimises)")
     acc_ax.plot(epochs, [h.train_accuracy for h in history], label="train")
     if all(h.test_loss is not None for h in history):
-        loss_ax.plot(epochs, [h.test_loss for h in history], label="test")
+        loss_ax.plot(epochs, [h.test_loss for h in history], label="test (plain)")
         acc_ax.plot(epochs, [h.test_accuracy for h in history], label="test")
-    loss_ax.set(title="loss", xlabel="epoch")
+    loss_ax.set(title="cross-entropy loss", xlabel="epoch")
     acc_ax.set(title="accuracy", xlabel="epoch")
     for ax in (loss_ax, acc_ax):
+        _whole_epochs(ax)
         ax.grid(alpha=0.3)
         ax.legend()
-    _save(fig, path)
+    _save(fig, path, claim)
     plt.close(fig)
 
 
-def plot_neurons(neurons, path: Path) -> None:
-    """A grid of first-layer neurons' weights as 28x28 images (red positive, blue negative)."""
+def plot_recipes(curves: dict[str, list], path: Path, claim: OutputClaim | None = None) -> None:
+    """Test accuracy and test loss per epoch of several recipes on one chart (whole-number epochs).
+    `curves` maps a recipe's label to its history (EpochStats-like: epoch, test_accuracy, test_loss)."""
+    plt = _pyplot()
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+    for label, history in curves.items():
+        rows = [h for h in history if h.test_accuracy is not None]
+        acc_ax.plot([h.epoch for h in rows], [100 * h.test_accuracy for h in rows], marker="o", markersize=3, label=label)
+        loss_ax.plot([h.epoch for h in rows], [h.test_loss for h in rows], marker="o", markersize=3, label=label)
+    acc_ax.set(title="test accuracy (%)", xlabel="epoch")
+    loss_ax.set(title="test loss (plain cross-entropy)", xlabel="epoch")
+    for ax in (acc_ax, loss_ax):
+        _whole_epochs(ax)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    _save(fig, path, claim)
+    plt.close(fig)
+
+
+def plot_neurons(neurons, path: Path, claim: OutputClaim | None = None) -> None:
+    """A grid of first-layer neurons' weights as 28x28 images, in the terminal's colours (orange +,
+    blue -), each scaled to its largest |weight| as on screen, with one colour bar for that scale."""
     import math
+
+    import numpy as np
 
     plt = _pyplot()
     columns = min(8, len(neurons))
     rows = math.ceil(len(neurons) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns, 1.5 * rows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns + 1.2, 1.45 * rows + 0.6), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
+    image = None
     for ax, neuron in zip(axes.flat, neurons):
-        ax.imshow(neuron.weights, cmap="RdBu_r", vmin=-neuron.scale, vmax=neuron.scale)
-        ax.set_title(f"neuron {neuron.index}", fontsize=8)
-    fig.suptitle("First layer (linear_relu_stack.0) weights per input pixel: red +, blue -", fontsize=9)
-    _save(fig, path)
+        image = ax.imshow(np.asarray(neuron.weights) / neuron.scale, cmap=signed_colormap(), vmin=-1, vmax=1)
+        ax.set_title(f"neuron {neuron.index}\n|w| ≤ {neuron.scale:.3f}", fontsize=7)
+    fig.suptitle("First layer (linear_relu_stack.0) weights per input pixel: orange +, blue −;\n"
+                 "each neuron scaled to its largest |weight|", fontsize=9)
+    if image is not None:
+        fig.colorbar(image, ax=axes, label="weight / largest |w|")
+    _save(fig, path, claim)
     plt.close(fig)
+
+
+def plot_mistakes(mistakes, title: str, path: Path, claim: OutputClaim | None = None) -> None:
+    """Misclassified test images in a grid, each titled 'true → predicted' and the probability."""
+    import math
+
+    plt = _pyplot()
+    columns = max(1, min(6, len(mistakes)))
+    rows = max(1, math.ceil(len(mistakes) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.2 * rows + 0.4), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, m in zip(axes.flat, mistakes):
+        ax.imshow(m.image, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"#{m.index} {m.true_label}\n→ {m.predicted_label} {m.probability:.1%}", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    _save(fig, path, claim)
+    plt.close(fig)
+
+
+def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
+    """`explain --plot`: the input (and mask), the units each hidden layer's strongest, the logits with
+    both softmaxes, and the saliency picture, on one page."""
+    import numpy as np
+
+    plt = _pyplot()
+    cmap = signed_colormap()
+    per_row = max(4, *(len(layer.strongest) * (2 if i == 0 else 1) for i, layer in enumerate(e.layers)))
+    rows = 1 + len(e.layers)
+    fig = plt.figure(figsize=(1.8 * per_row + 0.5, 2.3 * rows + 0.6), layout="constrained")
+    grid = fig.add_gridspec(rows, per_row)
+
+    def signed(ax, picture, title):
+        values = np.asarray(picture)
+        scale = float(np.abs(values).max()) or 1.0
+        ax.imshow(values, cmap=cmap, vmin=-scale, vmax=scale)
+        ax.set_title(title, fontsize=7)
+        ax.axis("off")
+
+    top = e.classes[e.top]
+    # The first row has its own columns: the bar chart's class names must not push the pictures below apart.
+    head = grid[0, :].subgridspec(1, 5, width_ratios=[1, 1, 1, 0.7, 2.3])
+    first = [(fig.add_subplot(head[0, 0]), "input (28×28)")]
+    first[0][0].imshow(e.image, cmap="gray", vmin=0, vmax=255)
+    column = 1
+    if e.mask is not None:
+        ax = fig.add_subplot(head[0, column])
+        ax.imshow(e.mask, cmap="gray")
+        first.append((ax, "garment mask"))
+        column += 1
+    for ax, title in first:
+        ax.set_title(title, fontsize=7)
+        ax.axis("off")
+    signed(fig.add_subplot(head[0, column]), e.saliency,
+           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\nbiases {e.saliency_bias:+.2f}")
+    bars = fig.add_subplot(head[0, 4])
+    index = np.arange(len(e.classes))
+    bars.barh(index - 0.2, [c.softmax for c in e.classes], height=0.4, label="softmax (raw)", color="0.6")
+    bars.barh(index + 0.2, [c.calibrated for c in e.classes], height=0.4,
+              label=f"calibrated (logits / {e.temperature:g})", color=POSITIVE)
+    bars.set_yticks(index, [f"{c.label}  {c.logit:+.2f}" for c in e.classes], fontsize=7)
+    bars.invert_yaxis()
+    bars.set_xlim(0, 1)
+    bars.set_title("class  logit · probabilities", fontsize=8)
+    bars.legend(fontsize=7, loc="lower right")
+    for row, layer in enumerate(e.layers, start=1):
+        column = 0
+        for unit in layer.strongest:
+            if unit.weights is not None:
+                signed(fig.add_subplot(grid[row, column]), unit.weights, f"{layer.linear} unit {unit.index}\nweights")
+                column += 1
+                label = "weight × pixel"
+            else:
+                label = "gradient × pixel"
+            signed(fig.add_subplot(grid[row, column]), unit.contribution,
+                   f"unit {unit.index}: {label}\npixels {unit.from_pixels:+.2f}, out {unit.value:.2f}")
+            column += 1
+    fig.suptitle(f"{e.path}: {layer_summary(e)}", fontsize=9)
+    _save(fig, path, claim)
+    plt.close(fig)
+
+
+def layer_summary(e) -> str:
+    fired = ", ".join(f"{layer.active}/{layer.units} fire in {layer.linear}" for layer in e.layers)
+    return f"{CLASSES[e.answer.index]} {e.answer.probability:.1%} (as predict says); {fired}"

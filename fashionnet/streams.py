@@ -30,6 +30,9 @@ def discard_output(fd: int) -> None:
         pass
 
 
+PIECE = 1024  # characters per write: at most 4 KiB of UTF-8, within any stream buffer
+
+
 class GuardedStream:
     """A text stream whose write failures become errors fashionnet reports: a broken pipe becomes
     BrokenPipe (exit 141); any other failure (a full disk, /dev/full, EIO) one line and exit 2.
@@ -63,6 +66,12 @@ class GuardedStream:
     def write(self, text: str) -> int:
         if isinstance(text, str) and not text:  # click probes streams with empty writes, swallowing errors
             return 0
+        if isinstance(text, str) and len(text) > PIECE:
+            # One large write to a pipe whose reader leaves (`| head -1`) is cut short without an error
+            # reaching Python: written in pieces, every failure surfaces (exit 141, not 0).
+            for start in range(0, len(text), PIECE):
+                self._guard(self._stream.write, text[start : start + PIECE])
+            return len(text)
         return self._guard(self._stream.write, text) or 0
 
     def flush(self) -> None:

@@ -28,9 +28,10 @@ from fashionnet.data import Split
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.model import NeuralNetwork, build_model
-from fashionnet.files import check_writable
+from fashionnet.files import OutputClaim, check_writable
 from fashionnet.weights import (
-    SHIPPED_WEIGHTS, Checkpoint, check_state_dict, is_real, is_whole, metadata_error, read_checkpoint, save_checkpoint,
+    SHIPPED_WEIGHTS, Checkpoint, check_state_dict, finite_float_problem, is_real, is_whole, metadata_error,
+    read_checkpoint, save_checkpoint,
 )
 
 
@@ -89,7 +90,7 @@ class Recipe:
 RECIPE_RULES: dict[str, tuple] = {
     "epochs": (lambda v: is_whole(v) and 1 <= v <= 100_000, "a whole number from 1 to 100000"),
     "batch_size": (lambda v: is_whole(v) and 1 <= v <= 2**20, "a whole number from 1 to 1048576"),
-    "lr": (lambda v: is_real(v) and 0 < v <= 1e3, "above 0 and finite (at most 1000)"),
+    "lr": (lambda v: is_real(v) and 0 < v <= 1e3, "above 0 and at most 1000"),
     "weight_decay": (lambda v: is_real(v) and 0 <= v <= 1e3, "a finite number of at least 0"),
     "warmup_fraction": (lambda v: is_real(v) and 0 < v < 1, "a number between 0 and 1"),
     "div_factor": (lambda v: is_real(v) and v > 0, "a finite number above 0"),
@@ -241,7 +242,7 @@ def _optimizer_state(path: Path, checkpoint: Checkpoint, optimizer: torch.optim.
         shape = () if name == "step" else tuple(params[index].shape)
         if tuple(value.shape) != shape:
             raise WeightsError(f"{where} has shape {list(value.shape)}, expected {list(shape)}")
-        if not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+        if finite_float_problem(value):
             raise WeightsError(f"{where} must hold finite floating-point numbers")
         if name == "step" and not 0 <= float(value) <= 2**40:
             raise WeightsError(f"{where} is not a step count")
@@ -302,6 +303,7 @@ def fit(
     resume: tuple[Path, Checkpoint] | None = None,
     callbacks: Callbacks | None = None,
     save_optimizer: bool = True,
+    claim: OutputClaim | None = None,
     photos: PhotoSet | None = None,
 ) -> TrainResult:
     """Train the tutorial's model; save a checkpoint after every epoch (atomically) when `out` is set.
@@ -310,8 +312,11 @@ def fit(
     run is FashionMNIST alone, and the recipe it saves says so. With recipe.teacher_epochs, a CNN teacher
     is trained first (or, resuming, taken from the checkpoint) and the MLP also learns its soft targets.
     The returned model (result.model) holds the folded weights, like the checkpoint: it takes [0, 1] input.
+    `claim` (files.check_output's) is what `out` was when the run was checked: a save never replaces a
+    file another run wrote since (two runs with one --out).
     """
     callbacks = callbacks or Silent()
+    claim = claim or (OutputClaim(out) if out is not None else None)
     if photos is None or len(photos) == 0:
         recipe, photos = replace(recipe, photo_share=0.0), None
     model: NeuralNetwork = build_model(seed=seed)
@@ -418,7 +423,7 @@ def fit(
                 if held:
                     state.metadata[calibration.METADATA_KEY] = _temperature(evaluator, held_images, held_labels, device)
                 with _interrupts_wait():  # a Ctrl-C as the file lands is reported with it
-                    save_checkpoint(out, state)
+                    save_checkpoint(out, state, claim)
                     last_saved = (epoch + 1, out)
             callbacks.epoch_end(stats)
     except KeyboardInterrupt:

@@ -85,6 +85,11 @@ def short_class(index: int, lang: str) -> str:
     return locale(lang)["classes"][index]
 
 
+def class_words(lang: str) -> tuple[str, ...]:
+    """Every way a class name is displayed in `lang`: text wrapping keeps each of them whole."""
+    return tuple(dict.fromkeys(f(i, lang) for i in range(len(CLASSES)) for f in (class_name, short_class)))
+
+
 def heading(lang: str, number: int, total: int, title: str) -> str:
     """A step's title line, e.g. 'Step 5/13 · One image through the model'."""
     return f"{text(lang, 'ui.step', number=number, total=total)} · {title}"
@@ -144,6 +149,7 @@ class ProbabilityRow:
     probability: float
     predicted: bool = False
     true: bool = False
+    short: str = ""  # the name alone, for narrow terminals (a translated name without its English one)
 
 
 @dataclass
@@ -195,6 +201,17 @@ def class_source() -> str:
     return inspect.getsource(NeuralNetwork).rstrip()
 
 
+def check_image(image: str, real: bool) -> None:
+    """--image: one picture file the shown code can load by name, read here the way predict reads it."""
+    from fashionnet.images import load_view
+
+    if real:
+        raise UsageError("choose one of --real and --image")
+    if image == "-":
+        raise UsageError("--image needs a file: the shown code loads the picture by its name")
+    load_view(image)  # BadImage: "path: what is wrong", exit 1
+
+
 @dataclass
 class Setup:
     """What the shown code depends on beyond the page: seed, width, device, weights and real images."""
@@ -208,6 +225,12 @@ class Setup:
     data_dir: str | None = None
     single: int = 0  # the test image of the forward step
     batch: tuple[int, int, int] = (0, 1, 2)  # the three test images of the minibatch
+    image: str | None = None  # the user's picture (as typed), used instead of torch.rand
+
+    @property
+    def own_images(self) -> bool:
+        """Real test images or the user's picture replace the page's torch.rand."""
+        return self.real or self.image is not None
 
 
 def step_code(key: str, setup: Setup, lang: str) -> str:
@@ -228,7 +251,10 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
             lines.append(m("from fashionnet.weights import SHIPPED_WEIGHTS"))
         if setup.real:
             lines.append(m("from fashionnet.data import load_split"))
-        lines.append(m(f"torch.manual_seed({setup.seed})"))
+        if setup.image is not None:
+            lines.append(m("from fashionnet.images import load_image"))
+        # Assigned, so that Jupyter and a pasted REPL do not echo the Generator it returns.
+        lines.append(m(f"_ = torch.manual_seed({setup.seed})"))
         if setup.linewidth != TORCH_LINEWIDTH:
             lines.append(m(f"torch.set_printoptions(linewidth={setup.linewidth})"))
     elif key == "device":
@@ -247,13 +273,14 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
     elif key == "model":
         lines = ["model = NeuralNetwork().to(device)"]
         if setup.weights is not None:
+            # load_state_dict returns a report that a REPL would echo: assigned, like the seed's Generator.
             if setup.training_keys:
                 lines += [
                     m(f"state = load_file({setup.weights})"),
-                    m('model.load_state_dict({k: v for k, v in state.items() if not k.startswith("training.")})'),
+                    m('_ = model.load_state_dict({k: v for k, v in state.items() if not k.startswith("training.")})'),
                 ]
             else:
-                lines.append(m(f"model.load_state_dict(load_file({setup.weights}))"))
+                lines.append(m(f"_ = model.load_state_dict(load_file({setup.weights}))"))
         lines.append("print(model)")
     elif key == "forward":
         if setup.real:
@@ -262,6 +289,11 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
                 m(f'test = load_split("test"{where})'),
                 m(f"i = {setup.single}"),
                 m("X = (test.images[[i]].float() / 255).to(device)"),
+            ]
+        elif setup.image is not None:
+            lines = [
+                m(f"picture = torch.from_numpy(load_image({setup.image!r}))"),
+                m("X = (picture[None].float() / 255).to(device)"),
             ]
         else:
             lines = ["X = torch.rand(1, 28, 28, device=device)"]
@@ -276,6 +308,8 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
         if setup.real:
             j, k, l = setup.batch
             lines = [m(f"j, k, l = {j}, {k}, {l}"), m("input_image = test.images[[j, k, l]].float() / 255")]
+        elif setup.image is not None:
+            lines = [m("input_image = torch.stack([picture, picture.flip(1), picture.flip(0)]).float() / 255")]
         else:
             lines = ["input_image = torch.rand(3,28,28)"]
         lines.append("print(input_image.size())")
@@ -295,7 +329,7 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
         ]
     elif key == "sequential":
         lines = ["seq_modules = nn.Sequential(", "    flatten,", "    layer1,", "    nn.ReLU(),", "    nn.Linear(20, 10)", ")"]
-        lines.append(m("# input_image = torch.rand(3,28,28)") if setup.real else "input_image = torch.rand(3,28,28)")
+        lines.append(m("# input_image = torch.rand(3,28,28)") if setup.own_images else "input_image = torch.rand(3,28,28)")
         lines += ["logits = seq_modules(input_image)", m("print(logits)")]
     elif key == "softmax":
         lines = ["softmax = nn.Softmax(dim=1)", "pred_probab = softmax(logits)", m("print(pred_probab)")]
@@ -359,6 +393,7 @@ def make_setup(
     data_dir: Path | str | None,
     width: int | None,
     test_size: int = 0,
+    image: str | None = None,
 ) -> Setup:
     import torch
 
@@ -376,6 +411,7 @@ def make_setup(
 
         with safe_open(str(path), framework="pt") as f:
             setup.training_keys = any(k.startswith(TRAINING_PREFIX) for k in f.keys())
+    setup.image = image
     if real:
         setup.real = True
         setup.data_dir = str(data_dir) if data_dir is not None else None
@@ -401,6 +437,30 @@ def describe_weights(info: WeightsInfo | None, lang: str) -> str:
     return label + (text(lang, "weights.accuracy", accuracy=accuracy) if accuracy is not None else "")
 
 
+def _drawings(X: torch.Tensor, image: str | None):
+    """The (N, 28, 28) uint8 drawings predict classifies for the shown input: the picture's own (a photo
+    is drawn a few times, with its garment mask thinner and thicker), else the shown image."""
+    import numpy as np
+
+    if image is not None:
+        from fashionnet.images import load_view
+
+        view = load_view(image)
+        return view.image[None] if view.variants is None else np.concatenate([view.image[None], view.variants])
+    return (X.detach().float().cpu().clamp(0, 1) * 255).round().byte().numpy()
+
+
+def _calibrated(model, device: torch.device, drawings, temperature: float) -> tuple[int, float]:
+    """(class, probability) as predict reports it: calibrated, averaged over a photo's drawings."""
+    import numpy as np
+
+    from fashionnet.predict import classify_scored
+
+    members = np.zeros(len(drawings), dtype=np.int64) if len(drawings) > 1 else None
+    probs, indices, _ = classify_scored(drawings, model, device, top_k=1, temperature=temperature, members=members)
+    return int(indices[0, 0]), float(probs[0, 0])
+
+
 def _pixels(image: torch.Tensor) -> list[list[int]]:
     """(28, 28) floats in [0, 1] -> rows of 0..255 ints, what render.console.Picture draws."""
     import torch
@@ -417,20 +477,22 @@ def build_steps(
     data_dir: Path | str | None = None,
     width: int | None = None,
     test_size: int = 0,
+    image: str | None = None,
 ) -> list[Step]:
     """Run every step of the page, in order, in one fresh namespace and return them.
 
     `weights_info` says which weights the shown code loads (None or random: the tutorial's own random
     init after torch.manual_seed(seed)). With `real`, the forward and minibatch steps read test images
-    (picked by `seed` among `test_size`) from FashionMNIST. `width` is the terminal's: below 80 columns the
-    shown code sets torch's print width to it.
+    (picked by `seed` among `test_size`) from FashionMNIST; with `image`, they read that picture, prepared
+    exactly as predict prepares it. `width` is the terminal's: below 80 columns the shown code sets
+    torch's print width to it.
     """
     import torch
 
     locale(lang)  # an unknown language fails before any work
     device = torch.device(device)
     t = lambda key, **values: text(lang, key, **values)  # noqa: E731 - a short local alias reads best here
-    setup = make_setup(device, weights_info, seed, real, data_dir, width, test_size)
+    setup = make_setup(device, weights_info, seed, real, data_dir, width, test_size, image)
     trained = setup.weights is not None
     yes_no = {True: t("ui.yes"), False: t("ui.no")}
     namespace: dict = {"__name__": "__main__"}
@@ -438,6 +500,10 @@ def build_steps(
 
     def variant(key: str, suffix: str, when: bool) -> str:
         return t(f"explain.{key}.{suffix}") if when else t(f"explain.{key}")
+
+    def own(key: str) -> str:
+        """The explanation of a step that shows real test images or the user's picture."""
+        return variant(key, "image", True) if image is not None else variant(key, "real", real)
 
     with tutorial_session(device):
         for key in STEP_KEYS:
@@ -459,12 +525,14 @@ def build_steps(
                 total = sum(p.numel() for p in ns["model"].parameters())
                 blocks.append(Facts([(t("ui.weights"), describe_weights(weights_info, lang)), (t("ui.parameters_total"), f"{total:,}")]))
             elif key == "forward":
-                explanation = variant("forward", "real", real)
+                explanation = own("forward")
                 X = ns["X"]
                 if real:
                     label = int(ns["test"].labels[setup.single])
                     true_text = t("ui.pair", label=t("ui.true_label"), value=class_name(label, lang))
                     caption = f"{t('ui.test_image', index=setup.single)} · {true_text}"
+                elif image is not None:
+                    caption = t("ui.your_picture")
                 else:
                     caption = f"X[0] · {t('ui.random_pixels')}"
                 blocks.insert(1, Pictures([_pixels(X[0])], [caption]))
@@ -475,7 +543,8 @@ def build_steps(
                 predicted = int(ns["y_pred"][0])
                 true = int(ns["test"].labels[setup.single]) if real else None
                 rows = [
-                    ProbabilityRow(i, class_name(i, lang), p, predicted=i == predicted, true=i == true)
+                    ProbabilityRow(i, class_name(i, lang), p, predicted=i == predicted, true=i == true,
+                                   short=short_class(i, lang))
                     for i, p in enumerate(probab[0].detach().float().cpu().tolist())
                 ]
                 blocks.append(
@@ -490,24 +559,33 @@ def build_steps(
                 facts = [(t("ui.predicted"), f"{predicted} · {class_name(predicted, lang)}")]
                 if real:
                     facts += [(t("ui.true_label"), f"{true} · {class_name(true, lang)}"), (t("ui.correct"), yes_no[predicted == true])]
+                temperature = weights_info.temperature if trained and weights_info is not None else 1.0
+                if temperature != 1.0:  # what predict would say: a learner sees both, and why they differ
+                    index, probability = _calibrated(ns["model"], device, _drawings(ns["X"], image), temperature)
+                    value = t("ui.calibrated_value", label=class_name(index, lang), percent=f"{probability:.1%}",
+                              temperature=f"{temperature:g}")
+                    facts.append((t("ui.calibrated"), value))
                 blocks.append(Facts(facts))
+                if temperature != 1.0:
+                    blocks.append(Note(t("note.calibrated", temperature=f"{temperature:g}")))
                 tensors = {"pred_probab": probab, "y_pred": ns["y_pred"]}
             elif key == "minibatch":
-                explanation = variant("minibatch", "real", real)
+                explanation = own("minibatch")
                 batch = ns["input_image"]
-                if real:
+                if setup.own_images:
                     with torch.no_grad():
                         guesses = ns["model"](batch.to(device)).argmax(1).cpu().tolist()
-                    labels = ns["test"].labels
+                    if real:
+                        labels = ns["test"].labels
+                        firsts = [
+                            f"#{i}\n" + t("ui.pair", label=t("ui.true_short"), value=short_class(int(labels[i]), lang))
+                            for i in setup.batch
+                        ]
+                    else:
+                        firsts = [t("ui.your_picture"), t("ui.mirrored"), t("ui.upside_down")]
                     captions = [
-                        "\n".join(
-                            (
-                                f"#{i}",
-                                t("ui.pair", label=t("ui.true_short"), value=short_class(int(labels[i]), lang)),
-                                t("ui.pair", label=t("ui.model_short"), value=short_class(g, lang)),
-                            )
-                        )
-                        for i, g in zip(setup.batch, guesses)
+                        first + "\n" + t("ui.pair", label=t("ui.model_short"), value=short_class(g, lang))
+                        for first, g in zip(firsts, guesses)
                     ]
                 else:
                     captions = [t("ui.image_n", n=n) for n in (1, 2, 3)]
@@ -536,7 +614,7 @@ def build_steps(
                 )
                 tensors = {"before": before, "after": after}
             elif key == "sequential":
-                explanation = variant("sequential", "real", real)
+                explanation = own("sequential")
                 tensors = {"input_image": ns["input_image"], "logits": ns["logits"]}
             elif key == "softmax":
                 probab = ns["pred_probab"].detach()

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from fashionnet import CLASSES, SEED_MAX, calibration
 from fashionnet.errors import UsageError, WeightsError, printable
-from fashionnet.files import atomic_write, input_file_problem
+from fashionnet.files import OutputClaim, atomic_write, input_file_problem
 from fashionnet.model import NeuralNetwork, build_model
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "fashionnet.safetensors"
@@ -74,8 +74,10 @@ def encode_metadata(metadata: dict) -> dict[str, str]:
 
 
 def decode_metadata(raw: dict[str, str] | None) -> dict:
+    # In key order: safetensors and onnxruntime hand metadata over as hash maps, whose order changes
+    # from run to run, and --json must print the same bytes every time.
     out = {}
-    for key, value in (raw or {}).items():
+    for key, value in sorted((raw or {}).items()):
         if key == "format":
             continue
         try:
@@ -141,11 +143,45 @@ def check_metadata(path: Path, metadata: dict) -> None:
         raise WeightsError(f"{path}: trained for other classes ({names}), not FashionMNIST's")
 
 
-def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Write atomically (see files.atomic_write): never a half-written checkpoint."""
+def save_checkpoint(path: Path, checkpoint: Checkpoint, claim: OutputClaim | None = None) -> None:
+    """Write atomically (see files.atomic_write): never a half-written checkpoint; with a `claim`, never
+    over a file another process wrote meanwhile."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in checkpoint.model.items()}
     tensors.update({TRAINING_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in checkpoint.training.items()})
-    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=encode_metadata(checkpoint.metadata)))
+    atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=encode_metadata(checkpoint.metadata)), claim)
+
+
+# The dtypes a checkpoint's weights may have: the model computes in float32, and these convert to it
+# exactly or by rounding. float8/float4 (quantised) files are refused: torch cannot even check them for NaN.
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_DTYPE_NAMES = "float16, bfloat16, float32 or float64"
+
+
+def finite_float_problem(tensor: torch.Tensor) -> str | None:
+    """Why a tensor cannot be used as weights or optimizer state ('has dtype ...', 'holds NaN ...'), or None."""
+    if tensor.dtype not in FLOAT_DTYPES:
+        return f"has dtype {str(tensor.dtype).removeprefix('torch.')}; fashionnet reads {_DTYPE_NAMES}"
+    if not bool(torch.isfinite(tensor).all()):
+        return "holds NaN or infinite values; the model cannot use it"
+    return None
+
+
+_PICKLE_HINT = ("convert it with: python -c \"import torch; from safetensors.torch import save_file; "
+                "save_file(torch.load('IN.pt', weights_only=True), 'OUT.safetensors')\"")
+
+
+def _foreign_format(path: Path) -> str | None:
+    """Name the common files that are not safetensors, from their first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        return f"not a safetensors file: a zip archive, as torch.save and TorchScript write; {_PICKLE_HINT}"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return f"not a safetensors file: a Python pickle (an old torch.save checkpoint); {_PICKLE_HINT}"
+    return None
 
 
 def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
@@ -157,6 +193,9 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
     problem = input_file_problem(path, "checkpoint file")
     if problem:
         raise WeightsError(f"{path}: {problem}")
+    foreign = _foreign_format(path)
+    if foreign:
+        raise WeightsError(f"{path}: {foreign}")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             raw_meta = f.metadata()
@@ -187,10 +226,9 @@ def check_state_dict(path: Path, state: dict[str, torch.Tensor], reference: Neur
         got = tuple(state[name].shape)
         if got != shape:
             raise WeightsError(f"{path}: tensor {name} has shape {list(got)}, the model needs {list(shape)}")
-        if not state[name].is_floating_point():
-            raise WeightsError(f"{path}: tensor {name} has dtype {state[name].dtype}, expected a float dtype")
-        if not bool(torch.isfinite(state[name]).all()):
-            raise WeightsError(f"{path}: tensor {name} holds NaN or infinite values; the model cannot use it")
+        problem = finite_float_problem(state[name])
+        if problem:
+            raise WeightsError(f"{path}: tensor {name} {problem}")
 
 
 def load_model(weights: str | Path | None, seed: int, device: torch.device) -> tuple[NeuralNetwork, WeightsInfo]:

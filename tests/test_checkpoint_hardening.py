@@ -17,7 +17,7 @@ from fashionnet import data
 from fashionnet.errors import ExitCode, TrainingInterrupted
 from fashionnet.model import build_model
 from fashionnet.train import Recipe, fit
-from tests.conftest import make_fake_fashion, train_until_first_checkpoint
+from tests.conftest import train_until_first_checkpoint
 
 CPU = torch.device("cpu")
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "fashionnet", "samples", "7-sneaker.png")
@@ -41,13 +41,10 @@ def _rewrite(src, dst, metadata=None, tensors=None):
     return dst
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A real one-epoch training checkpoint with optimizer state, made once for this module."""
-    folder = make_fake_fashion(tmp_path_factory.mktemp("data"))
-    out = tmp_path_factory.mktemp("ckpt") / "run.safetensors"
-    fit(Recipe(epochs=1, batch_size=100), data.load_split("train", folder), data.load_split("test", folder), CPU, out=out)
-    return folder, out
+@pytest.fixture
+def trained_run(fake_data, trained):
+    """The session's one-epoch training checkpoint (read-only) and its data."""
+    return fake_data, trained
 
 
 @pytest.mark.parametrize("field, value", [
@@ -55,8 +52,8 @@ def trained(tmp_path_factory):
     ("test_accuracy", "high"), ("test_accuracy", True), ("test_accuracy", 1e999), ("test_accuracy", 1.5),
     ("seed", 2**70), ("history", 3),
 ])
-def test_bad_metadata_is_refused_by_every_command(invoke, trained, tmp_path, field, value):
-    folder, good = trained
+def test_bad_metadata_is_refused_by_every_command(invoke, trained_run, tmp_path, field, value):
+    folder, good = trained_run
     bad = _rewrite(good, tmp_path / "bad.safetensors", {field: value})
     for args in (["summary"], ["predict", SAMPLE], ["evaluate", "--data-dir", str(folder)]):
         result = invoke(*args, "--weights", str(bad))
@@ -65,8 +62,8 @@ def test_bad_metadata_is_refused_by_every_command(invoke, trained, tmp_path, fie
         assert field in line and str(bad) in line
 
 
-def test_unknown_metadata_fields_are_ignored(invoke, trained, tmp_path):
-    _, good = trained
+def test_unknown_metadata_fields_are_ignored(invoke, trained_run, tmp_path):
+    _, good = trained_run
     newer = _rewrite(good, tmp_path / "newer.safetensors", {"temperature": 1.7, "calibration": {"bins": [1, 2]}})
     assert invoke("summary", "--weights", str(newer)).exit_code == 0
 
@@ -82,8 +79,8 @@ def test_unknown_metadata_fields_are_ignored(invoke, trained, tmp_path):
     ({"optimizer_param_groups": [{"params": [0, 1, 2], "lr": "fast"}, {"params": [3, 4, 5]}]}, "optimizer_param_groups"),
     ({"history": [{"epoch": 1, "train_loss": "low"}]}, "history"),
 ])
-def test_tampered_resume_checkpoint_is_refused(invoke, trained, tmp_path, change, field):
-    folder, good = trained
+def test_tampered_resume_checkpoint_is_refused(invoke, trained_run, tmp_path, change, field):
+    folder, good = trained_run
     with safe_open(str(good), framework="pt") as f:
         meta = {k: json.loads(v) for k, v in f.metadata().items() if k != "format"}
     for key, value in change.items():
@@ -102,8 +99,8 @@ def test_tampered_resume_checkpoint_is_refused(invoke, trained, tmp_path, change
     ("training.optim.9.exp_avg", torch.zeros(2)),
     ("training.rng", torch.zeros(3, dtype=torch.uint8)),
 ])
-def test_tampered_optimizer_tensors_are_refused(invoke, trained, tmp_path, name, tensor):
-    folder, good = trained
+def test_tampered_optimizer_tensors_are_refused(invoke, trained_run, tmp_path, name, tensor):
+    folder, good = trained_run
     bad = _rewrite(good, tmp_path / "bad.safetensors", tensors={name: tensor})
     result = invoke("train", "--data-dir", str(folder), "--resume", str(bad), "--epochs", "3", "--quiet")
     assert result.exit_code == ExitCode.WEIGHTS, result.stderr
@@ -168,9 +165,13 @@ def test_ctrl_c_as_the_checkpoint_lands_reports_it(splits_for_signal, tmp_path, 
         os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(files.os, "replace", replace_then_interrupt)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a worker may have it ignored
     out = tmp_path / "run.safetensors"
-    with pytest.raises(TrainingInterrupted) as info:
-        fit(Recipe(epochs=3, batch_size=100), train, test, CPU, out=out)
+    try:
+        with pytest.raises(TrainingInterrupted) as info:
+            fit(Recipe(epochs=3, batch_size=100), train, test, CPU, out=out)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert f"epoch 1 is saved in {out}; continue with --resume {out}" in str(info.value)
 
 
@@ -179,13 +180,13 @@ def splits_for_signal(fake_data):
     return data.load_split("train", fake_data), data.load_split("test", fake_data)
 
 
-def test_second_ctrl_c_during_shutdown_gives_no_traceback(tmp_path):
-    folder = make_fake_fashion(tmp_path / "data", train=1500, test=200)
-    for attempt in range(3):
+def test_second_ctrl_c_during_shutdown_gives_no_traceback(fake_data, tmp_path):
+    # Two timings of the second Ctrl-C (a single one is tests/test_train.py's Ctrl-C test).
+    for attempt, delay in enumerate((0.0, 0.004)):
         out = tmp_path / f"run{attempt}.safetensors"
-        proc = train_until_first_checkpoint(folder, out)
+        proc = train_until_first_checkpoint(fake_data, out)
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.002 * attempt)
+        time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         err = err.decode()

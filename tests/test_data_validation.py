@@ -75,7 +75,7 @@ def test_hostile_idx_headers_are_one_line(invoke, tmp_path, dims, command, monke
     assert "images-idx3-ubyte" in _error_line(result.stderr)
 
 
-def test_overflowing_header_through_the_installed_command(cli, tmp_path):
+def test_overflowing_header_is_one_line(cli, tmp_path):
     folder = make_fake_fashion(tmp_path / "d", 50, 20)
     (folder / "t10k-images-idx3-ubyte.gz").unlink()
     (folder / "t10k-images-idx3-ubyte").write_bytes((2051).to_bytes(4, "big") + b"\xff" * 12 + b"\0" * 10)

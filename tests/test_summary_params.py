@@ -262,3 +262,21 @@ def test_params_show_json_gives_the_neuron_weights(invoke):
     assert [n["index"] for n in data["neurons"]] == [0, 1]
     weight = build_model().linear_relu_stack[0].weight.detach()
     assert torch.allclose(torch.tensor(data["neurons"][1]["weights"]), weight[1].reshape(28, 28))
+
+
+def test_summary_json_follows_depth_and_is_the_same_bytes_every_time(invoke):
+    full = invoke("summary", "--json")
+    assert invoke("summary", "--json").stdout == full.stdout
+    folded = json.loads(invoke("summary", "--json", "--depth", "1").stdout)
+    assert folded["depth"] == 1 and [layer["name"] for layer in folded["layers"]] == ["", "flatten", "linear_relu_stack"]
+    assert folded["layers"][-1]["params_total"] == 669_706 == folded["total_params"]
+    assert json.loads(full.stdout)["depth"] is None and len(json.loads(full.stdout)["layers"]) == 8
+
+
+def test_checkpoint_metadata_comes_back_in_key_order():
+    # safetensors hands metadata over as a hash map, in an order that changes from process to process
+    from fashionnet.weights import decode_metadata
+
+    raw = {"seed": "0", "classes": "[]", "epochs": "3", "format": "x", "history": "[]"}
+    assert list(decode_metadata(raw)) == ["classes", "epochs", "history", "seed"]
+    assert list(decode_metadata(dict(reversed(list(raw.items()))))) == ["classes", "epochs", "history", "seed"]

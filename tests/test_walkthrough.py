@@ -3,6 +3,7 @@
 import io
 import json
 import re
+import shutil
 import string
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from fashionnet.walkthrough import (
     locale,
     page_lines,
 )
+from fashionnet.notebook import markdown_text
 from fashionnet.weights import load_model
 from tests.conftest import make_fake_fashion
 
@@ -96,10 +98,11 @@ for name, param in model.named_parameters():
 ]
 
 
-def make_steps(lang="en", seed=0, real=False, data_dir=None, width=None, weights="random"):
+def make_steps(lang="en", seed=0, real=False, data_dir=None, width=None, weights="random", image=None):
     _model, info = load_model(weights, seed, CPU)
     size = 200 if real else 0
-    return build_steps(CPU, info, lang=lang, seed=seed, real=real, data_dir=data_dir, width=width, test_size=size)
+    return build_steps(CPU, info, lang=lang, seed=seed, real=real, data_dir=data_dir, width=width, test_size=size,
+                       image=image)
 
 
 def render(steps, width=80):
@@ -176,36 +179,103 @@ def test_lines_fashionnet_adds_are_marked_in_the_steps_language(lang, fake_dir):
 # --- Code shown => output shown -------------------------------------------------------------------------
 
 RUNNER = """
-import contextlib, io, json, sys
-cells = json.load(sys.stdin)
-namespace = {"__name__": "__main__"}
-outputs = []
-for code in cells:
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        exec(code, namespace)
-    outputs.append(buffer.getvalue())
-json.dump(outputs, sys.stdout)
+import ast, contextlib, io, json, os, sys, traceback
+import torch
+results = []
+for job in json.load(sys.stdin):
+    os.chdir(job["cwd"])
+    torch.set_printoptions(profile="default")  # each job starts as a fresh Python would
+    namespace = {"__name__": "__main__"}
+    outputs = []
+    try:
+        for code in job["cells"]:
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                if job["repl"]:  # statement by statement, as a REPL or Jupyter runs them: expressions are echoed
+                    for statement in ast.parse(code).body:
+                        exec(compile(ast.Interactive(body=[statement]), "<cell>", "single"), namespace)
+                else:
+                    exec(code, namespace)
+            outputs.append(buffer.getvalue())
+        results.append({"outputs": outputs})
+    except BaseException:
+        results.append({"error": traceback.format_exc()})
+json.dump(results, sys.stdout)
 """
 
 
-def run_fresh(cells: list[str], cwd: Path | None = None) -> list[str]:
-    """Run code cells in order in a new Python process: torch's own defaults, nothing of ours loaded."""
-    proc = subprocess.run(
-        [sys.executable, "-c", RUNNER], input=json.dumps(cells), capture_output=True, text=True, timeout=300, cwd=cwd
-    )
+def run_fresh_jobs(jobs: list[tuple]) -> list[dict]:
+    """Run several lists of code cells, each from its folder and in a namespace of its own, in ONE new
+    Python process (torch's own defaults, nothing of ours loaded): one `import torch` for them all. A job
+    is (cells, folder) or (cells, folder, repl): with repl, statement by statement as a pasted REPL runs."""
+    payload = json.dumps([{"cells": job[0], "cwd": str(job[1]), "repl": bool(job[2:] and job[2])} for job in jobs])
+    proc = subprocess.run([sys.executable, "-c", RUNNER], input=payload, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-@pytest.mark.parametrize("real", [False, True])
-def test_running_the_shown_code_prints_exactly_the_shown_output(lang, real, fake_dir):
-    # Real mode with the shipped (trained) weights, as `--real` runs it; 60 columns adds a print width.
-    steps = make_steps(lang, seed=4, real=real, data_dir=fake_dir if real else None,
-                       width=60 if real else None, weights=None if real else "random")
-    outputs = run_fresh([step.code for step in steps])
-    for step, output in zip(steps, outputs):
+FRESH_CASES = [(lang, real) for lang in ("en", "zh") for real in (False, True)]
+PHOTO = "fashionnet/samples/photos/t-shirt.jpg"  # relative to the repository, as a user would type it
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def image_steps():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        return make_steps("en", seed=2, weights=None, image=PHOTO)
+
+
+@pytest.fixture(scope="module")
+def fresh_runs(fake_dir, fake_data, tmp_path_factory, image_steps):
+    """Everything this module runs in a fresh interpreter, run once: the shown code of the walk in both
+    languages (random and real; the real runs statement by statement, as a pasted REPL or Jupyter would,
+    so nothing may be echoed that the walk does not show), the walk on a picture (--image), and the
+    notebooks `--notebook` writes, each from its own folder as Jupyter runs it."""
+    from typer.testing import CliRunner
+
+    from fashionnet.cli import app
+    from fashionnet.weights import SHIPPED_WEIGHTS
+
+    jobs, keys = [], []
+    for lang, real in FRESH_CASES:  # real mode with the shipped weights, at 60 columns (adds a print width)
+        steps = make_steps(lang, seed=4, real=real, data_dir=fake_dir if real else None,
+                           width=60 if real else None, weights=None if real else "random")
+        jobs.append(([step.code for step in steps], Path.cwd(), real))
+        keys.append((("steps", lang, real), steps))
+    jobs.append(([step.code for step in image_steps], ROOT))
+    keys.append((("image",), image_steps))
+    runner = CliRunner()
+    for lang in ("en", "zh"):
+        folder = tmp_path_factory.mktemp(f"notebook-{lang}")
+        result = runner.invoke(app, ["walkthrough", "--lang", lang, "--seed", "5", "--notebook",
+                                     str(folder / "walk.ipynb"), "--step", "1"], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        notebook = json.loads((folder / "walk.ipynb").read_text(encoding="utf-8"))
+        jobs.append((["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"], folder))
+        keys.append((("notebook", lang), notebook))
+    # Issue 17: relative --weights, --data-dir and --notebook, run from the notebook's own folder.
+    work = tmp_path_factory.mktemp("relative")
+    shutil.copy(SHIPPED_WEIGHTS, work / "mine.safetensors")
+    (work / "data").symlink_to(fake_data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(work)
+        result = runner.invoke(app, ["walkthrough", "--real", "--weights", "mine.safetensors", "--data-dir", "data",
+                                     "--notebook", "sub/w.ipynb", "--step", "1"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    notebook = json.loads((work / "sub" / "w.ipynb").read_text(encoding="utf-8"))
+    jobs.append((["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"], work / "sub"))
+    keys.append((("relative",), notebook))
+    return {key: (made, result) for (key, made), result in zip(keys, run_fresh_jobs(jobs))}
+
+
+@pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
+@pytest.mark.parametrize("lang, real", FRESH_CASES)
+def test_running_the_shown_code_prints_exactly_the_shown_output(lang, real, fresh_runs):
+    steps, result = fresh_runs[("steps", lang, real)]
+    assert "error" not in result, result.get("error")
+    assert any(line.startswith("_ = torch.manual_seed(4)") for line in steps[0].code.splitlines())
+    for step, output in zip(steps, result["outputs"]):
         assert output == step.output, f"step {step.key}"
     shown = by_key(steps)
     assert "grad_fn=<AddmmBackward0>" in shown["forward"].output
@@ -354,7 +424,7 @@ def test_language_files_ship_with_the_package():
     assert "locales/*.json" in project["tool"]["setuptools"]["package-data"]["fashionnet"]
 
 
-PROSE_KEYS = ("title.", "explain.", "note.", "ui.", "weights.", "notebook.")
+PROSE_KEYS = ("title.", "explain.", "note.", "ui.", "weights.", "notebook.", "inside.", "cli.")
 
 
 def _zh_prose() -> dict[str, str]:
@@ -427,7 +497,7 @@ def test_below_60_columns_still_renders(en_steps):
     assert "Step 13/13" in render(en_steps, width=40)
 
 
-def test_walkthrough_at_60_columns_through_the_installed_command(cli):
+def test_walkthrough_at_60_columns(cli):
     proc = cli("walkthrough", "--weights", "random", env={"COLUMNS": "60"})
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
@@ -530,31 +600,36 @@ def test_end_of_input_stops_quietly(en_steps):
     assert "Step 1/13" in text and "Step 2/13" not in text
 
 
-def test_modules_import_without_torch():
-    code = "import sys, fashionnet.walkthrough, fashionnet.render.walkthrough, fashionnet.notebook;print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 # --- The notebook ------------------------------------------------------------------------------------
 
 
+@pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(invoke, tmp_path, lang):
-    path = tmp_path / "walk.ipynb"
-    result = invoke("walkthrough", "--lang", lang, "--seed", "5", "--notebook", str(path), "--step", "1")
-    assert result.exit_code == 0, result.stderr
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(fresh_runs, lang):
+    notebook, result = fresh_runs[("notebook", lang)]
     assert notebook["nbformat"] == 4
     code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     markdown = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
     steps = make_steps(lang, seed=5, width=80)
     assert ["".join(cell["source"]) for cell in code_cells] == [step.code for step in steps]
-    assert all(step.explanation in markdown for step in steps)
-    outputs = run_fresh(["".join(cell["source"]) for cell in code_cells], cwd=tmp_path)
-    for cell, output in zip(code_cells, outputs):
+    assert all(markdown_text(step.explanation) in markdown for step in steps)
+    assert "`__init__`" in markdown and not re.search(r"(?<!`)__init__", markdown), "dunders render as code"
+    assert "error" not in result, result.get("error")
+    for cell, output in zip(code_cells, result["outputs"]):
         stored = "".join(cell["outputs"][0]["text"]) if cell["outputs"] else ""
         assert output == stored
+
+
+@pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
+def test_notebook_with_relative_paths_runs_from_its_own_folder(fresh_runs):
+    """Issue 17: `--real --weights mine.safetensors --data-dir data --notebook sub/w.ipynb` run from its
+    own folder, as Jupyter runs it (it failed at the weights cell, then at the data cell)."""
+    notebook, result = fresh_runs[("relative",)]
+    assert "error" not in result, result.get("error")
+    code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    assert "mine.safetensors" in code and "'/" in code, "absolute paths in the notebook"
+    stored = ["".join(c["outputs"][0]["text"]) if c["outputs"] else "" for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert result["outputs"] == stored
 
 
 def test_notebook_is_not_overwritten_without_force(invoke, tmp_path):
@@ -587,3 +662,104 @@ def test_every_locale_file_is_a_lang_choice():
     from fashionnet.walkthrough import languages
 
     assert [lang.value for lang in Lang] == list(languages())
+
+
+# --- Mends: no Generator echoed, the calibrated line, thumbnails, names kept whole -------------------
+
+def test_real_step_6_shows_the_calibrated_answer_predict_gives(fake_dir):
+    from fashionnet.predict import classify
+
+    steps = by_key(make_steps("en", seed=4, real=True, data_dir=fake_dir, weights=None))
+    facts = dict(next(b for b in steps["predict"].blocks if isinstance(b, Facts)).items)
+    model, info = load_model(None, 0, CPU)
+    pixels = (steps["forward"].tensors["X"] * 255).round().byte().numpy()
+    probs, indices = classify(pixels, model, CPU, top_k=1, temperature=info.temperature)
+    name = locale("en")["classes"][int(indices[0, 0])]
+    assert facts["calibrated"] == f"{name} {probs[0, 0]:.1%} (logits / {info.temperature:g}, as predict reports it)"
+    notes = [b.text for b in steps["predict"].blocks if isinstance(b, Note)]
+    assert notes and "temperature" in notes[0] and "label smoothing" in notes[0]
+    raw = float(steps["predict"].tensors["pred_probab"].max())
+    assert probs[0, 0] > raw, "the calibrated answer is surer than the tutorial's raw softmax"
+    assert "calibrated" not in dict(next(b for b in by_key(make_steps("en"))["predict"].blocks if isinstance(b, Facts)).items)
+
+
+def test_minibatch_pictures_are_full_size_where_three_fit():
+    steps = make_steps("en")
+    minibatch = render([by_key(steps)["minibatch"]], width=100)
+    narrow = render([by_key(steps)["minibatch"]], width=80)
+    picture_rows = lambda text: [line for line in text.splitlines() if re.fullmatch(r"[ .:=+*#%@-]{20,}", line)]  # noqa: E731
+    assert len(picture_rows(minibatch)) == 14 and len(picture_rows(narrow)) == 7  # 28 pixel rows, or halved
+
+
+@pytest.mark.parametrize("width", [60, 40])
+def test_chinese_class_names_are_never_broken(fake_dir, width):
+    from fashionnet.walkthrough import class_words
+    from tests.test_explain import broken_names
+
+    text = render(make_steps("zh", seed=4, real=True, data_dir=fake_dir, weights=None, width=width), width=width)
+    assert not broken_names(text, class_words("zh")), width
+    assert "…" not in text
+
+
+# --- --image: the steps on the user's picture -------------------------------------------------------
+
+@pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
+def test_image_steps_print_what_they_show_and_classify_the_picture(image_steps, fresh_runs):
+    steps = by_key(image_steps)
+    assert f"picture = torch.from_numpy(load_image({PHOTO!r}))  # added by fashionnet" in steps["forward"].code
+    _steps, result = fresh_runs[("image",)]
+    assert "error" not in result, result.get("error")
+    assert result["outputs"] == [step.output for step in image_steps]
+    from fashionnet.images import load_view
+
+    view = load_view(ROOT / PHOTO)
+    assert torch.equal(steps["forward"].tensors["X"][0], torch.from_numpy(view.image).float() / 255)
+    assert steps["predict"].output == "Predicted class: tensor([0])\n"  # the photo is a T-shirt
+    facts = dict(next(b for b in steps["predict"].blocks if isinstance(b, Facts)).items)
+    model, info = load_model(None, 0, CPU)
+    from fashionnet.predict import predict_paths
+
+    (answer,) = predict_paths([str(ROOT / PHOTO)], model, CPU, top_k=1, temperature=info.temperature)
+    assert facts["calibrated"].startswith(f"T-shirt/top {answer.probability:.1%} ")
+    batch = steps["minibatch"].tensors["input_image"]
+    assert torch.equal(batch[1], batch[0].flip(1)) and torch.equal(batch[2], batch[0].flip(0))
+    assert "# input_image = torch.rand(3,28,28)  # added by fashionnet" in steps["sequential"].code
+    text = render(image_steps)
+    assert "your picture" in text and "mirrored" in text and "upside down" in text
+
+
+def test_image_option_through_the_cli(invoke, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    result = invoke("walkthrough", "--image", PHOTO, "--step", "6")
+    assert result.exit_code == 0, result.stderr
+    assert "calibrated:  T-shirt/top" in result.stdout
+    notebook = tmp_path / "walk.ipynb"
+    assert invoke("walkthrough", "--image", PHOTO, "--step", "1", "--notebook", str(notebook)).exit_code == 0
+    assert f"load_image({str(ROOT / PHOTO)!r})" in notebook.read_text(), "absolute: Jupyter runs it from its folder"
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    failed = invoke("walkthrough", "--image", str(bad))
+    assert failed.exit_code == 1 and failed.stderr.startswith(f"error: {bad}: not an image")
+    assert "Using" not in failed.stderr, "the picture is checked before the model is loaded"
+    both = invoke("walkthrough", "--image", PHOTO, "--real")
+    assert both.exit_code == 2 and "choose one of --real and --image" in both.stderr
+    assert invoke("walkthrough", "--image", "-").exit_code == 2
+
+
+def test_chinese_words_of_the_cli(invoke, tmp_path, monkeypatch):
+    result = invoke("walkthrough", "--lang", "zh", "--step", "99")
+    assert result.exit_code == 2 and result.stderr.startswith("错误： ")
+    parse = invoke("walkthrough", "--lang", "zh", "--seed", "x")
+    assert parse.exit_code == 2 and " walkthrough: 错误： Invalid value for '--seed'" in parse.stderr
+    notebook = tmp_path / "walk.ipynb"
+    wrote = invoke("walkthrough", "--lang", "zh", "--step", "1", "--notebook", str(notebook))
+    assert f"已写入 {notebook}" in wrote.stderr
+    import fashionnet.walkthrough
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fashionnet.walkthrough, "build_steps", interrupted)
+    stopped = invoke("walkthrough", "--lang", "zh")
+    assert stopped.exit_code == 130 and stopped.stderr.splitlines()[-1] == "已中断。"
+    assert invoke("walkthrough").stderr.splitlines()[-1] == "Interrupted."

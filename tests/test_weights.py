@@ -73,9 +73,10 @@ def test_pickle_checkpoints_are_never_unpickled(tmp_path):
 
     path = tmp_path / "evil.safetensors"
     path.write_bytes(pickle.dumps(Evil()))
-    _expect(path, "not a readable safetensors checkpoint")
-    torch.save(build_model().state_dict(), tmp_path / "torch.pt")
-    _expect(tmp_path / "torch.pt", "not a readable safetensors checkpoint")
+    _expect(path, "not a safetensors file: a Python pickle (an old torch.save checkpoint); convert it with")
+    torch.save(build_model().state_dict(), tmp_path / "torch.pt")  # zip, as torch.save writes today
+    _expect(tmp_path / "torch.pt", "not a safetensors file: a zip archive, as torch.save and TorchScript write")
+    _expect(tmp_path / "torch.pt", "save_file(torch.load('IN.pt', weights_only=True), 'OUT.safetensors')")
 
 
 def test_other_classes_are_refused(tmp_path):

@@ -12,3 +12,21 @@ def json_safe(obj):
     if isinstance(obj, (list, tuple)):
         return [json_safe(v) for v in obj]
     return obj
+
+
+def json_rows(obj, level: int = 0) -> str:
+    """JSON indented like json.dumps(indent=2), except that a list of plain values (a row of a 28x28
+    picture, a shape) stays on one line: a picture is 28 lines instead of 812."""
+    import json
+
+    pad, inner = "  " * level, "  " * (level + 1)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = [f"{inner}{json.dumps(str(k))}: {json_rows(v, level + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(obj, (list, tuple)):
+        if all(not isinstance(v, (dict, list, tuple)) for v in obj):
+            return json.dumps(list(obj), allow_nan=False)
+        return "[\n" + ",\n".join(inner + json_rows(v, level + 1) for v in obj) + f"\n{pad}]"
+    return json.dumps(obj, allow_nan=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
 
 from rich.color import Color
@@ -15,12 +17,30 @@ from rich.text import Text
 _RAMP = " .:-=+*#%@"
 
 
+# COLUMNS outside this range is not a terminal's width (COLUMNS=0 from a broken script printed nothing at
+# all; a width of millions builds lines of millions of blanks): the terminal's own width is used instead.
+MIN_WIDTH, MAX_WIDTH, DEFAULT_WIDTH = 20, 1000, 80
+
+
+def sane_width(stderr: bool = False) -> int | None:
+    """The width to force on a console, or None to let rich decide (COLUMNS, else the terminal, else 80)."""
+    raw = os.environ.get("COLUMNS", "").strip()
+    if not raw.isdigit() or MIN_WIDTH <= int(raw) <= MAX_WIDTH:
+        return None  # unset or not a number (rich ignores it too), or a real width
+    stream = sys.__stderr__ if stderr else sys.__stdout__
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        columns = 0
+    return columns if MIN_WIDTH <= columns <= MAX_WIDTH else DEFAULT_WIDTH
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, width=sane_width())
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, width=sane_width(stderr=True))
 
 
 class Fitted:

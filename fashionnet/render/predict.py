@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from urllib.parse import quote
 from collections.abc import Iterable, Sequence
 from typing import IO
 
@@ -25,7 +27,8 @@ from fashionnet.render.console import Fitted, Picture
 
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
-CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score", "found")
+CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score", "found", "path_bytes")
+FORMULA_STARTS = ("=", "+", "-", "@")  # what makes a spreadsheet read a cell as a formula
 MASK_SIDE = 28  # --show draws a photo's garment mask with at most this many pixels on its longest side
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -85,6 +88,10 @@ def mask_picture(mask) -> Picture:
     return Picture([[255 if mask[r, c] else 40 for c in cols] for r in rows])
 
 
+NO_MASK_CLEAN = "no garment mask: a clean background, so the picture was used as it is"
+NO_MASK_NOT_FOUND = "no garment mask: no garment stood out, so the whole picture was used"
+
+
 def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
     """One image: 'path: Label 97.3%', the top-k bars, and with `show` the 28x28 picture beside them
     (and, for a photo, the garment mask that was cut out of it before that)."""
@@ -94,22 +101,26 @@ def prediction_view(result: Prediction, show: bool = False) -> RenderableType:
     body = Group(header, probability_bars(result))
     if not show or result.image is None:
         return body
-    pictures: list[RenderableType] = [Picture(result.image.tolist())]
+    drawn = [(Picture(result.image.tolist()), "model input 28x28")]
+    notes: list[RenderableType] = []
     if result.mask is not None:  # a photo: the garment mask cut out of it, then what the model saw
-        pictures.insert(0, mask_picture(result.mask))
-    side = sum(p.width for p in pictures) + 2 * (len(pictures) - 1)
+        drawn.insert(0, (mask_picture(result.mask), "garment mask"))
+    else:  # say why there is none, so a missing mask is not mistaken for a failure
+        notes.append(Text(NO_MASK_NOT_FOUND if result.found is False else NO_MASK_CLEAN, style="dim", overflow="fold"))
+    pictures: list[RenderableType] = [Group(p, Text(caption, style="dim")) for p, caption in drawn]
+    side = sum(max(p.width, cell_len(caption)) for p, caption in drawn) + 2 * (len(drawn) - 1)
 
     def build(width: int) -> RenderableType:
         if width < side:  # not even the pictures side by side: one above the other, then the bars
-            return Group(*pictures, body)
+            return Group(*pictures, body, *notes)
         row = Table.grid(padding=(0, 2))
         if width < side + 2 + 11 + 1 + MIN_BAR + 1 + 6:  # too narrow for the bars beside them: pictures above
             row.add_row(*pictures)
-            return Group(row, body)
+            return Group(row, body, *notes)
         if header.cell_len > width - side - 2:  # a long path: the header goes above, whole
-            row.add_row(*pictures, probability_bars(result))
+            row.add_row(*pictures, Group(probability_bars(result), *notes))
             return Group(header, row)
-        row.add_row(*pictures, body)
+        row.add_row(*pictures, Group(body, *notes))
         return row
 
     return Fitted(build)
@@ -191,12 +202,28 @@ def error_line(result: Prediction) -> Text:
     return Text(f"{printable(result.path)}: {result.error}", style="red")
 
 
+def path_bytes(path: str) -> str:
+    """The path's exact bytes, percent-encoded (`urllib.parse.unquote_to_bytes` gives them back): the way
+    back to the real file when the shown path had to be escaped."""
+    return quote(os.fsencode(path), safe="/")
+
+
+def _json_path(path: str) -> dict:
+    """A path as JSON: exact when it is text; a name with bytes that are not UTF-8 (Python keeps them as
+    lone surrogates, which strict JSON readers refuse) is shown escaped, with the real bytes beside it."""
+    try:
+        path.encode("utf-8")
+        return {"path": path}
+    except UnicodeEncodeError:
+        return {"path": printable(path), "path_bytes": path_bytes(path)}
+
+
 def prediction_record(result: Prediction) -> dict:
     """The JSON object for one input (also the CSV row's source)."""
     if not result.ok:
-        return {"path": result.path, "error": result.error}
+        return {**_json_path(result.path), "error": result.error}
     return {
-        "path": result.path,
+        **_json_path(result.path),
         "label": result.label,
         "index": result.index,
         "probability": round(result.probability, 6),
@@ -213,8 +240,17 @@ def write_jsonl(results: Iterable[Prediction], file: IO[str]) -> None:
         file.write(json.dumps(json_safe(prediction_record(result)), allow_nan=False) + "\n")
 
 
+def spreadsheet_safe(cell):
+    """A text cell a spreadsheet will show as text: one starting like a formula (a file named
+    '=HYPERLINK(...).png') gets a leading apostrophe, the usual mark for 'this is text'. '-' (stdin) stays."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and cell != "-":
+        return "'" + cell
+    return cell
+
+
 def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
-    """A header, then one row per input; `top` is 'label:probability;...' and `error` is empty on success."""
+    """A header, then one row per input; `top` is 'label:probability;...' and `error` is empty on success.
+    `path` is printable and spreadsheet-safe; when that changed it, `path_bytes` holds the real path."""
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for result in results:
@@ -222,6 +258,8 @@ def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
         top = ";".join(f"{t['label']}:{t['probability']}" for t in rec.get("top", []))
         sure, found = ({True: "true", False: "false"}.get(rec.get(key), "") for key in ("sure", "found"))
         score = rec.get("score")
-        writer.writerow([printable(result.path), rec.get("label", ""), rec.get("index", ""),
-                         rec.get("probability", ""), top, rec.get("error", ""), sure, "" if score is None else score,
-                         found])
+        shown = spreadsheet_safe(printable(result.path))
+        row = [shown, rec.get("label", ""), rec.get("index", ""), rec.get("probability", ""), top,
+               rec.get("error", ""), sure, "" if score is None else score, found,
+               "" if shown == result.path else path_bytes(result.path)]
+        writer.writerow([spreadsheet_safe(cell) for cell in row])

@@ -175,7 +175,7 @@ class SignedPicture:
         return Measurement(len(self.rows[0]), len(self.rows[0]))
 
 
-class _PictureGrid:
+class PictureGrid:
     """As many pictures side by side as the terminal has room for."""
 
     def __init__(self, cells: list[tuple[RenderableType, str]], cell_width: int = 28, gap: int = 3):
@@ -201,4 +201,4 @@ def neurons_view(neurons, layer_name: str = "linear_relu_stack.0") -> Renderable
         "where a lit pixel raises the neuron's output, blue where it lowers it (without colour: light = "
         "positive, dark = negative, the middle shade is zero); each picture is scaled to its largest |weight|."
     )
-    return Trimmed(Group(legend, Text(""), _PictureGrid(cells)))
+    return Trimmed(Group(legend, Text(""), PictureGrid(cells)))

@@ -71,21 +71,70 @@ def _num(v: float | None) -> str:
     return "--" if v is None else f"{v:.4f}"
 
 
-def epoch_line(stats) -> str:
+def smoothing_floor(label_smoothing: float, classes: int = len(CLASSES)) -> float:
+    """The lowest label-smoothed cross-entropy there is: the entropy of the smoothed target itself
+    (for 0.2 and ten classes, 0.867), reached only by predicting exactly that target."""
+    import math
+
+    right = 1 - label_smoothing + label_smoothing / classes
+    other = label_smoothing / classes
+    return -(right * math.log(right) + (classes - 1) * (other * math.log(other) if other else 0.0))
+
+
+def losses_note(label_smoothing: float, distill_weight: float = 0.0, photo_weight: float = 0.0) -> str:
+    """What the two losses are, for the line under the table (and before the first epoch): a learner
+    would otherwise read 'train loss above test loss' as a bug. `distill_weight` and `photo_weight` are
+    0 for a run without a teacher or without photo drawings (see loss_parts)."""
+    test = "Test loss is the plain cross-entropy of the raw logits, the loss evaluate reports."
+    if not distill_weight and not photo_weight:
+        return (f"* Train loss is the label-smoothed cross-entropy (smoothing {label_smoothing:g}) that training "
+                f"minimises; it cannot fall below {smoothing_floor(label_smoothing):.3f}. {test}")
+    smoothed = f"label-smoothed (smoothing {label_smoothing:g}) " if label_smoothing else ""
+    parts = f"{smoothed}cross-entropy"
+    if distill_weight:
+        parts = f"{1 - distill_weight:g} x the {parts} + {distill_weight:g} x the distance to the teacher's answers"
+    if photo_weight:
+        parts = f"{parts}, plus {photo_weight:g} x the photo drawings' loss"
+    return f"* Train loss is what training minimises: on FashionMNIST {parts}. {test}"
+
+
+def loss_parts(recipe) -> tuple[float, float, float]:
+    """(label smoothing, distillation weight, photo weight) of a recipe (a Recipe or a checkpoint's recipe
+    mapping): what its train loss is made of, 0 for what the run did not use."""
+    get = recipe.get if isinstance(recipe, dict) else lambda name, default=None: getattr(recipe, name, default)
+
+    def number(name: str) -> float:
+        value = get(name, 0.0)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+    distill = number("distill_weight") if number("teacher_epochs") > 0 else 0.0
+    photos = number("photo_weight") if number("photo_share") > 0 else 0.0
+    return number("label_smoothing"), distill, photos
+
+
+def epoch_line(stats, smoothed: bool = False) -> str:
+    star = "*" if smoothed else ""
     return (
-        f"epoch {stats.epoch:>3}  train loss {stats.train_loss:.4f}  acc {stats.train_accuracy:.2%}  "
+        f"epoch {stats.epoch:>3}  train loss{star} {stats.train_loss:.4f}  acc {stats.train_accuracy:.2%}  "
         f"test loss {_num(stats.test_loss)}  acc {_pct(stats.test_accuracy)}  {stats.seconds:.1f}s"
     )
 
 
-def epochs_table(history) -> Table:
+def epochs_table(history, label_smoothing: float = 0.0, distill_weight: float = 0.0,
+                 photo_weight: float = 0.0) -> RenderableType:
+    """One row per epoch; a train loss that is not plain cross-entropy (label-smoothed, distilled, with
+    photo drawings) is starred and explained below the table."""
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for name in ("Epoch", "Train loss", "Train acc", "Test loss", "Test acc", "Seconds"):
+    special = bool(label_smoothing or distill_weight or photo_weight)
+    star = "*" if special else ""
+    for name in ("Epoch", f"Train loss{star}", "Train acc", "Test loss", "Test acc", "Seconds"):
         table.add_column(name, justify="right")
     for s in history:
-        table.add_row(str(s.epoch), _num(s.train_loss), _pct(s.train_accuracy), _num(s.test_loss),
-                      _pct(s.test_accuracy), f"{s.seconds:.1f}")
-    return table
+        table.add_row("--" if s.epoch is None else str(s.epoch), _num(s.train_loss), _pct(s.train_accuracy),
+                      _num(s.test_loss), _pct(s.test_accuracy), "--" if s.seconds is None else f"{s.seconds:.1f}")
+    if not special:
+        return table
+    return Group(table, Text(losses_note(label_smoothing, distill_weight, photo_weight), style="dim"))
 
 
 def per_class_table(evaluation) -> RenderableType:
@@ -147,14 +196,15 @@ def confusion_heatmap(confusion: list[list[int]]) -> RenderableType:
 def evaluation_view(evaluation, source: str) -> RenderableType:
     head = Text.assemble(
         ("Accuracy ", "bold"), (f"{evaluation.accuracy:.2%}", "bold green"),
-        f"  ({sum(r[i] for i, r in enumerate(evaluation.confusion)):,} of {evaluation.samples:,} correct)  ",
-        ("loss ", "bold"), f"{evaluation.loss:.4f}",
+        f"  ({sum(r[i] for i, r in enumerate(evaluation.confusion)):,} of {evaluation.samples:,} correct)",
     )
+    loss = Text.assemble(("Loss ", "bold"), f"{evaluation.loss:.4f}  (mean cross-entropy of the raw logits)")
     calibrated = "calibrated, " if evaluation.temperature != 1.0 else "uncalibrated, "
     ece = Text.assemble(("Calibration error ", "bold"), f"{evaluation.calibration_error:.2%}",
                         f"  ({calibrated}temperature {evaluation.temperature:g})")
     return Group(
         head,
+        loss,
         ece,
         Text(f"Weights: {source}", style="dim"),
         Text(""),
@@ -165,11 +215,68 @@ def evaluation_view(evaluation, source: str) -> RenderableType:
     )
 
 
+def mistakes_heading(total: int, shown: int, samples: int, true_class: int | None) -> str:
+    """'112 of the 1,000 Shirt test images are misclassified; the 12 the model was surest about:'"""
+    what = f"{CLASSES[true_class]} test images" if true_class is not None else "test images"
+    if total == 0:
+        return f"None of the {samples:,} {what} is misclassified."
+    which = f"the {shown} the model was surest about" if shown < total else "all of them, surest first"
+    return f"{total:,} of the {samples:,} {what} are misclassified; {which}:"
+
+
+def mistakes_view(total: int, mistakes, samples: int, true_class: int | None, source: str) -> RenderableType:
+    """The misclassified images as 28x28 pictures, as many side by side as fit, each captioned with its
+    test-set index, 'true → predicted' and the calibrated probability of the wrong answer."""
+    from fashionnet.render.console import Picture, Trimmed
+    from fashionnet.render.predict import percent
+    from fashionnet.render.summary import PictureGrid
+
+    cells = [(Picture(m.image), f"#{m.index}\n{m.true_label} →\n{m.predicted_label} {percent(m.probability)}")
+             for m in mistakes]
+    parts: list[RenderableType] = [Text(mistakes_heading(total, len(mistakes), samples, true_class), style="bold"),
+                                   Text(f"Weights: {source}", style="dim"), Text("")]
+    if cells:
+        parts.append(PictureGrid(cells))
+    return Trimmed(Group(*parts))
+
+
+def comparison_view(comparison) -> RenderableType:
+    """`train --recipe tutorial`'s closing table: the page's recipe beside the shipped one, then why each
+    change helps. Where three columns would be cramped, each row is stacked (what, then both values)."""
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("", style="bold", no_wrap=True)
+    table.add_column("tutorial (this run)", ratio=2)
+    table.add_column("shipped weights", ratio=3)
+    for what, mine, theirs in comparison.rows:
+        table.add_row(what, mine, theirs or "--")
+
+    def stacked() -> RenderableType:
+        lines: list[RenderableType] = []
+        for what, mine, theirs in comparison.rows:
+            lines += [Text(what, style="bold"), Text(f"  tutorial: {mine}", overflow="fold"),
+                      Text(f"  shipped:  {theirs or '--'}", overflow="fold")]
+        return Group(*lines)
+
+    parts: list[RenderableType] = [Text("The tutorial's recipe and the shipped one", style="bold"),
+                                   Fitted(lambda width: table if width >= 60 else stacked())]
+    if comparison.reasons:
+        reasons = Table.grid(padding=(0, 1))
+        reasons.add_column(no_wrap=True)
+        reasons.add_column()
+        for change, why in comparison.reasons:
+            reasons.add_row("-", Text.assemble((change, "bold"), f": {why}"))
+        parts += [Text(""), Text("What the shipped recipe changes, and why it helps", style="bold"), reasons]
+    return Group(*parts)
+
+
 class ProgressReporter:
     """Training callbacks that draw a progress bar per epoch and one line per finished epoch (stderr)."""
 
-    def __init__(self, console: Console):
+    def __init__(self, console: Console, smoothed: bool = False):
         self.console = console
+        self.smoothed = smoothed
         self.progress = train_progress(console)
         self.task = None
         self.samples = 0
@@ -196,7 +303,7 @@ class ProgressReporter:
         self.progress.update(self.task, completed=batch, loss=loss, speed=samples / elapsed)
 
     def epoch_end(self, stats) -> None:
-        self.progress.console.print(epoch_line(stats), highlight=False)
+        self.progress.console.print(epoch_line(stats, self.smoothed), highlight=False)
 
     def teacher(self) -> "TeacherProgress":
         """The same bars and lines for the distillation teacher's epochs, marked as the teacher's."""
@@ -217,7 +324,7 @@ class TeacherProgress:
         self.reporter.batch_end(batch, samples, loss)
 
     def epoch_end(self, stats) -> None:
-        self.reporter.progress.console.print("teacher " + epoch_line(stats), highlight=False)
+        self.reporter.progress.console.print("teacher " + epoch_line(stats), highlight=False)  # plain loss
 
     def finished(self, report: dict) -> None:
         accuracy = report.get("test_accuracy")

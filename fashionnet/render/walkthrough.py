@@ -25,7 +25,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from fashionnet.render.console import Picture, print_whole, verbatim
+from fashionnet.render.console import Fitted, Picture, natural_width, print_whole, verbatim
 from fashionnet.walkthrough import (
     Block,
     Code,
@@ -36,6 +36,7 @@ from fashionnet.walkthrough import (
     Probabilities,
     Step,
     check_step,
+    class_words,
     heading,
     text,
 )
@@ -54,13 +55,25 @@ class Paragraph:
     Chinese text (no spaces) with ragged, half-empty lines; here a line may also break between any
     two CJK characters, measured in terminal cells."""
 
-    def __init__(self, text: str, style: str = ""):
+    def __init__(self, text: str, style: str = "", keep: Sequence[str] = ()):
         self.text = text
         self.style = style
+        self.keep = sorted({k for k in keep if k}, key=len, reverse=True)  # never broken, e.g. class names
+
+    def tokens(self) -> list[str]:
+        if not self.keep:
+            return _TOKENS.findall(self.text)
+        out: list[str] = []
+        for piece in re.split("(" + "|".join(map(re.escape, self.keep)) + ")", self.text):
+            if piece in self.keep:
+                out.append(piece)
+            elif piece:
+                out += _TOKENS.findall(piece)
+        return out
 
     def lines(self, width: int) -> list[str]:
         lines, line, space = [], "", False
-        for token in _TOKENS.findall(self.text):
+        for token in self.tokens():
             if token.isspace():
                 space = bool(line)
                 continue
@@ -116,23 +129,32 @@ def render_output(block: Output, lang: str) -> RenderableType:
 
 
 def render_pictures(block: Pictures, lang: str) -> RenderableType:
-    grid = Table.grid(padding=(0, 3))
-    for _ in block.images:
-        grid.add_column()
-    cells = []
-    for pixels, caption in zip(block.images, block.captions):
-        picture = Picture(_halve(pixels) if block.small else pixels)
-        cells.append(Group(picture, Text(caption, style="dim", overflow="fold")))
-    grid.add_row(*cells)
-    return grid
+    """The pictures side by side with their captions; `small` ones are drawn halved only where full-size
+    ones (28 columns each) would not fit beside each other."""
+    gap = 3
+
+    def build(width: int) -> RenderableType:
+        full = sum(len(pixels[0]) if pixels else 0 for pixels in block.images) + gap * (len(block.images) - 1)
+        halve = block.small and full > width
+        grid = Table.grid(padding=(0, gap))
+        for _ in block.images:
+            grid.add_column()
+        cells = []
+        for pixels, caption in zip(block.images, block.captions):
+            picture = Picture(_halve(pixels) if halve else pixels)
+            cells.append(Group(picture, Text(caption, style="dim", overflow="fold")))
+        grid.add_row(*cells)
+        return grid
+
+    return Fitted(build)
 
 
 def render_facts(block: Facts, lang: str) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
-    for key, value in block.items:
-        grid.add_row(key + text(lang, "ui.colon"), value)
+    grid.add_column()
+    for key, value in block.items:  # values wrap between words, never inside a class name
+        grid.add_row(key + text(lang, "ui.colon"), Paragraph(value, keep=class_words(lang)))
     return grid
 
 
@@ -141,22 +163,32 @@ def render_note(block: Note, lang: str) -> RenderableType:
 
 
 def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
+    """The ten classes with probability and bar; where the full class names do not fit the terminal, the
+    names alone (a translated name without its English one), then no bars, so no name is ever broken."""
     class_header, probability_header, note_header = block.headers
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
-    table.add_column("#", justify="right")
-    table.add_column(class_header, overflow="fold")
-    table.add_column(probability_header, justify="right", no_wrap=True)
-    table.add_column("", no_wrap=True)
-    table.add_column(note_header, overflow="fold")
-    for row in block.rows:
-        marks = ((row.predicted, block.predicted_label), (row.true, block.true_label))
-        notes = [label for flag, label in marks if flag and label]
-        style = "bold" if row.predicted else None
-        bar = "█" * round(row.probability * BAR_WIDTH)
-        table.add_row(
-            str(row.index), row.name, f"{row.probability:.4f}", bar, block.separator.join(notes), style=style
-        )
-    return table
+
+    def table(short: bool, bars: bool = True) -> Table:
+        grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
+        grid.add_column("#", justify="right", no_wrap=True)
+        grid.add_column(class_header, no_wrap=True)
+        grid.add_column(probability_header, justify="right", no_wrap=True)
+        if bars:
+            grid.add_column("", no_wrap=True)
+        grid.add_column(note_header, no_wrap=bars, overflow="fold")
+        for row in block.rows:
+            marks = ((row.predicted, block.predicted_label), (row.true, block.true_label))
+            notes = [label for flag, label in marks if flag and label]
+            style = "bold" if row.predicted else None
+            name = row.short if short and row.short else row.name
+            cells = [str(row.index), name, f"{row.probability:.4f}"]
+            if bars:
+                cells.append("█" * round(row.probability * BAR_WIDTH))
+            grid.add_row(*cells, block.separator.join(notes), style=style)
+        return grid
+
+    layouts = [table(False), table(True), table(True, bars=False)]
+    needed = [natural_width(layout) for layout in layouts]
+    return Fitted(lambda width: next((t for t, n in zip(layouts, needed) if n <= width), layouts[-1]))
 
 
 _RENDERERS: dict[type, Callable[..., RenderableType]] = {
