@@ -110,3 +110,14 @@ def test_a_damaged_teacher_in_a_checkpoint_is_refused(damage):
         state["intruder"] = torch.zeros(1)
     with pytest.raises(WeightsError, match="ck.safetensors"):
         restore_teacher("ck.safetensors", {"teacher." + k: v for k, v in state.items()}, 0, CPU)
+
+
+def test_the_train_loss_note_says_what_the_mix_is():
+    from fashionnet.render.training import loss_parts, losses_note
+
+    assert loss_parts(Recipe()) == (0.1, 0.5, 0.15)
+    assert loss_parts({"label_smoothing": 0.2}) == (0.2, 0.0, 0.0), "an older checkpoint's recipe: smoothing alone"
+    assert loss_parts({**Recipe().to_dict(), "teacher_epochs": 0, "photo_share": 0.0}) == (0.1, 0.0, 0.0)
+    note = losses_note(*loss_parts(Recipe()))
+    assert "0.5 x distance to the teacher" in note and "0.15 x the photos' loss" in note and "cannot fall" not in note
+    assert "cannot fall below 0.500" in losses_note(0.1)

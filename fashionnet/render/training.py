@@ -89,13 +89,12 @@ def losses_note(label_smoothing: float, distill_weight: float = 0.0, photo_weigh
     if not distill_weight and not photo_weight:
         return (f"* Train loss is the label-smoothed cross-entropy (smoothing {label_smoothing:g}) that training "
                 f"minimises; it cannot fall below {smoothing_floor(label_smoothing):.3f}. {test}")
-    smoothed = f"label-smoothed (smoothing {label_smoothing:g}) " if label_smoothing else ""
-    parts = f"{smoothed}cross-entropy"
+    parts = f"label-smoothed ({label_smoothing:g}) cross-entropy" if label_smoothing else "cross-entropy"
     if distill_weight:
-        parts = f"{1 - distill_weight:g} x the {parts} + {distill_weight:g} x the distance to the teacher's answers"
+        parts = f"{1 - distill_weight:g} x {parts} + {distill_weight:g} x distance to the teacher"
     if photo_weight:
-        parts = f"{parts}, plus {photo_weight:g} x the photo drawings' loss"
-    return f"* Train loss is what training minimises: on FashionMNIST {parts}. {test}"
+        parts = f"{parts}, plus {photo_weight:g} x the photos' loss"
+    return f"* Train loss is what training minimises: {parts}. {test}"
 
 
 def loss_parts(recipe) -> tuple[float, float, float]:
