@@ -328,5 +328,4 @@ class TeacherProgress:
     def finished(self, report: dict) -> None:
         accuracy = report.get("test_accuracy")
         tested = f"test accuracy {accuracy:.2%}, " if accuracy is not None else ""
-        self.reporter.progress.console.print(f"teacher ready ({tested}{report['seconds']:.1f}s); "
-                                             "the network now learns from it and the labels", highlight=False)
+        self.reporter.progress.console.print(f"teacher ready ({tested}{report['seconds']:.1f}s)", highlight=False)
