@@ -1,7 +1,8 @@
 """What stands between fashionnet and issue 7's photo targets, measured (not part of `make bench`).
 
-Three experiments, each printing its figures for the two fixed halves of the development photos (or the
-FashionMNIST test set), so that the README's "what did not help" list can be reproduced:
+Three experiments, each printing its figures for the validation part of the photos (fashionnet/photos.py:
+never the hold-out) or the FashionMNIST test set, so that docs/photos.md's "what did not help" list can be
+reproduced (issue 7 measured them on two halves of an earlier 1,350-photo development set):
 
     python benchmarks/photo_limits.py segmenter --onnx u2netp.onnx   # GrabCut replaced by u2netp (~10 min)
     python benchmarks/photo_limits.py score                          # best unknown-garment score from our features
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import photo_set  # noqa: E402
-from fashionnet import garment, images  # noqa: E402
+from fashionnet import garment, images, photos as photo_data  # noqa: E402
 
 U2NETP_SIDE = 320  # the model's fixed input size
 _session = None
@@ -61,7 +62,7 @@ def _view(path: Path) -> tuple[np.ndarray, bool, tuple[float, float, float]]:
     """The drawings predict averages over, whether a garment was found, and the mask's shape: width per
     height of its bounding box, the share of that box it fills, the share of the frame it covers."""
     view = images.load_view(str(path))
-    drawings = np.stack([view.image] if view.variants is None else [view.image, *view.variants])
+    drawings = view.drawings()
     shape = (np.nan, np.nan, np.nan)
     if view.mask is not None:
         rows, cols = np.flatnonzero(view.mask.any(1)), np.flatnonzero(view.mask.any(0))
@@ -70,7 +71,7 @@ def _view(path: Path) -> tuple[np.ndarray, bool, tuple[float, float, float]]:
     return drawings, view.found, shape
 
 
-def _photo_logits(photos: list[photo_set.Photo], u2netp: str | None = None):
+def _photo_logits(photos: list[photo_data.Photo], u2netp: str | None = None):
     """Averaged logits of the shipped model per photo (as predict computes them), found flags, mask shapes,
     temperature, and the seconds the two decoding processes took."""
     import torch
@@ -80,7 +81,7 @@ def _photo_logits(photos: list[photo_set.Photo], u2netp: str | None = None):
 
     start = time.perf_counter()
     with Pool(2, initializer=_start_u2netp if u2netp else None, initargs=(u2netp,) if u2netp else ()) as pool:
-        views = pool.map(_view, [p.path for p in photos], chunksize=8)
+        views = pool.map(_view, [str(_photos_folder() / p.path) for p in photos], chunksize=8)
     seconds = time.perf_counter() - start
     model, info = load_model(None, 0, torch.device("cpu"))
     model.eval()
@@ -96,26 +97,25 @@ def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def segmenter(onnx: str | None) -> None:
-    photos = photo_set.load(_photos_folder())
+    photos, part = _photos(photo_data.VALIDATION)
     logits, found, _, temperature, seconds = _photo_logits(photos, onnx)
     probs = _softmax(logits, temperature)
     predicted, score = probs.argmax(1), np.where(found, probs.max(1), 0.0)
     print(f"{'u2netp' if onnx else 'GrabCut'}: {seconds / len(photos) * 2 * 1000:.0f} ms of one core per photo")
-    for half in (0, 1):
-        chosen = [i for i, p in enumerate(photos) if p.half == half]
-        s = photo_set.scores([photos[i] for i in chosen], [int(predicted[i]) for i in chosen],
-                             [True] * len(chosen), [float(score[i]) for i in chosen])
-        print(f"  half {half}: strict {s['strict_accuracy']:.1%}, acceptable {s['acceptable_accuracy']:.1%}, "
-              f"AUROC {s['auroc']:.3f}")
+    named, acceptable = _classes(photos)
+    s = photo_set.scores(named, acceptable, [p.category for p in photos],
+                         photo_set.Answers(predicted, score, np.ones(len(photos), bool)))
+    print(f"  validation: strict {s['strict_accuracy']:.1%}, acceptable {s['acceptable_accuracy']:.1%}, "
+          f"AUROC {s['auroc']:.3f}")
 
 
 def score() -> None:
     """A logistic regression over everything predict knows of a photo (calibrated top probability, margin,
-    the mask's shape, the predicted class and class-specific aspect), fitted on one half to tell the seven
+    the mask's shape, the predicted class and class-specific aspect), fitted on the train part to tell the seven
     known categories from hat/shorts/skirt, and measured on the other: an upper bound for a hand-made score."""
     import torch
 
-    photos = photo_set.load(_photos_folder())
+    photos, part = _photos(photo_data.TRAIN, photo_data.VALIDATION)
     logits, found, shape, temperature, _ = _photo_logits(photos)
     probs = _softmax(logits, temperature)
     ranked = np.sort(probs, 1)
@@ -126,8 +126,8 @@ def score() -> None:
     x = np.column_stack([np.log(top), np.log(margin + 1e-3), aspect, shape[:, 1], shape[:, 2], found,
                          onehot, onehot * aspect[:, None], np.ones(len(photos))])
     known = np.array([bool(p.named) for p in photos])
-    half = np.array([p.half for p in photos])
-    for fit_on in (0, 1):
+    half = np.where(part == photo_data.TRAIN, 0, 1)
+    for fit_on in (0,):
         xs = torch.tensor(x[half == fit_on])
         ys = torch.tensor(known[half == fit_on], dtype=torch.float64)
         w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
@@ -143,7 +143,7 @@ def score() -> None:
         s = x[half != fit_on] @ w.detach().numpy()
         k = known[half != fit_on]
         plain = top[half != fit_on]
-        print(f"fitted on half {fit_on}, measured on half {1 - fit_on}: AUROC {photo_set.auroc(s[k], s[~k]):.3f} "
+        print(f"fitted on the train part, measured on validation: AUROC {photo_set.auroc(s[k], s[~k]):.3f} "
               f"(calibrated top probability alone: {photo_set.auroc(plain[k], plain[~k]):.3f})")
 
 
@@ -210,8 +210,21 @@ def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array([b[2] / b[1] for b in blocks]), np.array([b[0] / b[1] for b in blocks])
 
 
+def _photos(*parts: int) -> tuple[list[photo_data.Photo], np.ndarray]:
+    """The photos of the given parts (in labels.csv order) and the part of each."""
+    every = photo_data.read_labels(_photos_folder())
+    part = photo_data.assign_parts([p.category for p in every])
+    keep = np.isin(part, parts)
+    return [p for p, k in zip(every, keep) if k], part[keep]
+
+
+def _classes(photos: list[photo_data.Photo]) -> tuple[np.ndarray, np.ndarray]:
+    named = np.array([[c in p.named for c in range(10)] for p in photos], bool)
+    return named, np.array([[c in p.acceptable for c in range(10)] for p in photos], bool)
+
+
 def _photos_folder() -> Path:
-    folder = photo_set.locate()
+    folder = photo_data.locate_photos()
     if folder is None:
         raise SystemExit("development photos not found (../shared/data/clothing-photos or $FASHIONNET_PHOTOS)")
     return folder

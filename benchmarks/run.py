@@ -248,46 +248,64 @@ def _accuracy(cmd: list[str], labels: dict[str, int]) -> float:
 
 
 def bench_photos() -> list[dict]:
-    """Issue 7: real phone photos (the development set, when present), calibration and "not sure"."""
+    """Issue 15: the photo hold-out (614 of the 3,068 labelled photos, never trained on, never used to choose
+    a setting), calibration and "not sure". From `predict` on the photo files when this machine has a copy
+    of them, else from the shipped drawings (each photo's own drawing: close to predict's figures, which
+    also average over the mask variants, but not equal; the rows say which)."""
+    import numpy as np
+
     from benchmarks import photo_set
+    from fashionnet import photos
+    from fashionnet.calibration import DEFAULT_THRESHOLD
 
     rows = []
     _, proc = run([*FASHIONNET, "evaluate", "--json"])
     ece = json.loads(proc.stdout)["calibration_error"]
-    rows.append({"name": "test-set calibration error (ECE)", "value": ece, "ratio": ece, "target": 0.02, "unit": "ECE"})
-    folder = photo_set.locate()
-    if folder is None:
-        print("photos: development set not found (../shared/data/clothing-photos or $FASHIONNET_PHOTOS); "
-              "skipping the photo benchmarks", file=sys.stderr)
-        return rows
-    photos = photo_set.load(folder)
-    with tempfile.TemporaryDirectory() as tmp:
-        listing = Path(tmp) / "photos"
-        listing.mkdir()
-        for i, p in enumerate(photos[:: max(1, len(photos) // 100)][:100]):  # 100 photos across all categories
-            (listing / f"{i:03d}.jpg").symlink_to(p.path)
-        r = ratio_to_import_torch([*FASHIONNET, "predict", str(listing), "--json"], repeats=11)
-        rows.append({"name": "predict 100 photos of 400 px", **r, "target": 1.40, "unit": "x import torch"})
-    _, proc = run([*FASHIONNET, "predict", *[str(p.path) for p in photos], "--json"])
-    found = {row["path"]: row for row in map(json.loads, proc.stdout.decode().splitlines())}
-    answers = [found[str(p.path)] for p in photos]
-    report = {}
-    for name, part in (("tuning half", 0), ("confirming half", 1), ("all", None)):
-        chosen = [i for i, p in enumerate(photos) if part is None or p.half == part]
-        report[name] = photo_set.scores([photos[i] for i in chosen], [answers[i].get("index", -1) for i in chosen],
-                                        [bool(answers[i].get("sure")) for i in chosen],
-                                        [answers[i].get("score", 0.0) for i in chosen])
-    whole = report["all"]
+    rows.append({"name": "test-set calibration error (ECE)", "value": ece, "ratio": ece, "target": 0.025, "unit": "ECE"})
+    drawings = photos.load()
+    which = drawings.in_part(photos.HOLDOUT)
+    folder = photos.locate_photos()
+    if folder is not None:
+        source = "predict on the photo files"
+        with tempfile.TemporaryDirectory() as tmp:
+            listing = Path(tmp) / "photos"
+            listing.mkdir()
+            for i, index in enumerate(which[:: max(1, len(which) // 100)][:100]):  # 100 across all categories
+                (listing / f"{i:03d}.jpg").symlink_to(folder / str(drawings.path[index]))
+            r = ratio_to_import_torch([*FASHIONNET, "predict", str(listing), "--json"], repeats=11)
+            rows.append({"name": "predict 100 photos of 400 px", **r, "target": 1.40, "unit": "x import torch"})
+        paths = [str(folder / str(drawings.path[i])) for i in which]
+        _, proc = run([*FASHIONNET, "predict", *paths, "--json"])
+        found = {row["path"]: row for row in map(json.loads, proc.stdout.decode().splitlines())}
+        answers = photo_set.Answers(np.array([found[p].get("index", -1) for p in paths]),
+                                    np.array([found[p].get("score", 0.0) for p in paths]),
+                                    np.array([bool(found[p].get("sure")) for p in paths]))
+    else:
+        import torch
+
+        from fashionnet.weights import load_model
+
+        source = "shipped drawings (no mask variants)"
+        print("photos: no copy of the photos here (../shared/data/clothing-photos or $FASHIONNET_PHOTOS): the hold-out "
+              "figures come from the shipped drawings, without the mask variants predict averages over, and the "
+              "100-photo speed row is skipped", file=sys.stderr)
+        model, info = load_model(None, 0, torch.device("cpu"))
+        answers = photo_set.from_drawings(drawings, which, model, info.temperature, DEFAULT_THRESHOLD)
+    names = [str(drawings.categories[c]) for c in drawings.category[which]]
+    report = photo_set.scores(drawings.named[which], drawings.acceptable[which], names, answers)
     for key, label, target in (
-        ("strict_accuracy", "photos: strict accuracy", 0.60),
-        ("balanced_accuracy", "photos: class-balanced accuracy", 0.55),
-        ("acceptable_accuracy", "photos: acceptable-class accuracy", 0.70),
-        ("auroc", "photos: AUROC hat/shorts/skirt vs known", 0.80),
-        ("unknown_not_sure", "photos: hat/shorts/skirt marked not sure", 0.50),
+        ("strict_accuracy", "photos: strict accuracy", 0.65),
+        ("balanced_accuracy", "photos: class-balanced accuracy", 0.62),
+        ("acceptable_accuracy", "photos: acceptable-class accuracy", 0.75),
+        ("auroc", "photos: AUROC hat/shorts/skirt vs known", 0.85),
+        ("unknown_not_sure", "photos: hat/shorts/skirt marked not sure", 0.60),
         ("correct_sure", "photos: correct answers kept sure", 0.80),
     ):
-        rows.append({"name": label, "value": whole[key], "ratio": whole[key], "target": target, "unit": "share",
-                     "higher_is_better": True, "halves": {k: v[key] for k, v in report.items()}})
+        rows.append({"name": label, "value": report[key], "ratio": report[key], "target": target, "unit": "share",
+                     "higher_is_better": True, "photos": report["photos"], "source": source})
+    for category, accuracy in report["per_category"].items():  # no target of their own: shown, never missed
+        rows.append({"name": f"photos: {category} accuracy", "value": accuracy, "ratio": accuracy, "target": 0.0,
+                     "unit": "share (no target)", "higher_is_better": True, "source": source})
     rows[-1]["detail"] = report
     return rows
 

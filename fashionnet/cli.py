@@ -25,9 +25,9 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
     "be written or that another run wrote meanwhile); 3 FashionMNIST missing, corrupt or incomplete "
-    "(evaluate and train need the whole test split); 4 checkpoint or ONNX file missing, corrupt, of the "
-    "wrong shape or dtype, or giving outputs that are not numbers; 5 an export failed its own check; "
-    "130 interrupted; 141 stdout's reader went away."
+    "(evaluate and train need the whole test split), or train's photo drawings missing, corrupt or stale; "
+    "4 checkpoint or ONNX file missing, corrupt, of the wrong shape or dtype, or giving outputs that are "
+    "not numbers; 5 an export failed its own check; 130 interrupted; 141 stdout's reader went away."
 )
 
 
@@ -243,7 +243,7 @@ DataDirOption = Annotated[
 
 
 # Shown in `train --help` without importing torch; tests/test_train.py checks them against train.Recipe.
-RECIPE_DEFAULTS = {"epochs": 21, "batch_size": 512, "lr": 0.002}
+RECIPE_DEFAULTS = {"epochs": 30, "batch_size": 512, "lr": 0.002, "teacher_epochs": 6}
 
 
 LR_RANGE = "above 0 and at most 1000"  # the same words as train.RECIPE_RULES["lr"] (a test keeps them equal)
@@ -367,10 +367,11 @@ def summary(
             return
         from rich.text import Text
 
-        from fashionnet.explain import label_smoothing_of
+        from fashionnet.render.training import loss_parts
 
+        recipe = info.metadata.get("recipe")
         _print(Text("\nTraining history", style="bold"))
-        _print(epochs_table(rows, label_smoothing_of(info) or 0.0))  # a smoothed train loss is starred
+        _print(epochs_table(rows, *loss_parts(recipe if isinstance(recipe, dict) else {})))  # a mixed train loss is starred
 
 
 @app.command(short_help="Every named parameter: size, statistics, values.")
@@ -524,7 +525,7 @@ def data(
         raise DataError(f"{report.folder}: FashionMNIST is incomplete ({'; '.join(report.problems)})")
 
 
-@app.command(short_help="Train the network on FashionMNIST.")
+@app.command(short_help="Train the network on FashionMNIST and photo drawings.")
 @handle_errors
 def train(
     recipe_name: Annotated[RecipeName, typer.Option("--recipe", metavar="default|tutorial", help="tutorial: the PyTorch tutorial's own training (SGD, plain cross-entropy), printed as the page prints it, then a table against the shipped weights.")] = RecipeName.default,
@@ -539,16 +540,21 @@ def train(
     save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
     limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
+    photos: Annotated[Optional[Path], typer.Option("--photos", metavar="FILE.npz", help="Photo drawings to mix into every batch (made by tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
+    no_photos: Annotated[bool, typer.Option("--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
+    teacher_epochs: Annotated[Optional[int], typer.Option("--teacher-epochs", metavar="N", min=0, help="Epochs of the CNN teacher trained first for distillation; 0: none.", show_default=str(RECIPE_DEFAULTS["teacher_epochs"]))] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG (needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Train the tutorial's network on FashionMNIST and save a safetensors checkpoint after every epoch.
+    """Train the tutorial's network on FashionMNIST and real photo drawings; save a checkpoint every epoch.
 
-    The train loss the default recipe reports is label-smoothed (what it minimises); the test loss is the
-    plain cross-entropy that evaluate reports."""
+    The default recipe first trains a small CNN teacher, then the network learns from its answers, the
+    labels and the photo drawings (docs/training.md). The train loss it reports is what it minimises (a
+    mix of those); the test loss is the plain cross-entropy that evaluate reports."""
     _import_torch()
     from fashionnet import data as data_mod
+    from fashionnet import photos as photo_mod
     from fashionnet import train as training
     from fashionnet.device import select_device
     from fashionnet.render.console import stderr_console
@@ -559,6 +565,11 @@ def train(
 
         plot_claim = check_plot_path(plot, force)
     if recipe_name is RecipeName.tutorial:
+        if photos is not None or no_photos or teacher_epochs is not None:
+            from fashionnet.errors import UsageError
+
+            raise UsageError("--photos, --no-photos and --teacher-epochs belong to the default recipe; "
+                             "the tutorial's recipe trains on FashionMNIST alone")
         if resume is not None:
             from fashionnet.errors import UsageError
 
@@ -566,7 +577,12 @@ def train(
         _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, plot_claim, quiet, as_json)
         return
     resume_from = training.load_resume(resume) if resume is not None else None
-    recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr)
+    if no_photos and photos is not None:
+        from fashionnet.errors import UsageError
+
+        raise UsageError("--photos and --no-photos contradict each other; give one of them")
+    recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr,
+                                 teacher_epochs=teacher_epochs, photo_share=0.0 if no_photos else None)
     out_path = training.resolve_output(out, resume, force)
     from fashionnet.files import OutputClaim
 
@@ -580,6 +596,8 @@ def train(
         seed = saved_seed
     seed = 0 if seed is None else seed
     dev = select_device(device)
+    drawings = photo_mod.load(photos if photos is not None else photo_mod.DRAWINGS) if recipe.photo_share > 0 else None
+    photo_set = training.photo_set(drawings) if drawings is not None else None
     train_split = data_mod.load_split("train", data_dir, limit=limit)
     test_split = data_mod.load_split("test", data_dir, official=True)
     chatter = not (quiet or as_json)
@@ -589,20 +607,31 @@ def train(
         held = int(len(train_split.images) * recipe.holdout)
         kept = f" ({held:,} more held out to calibrate)" if held else ""
         typer.echo(f"Training on {len(train_split.images) - held:,} images{kept}; checkpoints go to {printable(str(out_path))}", err=True)
-    from fashionnet.render.training import ProgressReporter, epochs_table, losses_note
+        if photo_set is None:
+            typer.echo("Without photo drawings (--no-photos): FashionMNIST alone", err=True)
+        else:
+            share = training.photos_per_batch(recipe, photo_set)
+            typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
+        if recipe.teacher_epochs and resume_from is None:
+            count = f"{recipe.teacher_epochs} epoch" + ("s" if recipe.teacher_epochs != 1 else "")
+            typer.echo(f"A small CNN teacher trains first ({count}); then the network learns from it as well", err=True)
+    from fashionnet.render.training import ProgressReporter, epochs_table, loss_parts, losses_note
 
-    if chatter and recipe.label_smoothing:
+    smoothing, distill, photo_weight = loss_parts(recipe)
+    parts = (smoothing, distill, photo_weight if photo_set is not None else 0.0)  # what the train loss is made of
+    if chatter and any(parts):
         from rich.text import Text
 
         from fashionnet.render.console import Trimmed
 
-        stderr_console().print(Trimmed(Text(losses_note(recipe.label_smoothing))))  # wrapped to the terminal
+        stderr_console().print(Trimmed(Text(losses_note(*parts))))  # wrapped to the terminal
     if chatter:
-        with ProgressReporter(stderr_console(), smoothed=bool(recipe.label_smoothing)) as reporter:
+        with ProgressReporter(stderr_console(), smoothed=any(parts)) as reporter:
             result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter,
-                                  save_optimizer, claim)
+                                  save_optimizer, claim, photo_set)
     else:
-        result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer, claim)
+        result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer,
+                              claim, photo_set)
     if plot is not None:
         from fashionnet.plots import plot_history
 
@@ -613,12 +642,13 @@ def train(
         "test_accuracy": result.final.test_accuracy if result.final else None,
         "test_loss": result.final.test_loss if result.final else None,
         "history": [h.to_dict() for h in result.history],
+        "photo_drawings": len(photo_set) if photo_set is not None else 0, "teacher": result.teacher,
     }
     if as_json:
         _print_json(report)
         return
     if not quiet:
-        _print(epochs_table(result.history, recipe.label_smoothing))
+        _print(epochs_table(result.history, *parts))
     final = result.final
     accuracy = f"{final.test_accuracy:.2%}" if final and final.test_accuracy is not None else "n/a"
     typer.echo(f"Saved {printable(str(out_path))} (test accuracy {accuracy}, {result.seconds:.1f}s)")

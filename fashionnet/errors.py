@@ -16,7 +16,7 @@ class ExitCode(IntEnum):
     OK = 0
     INPUT_FAILED = 1  # some inputs could not be processed (the others were)
     USAGE = 2  # bad option, unknown or unavailable device, refused overwrite, unwritable output
-    DATA = 3  # FashionMNIST missing, incomplete or corrupt
+    DATA = 3  # FashionMNIST or the photo drawings missing, incomplete or corrupt
     WEIGHTS = 4  # checkpoint missing, corrupt or of the wrong shape
     EXPORT_FAILED = 5  # an exported file failed its own check (nothing was written)
     INTERRUPTED = 130  # Ctrl-C

@@ -31,6 +31,9 @@ from fashionnet.errors import ImageError
 from fashionnet.files import input_reason, kind_of
 
 SIZE = 28  # the model's input is (28, 28)
+# Bump whenever what load_view draws of a photo changes (garment.py included): the shipped photo drawings
+# record the version they were made with, and training refuses stale ones (tools/make_drawings.py remakes them).
+PIPELINE_VERSION = 1
 MIN_SIDE = 8  # below this an image carries no garment shape; such inputs are refused, not guessed at
 FUZZ = round(0.05 * 255)  # "close to the corner colour": within 5% of full intensity, as in the paper
 REDUCE_ABOVE = 2048  # longest side above which an image is box-reduced right after decoding (speed)
@@ -167,6 +170,10 @@ class View:
     # (k, 28, 28) uint8: the same garment drawn with its mask eroded and dilated; predict averages the
     # model's logits over image + variants. None for everything but found photos (so 28x28 PNGs stay exact).
     variants: np.ndarray | None = None
+
+    def drawings(self) -> np.ndarray:
+        """(k, 28, 28) uint8: the image and its variants, the drawings predict averages the logits over."""
+        return self.image[None] if self.variants is None else np.concatenate([self.image[None], self.variants])
 
 
 def view_of(gray: np.ndarray, invert: bool | None = None, colour: np.ndarray | None = None) -> View:

@@ -82,7 +82,7 @@ def plot_history(history, path: Path, claim: OutputClaim | None = None) -> None:
     plt = _pyplot()
     epochs = [h.epoch for h in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    loss_ax.plot(epochs, [h.train_loss for h in history], label="train (label-smoothed)")
+    loss_ax.plot(epochs, [h.train_loss for h in history], label="train (what training minimises)")
     acc_ax.plot(epochs, [h.train_accuracy for h in history], label="train")
     if all(h.test_loss is not None for h in history):
         loss_ax.plot(epochs, [h.test_loss for h in history], label="test (plain)")

@@ -643,8 +643,8 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
     answers = 0
     for _, view, error in pending:
         if error is None:
-            drawings = [view.image] if view.variants is None else [view.image, *view.variants]
-            good += drawings
+            drawings = view.drawings()  # what training drew of each photo too (fashionnet/photos.py)
+            good += list(drawings)
             members += [answers] * len(drawings)
             answers += 1
     if good:

@@ -113,6 +113,8 @@ METADATA_RULES: dict[str, tuple] = {
     "epochs": (lambda v: is_whole(v) and 0 <= v <= 1_000_000, "a whole number of epochs"),
     "steps": (lambda v: is_whole(v) and 0 <= v <= 2**40, "a whole number of steps"),
     "train_samples": (lambda v: is_whole(v) and 1 <= v <= 2**40, "a whole number of images"),
+    "photo_samples": (lambda v: is_whole(v) and 0 <= v <= 2**40, "a whole number of photo drawings"),
+    "teacher": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
     "seed": (lambda v: is_whole(v) and 0 <= v <= SEED_MAX, f"a whole number from 0 to {SEED_MAX}"),
     "torch_version": (lambda v: isinstance(v, str), "a string"),
     "normalization": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from fashionnet import CLASSES, calibration, garment
 from fashionnet.errors import WeightsError
@@ -84,6 +84,71 @@ def test_product_shots_and_fashion_mnist_skip_segmentation(tmp_path):
     pixels = np.array(Image.open(Path(__file__).resolve().parents[1] / "fashionnet" / "samples" / "7-sneaker.png"))
     view = load_view(save(pixels, tmp_path / "sneaker.png"))
     assert view.found and view.mask is None and np.array_equal(view.image, pixels)
+
+
+SAMPLES = PHOTOS.parent
+
+
+def product_shot(name: str, side: int, touch: str, on_black: bool = False) -> np.ndarray:
+    """A FashionMNIST sample as a large product shot cropped tight: dark garment on white (or, `on_black`,
+    light on black, as an upscaled FashionMNIST picture), touching the sides named in `touch` (t, b, l, r)."""
+    pixels = Image.open(SAMPLES / name).resize((side, side), Image.Resampling.LANCZOS)
+    a = np.asarray(pixels if on_black else ImageOps.invert(pixels))
+    mask = (a > 10) if on_black else (a < 245)
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    pad = [[0 if "t" in touch else 30, 0 if "b" in touch else 30], [0 if "l" in touch else 30, 0 if "r" in touch else 30]]
+    a = np.pad(a, pad, constant_values=0 if on_black else 255)
+    return np.stack([a] * 3, -1)
+
+
+@pytest.mark.parametrize("name, touch, on_black", [
+    ("0-t-shirt-top.png", "tl", False), ("1-trouser.png", "tb", False), ("3-dress.png", "tbl", False),
+    ("7-sneaker.png", "lr", False), ("8-bag.png", "tblr", False), ("9-ankle-boot.png", "br", False),
+    ("4-coat.png", "tb", True), ("5-sandal.png", "lr", True),
+])
+def test_product_shots_touching_the_frame_are_not_segmented(tmp_path, name, touch, on_black):
+    """Issue 15: the background that is visible is flat, however much of the border the garment covers, so
+    the picture is trimmed like a product shot; GrabCut would cut the garment where it meets the frame."""
+    shot = product_shot(name, 320, touch, on_black)
+    gray = np.asarray(Image.fromarray(shot).convert("L"))
+    garment_pixels = np.abs(gray.astype(int) - (0 if on_black else 255)) > 10
+    sides = {"t": garment_pixels[0], "b": garment_pixels[-1], "l": garment_pixels[:, 0], "r": garment_pixels[:, -1]}
+    assert all(sides[s].any() == (s in touch) for s in "tblr"), "the garment touches the frame where named"
+    assert garment.has_clean_background(gray)
+    view = load_view(save(shot, tmp_path / "shot.jpg", quality=85))
+    assert view.found and view.mask is None and view.variants is None
+    expected = np.array(Image.open(SAMPLES / name), dtype=float)
+    assert np.abs(view.image.astype(float) - expected).mean() < 25, "drawn close to the FashionMNIST original"
+
+
+@pytest.mark.parametrize("crop", [(0, 400, 0, 300), (100, 400, 40, 300), (60, 300, 30, 230), (110, 330, 30, 270)])
+def test_photos_are_segmented_whatever_the_garment_covers(tmp_path, crop):
+    """A garment on a textured floor, framed loosely or touching two, three or four sides: the floor seen
+    along the border is not flat, so the picture is a photo and GrabCut finds the garment."""
+    photo, _ = shirt_on_floor()
+    top, bottom, left, right = crop
+    photo = np.ascontiguousarray(photo[top:bottom, left:right])
+    assert not garment.has_clean_background(np.asarray(Image.fromarray(photo).convert("L")))
+    view = load_view(save(photo, tmp_path / "photo.jpg", quality=90))
+    assert view.mask is not None
+
+
+def test_flatness_not_coverage_decides():
+    """The rule on plain arrays: a flat white border beside a printed garment covering 60% of it is a
+    product shot; a floor within 20 levels of its colour on all of the border is a photo: those levels spread."""
+    rng = np.random.default_rng(0)
+    covered = np.full((100, 100), 255, np.uint8)
+    covered[:, 40:] = rng.integers(20, 90, (100, 60))  # a printed garment across the right of the frame
+    assert garment.has_clean_background(covered)
+    floor = np.clip(rng.normal(150, 8, (100, 100)), 0, 255).astype(np.uint8)
+    floor[30:70, 30:70] = 20
+    assert not garment.has_clean_background(floor)
+    blank = np.full((50, 60), 200, np.uint8)
+    assert garment.has_clean_background(blank)
+    speck = rng.integers(0, 256, (100, 100)).astype(np.uint8)
+    speck[0, :30] = 255  # a flat patch on less than a quarter of the border is no background
+    assert not garment.has_clean_background(speck)
 
 
 @pytest.mark.parametrize("kind", ["blank", "uniform-grey", "transparent", "wall"])

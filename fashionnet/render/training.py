@@ -81,12 +81,34 @@ def smoothing_floor(label_smoothing: float, classes: int = len(CLASSES)) -> floa
     return -(right * math.log(right) + (classes - 1) * (other * math.log(other) if other else 0.0))
 
 
-def losses_note(label_smoothing: float) -> str:
+def losses_note(label_smoothing: float, distill_weight: float = 0.0, photo_weight: float = 0.0) -> str:
     """What the two losses are, for the line under the table (and before the first epoch): a learner
-    would otherwise read 'train loss above test loss' as a bug."""
-    return (f"* Train loss is the label-smoothed cross-entropy (smoothing {label_smoothing:g}) that training "
-            f"minimises; it cannot fall below {smoothing_floor(label_smoothing):.3f}. Test loss is the plain "
-            "cross-entropy of the raw logits, the loss evaluate reports.")
+    would otherwise read 'train loss above test loss' as a bug. `distill_weight` and `photo_weight` are
+    0 for a run without a teacher or without photo drawings (see loss_parts)."""
+    test = "Test loss is the plain cross-entropy of the raw logits, the loss evaluate reports."
+    if not distill_weight and not photo_weight:
+        return (f"* Train loss is the label-smoothed cross-entropy (smoothing {label_smoothing:g}) that training "
+                f"minimises; it cannot fall below {smoothing_floor(label_smoothing):.3f}. {test}")
+    parts = f"label-smoothed ({label_smoothing:g}) cross-entropy" if label_smoothing else "cross-entropy"
+    if distill_weight:
+        parts = f"{1 - distill_weight:g} x {parts} + {distill_weight:g} x distance to the teacher"
+    if photo_weight:
+        parts = f"{parts}, plus {photo_weight:g} x the photos' loss"
+    return f"* Train loss is what training minimises: {parts}. {test}"
+
+
+def loss_parts(recipe) -> tuple[float, float, float]:
+    """(label smoothing, distillation weight, photo weight) of a recipe (a Recipe or a checkpoint's recipe
+    mapping): what its train loss is made of, 0 for what the run did not use."""
+    get = recipe.get if isinstance(recipe, dict) else lambda name, default=None: getattr(recipe, name, default)
+
+    def number(name: str) -> float:
+        value = get(name, 0.0)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+    distill = number("distill_weight") if number("teacher_epochs") > 0 else 0.0
+    photos = number("photo_weight") if number("photo_share") > 0 else 0.0
+    return number("label_smoothing"), distill, photos
 
 
 def epoch_line(stats, smoothed: bool = False) -> str:
@@ -97,18 +119,21 @@ def epoch_line(stats, smoothed: bool = False) -> str:
     )
 
 
-def epochs_table(history, label_smoothing: float = 0.0) -> RenderableType:
-    """One row per epoch; a label-smoothed train loss is starred and explained below the table."""
+def epochs_table(history, label_smoothing: float = 0.0, distill_weight: float = 0.0,
+                 photo_weight: float = 0.0) -> RenderableType:
+    """One row per epoch; a train loss that is not plain cross-entropy (label-smoothed, distilled, with
+    photo drawings) is starred and explained below the table."""
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    star = "*" if label_smoothing else ""
+    special = bool(label_smoothing or distill_weight or photo_weight)
+    star = "*" if special else ""
     for name in ("Epoch", f"Train loss{star}", "Train acc", "Test loss", "Test acc", "Seconds"):
         table.add_column(name, justify="right")
     for s in history:
         table.add_row("--" if s.epoch is None else str(s.epoch), _num(s.train_loss), _pct(s.train_accuracy),
                       _num(s.test_loss), _pct(s.test_accuracy), "--" if s.seconds is None else f"{s.seconds:.1f}")
-    if not label_smoothing:
+    if not special:
         return table
-    return Group(table, Text(losses_note(label_smoothing), style="dim"))
+    return Group(table, Text(losses_note(label_smoothing, distill_weight, photo_weight), style="dim"))
 
 
 def per_class_table(evaluation) -> RenderableType:
@@ -278,3 +303,29 @@ class ProgressReporter:
 
     def epoch_end(self, stats) -> None:
         self.progress.console.print(epoch_line(stats, self.smoothed), highlight=False)
+
+    def teacher(self) -> "TeacherProgress":
+        """The same bars and lines for the distillation teacher's epochs, marked as the teacher's."""
+        return TeacherProgress(self)
+
+
+class TeacherProgress:
+    """ProgressReporter's view for the CNN teacher that trains first: "Teacher 1/5" bars, "teacher epoch" lines."""
+
+    def __init__(self, reporter: ProgressReporter):
+        self.reporter = reporter
+
+    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
+        self.reporter.epoch_start(epoch, epochs, batches)
+        self.reporter.progress.update(self.reporter.task, description=f"Teacher {epoch}/{epochs}")
+
+    def batch_end(self, batch: int, samples: int, loss: float) -> None:
+        self.reporter.batch_end(batch, samples, loss)
+
+    def epoch_end(self, stats) -> None:
+        self.reporter.progress.console.print("teacher " + epoch_line(stats), highlight=False)  # plain loss
+
+    def finished(self, report: dict) -> None:
+        accuracy = report.get("test_accuracy")
+        tested = f"test accuracy {accuracy:.2%}, " if accuracy is not None else ""
+        self.reporter.progress.console.print(f"teacher ready ({tested}{report['seconds']:.1f}s)", highlight=False)

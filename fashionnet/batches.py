@@ -1,0 +1,109 @@
+"""How a training batch is made and scored: FashionMNIST images (flipped at random), photo drawings mixed
+in as a share of every batch (flipped and shifted by up to a pixel), and the one loss both the network and
+its distillation teacher learn from.
+
+Random numbers always come from a CPU generator, so a seed gives the same batches on any device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from fashionnet import losses
+
+
+@dataclass
+class PhotoSet:
+    """The photo drawings training mixes in: (P, 28, 28) uint8 drawings and (P, 10) bool, the classes each
+    allows (one class; shoes: sandal, sneaker or ankle boot; none at all: hat, shorts or skirt)."""
+
+    images: torch.Tensor
+    allowed: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def to(self, device: torch.device) -> PhotoSet:
+        return PhotoSet(self.images.to(device), self.allowed.to(device))
+
+
+def random_flips(count: int, generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(count,) bool: which images of a batch to mirror, about half of them."""
+    return (torch.rand(count, generator=generator) < 0.5).to(device)
+
+
+def flip(batch: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
+    """Mirror the images (B, 28, 28) where `which` (B,) is True."""
+    return torch.where(which[:, None, None], batch.flip(-1), batch)
+
+
+def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal flips of a uint8 batch (B, 28, 28), half of the images, all at once."""
+    return flip(batch, random_flips(len(batch), generator, batch.device))
+
+
+def shift(batch: torch.Tensor, generator: torch.Generator, pixels: int = 1) -> torch.Tensor:
+    """Move each image (B, 28, 28) by its own random offset of up to `pixels` rows and columns, filling
+    the uncovered edge with black (the background)."""
+    count, h, w = batch.shape
+    if count == 0 or pixels <= 0:
+        return batch
+    offsets = torch.randint(-pixels, pixels + 1, (2, count), generator=generator).to(batch.device)
+    padded = F.pad(batch, (pixels, pixels, pixels, pixels))
+    rows = torch.arange(h, device=batch.device)[None, :] + pixels + offsets[0][:, None]  # (B, h)
+    cols = torch.arange(w, device=batch.device)[None, :] + pixels + offsets[1][:, None]  # (B, w)
+    which = torch.arange(count, device=batch.device)[:, None, None]
+    return padded[which, rows[:, :, None], cols[:, None, :]]
+
+
+def standardize(batch: torch.Tensor, recipe) -> torch.Tensor:
+    """uint8 (B, 28, 28) -> float (B, 784), standardised with the recipe's mean and std."""
+    return batch.reshape(len(batch), -1).float() * (1 / (255 * recipe.std)) - recipe.mean / recipe.std
+
+
+class PhotoBatches:
+    """Which photo drawings join each batch of an epoch: `per_batch` of them, every drawing once per pass
+    through the set, in a new order each pass."""
+
+    def __init__(self, photos: PhotoSet, per_batch: int, generator: torch.Generator):
+        self.photos, self.per_batch, self.generator = photos, per_batch, generator
+
+    def epoch(self, batches: int) -> torch.Tensor:
+        """(batches, per_batch) indices into the photo set (on the photos' device)."""
+        need = batches * self.per_batch
+        passes = math.ceil(need / len(self.photos)) if need else 0
+        order = torch.cat([torch.randperm(len(self.photos), generator=self.generator) for _ in range(passes)] or
+                          [torch.zeros(0, dtype=torch.long)])
+        return order[:need].reshape(batches, self.per_batch).to(self.photos.images.device)
+
+    def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The drawings at `indices`, flipped and shifted at random, with the classes they allow."""
+        images = shift(augment(self.photos.images[indices], self.generator), self.generator, 1)
+        return images, self.photos.allowed[indices]
+
+
+def photos_per_batch(recipe, photos: PhotoSet | None) -> int:
+    """How many photo drawings each batch takes: the recipe's share of the batch size, none without photos."""
+    if photos is None or len(photos) == 0 or recipe.photo_share <= 0:
+        return 0
+    return max(1, round(recipe.photo_share * recipe.batch_size))
+
+
+def mixed_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor | None, recipe,
+               smoothing: float, soft: torch.Tensor | None = None) -> torch.Tensor:
+    """The loss of a mixed batch: `logits` holds the FashionMNIST images first (len(labels) of them), then
+    the photo drawings. FashionMNIST: cross-entropy (label smoothing `smoothing`), blended with matching
+    the teacher's logits `soft` when given (recipe.distill_weight of it). Photos: the partial-label or
+    uniform loss (losses.photo), weighted by recipe.photo_weight."""
+    n = len(labels)
+    loss = F.cross_entropy(logits[:n], labels, label_smoothing=smoothing)
+    if soft is not None:
+        taught = losses.distillation(logits[:n], soft, recipe.distill_temperature).mean()
+        loss = (1 - recipe.distill_weight) * loss + recipe.distill_weight * taught
+    if allowed is not None and len(allowed):
+        loss = loss + recipe.photo_weight * losses.photo(logits[n:], allowed).mean()
+    return loss

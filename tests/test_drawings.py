@@ -1,0 +1,142 @@
+"""The shipped photo drawings (issue 15): what they hold, that they are what `predict` draws today, the
+fixed train / validation / hold-out parts, bad drawing files, and training with and without them."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashionnet import CLASSES, images, photos
+from fashionnet.errors import DataError, ExitCode
+from fashionnet.weights import SHIPPED_WEIGHTS, read_checkpoint
+from tests.conftest import needs_real_data
+
+SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "fashionnet" / "samples" / "photos"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return photos.load()
+
+
+def test_shipped_drawings_hold_every_photo_with_its_labels_and_part(shipped):
+    assert len(shipped) == 3068 and shipped.drawings.shape == (3068, 28, 28)
+    assert shipped.pipeline == images.PIPELINE_VERSION
+    assert photos.DRAWINGS.stat().st_size < min(2_000_000, SHIPPED_WEIGHTS.stat().st_size)
+    counts = {name: int((shipped.part == i).sum()) for i, name in enumerate(photos.PARTS)}
+    assert counts == {"train": 1994, "validation": 460, "hold-out": 614}
+    names = list(shipped.categories)
+    assert sorted(names) == ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"]
+    for i, name in enumerate(names):  # stratified: every category keeps its 65 / 15 / 20 split
+        members = shipped.category == i
+        assert abs((shipped.part[members] == photos.HOLDOUT).mean() - 0.20) < 0.01
+        assert abs((shipped.part[members] == photos.VALIDATION).mean() - 0.15) < 0.01
+    shoes = shipped.category == names.index("shoes")
+    assert (shipped.named[shoes] == np.isin(np.arange(10), [5, 7, 9])).all()
+    for unknown in ("hat", "shorts", "skirt"):
+        assert not shipped.named[shipped.category == names.index(unknown)].any()
+    readme = (photos.DRAWINGS.parent / "README.md").read_text()
+    assert "CC0" in readme and photos.DATASET_URL in readme
+    assert "CC0 1.0 Universal" in (photos.DRAWINGS.parent / "LICENSE").read_text()
+
+
+def test_parts_are_fixed_by_seed_and_training_never_sees_validation_or_hold_out(shipped):
+    again = photos.assign_parts([shipped.categories[c] for c in shipped.category])
+    assert np.array_equal(again, shipped.part), "the same labels give the same parts"
+    assert not np.array_equal(photos.assign_parts([shipped.categories[c] for c in shipped.category], seed=1), shipped.part)
+    drawn, allowed = shipped.training_set()
+    train = (shipped.part == photos.TRAIN) & shipped.found
+    assert len(drawn) == train.sum() and np.array_equal(drawn, shipped.drawings[train])
+    assert np.array_equal(allowed, shipped.named[train])
+
+
+def _sample_originals() -> dict[str, str]:
+    """The table in samples/photos/README.md: shipped file -> its path in the data set."""
+    rows = re.findall(r"^\| (\S+\.jpg) \| (\S+\.jpg) \|$", (SAMPLE_PHOTOS / "README.md").read_text(), re.M)
+    assert len(rows) == 6
+    return dict(rows)
+
+
+def test_shipped_drawings_are_what_predict_draws_of_the_shipped_photos(shipped):
+    """The drawings go stale when the drawing pipeline changes: remake them (tools/make_drawings.py) and
+    bump images.PIPELINE_VERSION. The six sample photos are photos of the set, byte for byte."""
+    where = {p: i for i, p in enumerate(shipped.path.tolist())}
+    for name, original in _sample_originals().items():
+        view = images.load_view(SAMPLE_PHOTOS / name)
+        index = where[original]
+        assert np.array_equal(shipped.drawings[shipped.first_drawing()[index]], view.image), name
+        assert bool(shipped.found[index]) == view.found
+
+
+def _bad(tmp_path: Path, shipped, **changes) -> Path:
+    arrays = {k: getattr(shipped, k) for k in ("drawings", "owner", "path", "category", "categories", "named",
+                                               "acceptable", "found", "part")}
+    arrays.update(pipeline=np.int64(shipped.pipeline), split_seed=np.int64(0), dataset=np.str_("d"),
+                  url=np.str_("u"), licence=np.str_("l"))
+    arrays.update(changes)
+    path = tmp_path / "bad.npz"
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "not-npz", "wrong-shape", "stale", "no-labels", "folder"])
+def test_a_bad_drawings_file_stops_training_with_one_line(invoke, fake_data, tmp_path, shipped, case):
+    if case == "missing":
+        path = tmp_path / "gone.npz"
+    elif case == "truncated":
+        path = tmp_path / "cut.npz"
+        path.write_bytes(photos.DRAWINGS.read_bytes()[:200_000])
+    elif case == "not-npz":
+        path = tmp_path / "text.npz"
+        path.write_text("drawings\n")
+    elif case == "wrong-shape":
+        path = _bad(tmp_path, shipped, drawings=shipped.drawings[:, :27, :27])
+    elif case == "stale":
+        path = _bad(tmp_path, shipped, pipeline=np.int64(images.PIPELINE_VERSION + 1))
+    elif case == "no-labels":
+        path = _bad(tmp_path, shipped)
+        with np.load(path) as npz:
+            kept = {k: npz[k] for k in npz.files if k != "named"}
+        np.savez_compressed(path, **kept)
+    else:
+        path = tmp_path / "a-folder.npz"
+        path.mkdir()
+    out = tmp_path / "never.safetensors"
+    result = invoke("train", "--data-dir", str(fake_data), "--photos", str(path), "--epochs", "1", "--out", str(out))
+    assert result.exit_code == ExitCode.DATA == 3, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in result.stderr, result.stderr
+    assert "--no-photos" in lines[0], "the line says how to go on"
+    assert not out.exists()
+    with pytest.raises(DataError):
+        photos.load(path)
+
+
+def test_training_without_photos_says_so(invoke, fake_data, tmp_path):
+    out = tmp_path / "plain.safetensors"
+    result = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--teacher-epochs", "0", "--epochs", "1",
+                    "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert "Without photo drawings (--no-photos)" in result.stderr
+    meta = read_checkpoint(out).metadata
+    assert meta["photo_samples"] == 0 and meta["recipe"]["photo_share"] == 0.0
+    both = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--photos", str(photos.DRAWINGS), "--out",
+                  str(tmp_path / "x.safetensors"))
+    assert both.exit_code == 2 and "contradict" in both.stderr
+
+
+@needs_real_data
+def test_two_epochs_on_a_real_slice_with_the_shipped_drawings_and_a_teacher(cli, tmp_path, shipped):
+    out = tmp_path / "photos.safetensors"
+    proc = cli("train", "--limit", "3000", "--epochs", "2", "--teacher-epochs", "1", "--out", str(out), "--json",
+               "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["photo_drawings"] == int(((shipped.part == photos.TRAIN) & shipped.found).sum())
+    assert summary["test_accuracy"] > 0.5 and 0.5 < summary["teacher"]["test_accuracy"] <= 1
+    meta = read_checkpoint(out).metadata
+    assert meta["photo_samples"] == summary["photo_drawings"] and meta["teacher"]["epochs"] == 1
+    assert any(k.startswith("teacher.") for k in read_checkpoint(out).training), "the teacher travels for --resume"
+    assert len(CLASSES) == shipped.named.shape[1]
