@@ -53,7 +53,9 @@ def scores(named: np.ndarray, acceptable: np.ndarray, category: list[str], answe
     allowed), and the not-sure rates at the threshold the answers were made with."""
     known = named.any(1)
     unknown = ~known
-    hit = named[np.arange(len(named)), answers.predicted]
+    answered = answers.predicted >= 0  # -1: predict failed on the photo, which is never a right answer
+    chosen = np.where(answered, answers.predicted, 0)
+    hit = named[np.arange(len(named)), chosen] & answered
     per_category = {c: float(hit[known & (np.asarray(category) == c)].mean())
                     for c in sorted(set(np.asarray(category)[known].tolist()))}
     correct = known & hit
@@ -61,7 +63,7 @@ def scores(named: np.ndarray, acceptable: np.ndarray, category: list[str], answe
         "photos": int(len(named)),
         "strict_accuracy": float(hit[known].mean()) if known.any() else float("nan"),
         "balanced_accuracy": float(np.mean(list(per_category.values()))) if per_category else float("nan"),
-        "acceptable_accuracy": float(acceptable[np.arange(len(named)), answers.predicted][known].mean()) if known.any() else float("nan"),
+        "acceptable_accuracy": float((acceptable[np.arange(len(named)), chosen] & answered)[known].mean()) if known.any() else float("nan"),
         "per_category": per_category,
         "auroc": auroc(answers.score[known], answers.score[unknown]),
         "unknown_not_sure": float((~answers.sure[unknown]).mean()) if unknown.any() else float("nan"),

@@ -148,8 +148,8 @@ def cli_command(tree: Path) -> list[str]:
 
 
 def main() -> None:
-    from benchmarks import photo_set
     from benchmarks.predict_sets import export_test_pngs
+    from fashionnet import photos
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per workload (best of)")
@@ -163,13 +163,13 @@ def main() -> None:
         tmp = Path(tmp)
         clean, _ = export_test_pngs(tmp / "clean")
         workloads = {"10,000 test PNGs": [str(clean)]}
-        folder = photo_set.locate()
+        folder = photos.locate_photos()
         if folder is not None:
-            photos = photo_set.load(folder)
+            labelled = photos.read_labels(folder)
             listing = tmp / "photos"
             listing.mkdir()
-            for i, p in enumerate(photos[:: max(1, len(photos) // 100)][:100]):
-                (listing / f"{i:03d}.jpg").symlink_to(p.path)
+            for i, p in enumerate(labelled[:: max(1, len(labelled) // 100)][:100]):
+                (listing / f"{i:03d}.jpg").symlink_to(folder / p.path)
             workloads["100 photos"] = [str(listing)]
         workloads["one PNG"] = [str(sorted(clean.iterdir())[0])]
         columns = best_stages({(w, t): (paths, tree) for w, paths in workloads.items() for t, tree in trees.items()},

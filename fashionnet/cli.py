@@ -163,7 +163,11 @@ def handle_errors(command):
     def wrapper(*args, **kwargs):
         lang = getattr(kwargs.get("lang"), "value", "en")  # commands with --lang speak it in errors too
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            from fashionnet.streams import raise_if_interrupted
+
+            raise_if_interrupted()  # a Ctrl-C whose KeyboardInterrupt Python dropped (streams.py)
+            return result
         except FashionNetError as exc:
             raise _fail(exc, lang=lang) from None
         except BrokenPipeError:  # the reader went away (`... | head`): quietly, with 128 + SIGPIPE
@@ -540,7 +544,7 @@ def train(
     save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
     limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
-    photos: Annotated[Optional[Path], typer.Option("--photos", metavar="FILE.npz", help="Photo drawings to mix into every batch (made by tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
+    photos: Annotated[Optional[Path], typer.Option("--photos", metavar="FILE.npz", callback=_expand_user, help="Photo drawings to mix into every batch (made by tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
     no_photos: Annotated[bool, typer.Option("--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
     teacher_epochs: Annotated[Optional[int], typer.Option("--teacher-epochs", metavar="N", min=0, help="Epochs of the CNN teacher trained first for distillation; 0: none.", show_default=str(RECIPE_DEFAULTS["teacher_epochs"]))] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG (needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
@@ -581,7 +585,7 @@ def train(
         from fashionnet.errors import UsageError
 
         raise UsageError("--photos and --no-photos contradict each other; give one of them")
-    recipe = training.recipe_for(resume_from, epochs=epochs, batch_size=batch_size, lr=lr,
+    recipe = training.recipe_for(resume_from, photos is not None, epochs=epochs, batch_size=batch_size, lr=lr,
                                  teacher_epochs=teacher_epochs, photo_share=0.0 if no_photos else None)
     out_path = training.resolve_output(out, resume, force)
     from fashionnet.files import OutputClaim

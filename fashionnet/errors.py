@@ -11,7 +11,7 @@ _CONTROL = (
 
 
 class ExitCode(IntEnum):
-    """Exit codes, documented in `fashionnet --help` and the README."""
+    """Exit codes, documented in `fashionnet --help` and docs/input-rules.md."""
 
     OK = 0
     INPUT_FAILED = 1  # some inputs could not be processed (the others were)

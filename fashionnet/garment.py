@@ -170,7 +170,7 @@ def mask_variants(mask: np.ndarray) -> list[np.ndarray]:
     """The mask eroded and dilated by one and by two working pixels. Where GrabCut puts the garment's edge
     is uncertain by about that much; averaging the model's logits over the five drawings (test-time
     averaging) gained 1.8 and 0.6 points of strict accuracy on the two halves of the development photos
-    (README, "Benchmarks"). An erosion that would leave less than half of a thin garment is skipped."""
+    (docs/photos.md). An erosion that would leave less than half of a thin garment is skipped."""
     import cv2
 
     m = mask.astype(np.uint8)

@@ -20,7 +20,7 @@ import io
 import os
 import stat
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,8 +178,9 @@ class View:
 
 def view_of(gray: np.ndarray, invert: bool | None = None, colour: np.ndarray | None = None) -> View:
     """Decoded pixels -> View. A photo has its garment found first: `colour` is the RGB copy that `_decode`
-    keeps only for photos (not 28x28, border not one plain colour). A picture with a clean background
-    (product shot, FashionMNIST sample) comes without it and goes straight to `prepare`."""
+    keeps only for photos (not 28x28, and the background seen along the border is not flat: see
+    garment.has_clean_background). A picture with a clean background (product shot, FashionMNIST sample)
+    comes without it and goes straight to `prepare`."""
     if int(gray.max()) - int(gray.min()) <= FUZZ:  # blank, uniform, fully transparent: nothing to see
         return View(prepare(gray, invert), found=False)
     if gray.shape != (SIZE, SIZE) and not garment.has_outline(gray):  # a wall, a sheet of paper
@@ -320,26 +321,32 @@ def load_view(path: str | os.PathLike, invert: bool | None = None, data: bytes |
         source = io.BytesIO(data) if data is not None else _open_regular(name, path)
         if data is None and os.fstat(source.fileno()).st_size == 0:
             raise BadImage(name, "file is empty (0 bytes)")
-        with warnings.catch_warnings(), _pillow_pixel_limit():
-            warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the image is fine, stderr stays clean
-            with Image.open(source, formats=FORMATS) as img:
-                w, h = img.size
-                if min(w, h) < MIN_SIDE:
-                    minimum = f"{MIN_SIDE}x{MIN_SIDE}"
-                    raise BadImage(name, f"image is {w}x{h} pixels, too small to classify (minimum {minimum})")
-                if img.format == "JPEG":
-                    img.draft("RGB", DRAFT_SIZE)  # huge photos: libjpeg scales down while decoding
-                need = decode_bytes(img)
-                if need > IMAGE_MEMORY_LIMIT:
-                    raise BadImage(name, f"image is {w:,}x{h:,} pixels: decoding it would take {_bytes(need)} "
-                                   f"of memory, over the {_bytes(IMAGE_MEMORY_LIMIT)} limit for one image "
-                                   "(a decompression bomb?); not decoding it")
-                with budget.reserve(need) if budget is not None else nullcontext():
+        # The budget is held until the big arrays are gone: BYTES_PER_PIXEL counts preparing them too.
+        with ExitStack() as reserved:
+            with warnings.catch_warnings(), _pillow_pixel_limit():
+                warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the image is fine, stderr stays clean
+                with Image.open(source, formats=FORMATS) as img:
+                    w, h = img.size
+                    if min(w, h) < MIN_SIDE:
+                        minimum = f"{MIN_SIDE}x{MIN_SIDE}"
+                        raise BadImage(name, f"image is {w}x{h} pixels, too small to classify (minimum {minimum})")
+                    if img.format == "JPEG":
+                        img.draft("RGB", DRAFT_SIZE)  # huge photos: libjpeg scales down while decoding
+                    need = decode_bytes(img)
+                    if need > IMAGE_MEMORY_LIMIT:
+                        raise BadImage(name, f"image is {w:,}x{h:,} pixels: decoding it would take {_bytes(need)} "
+                                       f"of memory, over the {_bytes(IMAGE_MEMORY_LIMIT)} limit for one image "
+                                       "(a decompression bomb?); not decoding it")
+                    if budget is not None:
+                        reserved.enter_context(budget.reserve(need))
                     gray, colour = _decode(img)
-        return view_of(gray, invert, colour)
+            try:
+                return view_of(gray, invert, colour)
+            finally:
+                del gray, colour  # freed before the budget is given back
     except BadImage:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         reason = (f"image is over {2 * PILLOW_PIXEL_LIMIT:,} pixels (in its header or a part of it), "
                   "a decompression bomb; not decoding it")
         raise BadImage(name, reason) from None

@@ -1,8 +1,10 @@
 """The real photos training learns from: 28x28 drawings of 3,068 labelled CC0 phone photos.
 
 Each photo of clothing-dataset-small's train split is drawn by `images.load_view`, the function `predict`
-runs on every input, so training sees exactly the 28x28 picture `predict` shows the model (and `--show`
-draws). The drawings ship in fashionnet/drawings/ (a compressed numpy file, about 1.5 MB) so that
+runs on every input, so training sees exactly the 28x28 drawing of the photo's own mask that `predict`
+shows the model (and `--show` draws). For a found garment, `predict` also averages its logits over up to
+four more drawings, of the mask eroded and dilated (garment.mask_variants); the shipped file holds only
+each photo's own drawing (`tools/make_drawings.py --variants` adds the others). The drawings ship in fashionnet/drawings/ (a compressed numpy file, about 1.5 MB) so that
 `make weights` needs neither the photos nor the internet; `tools/make_drawings.py` remakes them from a
 copy of the photos. They go stale when the drawing pipeline changes: the file records
 `images.PIPELINE_VERSION`, and training refuses a file drawn by another version.
@@ -14,8 +16,10 @@ only ever sees these), 15% validation (for choosing settings) and 20% hold-out (
 from __future__ import annotations
 
 import csv
+import math
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,8 +174,10 @@ def save(drawings: PhotoDrawings, path: Path = DRAWINGS) -> None:
 
 
 def load(path: Path = DRAWINGS) -> PhotoDrawings:
-    """Read and check a drawings file. Every way it can be wrong (missing, truncated, not this format,
-    arrays of the wrong type or shape, drawn by another pipeline) is one DataError naming the file."""
+    """Read and check a drawings file. Every way it can be wrong (missing, truncated, too large, not this
+    format, arrays of the wrong type or shape, no train drawings, drawn by another pipeline) is one
+    DataError naming the file. The file is hostile input: each array's size is checked in its header
+    before a byte of it is inflated, so neither a forged shape nor a zip bomb can exhaust memory."""
     from fashionnet.images import PIPELINE_VERSION, SIZE
 
     path = Path(path)
@@ -182,42 +188,109 @@ def load(path: Path = DRAWINGS) -> PhotoDrawings:
             problem = "photo drawings not found"
         raise DataError(f"{name}: {problem}; {REMAKE}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [key for key in ARRAYS if key not in npz.files]
-            if missing:
-                raise DataError(f"{name}: not a photo drawings file (no {', '.join(missing)}); {REMAKE}")
-            arrays = {key: npz[key] for key in ARRAYS}
+        arrays = _read_arrays(path, name)
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError) as exc:
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError,
+            NotImplementedError, RuntimeError) as exc:  # zipfile: an unknown compression, an encrypted member
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{name}: not a readable photo drawings file ({printable(detail)}); {REMAKE}") from None
-    for key, (kind, ndim) in ARRAYS.items():
-        a = arrays[key]
-        if a.dtype.kind != kind or a.ndim != ndim:
-            raise DataError(f"{name}: array '{key}' is {a.dtype} with {a.ndim} dimensions, expected "
-                            f"{_KINDS[kind]} with {ndim}; {REMAKE}")
     images, owner, n = arrays["drawings"], arrays["owner"], len(arrays["path"])
-    shapes = {"drawings": images.shape[1:] == (SIZE, SIZE) and images.dtype == np.uint8,
-              "owner": len(owner) == len(images) and n > 0 and len(images) >= n,
-              "category": arrays["category"].shape == (n,) and int(arrays["category"].max(initial=0)) < len(arrays["categories"]),
+    if n == 0:
+        raise DataError(f"{name}: holds no photos; {REMAKE}")
+    if len(arrays["categories"]) == 0:
+        raise DataError(f"{name}: array 'categories' is empty (the photos' categories have no names); {REMAKE}")
+    shapes = {"drawings": images.shape[1:] == (SIZE, SIZE),
+              "owner": len(owner) == len(images) and len(images) >= n,
+              "category": arrays["category"].shape == (n,),
               "named": arrays["named"].shape == (n, len(CLASSES)),
               "acceptable": arrays["acceptable"].shape == (n, len(CLASSES)),
               "found": arrays["found"].shape == (n,),
-              "part": arrays["part"].shape == (n,) and int(arrays["part"].max(initial=0)) < len(PARTS)}
+              "part": arrays["part"].shape == (n,)}
     for key, ok in shapes.items():
         if not ok:
             raise DataError(f"{name}: array '{key}' has shape {list(arrays[key].shape)}, which does not fit "
                             f"{n:,} photos of {SIZE}x{SIZE}; {REMAKE}")
-    if len(owner) and (owner[0] != 0 or owner[-1] != n - 1 or np.any(np.diff(owner) < 0) or np.any(np.diff(owner) > 1)):
+    highest = int(arrays["category"].max())
+    if highest >= len(arrays["categories"]):
+        raise DataError(f"{name}: array 'category' holds index {highest}, but 'categories' names only "
+                        f"{len(arrays['categories'])}; {REMAKE}")
+    highest = int(arrays["part"].max())
+    if highest >= len(PARTS):
+        raise DataError(f"{name}: array 'part' holds {highest}, expected 0 (train), 1 (validation) or 2 (hold-out); {REMAKE}")
+    if owner[0] != 0 or owner[-1] != n - 1 or np.any(np.diff(owner) < 0) or np.any(np.diff(owner) > 1):
         raise DataError(f"{name}: array 'owner' does not list every photo's drawings in order; {REMAKE}")
     pipeline = int(arrays["pipeline"])
     if pipeline != PIPELINE_VERSION:
         raise DataError(f"{name}: drawn by pipeline version {pipeline}, but this fashionnet draws photos with "
                         f"version {PIPELINE_VERSION} (the drawings are stale); {REMAKE}")
+    if not np.any((arrays["part"] == TRAIN) & arrays["found"]):  # training would get no photo at all
+        raise DataError(f"{name}: no usable train drawings (no photo of the train part has a garment found); {REMAKE}")
     return PhotoDrawings(images, owner.astype(np.int32), arrays["path"], arrays["category"], arrays["categories"],
                          arrays["named"], arrays["acceptable"], arrays["found"], arrays["part"], pipeline,
                          int(arrays["split_seed"]))
+
+
+MAX_FILE_BYTES = 64 * 2**20  # the shipped file is 1.6 MB; one drawn with --variants about five times that
+MAX_PHOTOS = 50_000  # the data set's train split has 3,068
+MAX_DRAWINGS = 5 * MAX_PHOTOS  # each photo's own drawing and at most four mask variants
+MAX_TEXT = 1024  # characters of one path or name
+# The most elements each array may declare: a file of MAX_PHOTOS photos, drawn with variants.
+LIMITS = {"drawings": MAX_DRAWINGS * 28 * 28, "owner": MAX_DRAWINGS, "path": MAX_PHOTOS, "category": MAX_PHOTOS,
+          "categories": MAX_PHOTOS, "named": MAX_PHOTOS * len(CLASSES), "acceptable": MAX_PHOTOS * len(CLASSES),
+          "found": MAX_PHOTOS, "part": MAX_PHOTOS}
+
+
+def _read_arrays(path: Path, name: str) -> dict[str, np.ndarray]:
+    """The file's arrays, each read straight from its zip member (np.savez's layout) after its .npy header
+    passed `_check_header`: pickles are never loaded, members the format does not name never read."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise DataError(f"{name}: is {size / 2**20:,.0f} MiB, larger than any photo drawings file "
+                            f"(at most {MAX_FILE_BYTES // 2**20} MiB); {REMAKE}")
+        if f.read(6) == b"\x93NUMPY":
+            raise DataError(f"{name}: holds a single numpy array (.npy), not a photo drawings file (.npz); {REMAKE}")
+        f.seek(0)
+        with zipfile.ZipFile(f) as archive:
+            members = set(archive.namelist())
+            missing = [key for key in ARRAYS if key + ".npy" not in members]
+            if missing:
+                raise DataError(f"{name}: not a photo drawings file (no {', '.join(missing)}); {REMAKE}")
+            arrays = {}
+            for key in ARRAYS:
+                with archive.open(key + ".npy") as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                    elif version == (2, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                    else:
+                        raise ValueError(f"array '{key}' is in .npy format version {version[0]}.{version[1]}")
+                _check_header(name, key, shape, dtype)
+                with archive.open(key + ".npy") as member:
+                    arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+                    if member.read(1):  # also reads to the end, where zipfile checks the CRC
+                        raise ValueError(f"array '{key}' has data past its end")
+    return arrays
+
+
+def _check_header(name: str, key: str, shape: tuple, dtype: np.dtype) -> None:
+    """Refuse an array by what its header declares (type, dimensions, size), before it is read."""
+    kind, ndim = ARRAYS[key]
+    if dtype.kind != kind or (key == "drawings" and dtype != np.uint8):
+        expected = "uint8 (pixels from 0 to 255)" if key == "drawings" else _KINDS[kind]
+        raise DataError(f"{name}: array '{key}' holds {printable(str(dtype))} values, expected {expected}; {REMAKE}")
+    if len(shape) != ndim:
+        raise DataError(f"{name}: array '{key}' has {len(shape)} dimensions, expected {ndim}; {REMAKE}")
+    if any(side < 0 for side in shape):
+        raise DataError(f"{name}: array '{key}' declares the impossible shape {list(shape)}; {REMAKE}")
+    if kind == "U" and dtype.itemsize > 4 * MAX_TEXT:
+        raise DataError(f"{name}: array '{key}' holds text of {dtype.itemsize // 4:,} characters, more than "
+                        f"{MAX_TEXT:,}; {REMAKE}")
+    if math.prod(shape) > LIMITS.get(key, 1):
+        raise DataError(f"{name}: array '{key}' declares shape {list(shape)}, more than a photo drawings file "
+                        f"holds (at most {MAX_PHOTOS:,} photos); {REMAKE}")
 
 
 _KINDS = {"u": "unsigned integers", "i": "integers", "U": "text", "b": "booleans"}
@@ -227,8 +300,7 @@ def locate_photos() -> Path | None:
     """A copy of the data set's train split (labels.csv beside the photos), if this machine has one:
     $FASHIONNET_PHOTOS, else ../shared/data/clothing-photos beside the checkout."""
     root = Path(__file__).resolve().parents[1]
-    for candidate in (os.environ.get("FASHIONNET_PHOTOS"), root.parent / "shared" / "data" / "clothing-photos",
-                      Path("/work/shared/data/clothing-photos")):
+    for candidate in (os.environ.get("FASHIONNET_PHOTOS"), root.parent / "shared" / "data" / "clothing-photos"):
         if candidate and (Path(candidate) / "labels.csv").is_file():
             return Path(candidate)
     return None

@@ -13,6 +13,7 @@ import os
 import signal
 import stat
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +27,7 @@ from fashionnet import CLASSES
 from fashionnet.calibration import DEFAULT_THRESHOLD
 from fashionnet.files import input_reason, kind_of
 from fashionnet.images import IMAGE_SUFFIXES, SIZE, BadImage, View, load_view
+from fashionnet.streams import raise_if_interrupted
 
 if TYPE_CHECKING:
     import torch
@@ -44,7 +46,9 @@ PARALLEL_MIN_BYTES = 64 << 10
 PHOTO_BYTES = 16 << 10  # files this big on average are photos: chunks of a few, not of 256
 DECODE_MEMORY = 2 * 10**9  # image memory all decoders together may hold (MemoryBudget)
 SMALL_DECODE = 32 << 20  # decodes below this are not counted against it
-STDIN_LIMIT = 64 << 20  # the most `predict -` reads for its one image (64 MiB, in the README)
+BUDGET_POLL = 0.02  # seconds between a waiting decoder's looks at the budget (a big decode takes far longer)
+BUDGET_CHECK = 0.25  # seconds between its checks that the workers holding the budget died
+STDIN_LIMIT = 64 << 20  # the most `predict -` reads for its one image (64 MiB, in docs/input-rules.md)
 
 
 @dataclass(frozen=True)
@@ -366,12 +370,16 @@ class MemoryBudget:
     or two at a time instead of all at once. One image alone always runs (load_view has already refused
     any that needs more than IMAGE_MEMORY_LIMIT); decodes under SMALL_DECODE are not counted, so a
     folder of small files never takes the lock, and the total stays under `total` + one SMALL_DECODE
-    per decoder."""
+    per decoder.
+
+    A shared count under a lock, and waiters that look again every BUDGET_POLL seconds: no notify, so
+    a decoder killed at any moment (the pool kills them all when one is OOM-killed) cannot leave the
+    others blocked, as a multiprocessing Condition's waiter killed in wait() does to the next notify."""
 
     def __init__(self, total: int, context=multiprocessing):
         self.total = total
         self._used = context.Value("q", 0, lock=False)
-        self._changed = context.Condition()
+        self._lock = context.Lock()  # held only to read and change _used
         # In predict's own process: a check that the workers died (their memory is then free, though
         # never given back here), so this process does not wait for them forever.
         self.holders_gone: Callable[[], bool] | None = None
@@ -384,17 +392,39 @@ class MemoryBudget:
         if nbytes < SMALL_DECODE:
             yield
             return
-        with self._changed:
-            while self._used.value and self._used.value + nbytes > self.total:
-                if not self._changed.wait(timeout=0.25) and self.holders_gone is not None and self.holders_gone():
+        check = time.monotonic() + BUDGET_CHECK
+        while not self._add(nbytes):
+            if time.monotonic() >= check:
+                if self.holders_gone is not None and self.holders_gone():
+                    self._add(nbytes, force=True)
                     break
-            self._used.value += nbytes
+                check = time.monotonic() + BUDGET_CHECK
+            time.sleep(BUDGET_POLL)
         try:
             yield
         finally:
-            with self._changed:
-                self._used.value -= nbytes
-                self._changed.notify_all()
+            self._add(-nbytes, force=True)
+
+    def _add(self, nbytes: int, force: bool = False) -> bool:
+        """Add `nbytes` to the count if they fit or nothing else is counted (always with `force`)."""
+        locked = self._take_lock()
+        try:
+            used = self._used.value
+            if not force and locked and used and used + nbytes > self.total:
+                return False
+            self._used.value = used + nbytes
+            return True
+        finally:
+            if locked:
+                self._lock.release()
+
+    def _take_lock(self) -> bool:
+        """False when a decoder was killed holding the lock: the workers are then all gone, and this
+        process, the only one left, counts without it. A worker keeps trying until the pool kills it."""
+        while not self._lock.acquire(timeout=BUDGET_CHECK):
+            if self.holders_gone is not None and self.holders_gone():
+                return False
+        return True
 
     @property
     def used(self) -> int:
@@ -484,8 +514,14 @@ class Decoding:
                 min(workers - 1, len(self._jobs)), context, initializer=_init_worker,
                 initargs=(os.getpid(), self.budget, self._claims),
             )
-            self._futures = [self._pool.submit(_decode_chunk, (j, self._paths(j), invert)) for j in range(len(self._jobs))]
-            self.budget.holders_gone = self._broken
+            try:
+                self._futures = [self._pool.submit(_decode_chunk, (j, self._paths(j), invert))
+                                 for j in range(len(self._jobs))]
+                self.budget.holders_gone = self._broken
+            except BaseException:  # a failed fork, Ctrl-C: no caller gets a pool to close, so stop it here
+                pool, self._pool = self._pool, None
+                _stop_workers(pool)
+                raise
 
     def _worth_a_pool(self, files: list[int]) -> bool:
         if len(files) >= PARALLEL_MIN_FILES:
@@ -544,6 +580,7 @@ class Decoding:
         images, errors, extras = np.empty((0, SIZE, SIZE), np.uint8), [], []
         try:
             for index, item in enumerate(self.items):
+                raise_if_interrupted()
                 if index not in where:  # no pool, stdin's bytes, or a problem found while collecting
                     yield decode_one(item, self.invert, self.budget if self._pool is not None else None)
                     continue
@@ -643,7 +680,9 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
     answers = 0
     for _, view, error in pending:
         if error is None:
-            drawings = view.drawings()  # what training drew of each photo too (fashionnet/photos.py)
+            # A found photo's own drawing and those of its eroded and dilated masks: averaging their logits
+            # steadies the answer. (Training saw only each photo's own drawing: the shipped ones hold no variants.)
+            drawings = view.drawings()
             good += list(drawings)
             members += [answers] * len(drawings)
             answers += 1

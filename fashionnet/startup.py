@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import signal
 import sys
 import threading
 from typing import NoReturn
@@ -38,22 +39,49 @@ def exit_now(code: int | str | None = 0) -> NoReturn:
     """End the installed command without the interpreter's teardown, which frees torch's objects one by
     one (0.3-0.5 s of `python -c "import torch"` on 2 cores) for a process that is about to vanish anyway.
 
-    What an orderly exit owes is still done: non-daemon threads are joined, the atexit handlers run (they
-    stop the decoder pool and tidy multiprocessing), and both standard streams are flushed. Only
+    What an orderly exit owes is still done, in the interpreter's order: threading's exit hooks (where
+    concurrent.futures shuts down any pool left open, rather than in atexit), non-daemon threads joined,
+    the atexit handlers (multiprocessing's tidying, among others), both standard streams flushed. Ctrl-C
+    while waiting for them exits 130 at once, without a traceback (atexit would print one). Only
     `fashionnet.cli.main` calls this; tests that run the app in-process never do."""
     if code is None:
         code = 0
     elif not isinstance(code, int):  # sys.exit("message"): printed, exit 1, as Python does
         print(code, file=sys.stderr)
         code = 1
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _interrupted)
+    _finish_threads()
     atexit._run_exitfuncs()
+    _leave(code)
+
+
+def _interrupted(signum, frame) -> NoReturn:
+    """Ctrl-C while exit_now waits: leave now, not through a KeyboardInterrupt that atexit would print."""
+    _leave(130)
+
+
+def _leave(code: int) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
         except (OSError, ValueError):  # a reader that went away: nothing left to tell anyone
             pass
+        except RuntimeError:  # Ctrl-C came in the middle of a write to it ("reentrant call")
+            pass
     os._exit(code)
+
+
+def _finish_threads() -> None:
+    """What the interpreter does with threads at exit: threading._shutdown runs the hooks registered with
+    threading._register_atexit, then joins the non-daemon threads (both private: done by hand without it)."""
+    shutdown = getattr(threading, "_shutdown", None)
+    if callable(shutdown):
+        shutdown()
+        return
+    for hook in reversed(getattr(threading, "_threading_atexits", [])):
+        hook()
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()

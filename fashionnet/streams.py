@@ -85,11 +85,25 @@ class GuardedStream:
         return getattr(self._stream, name)
 
 
+_interrupted = False  # a Ctrl-C came (set by the handler below, for raise_if_interrupted)
+
+
 def _first_interrupt_only(signum, frame) -> None:
     """Ctrl-C stops the run once; a second Ctrl-C while it shuts down is ignored (no half-printed
     traceback from torch's exit handlers)."""
+    global _interrupted
+    _interrupted = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise the Ctrl-C again if its KeyboardInterrupt was lost: Python runs the handler wherever the main
+    thread is, and where that is a weakref callback or a __del__ (an import lock's, say), the exception is
+    printed as "Exception ignored" and dropped, while the second Ctrl-C is already ignored. Long loops call
+    this between steps; it costs one global lookup."""
+    if _interrupted:
+        raise KeyboardInterrupt
 
 
 def prepare_streams() -> None:
@@ -106,6 +120,8 @@ def prepare_streams() -> None:
         sys.exit(int(OutputError.exit_code))
     sys.stdout = GuardedStream(sys.stdout, "standard output")
     sys.stderr = GuardedStream(sys.stderr, "standard error", quiet=True)
+    global _interrupted
+    _interrupted = False
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _first_interrupt_only)
 

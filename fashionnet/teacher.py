@@ -140,6 +140,9 @@ def restore_teacher(path, training: dict[str, torch.Tensor], seed: int, device: 
                                f"expected {value.dtype} {list(value.shape)}")
         if got.is_floating_point() and not bool(torch.isfinite(got).all()):
             raise WeightsError(f"{path}: teacher tensor {printable(name)} holds NaN or infinite values")
+        # A variance below 0 makes batch normalisation's square root NaN, and every soft target with it.
+        if name.endswith((".running_var", ".num_batches_tracked")) and bool((got < 0).any()):
+            raise WeightsError(f"{path}: teacher tensor {printable(name)} holds negative values; cannot resume it")
     extra = sorted(set(saved) - set(expected))
     if extra:
         raise WeightsError(f"{path}: unexpected teacher tensor(s) {printable(', '.join(extra))}; cannot resume it")

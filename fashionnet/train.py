@@ -28,6 +28,7 @@ from fashionnet.data import Split
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.model import NeuralNetwork, build_model
+from fashionnet.streams import raise_if_interrupted
 from fashionnet.files import OutputClaim, check_writable
 from fashionnet.weights import (
     SHIPPED_WEIGHTS, Checkpoint, check_state_dict, finite_float_problem, is_real, is_whole, metadata_error,
@@ -376,6 +377,7 @@ def fit(
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             for batch in range(batches):
+                raise_if_interrupted()
                 index = order[batch * recipe.batch_size : (batch + 1) * recipe.batch_size]
                 x, y = images[index], labels[index]
                 mirrored = random_flips(len(index), generator, device) if flipping else None
@@ -427,10 +429,8 @@ def fit(
                     last_saved = (epoch + 1, out)
             callbacks.epoch_end(stats)
     except KeyboardInterrupt:
-        if teaching_epoch[0]:
-            where = f"the teacher's epoch {teaching_epoch[0]}"
-            saved = f"; {last_saved[1]} is unchanged" if last_saved is not None else ": nothing was saved"
-            raise TrainingInterrupted(f"interrupted during {where}{saved}") from None
+        if teaching_epoch[0]:  # the teacher trains only in a fresh run: nothing is saved before it is done
+            raise TrainingInterrupted(f"interrupted during the teacher's epoch {teaching_epoch[0]}: nothing was saved") from None
         running = len(history) + 1 if len(history) < recipe.epochs else recipe.epochs
         if last_saved is None:
             raise TrainingInterrupted(f"interrupted during epoch {running}: nothing was saved") from None
@@ -563,11 +563,12 @@ def load_resume(path: Path) -> tuple[Path, Checkpoint]:
     return Path(path), checkpoint
 
 
-def recipe_for(resume: tuple[Path, Checkpoint] | None, **overrides) -> Recipe:
+def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **overrides) -> Recipe:
     """The default recipe, or the resumed checkpoint's, with the options the user gave on top.
 
-    A resumed run keeps its batch size (the data order depends on it); --epochs and --lr may change,
-    which bends the rest of the learning-rate schedule.
+    A resumed run keeps its batch size (the data order depends on it), its teacher and whether it has
+    photo drawings (`photos`: the user named a drawings file, which a run without them would ignore);
+    --epochs and --lr may change, which bends the rest of the learning-rate schedule.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     problem = replace(Recipe(), **given).problem()
@@ -592,4 +593,6 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, **overrides) -> Recipe:
         raise UsageError(f"{path}: was trained with --teacher-epochs {base.teacher_epochs}; a resumed run keeps it")
     if given.get("photo_share", base.photo_share) != base.photo_share:
         raise UsageError(f"{path}: was trained with the photo drawings; a resumed run keeps them (leave out --no-photos)")
+    if photos and base.photo_share == 0:
+        raise UsageError(f"{path}: was trained without photo drawings; a resumed run keeps that (leave out --photos)")
     return replace(base, **given)

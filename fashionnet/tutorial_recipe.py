@@ -30,7 +30,7 @@ from fashionnet.files import OutputClaim
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
 from fashionnet.train import RECIPE_RULES, EpochStats
 from fashionnet.train import _checkpoint as training_checkpoint  # one metadata layout for every checkpoint
-from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, read_checkpoint, save_checkpoint
+from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, is_real, read_checkpoint, save_checkpoint
 
 NAME = "tutorial"
 PRINT_EVERY = 100  # the page prints the loss every 100 batches
@@ -208,9 +208,10 @@ def shipped_figures(path: Path = SHIPPED_WEIGHTS) -> RecipeFigures | None:
         history = [EpochStats(**{k: v for k, v in h.items() if k in names}) for h in meta.get("history", [])]
     except TypeError:
         raise WeightsError(f"{path}: metadata field 'history' is not a list of epoch records") from None
-    seconds = sum(h.seconds for h in history) if history else None
+    # Metadata is hostile input: a time that is not a number of seconds leaves the total unknown ("--").
+    seconds = sum(h.seconds for h in history) if history and all(_real(h.seconds, 0) for h in history) else None
     teacher = meta.get("teacher") if isinstance(meta.get("teacher"), dict) else None
-    if seconds is not None and teacher is not None and isinstance(teacher.get("seconds"), (int, float)):
+    if seconds is not None and teacher is not None and _real(teacher.get("seconds"), 0):
         seconds += teacher["seconds"]  # the teacher trains first: part of the training time
     return RecipeFigures("shipped", dict(meta.get("recipe") or {}), history, seconds, meta.get("test_accuracy"),
                          meta.get("test_loss"), meta.get("temperature"), teacher)
@@ -256,7 +257,7 @@ WHY = {
             "cost; they stop for the last epochs so training ends on the images as they are.",
     "holdout": "A temperature fitted on held-out training images makes the probabilities match how often "
                "the model is right, so predict can say 'not sure' and mean it.",
-    "epochs": "Each epoch is several times faster, so more of them fit in about a minute, and the "
+    "epochs": "Each epoch is several times faster, so more of them fit in the same time, and the "
               "schedule is laid out over all of them.",
     "photos": "Drawings of real phone photos, made as predict makes them, show the network the garments it "
               "will meet outside FashionMNIST: shoes may be any of three classes, and hats, shorts and "
@@ -272,15 +273,24 @@ KNOWN = {"name", "optimizer", "loss", "shuffle", "epochs", "batch_size", "lr", "
 
 
 def _pct(value: float | None) -> str:
-    return "--" if value is None else f"{value:.2%}"
+    return f"{value:.2%}" if _real(value, 0, 1) else "--"
 
 
 def _loss(value: float | None) -> str:
-    return "--" if value is None else f"{value:.4f}"
+    return f"{value:.4f}" if _real(value, 0) else "--"
 
 
 def _seconds(value: float | None, how: str) -> str:
-    return "--" if value is None else f"{value:.1f} s ({how})"
+    return f"{value:.1f} s ({how})" if _real(value, 0) else "--"
+
+
+def _real(value, low: float = -math.inf, high: float = math.inf) -> bool:
+    """A finite number from `low` to `high` (true/false are not numbers): what a table may format."""
+    return is_real(value) and low <= value <= high
+
+
+def _g(value) -> str:
+    return "--" if value is None else f"{value:g}"
 
 
 def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Comparison:
@@ -304,7 +314,10 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     reasons: list[tuple[str, str]] = []
 
     def get(key, default=None):
-        return s.get(key, default)
+        """A field of the shipped recipe, or `default` where it is absent or not a value training runs with
+        (RECIPE_RULES): a tampered checkpoint shows "--" there instead of failing to format."""
+        value, rule = s.get(key), RECIPE_RULES.get(key)
+        return default if value is None or (rule is not None and not rule[0](value)) else value
 
     optimizer = "AdamW"
     if get("lr") is not None:
@@ -314,26 +327,27 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     smoothing = get("label_smoothing") or 0
     loss = "cross-entropy" + (f", label smoothing {smoothing:g}" if smoothing else "")
     standardised = get("std") not in (None, 1, 1.0) or get("mean") not in (None, 0, 0.0)
-    inputs = (f"standardised (mean {get('mean'):g}, std {get('std'):g}), folded into layer 0" if standardised
+    inputs = (f"standardised (mean {_g(get('mean'))}, std {_g(get('std'))}), folded into layer 0" if standardised
               else "pixels / 255")
     flips = "none"
     if get("flip"):
         flips = "random horizontal flips" + (f", off for the last {get('clean_epochs')} epochs" if get("clean_epochs") else "")
     holdout = get("holdout") or 0
-    temperature = shipped.temperature
+    temperature = shipped.temperature if _real(shipped.temperature, 0.01, 100) else None  # weights.METADATA_RULES' range
     calibration = "none (raw softmax)"
     if temperature is not None:
         calibration = f"temperature {temperature:g}" + (f", fitted on {holdout:.0%} held out" if holdout else "")
-    share, photo_weight = get("photo_share") or 0, get("photo_weight") or 0
+    share = get("photo_share") or 0
     photos = "none"
     if share:
-        photos = f"{round(share * get('batch_size', 0))} photo drawings in every batch, loss weight {photo_weight:g}"
+        count = round(share * get("batch_size")) if get("batch_size") is not None else "--"
+        photos = f"{count} photo drawings in every batch, loss weight {_g(get('photo_weight'))}"
     teacher, taught = "none", get("teacher_epochs") or 0
     if taught:
         known = shipped.teacher or {}
-        score = f" ({known['test_accuracy']:.2%})" if isinstance(known.get("test_accuracy"), float) else ""
-        teacher = (f"a small CNN, {taught} epochs{score}; {get('distill_weight', 0):g} of the loss matches it "
-                   f"at temperature {get('distill_temperature', 1):g}")
+        score = f" ({known['test_accuracy']:.2%})" if _real(known.get("test_accuracy"), 0, 1) else ""
+        teacher = (f"a small CNN, {taught} epochs{score}; {_g(get('distill_weight'))} of the loss matches it "
+                   f"at temperature {_g(get('distill_temperature'))}")
     when = "when trained, teacher included" if taught and shipped.teacher else "when trained"
     shipped_values = [optimizer, f"{get('batch_size', '--')}", f"{get('epochs', '--')}", loss, inputs, flips, calibration,
                       photos, teacher, _pct(shipped.test_accuracy), _loss(shipped.test_loss), _seconds(shipped.seconds, when)]
@@ -342,7 +356,7 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     if others:
         rows.insert(9, ("also", "--", ", ".join(f"{k} {v}" for k, v in sorted(others.items()))))
     reasons.append(("AdamW and a one-cycle schedule", WHY["optimizer"]))
-    if get("batch_size") != t["batch_size"]:
+    if get("batch_size") not in (None, t["batch_size"]):
         reasons.append((f"batches of {get('batch_size')}", WHY["batch_size"]))
     if smoothing:
         reasons.append((f"label smoothing {smoothing:g}", WHY["label_smoothing"]))

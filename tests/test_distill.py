@@ -97,7 +97,22 @@ def test_resume_keeps_photos_and_teacher(splits, tiny_photos, tmp_path):
     assert recipe_for(resume, epochs=3).teacher_epochs == 1
 
 
-@pytest.mark.parametrize("damage", ["missing", "shape", "nan", "extra"])
+def test_ctrl_c_while_the_teacher_trains_says_nothing_was_saved(splits, tmp_path):
+    class StopAtOnce(StopAtSecondEpoch):
+        def epoch_start(self, epoch, epochs, batches):
+            raise KeyboardInterrupt
+
+    class StopInTheTeacher(StopAtSecondEpoch):
+        def teacher(self):
+            return StopAtOnce()  # the teacher trains first, in a fresh run only: the MLP has saved nothing yet
+
+    out = tmp_path / "never.safetensors"
+    with pytest.raises(TrainingInterrupted, match=r"^interrupted during the teacher's epoch 1: nothing was saved$"):
+        fit(Recipe(epochs=1, batch_size=64, teacher_epochs=2), splits[0], None, CPU, out=out, callbacks=StopInTheTeacher())
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("damage", ["missing", "shape", "nan", "extra", "negative-variance", "negative-count"])
 def test_a_damaged_teacher_in_a_checkpoint_is_refused(damage):
     state = {k[len("teacher."):]: v for k, v in teacher_state(build_teacher(0)).items()}
     if damage == "missing":
@@ -106,10 +121,18 @@ def test_a_damaged_teacher_in_a_checkpoint_is_refused(damage):
         state["classifier.weight"] = torch.zeros(3, 3)
     elif damage == "nan":
         state["classifier.bias"] = torch.full((10,), float("nan"))
+    elif damage == "negative-variance":  # finite, but batch normalisation's square root would make it NaN
+        state["features.3.running_var"][5] = -1.0
+    elif damage == "negative-count":
+        state["features.7.num_batches_tracked"] = torch.tensor(-3)
     else:
         state["intruder"] = torch.zeros(1)
     with pytest.raises(WeightsError, match="ck.safetensors"):
         restore_teacher("ck.safetensors", {"teacher." + k: v for k, v in state.items()}, 0, CPU)
+    if damage == "negative-variance":
+        with pytest.raises(WeightsError, match="features.3.running_var holds negative values"):
+            restore_teacher("ck.safetensors", {"teacher." + k: v for k, v in state.items()}, 0, CPU)
+    restore_teacher("ck.safetensors", teacher_state(build_teacher(0)), 0, CPU)  # the undamaged teacher is taken
 
 
 def test_the_train_loss_note_says_what_the_mix_is():

@@ -1,8 +1,11 @@
 """The shipped photo drawings (issue 15): what they hold, that they are what `predict` draws today, the
 fixed train / validation / hold-out parts, bad drawing files, and training with and without them."""
 
+import io
 import json
 import re
+import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +84,37 @@ def _bad(tmp_path: Path, shipped, **changes) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["missing", "truncated", "not-npz", "wrong-shape", "stale", "no-labels", "folder"])
+def _replace_member(path: Path, key: str, data: bytes) -> None:
+    """Rewrite the .npz at `path` with array `key` replaced by raw .npy bytes (a forged header, say)."""
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    members[key + ".npy"] = data
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+
+
+def _npy_header(shape: tuple, descr: str = "|u1") -> bytes:
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": descr, "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+BAD_FILES = {  # case: what the one line must say
+    "missing": "photo drawings not found", "truncated": "not a readable photo drawings file",
+    "not-npz": "not a readable photo drawings file", "wrong-shape": "array 'drawings' has shape [3068, 27, 27]",
+    "stale": "the drawings are stale", "no-labels": "not a photo drawings file (no named)", "folder": "not a file",
+    "npy": "holds a single numpy array (.npy), not a photo drawings file (.npz)",
+    "bad-deflate": "Error -3 while decompressing data",
+    "huge-shape": "array 'drawings' declares shape [100000000000, 28, 28], more than a photo drawings file holds",
+    "bomb": "array 'drawings' has data past its end", "oversize": "larger than any photo drawings file",
+    "uint16": "array 'drawings' holds uint16 values, expected uint8",
+    "no-categories": "array 'categories' is empty",
+    "no-train": "no usable train drawings",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
 def test_a_bad_drawings_file_stops_training_with_one_line(invoke, fake_data, tmp_path, shipped, case):
     if case == "missing":
         path = tmp_path / "gone.npz"
@@ -100,18 +133,59 @@ def test_a_bad_drawings_file_stops_training_with_one_line(invoke, fake_data, tmp
         with np.load(path) as npz:
             kept = {k: npz[k] for k in npz.files if k != "named"}
         np.savez_compressed(path, **kept)
-    else:
+    elif case == "folder":
         path = tmp_path / "a-folder.npz"
         path.mkdir()
+    elif case == "npy":  # np.load gives a bare array for it, not an archive of arrays
+        path = tmp_path / "one.npy"
+        np.save(path, shipped.drawings[:2])
+    elif case == "bad-deflate":  # the drawings' compressed bytes start with an invalid deflate block: zlib.error
+        path = _bad(tmp_path, shipped)
+        with zipfile.ZipFile(path) as archive:
+            at = archive.getinfo("drawings.npy").header_offset
+        raw = bytearray(path.read_bytes())
+        name_length, extra_length = struct.unpack("<HH", raw[at + 26 : at + 30])
+        start = at + 30 + name_length + extra_length
+        raw[start : start + 16] = b"\xff" * 16
+        path.write_bytes(raw)
+    elif case == "huge-shape":  # 78 TB declared in a few bytes: refused before anything is allocated
+        path = _bad(tmp_path, shipped)
+        _replace_member(path, "drawings", _npy_header((10**11, 28, 28)) + bytes(784))
+    elif case == "bomb":  # one drawing declared, 64 MB of zeros behind it (64 kB compressed): never inflated
+        path = _bad(tmp_path, shipped)
+        _replace_member(path, "drawings", _npy_header((1, 28, 28)) + bytes(64 * 2**20))
+    elif case == "oversize":
+        path = tmp_path / "big.npz"
+        with open(path, "wb") as f:
+            f.truncate(photos.MAX_FILE_BYTES + 1)  # sparse: no disk used
+    elif case == "uint16":
+        path = _bad(tmp_path, shipped, drawings=shipped.drawings.astype(np.uint16))
+    elif case == "no-categories":
+        path = _bad(tmp_path, shipped, categories=np.array([], dtype=str))
+    else:  # every train photo drawn from the whole frame: nothing training could use
+        path = _bad(tmp_path, shipped, found=shipped.found & (shipped.part != photos.TRAIN))
     out = tmp_path / "never.safetensors"
     result = invoke("train", "--data-dir", str(fake_data), "--photos", str(path), "--epochs", "1", "--out", str(out))
     assert result.exit_code == ExitCode.DATA == 3, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in result.stderr, result.stderr
+    assert BAD_FILES[case] in lines[0], lines[0]
     assert "--no-photos" in lines[0], "the line says how to go on"
     assert not out.exists()
-    with pytest.raises(DataError):
+    with pytest.raises(DataError, match=re.escape(BAD_FILES[case])):
         photos.load(path)
+
+
+def test_resuming_a_run_without_photos_refuses_photos(invoke, trained, fake_data, tmp_path, monkeypatch):
+    out = tmp_path / "more.safetensors"
+    result = invoke("train", "--resume", str(trained), "--photos", str(photos.DRAWINGS), "--epochs", "2",
+                    "--out", str(out), "--data-dir", str(fake_data))
+    assert result.exit_code == ExitCode.USAGE == 2, result.stderr
+    assert f"{trained}: was trained without photo drawings; a resumed run keeps that (leave out --photos)" in result.stderr
+    assert not out.exists()
+    monkeypatch.setenv("HOME", str(tmp_path))  # --photos ~/... is the home folder's, like --out and --resume
+    home = invoke("train", "--photos", "~/mine.npz", "--data-dir", str(fake_data), "--out", str(out))
+    assert home.exit_code == 3 and f"{tmp_path / 'mine.npz'}: photo drawings not found" in home.stderr, home.stderr
 
 
 def test_training_without_photos_says_so(invoke, fake_data, tmp_path):

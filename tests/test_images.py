@@ -401,6 +401,28 @@ def test_the_decode_reserves_its_memory_from_the_budget(tmp_path):
     assert budget.asked == [300 * 200 * BYTES_PER_PIXEL["transparent"]]
 
 
+def test_the_budget_is_held_until_the_photo_is_prepared(tmp_path, monkeypatch):
+    # BYTES_PER_PIXEL counts preparing too (GrabCut on the full-size arrays): the reservation must last
+    # until view_of has drawn the small view.
+    held = []
+
+    class Budget:
+        @contextmanager
+        def reserve(self, nbytes):
+            held.append(True)
+            yield
+            held.append(False)
+
+    seen = []
+    real = images.view_of
+    monkeypatch.setattr(images, "view_of", lambda *a: seen.append((held[-1:], a[2] is not None)) or real(*a))
+    rng = np.random.default_rng(0)
+    floor = rng.integers(90, 200, (60, 80, 3), dtype=np.uint8).repeat(5, 0).repeat(5, 1)  # not flat: a photo
+    floor[80:240, 150:250] = (40, 30, 120)
+    load_view(save(floor, tmp_path / "floor.png"), budget=Budget())
+    assert seen == [([True], True)] and held == [True, False]
+
+
 # ------------------------------------------------------------------ 32-bit TIFFs, messages (issue 17.12, 17.22)
 
 

@@ -302,6 +302,48 @@ def test_memory_budget_never_blocks_a_lone_image_small_ones_or_on_dead_holders()
     assert budget.used == 0
 
 
+# A decoder killed while it waits in reserve() (the pool kills the others when one is OOM-killed), and one
+# killed while it holds the budget's lock: this process's release and reserve must still return at once.
+KILLED_DECODERS = r'''
+import multiprocessing, time
+from fashionnet.predict import MemoryBudget
+context = multiprocessing.get_context("fork")
+budget = MemoryBudget(100 << 20, context)
+
+def wait_for_room():
+    with budget.reserve(60 << 20):
+        pass
+
+def hold_the_lock():
+    budget._lock.acquire()
+    time.sleep(60)
+
+for victim in (wait_for_room, hold_the_lock):
+    start = time.monotonic()
+    with budget.reserve(60 << 20):
+        child = context.Process(target=victim)
+        child.start()
+        time.sleep(0.5)  # the child now waits for room, or holds the lock
+        assert child.is_alive()
+        child.kill()
+        child.join()
+        budget.holders_gone = lambda: not child.is_alive()  # as Decoding's check of its pool
+    with budget.reserve(60 << 20):
+        assert budget.used == 60 << 20
+    assert budget.used == 0 and time.monotonic() - start < 5, time.monotonic() - start
+    budget.holders_gone = None
+print("ok")
+'''
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forks decoder-like processes")
+def test_memory_budget_outlives_decoders_killed_while_waiting_or_holding_its_lock():
+    # Python 3.11's pool terminates every worker when one dies; with a multiprocessing Condition, a waiter
+    # killed in wait() made the next notify_all() block forever. A timeout turns a regression into a failure.
+    out = subprocess.run([sys.executable, "-c", KILLED_DECODERS], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert (out.returncode, out.stdout) == (0, "ok\n"), out.stderr
+
+
 def _decode_in_subprocess(paths: list[str], prelude: str = "") -> np.ndarray:
     # The CLI's order: start decoding (fork) with torch not yet imported.
     code = (
@@ -333,6 +375,40 @@ def test_a_dying_decoder_process_neither_hangs_nor_loses_inputs(tmp_path):
         "p._decode_chunk = dying"
     )
     np.testing.assert_array_equal(_decode_in_subprocess(paths, crash), np.stack([garment(i) for i in range(6)]))
+
+
+def test_a_pool_whose_start_fails_is_stopped_not_left_running(tmp_path):
+    # Decoding's constructor raised after starting its pool: no caller has the pool to close, yet its
+    # workers must die and its manager thread end (exit_now joins non-daemon threads; the CLI would hang).
+    paths = write_pngs(tmp_path, [garment(i) for i in range(6)])
+    code = (
+        "import os, sys, threading, time\n"
+        "from fashionnet import predict as p\n"
+        "p.PARALLEL_MIN_FILES = 1\n"
+        "def busy(job):\n"
+        "    time.sleep(60)\n"
+        "p._decode_chunk = busy  # what the forked workers run\n"
+        "class Failing(p.ProcessPoolExecutor):\n"
+        "    def submit(self, *args, **kwargs):\n"
+        "        if self._queue_count == 2:\n"
+        "            raise OSError('fork failed')\n"
+        "        return super().submit(*args, **kwargs)\n"
+        "p.ProcessPoolExecutor = Failing\n"
+        "try:\n"
+        f"    p.start_decoding([p.Input(x) for x in {paths!r}], workers=3)\n"
+        "except OSError:\n"
+        "    pass\n"
+        "for thread in threading.enumerate():\n"
+        "    if thread is not threading.main_thread() and not thread.daemon:\n"
+        "        thread.join(10)\n"
+        "        if thread.is_alive():  # left running: say so, and leave without waiting for it\n"
+        "            print('left running:', thread, flush=True)\n"
+        "            os._exit(1)\n"
+        "import multiprocessing\n"
+        "print('ok' if not multiprocessing.active_children() else 'workers left')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert (out.returncode, out.stdout) == (0, "ok\n"), out.stderr
 
 
 # ------------------------------------------------------------------------------------------ rendering

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from fashionnet.errors import ExitCode
-from tests.conftest import installed_command
+from tests.conftest import default_sigint, installed_command
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fashionnet" / "samples"
 
@@ -197,7 +197,8 @@ def test_decoder_workers_die_with_their_parent(noise_photos, tmp_path, how):
     stderr = tmp_path / "stderr"
     with open(stderr, "wb") as err:
         proc = subprocess.Popen([*installed_command(), "predict", str(noise_photos), "--json", "--weights", "random",
-                                 "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+                                 "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                preexec_fn=default_sigint)  # a runner's worker may ignore SIGINT; children inherit it
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None and not (workers and _ready(stderr, how)):
@@ -208,9 +209,9 @@ def test_decoder_workers_die_with_their_parent(noise_photos, tmp_path, how):
     os.killpg(proc.pid, how) if how == signal.SIGINT else proc.send_signal(how)
     proc.wait(timeout=30)
     if how == signal.SIGINT:
-        assert proc.returncode == ExitCode.INTERRUPTED
+        assert proc.returncode == ExitCode.INTERRUPTED, (proc.returncode, stderr.read_bytes()[-3000:])
         assert time.monotonic() - sent < 8, "predict waited for its workers"  # they had ~15 s of work left
-        assert _errors(stderr.read_bytes()) == ["Interrupted."]
+        assert _errors(stderr.read_bytes()) == ["Interrupted."], stderr.read_bytes()[-3000:]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.05)

@@ -131,3 +131,19 @@ def test_broken_pipe_exits_141_quietly(many, fmt):
 def test_broken_pipe_in_walkthrough_exits_141():
     proc = _read_one_line_then_hang_up(["walkthrough"])
     assert proc.returncode == 141 and b"Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["predict", "fashionnet/samples", "--json"], ["summary"]])
+def test_a_ctrl_c_python_dropped_still_stops_the_command(invoke, monkeypatch, args):
+    """Python runs the Ctrl-C handler wherever the main thread is; in a weakref callback (an import lock's)
+    the KeyboardInterrupt is printed as "Exception ignored" and lost, and the second Ctrl-C is already
+    ignored: predict then ran to the end and exited 0. The flag the handler sets stops the loop, or at
+    the latest the command, with 130."""
+    from fashionnet import streams
+
+    monkeypatch.setattr(streams, "_interrupted", True)
+    result = invoke(*args, "--weights", "random")
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert result.stderr.strip().splitlines()[-1] == "Interrupted."
+    if args[0] == "predict":  # stopped before the first image, not after the last
+        assert result.stdout == ""

@@ -172,3 +172,36 @@ def test_the_table_reads_the_shipped_recipe_from_its_checkpoint():
     assert ("also", "--", "photo_mix 0.25") in compare(mine, newer).rows, "a setting this version does not know is still listed"
     assert compare(mine, None).rows[0] == ("optimizer", "SGD, learning rate 0.001 throughout", "")
     assert tutorial_figures(TutorialRecipe(), type("R", (), {"history": [], "seconds": 1.0})()).test_accuracy is None
+
+
+def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
+    """The shipped checkpoint's metadata is input too: a recipe field that is not a number training runs
+    with (text, true/false, out of range) is shown as unknown, never formatted into a traceback."""
+    from fashionnet.tutorial_recipe import RecipeFigures
+    from fashionnet.weights import Checkpoint, save_checkpoint
+
+    shipped = read_checkpoint(SHIPPED_WEIGHTS, training=False)
+    meta = dict(shipped.metadata)
+    meta["recipe"] = {**meta["recipe"], "photo_weight": "heavy", "distill_weight": True, "distill_temperature": -4.0,
+                      "batch_size": "512", "lr": "fast", "mean": "grey", "holdout": 7, "photo_share": 0.125}
+    meta["teacher"] = {"epochs": 6, "test_accuracy": "high", "seconds": True}
+    meta["history"] = [{**h, "seconds": "slow"} for h in meta["history"]]
+    tampered = tmp_path / "tampered.safetensors"
+    save_checkpoint(tampered, Checkpoint(model=shipped.model, training={}, metadata=meta))
+    figures = shipped_figures(tampered)
+    assert figures.seconds is None, "a time that is not a number leaves the total unknown"
+    mine = RecipeFigures("tutorial", TutorialRecipe().to_dict(), [], 80.0, 0.7, 0.8)
+    comparison = compare(mine, figures)
+    rows = {what: b for what, _a, b in comparison.rows}
+    assert rows["photos"] == "-- photo drawings in every batch, loss weight --"
+    assert rows["teacher"] == f"a small CNN, {meta['recipe']['teacher_epochs']} epochs; -- of the loss matches it at temperature --"
+    assert rows["batch size"] == "--" and rows["training time"] == "--"
+    assert rows["optimizer"].startswith("AdamW") and "fast" not in rows["optimizer"]
+    assert "mean --" in rows["input"] and "held out" not in rows["calibration"]
+    assert not any("batches of" in change for change, _why in comparison.reasons)
+    odd = RecipeFigures("shipped", {"photo_share": 0.5, "batch_size": 64, "photo_weight": 0.2}, [], float("nan"),
+                        1.5, -1.0, temperature="warm", teacher=None)
+    rows = {what: b for what, _a, b in compare(mine, odd).rows}
+    assert rows["photos"] == "32 photo drawings in every batch, loss weight 0.2"
+    assert rows["test accuracy"] == rows["test loss"] == rows["training time"] == "--"
+    assert rows["calibration"] == "none (raw softmax)"

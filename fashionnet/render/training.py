@@ -323,7 +323,9 @@ class TeacherProgress:
         self.reporter.batch_end(batch, samples, loss)
 
     def epoch_end(self, stats) -> None:
-        self.reporter.progress.console.print("teacher " + epoch_line(stats), highlight=False)  # plain loss
+        # The teacher's own loss (unstarred: the note on the starred loss is the MLP's): cross-entropy without
+        # smoothing or distillation, plus photo_weight x the photos' loss when photos are mixed in.
+        self.reporter.progress.console.print("teacher " + epoch_line(stats), highlight=False)
 
     def finished(self, report: dict) -> None:
         accuracy = report.get("test_accuracy")

@@ -1,0 +1,60 @@
+"""The benchmark record (issue 18): each figure beside its baseline and target, a slip of more than 10%
+marked, the baseline replaced only for the groups a run measured, and files that stay valid JSON. The
+benchmarks themselves never run in the test suite; these check the bookkeeping on made-up rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import run as bench
+
+
+def row(name: str, value: float, target: float, group: str = "predict", **extra) -> dict:
+    return {"name": name, "value": value, "ratio": value, "target": target, "unit": "x import torch",
+            "group": group, **extra}
+
+
+def test_a_ratio_more_than_ten_percent_worse_is_marked_and_counted(capsys):
+    rows = [row("steady", 1.05, 1.2), row("slower", 1.19, 1.2), row("too slow", 1.3, 1.2)]
+    baseline = {"steady": row("steady", 1.0, 1.2), "slower": row("slower", 1.0, 1.2), "too slow": row("too slow", 1.3, 1.2)}
+    missed, slips = bench.report(rows, baseline)
+    out = capsys.readouterr().out
+    assert (missed, slips) == (1, 1)
+    lines = {line.split("  ")[0]: line for line in out.splitlines()[2:]}
+    assert "SLIPPED +19%" in lines["slower"] and "MISSED" not in lines["slower"]
+    assert "SLIPPED" not in lines["steady"] and "MISSED" in lines["too slow"]
+    assert "1.000" in lines["slower"] and "1.200" in lines["slower"]  # the baseline and the target beside it
+
+
+def test_higher_is_better_figures_slip_downwards():
+    base = row("accuracy", 0.78, 0.65, higher_is_better=True)
+    assert bench.slipped(row("accuracy", 0.79, 0.65, higher_is_better=True), base) is None
+    assert bench.slipped(row("accuracy", 0.60, 0.65, higher_is_better=True), base) == pytest.approx(0.18 / 0.78)
+
+
+def test_noise_below_the_floor_is_not_a_slip():
+    assert bench.slipped(row("help", 0.045, 0.05), row("help", 0.04, 0.05)) is None  # 12%, but 5 ms
+
+
+def test_an_unmeasured_figure_misses_its_target_and_is_never_a_slip(capsys):
+    missed, slips = bench.report([row("auroc", float("nan"), 0.85, higher_is_better=True)],
+                                 {"auroc": row("auroc", 0.9, 0.85, higher_is_better=True)})
+    assert (missed, slips) == (1, 0)
+    assert "MISSED" in capsys.readouterr().out
+
+
+def test_the_baseline_keeps_the_groups_a_run_did_not_measure(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "BASELINE", tmp_path / "baseline.json")
+    first = {"started": "2026-12-01T10:00:00", "machine": {"cores": 2}}
+    bench.save_baseline([row("help", 0.04, 0.05, "help"), row("one", 1.1, 1.1)], ["help", "predict"], first)
+    second = {"started": "2026-12-02T10:00:00", "machine": {"cores": 2}}
+    bench.save_baseline([row("one", 1.05, 1.1), row("auroc", float("nan"), 0.85, "photos")], ["predict", "photos"], second)
+    saved = json.loads((tmp_path / "baseline.json").read_text())  # strict JSON: NaN became null
+    by_name = {r["name"]: r for r in saved["rows"]}
+    assert by_name["help"]["value"] == 0.04 and by_name["help"]["run"] == first["started"]
+    assert by_name["one"]["value"] == 1.05 and by_name["one"]["run"] == second["started"]
+    assert by_name["auroc"]["value"] is None
+    assert set(saved["runs"]) == {first["started"], second["started"]}
+    assert not list(tmp_path.glob(".*.tmp"))
