@@ -1,9 +1,9 @@
 """The Typer layer: parse options, call one core function, hand the result to a renderer.
 
-torch is imported only inside command bodies, so `fashionnet --help` never pays for it.
+torch is imported only inside command bodies, so `fashionnet --help` never pays for it. No `from
+__future__ import annotations` here: Typer would then evaluate every option's annotation from its text on
+each run (about 500 compiles, a sixth of `--help`).
 """
-
-from __future__ import annotations
 
 import functools
 import json
@@ -35,11 +35,9 @@ class _OneLineErrors(TyperGroup):
     """Report usage errors as a single line on stderr (exit 2) instead of a usage box."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        from fashionnet.completion import install_callback
-
         for param in self.params:  # fashionnet's installer: atomic writes, one-line refusals (completion.py)
             if param.name == "install_completion":
-                param.callback = install_callback
+                param.callback = _install_completion
         try:
             _check_completion_request()
             rv = super().main(
@@ -96,6 +94,16 @@ class _Command(TyperCommand):
             if rows:
                 with formatter.section(title):
                     formatter.write_dl(rows)
+
+
+def _install_completion(ctx, param, value):
+    """--install-completion, with its module (and the file-writing one under it) imported only when asked
+    for: every `--help` runs this callback."""
+    if not value or ctx.resilient_parsing:
+        return value
+    from fashionnet.completion import install_callback
+
+    return install_callback(ctx, param, value)
 
 
 def _check_completion_request() -> None:
