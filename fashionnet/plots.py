@@ -89,12 +89,7 @@ def plot_history(history, path: Path, claim: OutputClaim | None = None) -> None:
         acc_ax.plot(epochs, [h.test_accuracy for h in history], label="test")
     loss_ax.set(title="cross-entropy loss", xlabel="epoch")
     acc_ax.set(title="accuracy", xlabel="epoch")
-    for ax in (loss_ax, acc_ax):
-        _whole_epochs(ax)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    _save(fig, path, claim)
-    plt.close(fig)
+    _save_curves(plt, fig, (loss_ax, acc_ax), path, claim)
 
 
 def plot_recipes(curves: dict[str, list], path: Path, claim: OutputClaim | None = None) -> None:
@@ -108,7 +103,12 @@ def plot_recipes(curves: dict[str, list], path: Path, claim: OutputClaim | None 
         loss_ax.plot([h.epoch for h in rows], [h.test_loss for h in rows], marker="o", markersize=3, label=label)
     acc_ax.set(title="test accuracy (%)", xlabel="epoch")
     loss_ax.set(title="test loss (plain cross-entropy)", xlabel="epoch")
-    for ax in (acc_ax, loss_ax):
+    _save_curves(plt, fig, (acc_ax, loss_ax), path, claim)
+
+
+def _save_curves(plt, fig, axes, path: Path, claim: OutputClaim | None) -> None:
+    """Curves per epoch: whole-number epoch ticks, a light grid and a legend on each chart; then save."""
+    for ax in axes:
         _whole_epochs(ax)
         ax.grid(alpha=0.3)
         ax.legend()
