@@ -18,6 +18,7 @@ from torch import nn
 
 from fashionnet.batches import PhotoBatches, PhotoSet, flip, mixed_loss, photos_per_batch, random_flips, shift, standardize
 from fashionnet.errors import WeightsError, printable
+from fashionnet.streams import raise_if_interrupted
 
 LR = 3e-3  # peak of the teacher's one-cycle schedule (AdamW)
 WEIGHT_DECAY = 0.05
@@ -81,6 +82,7 @@ def train_teacher(recipe, images: torch.Tensor, labels: torch.Tensor, photos: Ph
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         for batch in range(batches):
+            raise_if_interrupted()
             index = order[batch * BATCH : (batch + 1) * BATCH]
             x = shift(flip(images[index], random_flips(len(index), generator, device)), generator, SHIFT)
             y, allowed = labels[index], None
