@@ -8,7 +8,7 @@ benchmarks/results/<date>.json; each figure is printed beside benchmarks/baselin
 and one that got more than 10% (and 0.01) worse than the baseline is marked SLIPPED. Exits 1 when a target is missed
 or a figure slipped. `--save-baseline` (`make bench-baseline`) makes this run the new baseline.
 
-    python benchmarks/run.py            # everything (about 8 minutes on 2 cores)
+    python benchmarks/run.py            # everything (about 15 minutes on 2 cores)
     python benchmarks/run.py --only help,predict
 """
 

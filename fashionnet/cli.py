@@ -1073,7 +1073,8 @@ EXIT_CODES = {
     "data": f"Exit codes: 0 FashionMNIST found and complete; 2 usage error; 3 FashionMNIST missing, incomplete "
             f"or corrupt; {_INTERRUPTED}",
     "train": f"Exit codes: 0 trained and saved; 1 a file could not be read; 2 usage error (bad option, refused "
-             f"overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt; 4 bad --resume "
+             f"overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt, or the photo "
+             f"drawings (--photos) missing, corrupt or stale; 4 bad --resume "
              f"checkpoint; 130 interrupted (the last finished epoch is kept); 141 stdout's reader went away.",
     "evaluate": f"Exit codes: 0 success; 2 usage error (bad option, refused overwrite); 3 FashionMNIST missing "
                 f"or corrupt; 4 bad checkpoint or ONNX file; {_INTERRUPTED}",

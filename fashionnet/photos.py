@@ -5,7 +5,7 @@ runs on every input, so training sees exactly the 28x28 drawing of the photo's o
 shows the model (and `--show` draws). For a found garment, `predict` also averages its logits over up to
 four more drawings, of the mask eroded and dilated (garment.mask_variants); the shipped file holds only
 each photo's own drawing (`tools/make_drawings.py --variants` adds the others). The drawings ship in
-fashionnet/drawings/ (a compressed numpy file, about 1.5 MB) so that `make weights` needs neither the
+fashionnet/drawings/ (a compressed numpy file, about 1.6 MB) so that `make weights` needs neither the
 photos nor the internet; `tools/make_drawings.py` remakes them from a copy of the photos. They go stale
 when the drawing pipeline changes: the file records `images.PIPELINE_VERSION`, and training refuses a
 file drawn by another version.

@@ -13,7 +13,7 @@ A comment on the line just before a block's fence changes how it is treated:
 
     <!-- docs: timings -->     seconds vary from run to run: the test compares the block with every
                                duration masked (the generator still writes the real ones)
-    <!-- docs: slow -->        the generator reruns it, the test does not (a minute of training)
+    <!-- docs: slow -->        the generator reruns it, the test does not (minutes of training)
     <!-- docs: keep=1-17,-30- --> keep only these lines of each output (1-based ranges; a negative
                                number counts from the end, an open end runs to it), with one line
                                saying how many were left out wherever some were
