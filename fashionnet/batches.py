@@ -93,6 +93,19 @@ def photos_per_batch(recipe, photos: PhotoSet | None) -> int:
     return max(1, round(recipe.photo_share * recipe.batch_size))
 
 
+def train_step(model, optimizer, schedule, x: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor | None,
+               recipe, smoothing: float, soft: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on a mixed batch (x: FashionMNIST images first, then photo drawings; uint8),
+    the same for the network and its teacher: (the loss, detached; how many FashionMNIST images were right)."""
+    logits = model(standardize(x, recipe))
+    loss = mixed_loss(logits, labels, allowed, recipe, smoothing, soft)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    return loss.detach(), (logits[: len(labels)].detach().argmax(1) == labels).sum()
+
+
 def mixed_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor | None, recipe,
                smoothing: float, soft: torch.Tensor | None = None) -> torch.Tensor:
     """The loss of a mixed batch: `logits` holds the FashionMNIST images first (len(labels) of them), then

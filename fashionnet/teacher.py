@@ -16,7 +16,7 @@ import time
 import torch
 from torch import nn
 
-from fashionnet.batches import PhotoBatches, PhotoSet, flip, mixed_loss, photos_per_batch, random_flips, shift, standardize
+from fashionnet.batches import PhotoBatches, PhotoSet, flip, photos_per_batch, random_flips, shift, standardize, train_step
 from fashionnet.errors import WeightsError, printable
 from fashionnet.streams import raise_if_interrupted
 
@@ -89,14 +89,9 @@ def train_teacher(recipe, images: torch.Tensor, labels: torch.Tensor, photos: Ph
             if mixing is not None:
                 extra, allowed = mixing.batch(chosen[batch])
                 x = torch.cat([x, extra])
-            logits = model(standardize(x, recipe))
-            loss = mixed_loss(logits, y, allowed, recipe, smoothing=0.0)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits[: len(y)].detach().argmax(1) == y).sum()
+            loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, smoothing=0.0)
+            loss_sum += loss * len(y)
+            correct += right
             if callbacks is not None and (batch % 20 == 19 or batch == batches - 1):
                 callbacks.batch_end(batch + 1, min(n, (batch + 1) * BATCH), loss.item())
         seconds = time.perf_counter() - tick

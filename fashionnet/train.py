@@ -22,7 +22,7 @@ import torch
 from fashionnet import CLASSES, calibration
 from fashionnet import teacher as teaching
 from fashionnet.batches import (  # noqa: F401 - augment and standardize are part of this module's interface
-    PhotoBatches, PhotoSet, augment, flip, mixed_loss, photos_per_batch, random_flips, standardize,
+    PhotoBatches, PhotoSet, augment, flip, photos_per_batch, random_flips, standardize, train_step,
 )
 from fashionnet.data import Split
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError, printable
@@ -390,14 +390,9 @@ def fit(
                 target = None
                 if soft is not None:  # the teacher's answer for exactly the image the MLP sees
                     target = soft[index, mirrored.long()] if mirrored is not None else soft[index, 0]
-                logits = model(standardize(x, recipe))
-                loss = mixed_loss(logits, y, allowed, recipe, recipe.label_smoothing, target)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                loss_sum += loss.detach() * len(y)
-                correct += (logits[: len(y)].detach().argmax(1) == y).sum()
+                loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing, target)
+                loss_sum += loss * len(y)
+                correct += right
                 if batch % 20 == 19 or batch == batches - 1:
                     callbacks.batch_end(batch + 1, min(n, (batch + 1) * recipe.batch_size), loss.item())
             seconds = time.perf_counter() - tick
