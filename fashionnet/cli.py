@@ -854,7 +854,9 @@ def predict(
 ) -> None:
     """Classify image files: photos, product shots or FashionMNIST PNGs, of any size."""
     from fashionnet.errors import UsageError
-    from fashionnet.predict import CPU_THREADS, collect_inputs, predict_decoded, start_decoding
+    from fashionnet.decoding import start_decoding
+    from fashionnet.inputs import collect_inputs
+    from fashionnet.predict import CPU_THREADS, predict_decoded
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
@@ -926,7 +928,7 @@ def explain(
     each hidden layer and which pixels drove the strongest, the 10 logits, the raw and the calibrated
     softmax side by side, and which pixels pushed the top class up or down."""
     from fashionnet.explain import one_input
-    from fashionnet.predict import start_decoding
+    from fashionnet.decoding import start_decoding
 
     claim = None
     if plot is not None:
