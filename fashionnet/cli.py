@@ -132,7 +132,7 @@ app = typer.Typer(
 
 def _word(lang: str, key: str, **values) -> str:
     """One of the few words the CLI itself prints (error:, Interrupted., Wrote ...), in `lang`."""
-    from fashionnet.walkthrough import text
+    from fashionnet.language import text
 
     return text(lang, key, **values)
 

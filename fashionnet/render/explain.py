@@ -15,13 +15,14 @@ from rich.constrain import Constrain
 from rich.table import Table
 from rich.text import Text
 
+from fashionnet import class_name, class_words, short_class
 from fashionnet.explain import Explanation, HiddenLayer
 from fashionnet.errors import printable
+from fashionnet.language import text
 from fashionnet.render.console import Fitted, Picture, Trimmed, natural_width
 from fashionnet.render.predict import bar, mask_picture, percent
 from fashionnet.render.summary import PictureGrid, SignedPicture
 from fashionnet.render.walkthrough import PROSE_WIDTH, Paragraph
-from fashionnet.walkthrough import class_name, class_words, short_class, text
 
 GAP = 2  # between pictures: two pairs of 28-column pictures fit 120 columns, one pair fits 60
 BAR = 12

@@ -25,6 +25,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from fashionnet import class_words
+from fashionnet.language import text
 from fashionnet.render.console import Fitted, Picture, natural_width, print_whole, verbatim
 from fashionnet.walkthrough import (
     Block,
@@ -36,9 +38,7 @@ from fashionnet.walkthrough import (
     Probabilities,
     Step,
     check_step,
-    class_words,
     heading,
-    text,
 )
 
 PROSE_WIDTH = 80  # explanations never run wider than this, however wide the terminal
