@@ -14,7 +14,6 @@ from contextlib import contextmanager
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -25,6 +24,7 @@ from fashionnet.batches import (  # noqa: F401 - augment and standardize are par
     PhotoBatches, PhotoSet, augment, flip, photos_per_batch, random_flips, standardize, train_step,
 )
 from fashionnet.data import Split
+from fashionnet.epochs import Callbacks, EpochStats, Silent
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.model import NeuralNetwork, build_model
@@ -111,21 +111,6 @@ RECIPE_RULES: dict[str, tuple] = {
 
 
 @dataclass
-class EpochStats:
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    test_loss: float | None
-    test_accuracy: float | None
-    seconds: float
-    samples_per_second: float
-    lr: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
 class TrainResult:
     history: list[EpochStats] = field(default_factory=list)
     seconds: float = 0.0
@@ -136,23 +121,6 @@ class TrainResult:
     @property
     def final(self) -> EpochStats | None:
         return self.history[-1] if self.history else None
-
-
-class Callbacks(Protocol):
-    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None: ...
-    def batch_end(self, batch: int, samples: int, loss: float) -> None: ...
-    def epoch_end(self, stats: EpochStats) -> None: ...
-
-
-class Silent:
-    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
-        pass
-
-    def batch_end(self, batch: int, samples: int, loss: float) -> None:
-        pass
-
-    def epoch_end(self, stats: EpochStats) -> None:
-        pass
 
 
 def folded_state(model: NeuralNetwork, recipe: Recipe) -> dict[str, torch.Tensor]:

@@ -25,10 +25,11 @@ import torch
 from torch import nn
 
 from fashionnet.data import Split
+from fashionnet.epochs import EpochStats
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
 from fashionnet.files import OutputClaim
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
-from fashionnet.train import RECIPE_RULES, EpochStats
+from fashionnet.train import RECIPE_RULES
 from fashionnet.train import _checkpoint as training_checkpoint  # one metadata layout for every checkpoint
 from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, is_real, read_checkpoint, save_checkpoint
 
