@@ -24,6 +24,7 @@ from fashionnet.decoding import MemoryBudget, start_decoding
 from fashionnet.inputs import Input, collect_inputs
 from fashionnet.predict import Prediction, classify, predict_paths
 from fashionnet.render import predict as render
+from fashionnet.render import widgets
 from fashionnet.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -432,11 +433,11 @@ def test_single_prediction_shows_label_probability_and_bars():
 
 
 def test_bar_lengths():
-    assert render.bar(1.0, 8) == "█" * 8
-    assert render.bar(0.0, 8) == " " * 8
-    assert render.bar(0.5, 8) == "████    "
-    assert render.bar(0.5, 1) == "▌"
-    assert render.bar(0.94, 2) == "█▉"  # 15 of 16 eighths
+    assert widgets.bar(1.0, 8) == "█" * 8
+    assert widgets.bar(0.0, 8) == " " * 8
+    assert widgets.bar(0.5, 8) == "████    "
+    assert widgets.bar(0.5, 1) == "▌"
+    assert widgets.bar(0.94, 2) == "█▉"  # 15 of 16 eighths
 
 
 def test_show_puts_the_picture_beside_the_chart():

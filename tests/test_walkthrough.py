@@ -15,7 +15,8 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from fashionnet.errors import UsageError
-from fashionnet.render.walkthrough import Paragraph, iter_steps, render_step, show_walkthrough
+from fashionnet.render.walkthrough import iter_steps, render_step, show_walkthrough
+from fashionnet.render.widgets import Paragraph
 from fashionnet.walkthrough import (
     STEP_KEYS,
     Facts,

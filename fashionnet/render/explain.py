@@ -20,9 +20,7 @@ from fashionnet.explain import Explanation, HiddenLayer
 from fashionnet.errors import printable
 from fashionnet.language import text
 from fashionnet.render.console import Fitted, Picture, Trimmed, natural_width
-from fashionnet.render.predict import bar, mask_picture, percent
-from fashionnet.render.summary import PictureGrid, SignedPicture
-from fashionnet.render.walkthrough import PROSE_WIDTH, Paragraph
+from fashionnet.render.widgets import PROSE_WIDTH, Paragraph, PictureGrid, SignedPicture, bar, mask_picture, percent
 
 GAP = 2  # between pictures: two pairs of 28-column pictures fit 120 columns, one pair fits 60
 BAR = 12

@@ -24,24 +24,12 @@ from fashionnet.errors import printable
 from fashionnet.predict import Prediction
 from fashionnet.render import json_safe
 from fashionnet.render.console import Fitted, Picture
+from fashionnet.render.widgets import bar, mask_picture, percent
 
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
 CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score", "found", "path_bytes")
 FORMULA_STARTS = ("=", "+", "-", "@")  # what makes a spreadsheet read a cell as a formula
-MASK_SIDE = 28  # --show draws a photo's garment mask with at most this many pixels on its longest side
-_EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def bar(probability: float, width: int = BAR_WIDTH) -> str:
-    """A horizontal bar in eighth-blocks, `width` characters wide at probability 1."""
-    eighths = round(max(0.0, min(1.0, probability)) * width * 8)
-    full, rest = divmod(eighths, 8)
-    return ("█" * full + (_EIGHTHS[rest] if rest else "")).ljust(width)
-
-
-def percent(probability: float) -> str:
-    return "<0.1%" if 0 < probability < 0.0005 else f"{probability:.1%}"
 
 
 MIN_BAR = 4  # narrower than this a bar says nothing: the chart becomes plain lines
@@ -77,15 +65,6 @@ def verdict(result: Prediction) -> Text:
         return Text.assemble(("not sure", "bold yellow"), f" — looks most like {result.label} "
                              f"{percent(result.probability)}{why}")
     return Text.assemble((result.label, "bold green"), f" {percent(result.probability)}")
-
-
-def mask_picture(mask) -> Picture:
-    """A photo's garment mask (bool array) scaled down for the terminal: garment white, background dark."""
-    h, w = mask.shape
-    scale = min(1.0, MASK_SIDE / max(h, w))
-    rows = [min(h - 1, int((r + 0.5) / scale)) for r in range(max(1, round(h * scale)))]
-    cols = [min(w - 1, int((c + 0.5) / scale)) for c in range(max(1, round(w * scale)))]
-    return Picture([[255 if mask[r, c] else 40 for c in cols] for r in rows])
 
 
 NO_MASK_CLEAN = "no garment mask: a clean background, so the picture was used as it is"

@@ -227,8 +227,7 @@ def mistakes_view(total: int, mistakes, samples: int, true_class: int | None, so
     """The misclassified images as 28x28 pictures, as many side by side as fit, each captioned with its
     test-set index, 'true → predicted' and the calibrated probability of the wrong answer."""
     from fashionnet.render.console import Picture, Trimmed
-    from fashionnet.render.predict import percent
-    from fashionnet.render.summary import PictureGrid
+    from fashionnet.render.widgets import PictureGrid, percent
 
     cells = [(Picture(m.image), f"#{m.index}\n{m.true_label} →\n{m.predicted_label} {percent(m.probability)}")
              for m in mistakes]
