@@ -6,7 +6,6 @@ each run (about 500 compiles, a sixth of `--help`).
 """
 
 import functools
-import json
 import math
 import os
 import sys
@@ -20,6 +19,10 @@ from typer.core import TyperCommand, TyperGroup
 from fashionnet import SEED_MAX, __version__
 from fashionnet.calibration import DEFAULT_THRESHOLD
 from fashionnet.errors import ExitCode, FashionNetError, printable
+from fashionnet.render.output import print_json as _print_json
+from fashionnet.render.output import print_view as _print
+from fashionnet.render.output import word as _word
+from fashionnet.render.output import wrote as _wrote
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
@@ -130,13 +133,6 @@ app = typer.Typer(
 )
 
 
-def _word(lang: str, key: str, **values) -> str:
-    """One of the few words the CLI itself prints (error:, Interrupted., Wrote ...), in `lang`."""
-    from fashionnet.language import text
-
-    return text(lang, key, **values)
-
-
 def _lang_in(args) -> str:
     """The --lang a command line asks for, read before the parser has run (for its own error lines)."""
     args = list(args if args is not None else sys.argv[1:])
@@ -158,10 +154,6 @@ def _fail(exc: FashionNetError, code: ExitCode | None = None, lang: str = "en") 
         word = escape(_word(lang, "cli.error"))
         stderr_console().print(f"[bold red]{word}[/] {escape(printable(str(exc)))}", soft_wrap=True)
     return typer.Exit(int(code))
-
-
-def _wrote(path: Path, lang: str = "en") -> None:
-    typer.echo(_word(lang, "cli.wrote", path=printable(str(path))), err=True)
 
 
 def handle_errors(command):
@@ -318,19 +310,6 @@ def _setup_onnx(device: str | None, weights: str):
     return torch.device("cpu"), model, info
 
 
-def _print_json(obj, rows: bool = False) -> None:
-    """One JSON object on stdout; `rows` keeps each list of plain values (a picture's row) on one line."""
-    from fashionnet.render import json_rows, json_safe
-
-    typer.echo(json_rows(json_safe(obj)) if rows else json.dumps(json_safe(obj), indent=2, allow_nan=False))
-
-
-def _print(renderable) -> None:
-    from fashionnet.render.console import Trimmed, stdout_console
-
-    stdout_console().print(Trimmed(renderable))  # rich pads cells to their width: no trailing blanks
-
-
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
@@ -413,7 +392,10 @@ def params(
         claim = check_plot_path(plot, force)
     _dev, model, info = _setup(device, weights, seed)
     if show or plot is not None:
-        _draw_neurons(model, info, neurons, show, plot, as_json, claim)
+        from fashionnet.introspect import first_layer_neurons
+        from fashionnet.render.summary import show_neurons
+
+        show_neurons(first_layer_neurons(model, neurons), info, show, plot, as_json, claim)
         if show:
             return
     facts = parameter_facts(model, name, rows=rows, values=values)
@@ -428,25 +410,6 @@ def params(
 
     typer.echo(f"Weights: {info.describe()}", err=True)
     print_whole(stdout_console(), params_view(facts, rows))
-
-
-def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_json: bool, claim=None) -> None:
-    from fashionnet.introspect import first_layer_neurons
-
-    pictures = first_layer_neurons(model, count)
-    if plot is not None:
-        from fashionnet.plots import plot_neurons
-
-        plot_neurons(pictures, plot, claim)
-        _wrote(plot)
-    if show and as_json:
-        _print_json({"weights": info.to_dict(), "neurons": [n.to_dict() for n in pictures]})
-    elif show:
-        from fashionnet.render.console import print_whole, stdout_console
-        from fashionnet.render.summary import neurons_view
-
-        typer.echo(f"Weights: {info.describe()}", err=True)
-        print_whole(stdout_console(), neurons_view(pictures))
 
 
 @app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")
@@ -586,7 +549,13 @@ def train(
             from fashionnet.errors import UsageError
 
             raise UsageError("--resume continues the default recipe; the tutorial recipe always starts afresh")
-        _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, plot_claim, quiet, as_json)
+        from fashionnet.render.training import show_tutorial_run
+        from fashionnet.tutorial_recipe import run_tutorial
+
+        note = None if quiet else functools.partial(typer.echo, err=True)
+        say = typer.echo if not (quiet or as_json) else None
+        run = run_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, note=note, say=say)
+        show_tutorial_run(run, plot, plot_claim, as_json)
         return
     resume_from = training.load_resume(resume) if resume is not None else None
     if no_photos and photos is not None:
@@ -668,58 +637,6 @@ def train(
         _wrote(plot)
 
 
-def _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, plot_claim, quiet,
-                    as_json) -> None:
-    """--recipe tutorial: the page's training, its printed lines on stdout, then the side-by-side table."""
-    from fashionnet import data as data_mod
-    from fashionnet import tutorial_recipe as tutorial
-    from fashionnet.device import select_device
-    from fashionnet.train import resolve_output
-
-    from fashionnet.files import OutputClaim
-
-    recipe = tutorial.tutorial_recipe(epochs, batch_size, lr)
-    out_path = resolve_output(out if out is not None else tutorial.DEFAULT_OUT, None, force)
-    claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
-    seed = 0 if seed is None else seed
-    dev = select_device(device)
-    train_split = data_mod.load_split("train", data_dir, limit=limit)
-    test_split = data_mod.load_split("test", data_dir, official=True)
-    shipped = tutorial.shipped_figures()  # read first: a damaged shipped checkpoint fails before the work
-    chatter = not (quiet or as_json)
-    if not quiet:
-        typer.echo(f"Using {dev} device", err=True)
-    if chatter:
-        typer.echo(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
-                   f"{printable(str(out_path))}", err=True)
-    result = tutorial.fit_tutorial(recipe, train_split, test_split, dev, seed, out_path,
-                                   say=typer.echo if chatter else None, claim=claim)
-    figures = tutorial.tutorial_figures(recipe, result)
-    comparison = tutorial.compare(figures, shipped)
-    if plot is not None:
-        from fashionnet.plots import plot_recipes
-
-        curves = {"tutorial recipe (this run)": result.history}
-        if shipped is not None:
-            curves["shipped weights (from their checkpoint)"] = shipped.history
-        plot_recipes(curves, plot, plot_claim)
-    if as_json:
-        _print_json({"out": str(out_path), "device": str(dev), "seed": seed, "recipe": recipe.to_dict(),
-                     "epochs": len(result.history), "seconds": result.seconds,
-                     "test_accuracy": figures.test_accuracy, "test_loss": figures.test_loss,
-                     "history": [h.to_dict() for h in result.history],
-                     "shipped": shipped.to_dict() if shipped is not None else None,
-                     "comparison": comparison.to_dict()})
-        return
-    from fashionnet.render.training import comparison_view
-
-    _print(comparison_view(comparison))
-    accuracy = f"{figures.test_accuracy:.2%}" if figures.test_accuracy is not None else "n/a"
-    typer.echo(f"Saved {printable(str(out_path))} (test accuracy {accuracy}, {result.seconds:.1f}s)")
-    if plot is not None:
-        _wrote(plot)
-
-
 @app.command(short_help="Accuracy, per-class scores, confusion matrix.")
 @handle_errors
 def evaluate(
@@ -751,7 +668,11 @@ def evaluate(
     test = data_mod.load_split("test", data_dir, official=True)
     dev, model, info = _setup(device, weights, seed, onnx=True)
     if mistakes:
-        _show_mistakes(test, model, dev, info, true_class, 12 if limit is None else limit, plot, claim, as_json)
+        from fashionnet.evaluate import mistake_report
+        from fashionnet.render.training import show_mistakes
+
+        report = mistake_report(test, model, dev, info, true_class, 12 if limit is None else limit, accuracy=as_json)
+        show_mistakes(report, true_class, dev, info, plot, claim, as_json)
         return
     from fashionnet.evaluate import evaluate as run_evaluation
 
@@ -785,37 +706,6 @@ def _class_option(name: str | None) -> int | None:
         names = ", ".join(f"{i} {c}" for i, c in enumerate(CLASSES))
         raise UsageError(f"--class {printable(name)!r} names no single class; choose one of {names}")
     return index
-
-
-def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, plot: Path | None, claim,
-                   as_json: bool) -> None:
-    from fashionnet.evaluate import find_mistakes, metrics, test_logits
-
-    try:
-        logits = test_logits(model, test.images, dev)
-    except FashionNetError as exc:  # name the weights, as evaluate does
-        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
-    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit)
-    samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
-    if plot is not None:
-        from fashionnet.plots import plot_mistakes
-        from fashionnet.render.training import mistakes_heading
-
-        plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot, claim)
-    if as_json:
-        from fashionnet import CLASSES
-
-        accuracy = metrics(logits, test.labels, info.temperature).accuracy
-        _print_json({"class": CLASSES[true_class] if true_class is not None else None, "samples": samples,
-                     "misclassified": total, "shown": len(found), "accuracy": accuracy,
-                     "temperature": info.temperature, "mistakes": [m.to_dict() for m in found],
-                     "device": str(dev), "weights": info.to_dict()}, rows=True)
-    else:
-        from fashionnet.render.training import mistakes_view
-
-        _print(mistakes_view(total, found, samples, true_class, info.describe()))
-    if plot is not None:
-        _wrote(plot)
 
 
 def _probability(value: float) -> float:
@@ -857,6 +747,7 @@ def predict(
     from fashionnet.decoding import start_decoding
     from fashionnet.inputs import collect_inputs
     from fashionnet.predict import CPU_THREADS, predict_decoded
+    from fashionnet.render.predict import emit_predictions
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
@@ -871,42 +762,9 @@ def predict(
             typer.echo(f"Weights: {info.describe()}", err=True)
         results = predict_decoded(decoding, model, device=dev, top_k=top_k, temperature=info.temperature,
                                   threshold=threshold)
-        failed = _emit_predictions(results, len(items), as_json, as_csv, show)
+        failed = emit_predictions(results, len(items), as_json, as_csv, show)
     if failed:
         raise typer.Exit(int(ExitCode.INPUT_FAILED))
-
-
-def _emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bool) -> int:
-    """Stream rows for scripts (nothing finished is lost if a later input fails) or collect for a view;
-    problems go to stderr as they happen. Returns the number of failed inputs."""
-    from fashionnet.render.console import stderr_console
-    from fashionnet.render.predict import error_line, predictions_view, write_csv, write_jsonl
-
-    err = stderr_console()
-    failed = 0
-
-    def watched():
-        nonlocal failed
-        from rich.progress import Progress
-
-        with Progress(console=err, transient=True, disable=total < 200) as progress:
-            task = progress.add_task("Classifying", total=total)
-            for result in results:
-                if not result.ok:
-                    failed += 1
-                    err.print(error_line(result), soft_wrap=True)
-                progress.advance(task)
-                yield result
-
-    if as_json:
-        write_jsonl(watched(), sys.stdout)
-    elif as_csv:
-        write_csv(watched(), sys.stdout)
-    else:
-        done = list(watched())
-        if any(r.ok for r in done):
-            _print(predictions_view(done, show=show))
-    return failed
 
 
 @app.command(short_help="One picture through the trained network, layer by layer (en/zh).")

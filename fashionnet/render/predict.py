@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from urllib.parse import quote
 from collections.abc import Iterable, Sequence
 from typing import IO
@@ -248,3 +249,36 @@ def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
                rec.get("error", ""), sure, "" if score is None else score, found,
                "" if shown == result.path else path_bytes(result.path)]
         writer.writerow([spreadsheet_safe(cell) for cell in row])
+
+
+def emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bool) -> int:
+    """Stream rows for scripts (nothing finished is lost if a later input fails) or collect for a view;
+    problems go to stderr as they happen. Returns the number of failed inputs."""
+    from fashionnet.render.console import stderr_console
+    from fashionnet.render.output import print_view
+
+    err = stderr_console()
+    failed = 0
+
+    def watched():
+        nonlocal failed
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True, disable=total < 200) as progress:
+            task = progress.add_task("Classifying", total=total)
+            for result in results:
+                if not result.ok:
+                    failed += 1
+                    err.print(error_line(result), soft_wrap=True)
+                progress.advance(task)
+                yield result
+
+    if as_json:
+        write_jsonl(watched(), sys.stdout)
+    elif as_csv:
+        write_csv(watched(), sys.stdout)
+    else:
+        done = list(watched())
+        if any(r.ok for r in done):
+            print_view(predictions_view(done, show=show))
+    return failed

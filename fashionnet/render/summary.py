@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
@@ -153,3 +155,23 @@ def neurons_view(neurons, layer_name: str = "linear_relu_stack.0") -> Renderable
         "positive, dark = negative, the middle shade is zero); each picture is scaled to its largest |weight|."
     )
     return Trimmed(Group(legend, Text(""), PictureGrid(cells)))
+
+
+def show_neurons(pictures, info, show: bool, plot: Path | None, as_json: bool, claim=None) -> None:
+    """`params --show/--plot`: the first layer's neuron pictures as a PNG, one JSON object or the view."""
+    from fashionnet.render.output import print_json, wrote
+
+    if plot is not None:
+        from fashionnet.plots import plot_neurons
+
+        plot_neurons(pictures, plot, claim)
+        wrote(plot)
+    if show and as_json:
+        print_json({"weights": info.to_dict(), "neurons": [n.to_dict() for n in pictures]})
+    elif show:
+        import typer
+
+        from fashionnet.render.console import print_whole, stdout_console
+
+        typer.echo(f"Weights: {info.describe()}", err=True)
+        print_whole(stdout_console(), neurons_view(pictures))

@@ -330,3 +330,46 @@ class TeacherProgress:
         accuracy = report.get("test_accuracy")
         tested = f"test accuracy {accuracy:.2%}, " if accuracy is not None else ""
         self.reporter.progress.console.print(f"teacher ready ({tested}{report['seconds']:.1f}s)", highlight=False)
+
+
+def show_mistakes(report, true_class: int | None, device, info, plot: Path | None, claim, as_json: bool) -> None:
+    """`evaluate --mistakes`: the pictures as a PNG, one JSON object or the view."""
+    from fashionnet.render.output import print_json, print_view, wrote
+
+    total, found, samples = report.total, report.found, report.samples
+    if plot is not None:
+        from fashionnet.plots import plot_mistakes
+
+        plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot, claim)
+    if as_json:
+        print_json({"class": CLASSES[true_class] if true_class is not None else None, "samples": samples,
+                    "misclassified": total, "shown": len(found), "accuracy": report.accuracy,
+                    "temperature": info.temperature, "mistakes": [m.to_dict() for m in found],
+                    "device": str(device), "weights": info.to_dict()}, rows=True)
+    else:
+        print_view(mistakes_view(total, found, samples, true_class, info.describe()))
+    if plot is not None:
+        wrote(plot)
+
+
+def show_tutorial_run(run, plot: Path | None, plot_claim, as_json: bool) -> None:
+    """`train --recipe tutorial`'s end: both recipes' curves as a PNG, then one JSON object or the table."""
+    import typer
+
+    from fashionnet.render.output import print_json, print_view, wrote
+
+    if plot is not None:
+        from fashionnet.plots import plot_recipes
+
+        curves = {"tutorial recipe (this run)": run.result.history}
+        if run.shipped is not None:
+            curves["shipped weights (from their checkpoint)"] = run.shipped.history
+        plot_recipes(curves, plot, plot_claim)
+    if as_json:
+        print_json(run.to_dict())
+        return
+    print_view(comparison_view(run.comparison))
+    accuracy = f"{run.figures.test_accuracy:.2%}" if run.figures.test_accuracy is not None else "n/a"
+    typer.echo(f"Saved {printable(str(run.out))} (test accuracy {accuracy}, {run.result.seconds:.1f}s)")
+    if plot is not None:
+        wrote(plot)
