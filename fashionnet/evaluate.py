@@ -138,6 +138,17 @@ def find_mistakes(logits: torch.Tensor, labels: torch.Tensor, images: torch.Tens
     return len(where), mistakes
 
 
+def evaluate_weights(model: nn.Module, test, device: torch.device, info) -> Evaluation:
+    """`evaluate` on the test split `test` (images, labels) with the weights' own temperature; an error
+    names the weights (the check inside cannot know them)."""
+    from fashionnet.errors import FashionNetError, printable
+
+    try:
+        return evaluate(model, test.images, test.labels, device, temperature=info.temperature, require_finite=True)
+    except FashionNetError as exc:
+        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
+
+
 @dataclass
 class MistakeReport:
     """`evaluate --mistakes`: how many test images (of one true class, when given) are misclassified,
