@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 WEIGHTS := fashionnet/weights/fashionnet.safetensors
 
 .DEFAULT_GOAL := help
-.PHONY: help install data run test bench bench-baseline weights samples gpu-check clean
+.PHONY: help install data run test lint bench bench-baseline weights samples gpu-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,11 @@ run: install ## Classify the sample images that ship with fashionnet (the main d
 
 test: install ## Run the test suite
 	$(BIN)/pytest -q
+
+lint: install ## ruff check, ruff format --check and mypy (configured in pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: install data ## Run the benchmarks, record them, compare with benchmarks/baseline.json
 	$(BIN)/python benchmarks/run.py
