@@ -128,19 +128,8 @@ def score() -> None:
     known = np.array([bool(p.named) for p in photos])
     half = np.where(part == photo_data.TRAIN, 0, 1)
     for fit_on in (0,):
-        xs = torch.tensor(x[half == fit_on])
-        ys = torch.tensor(known[half == fit_on], dtype=torch.float64)
-        w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.LBFGS([w], max_iter=200)
-
-        def loss():
-            opt.zero_grad()
-            value = torch.nn.functional.binary_cross_entropy_with_logits(xs @ w, ys) + 0.01 * (w**2).sum()
-            value.backward()
-            return value
-
-        opt.step(loss)
-        s = x[half != fit_on] @ w.detach().numpy()
+        w = _fit_logistic(torch.tensor(x[half == fit_on]), torch.tensor(known[half == fit_on], dtype=torch.float64))
+        s = x[half != fit_on] @ w.numpy()
         k = known[half != fit_on]
         plain = top[half != fit_on]
         print(f"fitted on the train part, measured on validation: AUROC {photo_set.auroc(s[k], s[~k]):.3f} "
@@ -178,18 +167,8 @@ def calibration() -> None:
     for name, per_class, bias in (("temperature + per-class bias", False, True),
                                   ("per-class temperatures", True, False),
                                   ("per-class temperatures + biases", True, True)):
-        log_t = torch.zeros(10 if per_class else 1, dtype=torch.float64, requires_grad=True)
-        b = torch.zeros(10, dtype=torch.float64, requires_grad=bias)
-        opt = torch.optim.LBFGS([log_t, b] if bias else [log_t], max_iter=500)
-
-        def loss():
-            opt.zero_grad()
-            value = torch.nn.functional.cross_entropy(held_logits * torch.exp(-log_t) + b, held_labels)
-            value.backward()
-            return value
-
-        opt.step(loss)
-        print(f"{name}, fitted on the hold-out: ECE {ece(test_logits * torch.exp(-log_t.detach()) + b.detach()):.2%}")
+        log_t, b = _fit_scaling(held_logits, held_labels, per_class, bias)
+        print(f"{name}, fitted on the hold-out: ECE {ece(test_logits * torch.exp(-log_t) + b):.2%}")
     conf_h, pred_h = (held_logits / T).softmax(1).max(1)
     xs, ys = _isotonic(conf_h.numpy(), (pred_h == held_labels).numpy())
     conf_t, pred_t = (test_logits / T).softmax(1).max(1)
@@ -198,15 +177,51 @@ def calibration() -> None:
           f"ECE {confidence_error(mapped, pred_t == test_labels):.2%}")
 
 
+def _fit_logistic(xs, ys):
+    """Weights w of a logistic regression of ys on xs (with a small L2 penalty), fitted by L-BFGS."""
+    import torch
+
+    w = torch.zeros(xs.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w], max_iter=200)
+
+    def loss():
+        opt.zero_grad()
+        value = torch.nn.functional.binary_cross_entropy_with_logits(xs @ w, ys) + 0.01 * (w**2).sum()
+        value.backward()
+        return value
+
+    opt.step(loss)
+    return w.detach()
+
+
+def _fit_scaling(logits, labels, per_class: bool, bias: bool):
+    """log temperatures (one, or one per class) and per-class biases (zero unless `bias`) that minimise the
+    cross-entropy of logits * exp(-log_t) + b, fitted by L-BFGS."""
+    import torch
+
+    log_t = torch.zeros(10 if per_class else 1, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(10, dtype=torch.float64, requires_grad=bias)
+    opt = torch.optim.LBFGS([log_t, b] if bias else [log_t], max_iter=500)
+
+    def loss():
+        opt.zero_grad()
+        value = torch.nn.functional.cross_entropy(logits * torch.exp(-log_t) + b, labels)
+        value.backward()
+        return value
+
+    opt.step(loss)
+    return log_t.detach(), b.detach()
+
+
 def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pool-adjacent-violators: the non-decreasing step function closest to y over sorted x."""
     order = np.argsort(x)
     blocks: list[list[float]] = []  # [sum of y, count, sum of x]
-    for xi, yi in zip(x[order], y[order].astype(float)):
+    for xi, yi in zip(x[order], y[order].astype(float), strict=True):
         blocks.append([yi, 1.0, xi])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
             last = blocks.pop()
-            blocks[-1] = [a + b for a, b in zip(blocks[-1], last)]
+            blocks[-1] = [a + b for a, b in zip(blocks[-1], last, strict=True)]
     return np.array([b[2] / b[1] for b in blocks]), np.array([b[0] / b[1] for b in blocks])
 
 
@@ -215,7 +230,7 @@ def _photos(*parts: int) -> tuple[list[photo_data.Photo], np.ndarray]:
     every = photo_data.read_labels(_photos_folder())
     part = photo_data.assign_parts([p.category for p in every])
     keep = np.isin(part, parts)
-    return [p for p, k in zip(every, keep) if k], part[keep]
+    return [p for p, k in zip(every, keep, strict=True) if k], part[keep]
 
 
 def _classes(photos: list[photo_data.Photo]) -> tuple[np.ndarray, np.ndarray]:

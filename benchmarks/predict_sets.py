@@ -27,7 +27,7 @@ def export_test_pngs(folder: Path, limit: int | None = None) -> tuple[Path, dict
     folder.mkdir(parents=True, exist_ok=True)
     images, labels = _test_arrays(limit)
     names = {}
-    for i, (pixels, label) in enumerate(zip(images, labels)):
+    for i, (pixels, label) in enumerate(zip(images, labels, strict=True)):
         name = f"{i:05d}_{label}"
         Image.fromarray(pixels, mode="L").save(folder / f"{name}.png")
         names[name] = int(label)

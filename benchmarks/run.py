@@ -147,7 +147,7 @@ def bench_training() -> list[dict]:
 
 
 def bench_predict() -> list[dict]:
-    from benchmarks.predict_sets import export_test_pngs, export_photo_like
+    from benchmarks.predict_sets import export_photo_like, export_test_pngs
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -177,7 +177,6 @@ def bench_predict() -> list[dict]:
 def bench_decode_memory() -> list[dict]:
     """Issue 17, item 8: four 9000x9000 RGBA PNGs in one folder (1.2 GB each to decode) must not be decoded
     all at once: the decoders share a memory budget. Peak of all of predict's processes together (PSS)."""
-    import numpy as np
     from PIL import Image, ImageDraw
 
     side = 9000

@@ -189,7 +189,8 @@ def main() -> None:
     print("| sum of the stages | " + " | ".join(f"{sum(columns[k].values()):.2f}" for k in keys) + " |")
     print(f"| `predict --json` wall time, best of {args.runs} (x `import torch`) | "
           + " | ".join(f"{wall[k][0]:.2f} ({wall[k][1]:.2f}x)" for k in keys) + " |")
-    print(f"\n`python -c \"import torch\"`: {wall['import torch'][0]:.2f} s, best of {args.runs}, interleaved with the above.")
+    print(f"\n`python -c \"import torch\"`: {wall['import torch'][0]:.2f} s, best of {args.runs}, "
+          "interleaved with the above.")
 
 
 if __name__ == "__main__":

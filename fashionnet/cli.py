@@ -9,9 +9,9 @@ import functools
 import math
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -19,12 +19,8 @@ from typer.core import TyperCommand, TyperGroup
 from fashionnet import SEED_MAX, __version__
 from fashionnet.calibration import DEFAULT_THRESHOLD
 from fashionnet.errors import ExitCode, FashionNetError, printable
-from fashionnet.render.output import print_json as _print_json
-from fashionnet.render.output import print_view as _print
-from fashionnet.render.output import word as _word
-from fashionnet.render.output import wrote as _wrote
-from fashionnet.runtime import import_torch as _import_torch
-from fashionnet.runtime import setup as _setup
+from fashionnet.render.output import print_json as _print_json, print_view as _print, word as _word, wrote as _wrote
+from fashionnet.runtime import import_torch as _import_torch, setup as _setup
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
@@ -196,7 +192,7 @@ def _complete_device(incomplete: str) -> list[str]:
 
 
 DeviceOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--device",
         "-d",
@@ -213,7 +209,7 @@ def _expand_user(value: Path | None) -> Path | None:
     shell leaves them alone in `--out=~/m.safetensors` and in quotes)."""
     return Path(os.path.expanduser(value)) if value is not None else None
 WeightsOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--weights",
         "-w",
@@ -223,7 +219,7 @@ WeightsOption = Annotated[
     ),
 ]
 OnnxWeightsOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--weights",
         "-w",
@@ -238,7 +234,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 
 DataDirOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--data-dir",
         metavar="DIR",
@@ -256,12 +252,12 @@ RECIPE_DEFAULTS = {"epochs": 30, "batch_size": 512, "lr": 0.002, "teacher_epochs
 LR_RANGE = "above 0 and at most 1000"  # the same words as train.RECIPE_RULES["lr"] (a test keeps them equal)
 
 
-class RecipeName(str, Enum):
+class RecipeName(StrEnum):
     default = "default"
     tutorial = "tutorial"
 
 
-class Lang(str, Enum):
+class Lang(StrEnum):
     en = "en"
     zh = "zh"
 
@@ -287,7 +283,7 @@ def summary(
     seed: SeedOption = 0,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", "-b", metavar="N", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
-    depth: Annotated[Optional[int], typer.Option(
+    depth: Annotated[int | None, typer.Option(
         "--depth", min=0, metavar="N", help="Show layers down to depth N; deeper ones are folded into their "
         "container's row.", show_default="all")] = None,
     history: Annotated[bool, typer.Option(
@@ -322,7 +318,7 @@ def params(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    name: Annotated[Optional[str], typer.Option(
+    name: Annotated[str | None, typer.Option(
         "--name", "-n", metavar="PATTERN", help="Only parameters matching this glob or substring.")] = None,
     rows: Annotated[int, typer.Option(
         "--rows", metavar="N", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
@@ -331,7 +327,7 @@ def params(
         "--show", help="Draw first-layer neurons' weights as 28x28 pictures instead of the list.")] = False,
     neurons: Annotated[int, typer.Option(
         "--neurons", min=1, max=512, metavar="N", help="How many first-layer neurons --show and --plot draw.")] = 8,
-    plot: Annotated[Optional[Path], typer.Option(
+    plot: Annotated[Path | None, typer.Option(
         "--plot", metavar="FILE.png", callback=_expand_user, help="Also write those neurons' weight pictures "
         "as a PNG grid with a colour bar (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
@@ -376,23 +372,23 @@ def walkthrough(
         "--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
     seed: Annotated[int, typer.Option(
         "--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the random images and weights.")] = 0,
-    step: Annotated[Optional[int], typer.Option(
+    step: Annotated[int | None, typer.Option(
         "--step", "-s", metavar="N", help="Show only step N (1-based).")] = None,
     interactive: Annotated[bool, typer.Option(
         "--interactive", "-i", help="Wait for Enter between steps (terminals only).")] = False,
     real: Annotated[bool, typer.Option(
         "--real", help="Use real FashionMNIST test images and the trained weights.")] = False,
-    image: Annotated[Optional[str], typer.Option(
+    image: Annotated[str | None, typer.Option(
         "--image", metavar="FILE", help="Run the steps on your own picture (any format predict reads) with "
         "the trained weights, instead of torch.rand.")] = None,
     device: DeviceOption = None,
     weights: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--weights", "-w", metavar="FILE|random", help="A safetensors checkpoint, or 'random'.",
                      show_default="random, as in the tutorial; the shipped weights with --real or --image"),
     ] = None,
     data_dir: DataDirOption = None,
-    notebook: Annotated[Optional[Path], typer.Option(
+    notebook: Annotated[Path | None, typer.Option(
         "--notebook", metavar="FILE.ipynb", callback=_expand_user, help="Also write the walk as a Jupyter "
         "notebook that runs top to bottom.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --notebook file if it exists.")] = False,
@@ -474,41 +470,41 @@ def train(
         "--recipe", metavar="default|tutorial", help="tutorial: the PyTorch tutorial's own "
         "training (SGD, plain cross-entropy), printed as the page prints it, then a table "
         "against the shipped weights.")] = RecipeName.default,
-    epochs: Annotated[Optional[int], typer.Option(
+    epochs: Annotated[int | None, typer.Option(
         "--epochs", "-e", metavar="N", min=1, help="Epochs to train.",
         show_default=f"{RECIPE_DEFAULTS['epochs']}; tutorial: 10")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(
+    batch_size: Annotated[int | None, typer.Option(
         "--batch-size", "-b", metavar="N", min=1, help="Images per step.",
         show_default=f"{RECIPE_DEFAULTS['batch_size']}; tutorial: 64")] = None,
-    lr: Annotated[Optional[float], typer.Option(
+    lr: Annotated[float | None, typer.Option(
         "--lr", metavar="LR", help=f"Peak learning rate, {LR_RANGE}.",
         show_default=f"{RECIPE_DEFAULTS['lr']}; tutorial: 0.001")] = None,
-    seed: Annotated[Optional[int], typer.Option(
+    seed: Annotated[int | None, typer.Option(
         "--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for initial weights, shuffling and flips.",
         show_default="0; with --resume, the checkpoint's")] = None,
     device: DeviceOption = None,
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         "--out", "-o", metavar="FILE", callback=_expand_user, help="Checkpoint to write after every epoch.",
         show_default="checkpoints/fashionnet.safetensors; tutorial: checkpoints/tutorial.safetensors")] = None,
-    resume: Annotated[Optional[Path], typer.Option(
+    resume: Annotated[Path | None, typer.Option(
         "--resume", metavar="FILE", callback=_expand_user, help="Continue training from this checkpoint "
         "(default recipe).")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite --out and --plot if they exist (the shipped weights included).")] = False,
     save_optimizer: Annotated[bool, typer.Option(
         "--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
-    limit: Annotated[Optional[int], typer.Option(
+    limit: Annotated[int | None, typer.Option(
         "--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
-    photos: Annotated[Optional[Path], typer.Option(
+    photos: Annotated[Path | None, typer.Option(
         "--photos", metavar="FILE.npz", callback=_expand_user, help="Photo drawings to mix into every batch (made by "
         "tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
     no_photos: Annotated[bool, typer.Option(
         "--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
-    teacher_epochs: Annotated[Optional[int], typer.Option(
+    teacher_epochs: Annotated[int | None, typer.Option(
         "--teacher-epochs", metavar="N", min=0, help="Epochs of the CNN teacher trained first for distillation; 0: "
         "none.", show_default=str(RECIPE_DEFAULTS["teacher_epochs"]))] = None,
-    plot: Annotated[Optional[Path], typer.Option(
+    plot: Annotated[Path | None, typer.Option(
         "--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG "
         "(needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
@@ -570,17 +566,17 @@ def evaluate(
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,
-    plot: Annotated[Optional[Path], typer.Option(
+    plot: Annotated[Path | None, typer.Option(
         "--plot", metavar="FILE.png", callback=_expand_user, help="Also write the confusion matrix (log "
         "colour scale), or with --mistakes the pictures, as a PNG (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --plot if it exists.")] = False,
     mistakes: Annotated[bool, typer.Option(
         "--mistakes", help="Show the misclassified test images as pictures (true → predicted, probability), "
         "surest first.")] = False,
-    only: Annotated[Optional[str], typer.Option(
+    only: Annotated[str | None, typer.Option(
         "--class", metavar="CLASS", help="With --mistakes: only images of this true class (its name, the "
         "start of it, or 0-9).")] = None,
-    limit: Annotated[Optional[int], typer.Option(
+    limit: Annotated[int | None, typer.Option(
         "--limit", metavar="N", min=1, help="With --mistakes: how many pictures to show.", show_default="12")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -635,7 +631,7 @@ def _probability(value: float) -> float:
     return value
 
 
-class Invert(str, Enum):
+class Invert(StrEnum):
     auto = "auto"
     yes = "yes"
     no = "no"
@@ -668,8 +664,8 @@ def predict(
     seed: SeedOption = 0,
 ) -> None:
     """Classify image files: photos, product shots or FashionMNIST PNGs, of any size."""
-    from fashionnet.errors import UsageError
     from fashionnet.decoding import start_decoding
+    from fashionnet.errors import UsageError
     from fashionnet.inputs import collect_inputs
     from fashionnet.predict import CPU_THREADS, predict_decoded
     from fashionnet.render.predict import emit_predictions
@@ -707,7 +703,7 @@ def explain(
         "pictures.")] = Invert.auto,
     lang: Annotated[Lang, typer.Option(
         "--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
-    plot: Annotated[Optional[Path], typer.Option(
+    plot: Annotated[Path | None, typer.Option(
         "--plot", metavar="FILE.png", callback=_expand_user, help="Also write the whole explanation as one "
         "PNG (needs matplotlib; English).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
@@ -720,8 +716,8 @@ def explain(
     """Show what the trained network does with one picture: the 28x28 it sees, how many ReLU units fire in
     each hidden layer and which pixels drove the strongest, the 10 logits, the raw and the calibrated
     softmax side by side, and which pixels pushed the top class up or down."""
-    from fashionnet.explain import one_input
     from fashionnet.decoding import start_decoding
+    from fashionnet.explain import one_input
 
     claim = None
     if plot is not None:
@@ -735,14 +731,13 @@ def explain(
         dev, model, info = _setup(device, weights, seed)
         decoded = next(iter(decoding))
     from fashionnet.explain import explain as run_explain, view_of_decoded
-
     from fashionnet.render.explain import show_explanation
 
     result = run_explain(item.path, view_of_decoded(decoded), model, dev, info, units=units)
     show_explanation(result, dev, info, lang.value, show, plot, claim, as_json)
 
 
-class ExportFormat(str, Enum):
+class ExportFormat(StrEnum):
     onnx = "onnx"
     torchscript = "torchscript"
     safetensors = "safetensors"
@@ -755,19 +750,19 @@ class ExportFormat(str, Enum):
              short_help="Export to ONNX, TorchScript or safetensors.")
 @handle_errors
 def export(
-    fmt: Annotated[Optional[ExportFormat], typer.Option(
+    fmt: Annotated[ExportFormat | None, typer.Option(
         "--format", "-f", metavar="onnx|torchscript|safetensors", help="File format.",
         show_default="from --out's suffix, else onnx")] = None,
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         "--out", "-o", metavar="FILE", callback=_expand_user, help="File to write.",
         show_default="fashionnet.onnx / .pt / .safetensors")] = None,
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[Optional[int], typer.Option(
+    batch_size: Annotated[int | None, typer.Option(
         "--batch-size", "-b", metavar="N", min=1, max=65536, help="Fix the ONNX input's batch size.",
         show_default="any")] = None,
-    opset: Annotated[Optional[int], typer.Option(
+    opset: Annotated[int | None, typer.Option(
         "--opset", metavar="N", help="ONNX opset version (9-20).", show_default="17")] = None,
     half: Annotated[bool, typer.Option(
         "--half", help="Store float16 weights (half the size); input and output stay float32.")] = False,
@@ -835,10 +830,10 @@ EXIT_CODES = {
                    f"refused overwrite); 3 FashionMNIST missing or corrupt (--real); 4 bad checkpoint; {_INTERRUPTED}",
     "data": f"Exit codes: 0 FashionMNIST found and complete; 2 usage error; 3 FashionMNIST missing, incomplete "
             f"or corrupt; {_INTERRUPTED}",
-    "train": f"Exit codes: 0 trained and saved; 1 a file could not be read; 2 usage error (bad option, refused "
-             f"overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt, or the photo "
-             f"drawings (--photos) missing, corrupt or stale; 4 bad --resume "
-             f"checkpoint; 130 interrupted (the last finished epoch is kept); 141 stdout's reader went away.",
+    "train": "Exit codes: 0 trained and saved; 1 a file could not be read; 2 usage error (bad option, refused "
+             "overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt, or the photo "
+             "drawings (--photos) missing, corrupt or stale; 4 bad --resume "
+             "checkpoint; 130 interrupted (the last finished epoch is kept); 141 stdout's reader went away.",
     "evaluate": f"Exit codes: 0 success; 2 usage error (bad option, refused overwrite); 3 FashionMNIST missing "
                 f"or corrupt; 4 bad checkpoint or ONNX file; {_INTERRUPTED}",
     "explain": f"Exit codes: 0 success; 1 the picture could not be read; 2 usage error (bad option, a folder or "

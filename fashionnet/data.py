@@ -45,8 +45,8 @@ class Split:
     """One split in memory: images (N, 28, 28) uint8 and labels (N,) int64, as torch tensors."""
 
     name: str
-    images: "torch.Tensor"  # noqa: F821 - torch is imported lazily
-    labels: "torch.Tensor"  # noqa: F821
+    images: torch.Tensor  # noqa: F821 - torch is imported lazily
+    labels: torch.Tensor  # noqa: F821
 
 
 @dataclass

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import numpy as np
 
@@ -192,10 +192,8 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     processes = list((getattr(pool, "_processes", None) or {}).values())  # 3.11 has no kill_workers()
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
-        try:
+        with suppress(OSError, ValueError, AttributeError):  # already gone or closed
             process.kill()
-        except (OSError, ValueError, AttributeError):  # already gone or closed
-            pass
 
 
 class Decoding:
@@ -249,10 +247,8 @@ class Decoding:
             return True
         total = 0
         for i in files:
-            try:
+            with suppress(OSError):
                 total += os.path.getsize(self.items[i].path)
-            except OSError:
-                pass
             if total >= PARALLEL_MIN_BYTES:  # with the lower limit, a couple of photos decide it
                 return True
         return False
@@ -263,10 +259,8 @@ class Decoding:
         sample = files[:: max(1, len(files) // 8)][:8]
         sizes = []
         for i in sample:
-            try:
+            with suppress(OSError):
                 sizes.append(os.path.getsize(self.items[i].path))
-            except OSError:
-                pass
         return 256 if not sizes or sum(sizes) / len(sizes) < PHOTO_BYTES else 4
 
     def _paths(self, job: int) -> list[str]:

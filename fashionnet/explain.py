@@ -198,7 +198,7 @@ def explain(
         # add at each stage. A value minus this is exactly the part the pixels made.
         with torch.no_grad():
             frozen = [torch.zeros_like(x)]
-            for module, out in zip(layers_in, values[1:]):
+            for module, out in zip(layers_in, values[1:], strict=True):
                 frozen.append(frozen[-1] * (out > 0) if isinstance(module, torch.nn.ReLU) else module(frozen[-1]))
 
         def through_pixels(out: torch.Tensor) -> torch.Tensor:

@@ -168,10 +168,8 @@ def _folder_lock(folder: Path):
         yield
         return
     try:
-        try:
+        with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            pass
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -216,10 +214,8 @@ def remove_stale_temps(folder: Path, name: str) -> None:
             pass
         except OSError:
             continue
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(entry.path)
-        except OSError:
-            pass
 
 
 def _keep_mode_and_owner(tmp: str, target: Path) -> None:

@@ -20,7 +20,7 @@ import io
 import os
 import stat
 import warnings
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 
 import numpy as np
@@ -208,11 +208,10 @@ def _decode(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     A JPEG's `draft` has been applied by the caller (it decides the memory the decode takes)."""
     img.load()
     if "exif" in img.info or "Raw profile type exif" in img.info or img.format == "TIFF":
-        try:
-            # phone photos store "rotate me" in EXIF; in place, so a huge photo is not held twice
+        # Phone photos store "rotate me" in EXIF; in place, so a huge photo is not held twice. A broken EXIF
+        # block costs the orientation, not the image.
+        with suppress(Exception):
             ImageOps.exif_transpose(img, in_place=True)
-        except Exception:  # a broken EXIF block costs the orientation, not the image
-            pass
     gray = to_grayscale(img)
     factor = max(gray.shape) // (REDUCE_ABOVE // 2) if max(gray.shape) > REDUCE_ABOVE else 1
     if factor > 1:

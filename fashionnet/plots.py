@@ -131,7 +131,7 @@ def plot_neurons(neurons, path: Path, claim: OutputClaim | None = None) -> None:
     for ax in axes.flat:
         ax.axis("off")
     image = None
-    for ax, neuron in zip(axes.flat, neurons):
+    for ax, neuron in zip(axes.flat, neurons, strict=False):  # the grid may have a few cells spare
         image = ax.imshow(np.asarray(neuron.weights) / neuron.scale, cmap=signed_colormap(), vmin=-1, vmax=1)
         ax.set_title(f"neuron {neuron.index}\n|w| ≤ {neuron.scale:.3f}", fontsize=7)
     fig.suptitle("First layer (linear_relu_stack.0) weights per input pixel: orange +, blue −;\n"
@@ -153,7 +153,7 @@ def plot_mistakes(mistakes, title: str, path: Path, claim: OutputClaim | None = 
                              layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
-    for ax, m in zip(axes.flat, mistakes):
+    for ax, m in zip(axes.flat, mistakes, strict=False):  # the grid may have a few cells spare
         ax.imshow(m.image, cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"#{m.index} {m.true_label}\n→ {m.predicted_label} {m.probability:.1%}", fontsize=7)
     fig.suptitle(title, fontsize=9)
@@ -195,7 +195,8 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
         ax.set_title(title, fontsize=7)
         ax.axis("off")
     signed(fig.add_subplot(head[0, column]), e.saliency,
-           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\nbiases {e.saliency_bias:+.2f}")
+           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\n"
+           f"biases {e.saliency_bias:+.2f}")
     bars = fig.add_subplot(head[0, 4])
     index = np.arange(len(e.classes))
     bars.barh(index - 0.2, [c.softmax for c in e.classes], height=0.4, label="softmax (raw)", color="0.6")

@@ -135,7 +135,7 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
         if not finite[row - 1]:  # finite weights can still overflow to inf logits
             yield Prediction(path=item.path, error="the model's output is not a number (its weights overflow)")
             continue
-        top = [(CLASSES[c], c, q) for q, c in zip(row_probs, row_indices)]
+        top = [(CLASSES[c], c, q) for q, c in zip(row_probs, row_indices, strict=True)]
         label, index, probability = top[0]
         sure = view.found and score >= threshold
         yield Prediction(item.path, label, index, probability, top, view.image, sure=sure, score=score,

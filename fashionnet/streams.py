@@ -6,6 +6,7 @@ Tests that run the Typer app in-process never come here; `fashionnet.cli.run` do
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -50,10 +51,8 @@ class GuardedStream:
             try:
                 return call(*args)
             except OSError as exc:
-                try:
+                with contextlib.suppress(OSError, ValueError):
                     discard_output(self._stream.fileno())
-                except (OSError, ValueError):
-                    pass
                 if exc.errno == errno.EPIPE:
                     self.error = BrokenPipe("the reader of standard output went away")
                 else:
@@ -109,7 +108,7 @@ def raise_if_interrupted() -> None:
 def prepare_streams() -> None:
     """Call once before the command runs. Exits 2 with one line if stdout is closed."""
     if sys.stderr is None:  # `2>&-`: errors have nowhere to go, but must not crash the run
-        sys.stderr = open(os.devnull, "w")
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - it stays open as stderr until the process ends
     for stream in (sys.stdout, sys.stderr):
         if stream is not None and hasattr(stream, "reconfigure"):
             # An ASCII-only locale or PYTHONIOENCODING=ascii: show what it cannot encode as \u escapes.

@@ -16,7 +16,16 @@ import time
 import torch
 from torch import nn
 
-from fashionnet.batches import PhotoBatches, PhotoSet, flip, photos_per_batch, random_flips, shift, standardize, train_step
+from fashionnet.batches import (
+    PhotoBatches,
+    PhotoSet,
+    flip,
+    photos_per_batch,
+    random_flips,
+    shift,
+    standardize,
+    train_step,
+)
 from fashionnet.epochs import EpochStats
 from fashionnet.errors import WeightsError, printable
 from fashionnet.streams import raise_if_interrupted

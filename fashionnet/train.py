@@ -10,29 +10,42 @@ import os
 import signal
 import threading
 import time
-from contextlib import contextmanager
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from fashionnet import CLASSES, calibration
-from fashionnet import teacher as teaching
+from fashionnet import CLASSES, calibration, teacher as teaching
 from fashionnet.batches import (  # noqa: F401 - augment and standardize are part of this module's interface
-    PhotoBatches, PhotoSet, augment, flip, photos_per_batch, random_flips, standardize, train_step,
+    PhotoBatches,
+    PhotoSet,
+    augment,
+    flip,
+    photos_per_batch,
+    random_flips,
+    standardize,
+    train_step,
 )
 from fashionnet.data import Split
 from fashionnet.epochs import Callbacks, EpochStats, Silent
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.evaluate import evaluate, predict_logits
+from fashionnet.files import OutputClaim, check_writable
 from fashionnet.model import NeuralNetwork, build_model
 from fashionnet.streams import raise_if_interrupted
-from fashionnet.files import OutputClaim, check_writable
 from fashionnet.weights import (
-    SHIPPED_WEIGHTS, Checkpoint, check_state_dict, finite_float_problem, is_real, is_whole, metadata_error,
-    read_checkpoint, save_checkpoint,
+    SHIPPED_WEIGHTS,
+    Checkpoint,
+    check_state_dict,
+    finite_float_problem,
+    is_real,
+    is_whole,
+    metadata_error,
+    read_checkpoint,
+    save_checkpoint,
 )
 
 
@@ -227,7 +240,7 @@ def _check_param_groups(path: Path, groups, optimizer: torch.optim.Optimizer) ->
     """optimizer_param_groups: one object per group of ours, holding only numbers, booleans and null."""
     if not isinstance(groups, list) or len(groups) != len(optimizer.param_groups):
         raise metadata_error(path, "optimizer_param_groups", f"must list {len(optimizer.param_groups)} groups")
-    for number, (group, ours) in enumerate(zip(groups, optimizer.param_groups)):
+    for number, (group, ours) in enumerate(zip(groups, optimizer.param_groups, strict=True)):
         name = f"optimizer_param_groups[{number}]"
         if not isinstance(group, dict):
             raise metadata_error(path, name, "must be an object")
@@ -596,8 +609,7 @@ def prepare_training(resume: Path | None, photos: Path | None, no_photos: bool, 
                      **overrides) -> TrainingRun:
     """`train`'s options checked and its inputs loaded, in the order that fails cheapest first:
     the checkpoint to resume, the recipe, --out, the seed, the device, the photo drawings, the data."""
-    from fashionnet import data as data_mod
-    from fashionnet import photos as photo_mod
+    from fashionnet import data as data_mod, photos as photo_mod
     from fashionnet.device import select_device
 
     resume_from = load_resume(resume) if resume is not None else None

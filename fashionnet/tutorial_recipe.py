@@ -29,8 +29,10 @@ from fashionnet.epochs import EpochStats
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
 from fashionnet.files import OutputClaim
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
-from fashionnet.train import RECIPE_RULES
-from fashionnet.train import _checkpoint as training_checkpoint  # one metadata layout for every checkpoint
+from fashionnet.train import (
+    RECIPE_RULES,
+    _checkpoint as training_checkpoint,  # one metadata layout for every checkpoint
+)
 from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, is_real, read_checkpoint, save_checkpoint
 
 NAME = "tutorial"
@@ -352,7 +354,7 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     when = "when trained, teacher included" if taught and shipped.teacher else "when trained"
     shipped_values = [optimizer, f"{get('batch_size', '--')}", f"{get('epochs', '--')}", loss, inputs, flips, calibration,
                       photos, teacher, _pct(shipped.test_accuracy), _loss(shipped.test_loss), _seconds(shipped.seconds, when)]
-    rows = [(what, mine, theirs) for (what, mine, _), theirs in zip(rows, shipped_values)]
+    rows = [(what, mine, theirs) for (what, mine, _), theirs in zip(rows, shipped_values, strict=True)]
     others = {k: v for k, v in s.items() if k not in KNOWN}
     if others:
         rows.insert(9, ("also", "--", ", ".join(f"{k} {v}" for k, v in sorted(others.items()))))

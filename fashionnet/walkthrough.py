@@ -16,7 +16,7 @@ import inspect
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from fashionnet import class_name, short_class
 from fashionnet.errors import UsageError, printable
@@ -123,7 +123,7 @@ class Probabilities:
     separator: str = ", "
 
 
-Block = Union[Code, Output, Pictures, Facts, Note, Probabilities]
+Block = Code | Output | Pictures | Facts | Note | Probabilities
 
 
 @dataclass
@@ -266,8 +266,8 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
         ]
     elif key == "minibatch":
         if setup.real:
-            j, k, l = setup.batch
-            lines = [m(f"j, k, l = {j}, {k}, {l}"), m("input_image = test.images[[j, k, l]].float() / 255")]
+            first, second, third = setup.batch  # shown as the tutorial-style names j, k, l
+            lines = [m(f"j, k, l = {first}, {second}, {third}"), m("input_image = test.images[[j, k, l]].float() / 255")]
         elif setup.image is not None:
             lines = [m("input_image = torch.stack([picture, picture.flip(1), picture.flip(0)]).float() / 255")]
         else:
@@ -370,7 +370,7 @@ def make_setup(
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as f:
-            setup.training_keys = any(k.startswith(TRAINING_PREFIX) for k in f.keys())
+            setup.training_keys = any(k.startswith(TRAINING_PREFIX) for k in f.keys())  # noqa: SIM118 - safe_open has keys() but no __iter__
     setup.image = image
     if real:
         setup.real = True
@@ -545,7 +545,7 @@ def build_steps(
                         firsts = [t("ui.your_picture"), t("ui.mirrored"), t("ui.upside_down")]
                     captions = [
                         first + "\n" + t("ui.pair", label=t("ui.model_short"), value=short_class(g, lang))
-                        for first, g in zip(firsts, guesses)
+                        for first, g in zip(firsts, guesses, strict=True)
                     ]
                 else:
                     captions = [t("ui.image_n", n=n) for n in (1, 2, 3)]

@@ -199,7 +199,7 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             raw_meta = f.metadata()
-            keys = [k for k in f.keys() if training or not k.startswith(TRAINING_PREFIX)]
+            keys = [k for k in f.keys() if training or not k.startswith(TRAINING_PREFIX)]  # noqa: SIM118 - not a dict: no __iter__
             tensors = {key: f.get_tensor(key) for key in keys}
     except PermissionError:
         raise WeightsError(f"{path}: permission denied") from None

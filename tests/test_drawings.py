@@ -32,7 +32,7 @@ def test_shipped_drawings_hold_every_photo_with_its_labels_and_part(shipped):
     assert counts == {"train": 1994, "validation": 460, "hold-out": 614}
     names = list(shipped.categories)
     assert sorted(names) == ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"]
-    for i, name in enumerate(names):  # stratified: every category keeps its 65 / 15 / 20 split
+    for i in range(len(names)):  # stratified: every category keeps its 65 / 15 / 20 split
         members = shipped.category == i
         assert abs((shipped.part[members] == photos.HOLDOUT).mean() - 0.20) < 0.01
         assert abs((shipped.part[members] == photos.VALIDATION).mean() - 0.15) < 0.01

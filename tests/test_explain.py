@@ -3,18 +3,17 @@
 import copy
 import json
 import re
+from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from rich.cells import cell_len
 
-from fashionnet import CLASSES
+from fashionnet import CLASSES, class_words
 from fashionnet.explain import explain
 from fashionnet.images import load_view
 from fashionnet.predict import predict_paths
-from fashionnet import class_words
 from fashionnet.weights import load_model
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fashionnet" / "samples"
@@ -54,7 +53,7 @@ def test_every_figure_is_the_networks_own_arithmetic(shipped, shirt):
         assert torch.allclose(_grid(unit.contribution).reshape(-1), weight1[unit.index] * x, atol=1e-6)
         assert unit.from_bias == pytest.approx(float(model.linear_relu_stack[0].bias[unit.index].detach()), abs=1e-5)
         assert unit.value == pytest.approx(float(outs[1][unit.index]), abs=1e-5)
-    for layer, out in zip(shirt.layers, (outs[1], outs[3])):
+    for layer, out in zip(shirt.layers, (outs[1], outs[3]), strict=True):
         for unit in layer.strongest:  # the picture adds up to the pixel part; with the biases, the output
             assert float(_grid(unit.contribution).sum()) == pytest.approx(unit.from_pixels, abs=1e-4)
             assert unit.from_pixels + unit.from_bias == pytest.approx(unit.value, abs=1e-4)
@@ -140,7 +139,7 @@ def test_layout_follows_the_width(invoke, monkeypatch, width):
 def broken_names(text: str, names) -> list[str]:
     """Class names split over two lines: the end of one line and the start of the next spell one."""
     lines = [line.strip() for line in text.splitlines()]
-    return [name for a, b in zip(lines, lines[1:]) for name in names
+    return [name for a, b in pairwise(lines) for name in names
             for k in range(1, len(name)) if a.endswith(name[:k]) and b.startswith(name[k:])]
 
 

@@ -7,6 +7,7 @@ class of defect."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -239,10 +240,8 @@ def _one_error(stderr: str | bytes) -> str:
 
 def _peak_while(call) -> int:
     tracemalloc.start()
-    try:
+    with contextlib.suppress(Exception):
         call()
-    except Exception:
-        pass
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak

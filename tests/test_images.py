@@ -19,8 +19,18 @@ from PIL import Image, ImageDraw
 
 from fashionnet import images
 from fashionnet.errors import ExitCode, ImageError
-from fashionnet.images import (BYTES_PER_PIXEL, DRAFT_SIZE, MIN_SIDE, SIZE, BadImage, decode_bytes, is_dark_on_light,
-                               load_image, load_view, prepare)
+from fashionnet.images import (
+    BYTES_PER_PIXEL,
+    DRAFT_SIZE,
+    MIN_SIDE,
+    SIZE,
+    BadImage,
+    decode_bytes,
+    is_dark_on_light,
+    load_image,
+    load_view,
+    prepare,
+)
 
 FASHION_TEST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 

@@ -48,7 +48,7 @@ def test_seed_makes_weights_reproducible_and_leaves_global_rng_alone():
     a, b, c = build_model(seed=7), build_model(seed=7), build_model(seed=8)
     after = torch.rand(1)
     assert torch.equal(before, after), "build_model must not consume the caller's random stream"
-    for (_, pa), (_, pb), (_, pc) in zip(a.named_parameters(), b.named_parameters(), c.named_parameters()):
+    for (_, pa), (_, pb), (_, pc) in zip(a.named_parameters(), b.named_parameters(), c.named_parameters(), strict=True):
         assert torch.equal(pa, pb)
         assert not torch.equal(pa, pc)
 

@@ -3,8 +3,8 @@ still there, in stacked rows or blocks, and nothing is cut to an ellipsis."""
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -84,7 +84,7 @@ def test_photo_mask_and_picture_fit(invoke, narrow):
     shown = [line.rstrip() for line in text.splitlines()]
     view = load_view(photo)
     for picture in (mask_picture(view.mask), Picture(view.image.tolist())):
-        console = Console(width=200, color_system=None, record=True, file=open(os.devnull, "w"))
+        console = Console(width=200, color_system=None, record=True, file=io.StringIO())
         console.print(picture)
         lines = [line.rstrip() for line in console.export_text().splitlines()]
         assert all(line in shown for line in lines), "each picture is drawn whole, never cropped"

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,14 +63,15 @@ def test_a_symlink_to_a_checkpoint_stays_a_symlink(tmp_path):
     real.write_bytes(b"old")
     link = tmp_path / "latest.safetensors"
     link.symlink_to(real)
-    atomic_write(link, lambda tmp: open(tmp, "wb").write(b"new"))
+    atomic_write(link, lambda tmp: Path(tmp).write_bytes(b"new"))
     assert link.is_symlink() and real.read_bytes() == b"new"
 
 
 def test_full_disk_is_one_line_and_nothing_half_written(tmp_path, monkeypatch, invoke, fake_data):
     """A mocked ENOSPC in the middle of safetensors' write, exactly as safetensors reports it."""
-    import fashionnet.weights as weights
     from safetensors import SafetensorError
+
+    import fashionnet.weights as weights
 
     def full_disk(tensors, filename, metadata=None):
         with open(filename, "wb") as f:

@@ -17,14 +17,11 @@ import torch
 from PIL import Image
 from rich.console import Console
 
-from fashionnet import CLASSES
-from fashionnet import decoding as decoding_module
-from fashionnet import predict as predict_module
+from fashionnet import CLASSES, decoding as decoding_module, predict as predict_module
 from fashionnet.decoding import MemoryBudget, start_decoding
 from fashionnet.inputs import Input, collect_inputs
 from fashionnet.predict import Prediction, classify, predict_paths
-from fashionnet.render import predict as render
-from fashionnet.render import widgets
+from fashionnet.render import predict as render, widgets
 from fashionnet.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +150,7 @@ def test_predictions_match_the_model_in_input_order_with_errors_in_place(tmp_pat
     with torch.inference_mode():
         probs = model(torch.from_numpy(np.stack(arrays)).float() / 255).softmax(1)
     good = [r for r in results if r.ok]
-    for r, p, a in zip(good, probs, arrays):
+    for r, p, a in zip(good, probs, arrays, strict=True):
         expected = p.topk(3)
         assert [i for _, i, _ in r.top] == expected.indices.tolist()
         assert [q for _, _, q in r.top] == pytest.approx(expected.values.tolist(), abs=1e-6)
@@ -167,7 +164,7 @@ def test_batch_size_does_not_change_results(tmp_path, model):
     one = list(predict_paths(paths, model, CPU, batch_size=1))
     many = list(predict_paths(paths, model, CPU, batch_size=512))
     assert len(one) == len(many) == 5
-    for a, b in zip(one, many):  # the matmul's blocking depends on the batch size: equal to float noise
+    for a, b in zip(one, many, strict=True):  # the matmul's blocking depends on the batch size: equal to float noise
         assert (a.path, [i for _, i, _ in a.top]) == (b.path, [i for _, i, _ in b.top])
         assert [p for *_, p in a.top] == pytest.approx([p for *_, p in b.top], abs=1e-6)
 
@@ -252,7 +249,7 @@ def test_a_few_photos_are_decoded_by_the_pool_with_the_same_answers(model):
     assert decoding._pool is not None
     pooled = list(predict_module.predict_decoded(decoding, model, CPU))
     assert [(r.path, r.top, r.sure) for r in pooled] == [(r.path, r.top, r.sure) for r in inline]
-    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(pooled, inline))
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(pooled, inline, strict=True))
 
 
 def test_this_process_decodes_the_chunks_no_worker_has_started(tmp_path, monkeypatch):

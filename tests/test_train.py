@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from fashionnet import data
-from fashionnet.errors import UsageError
-from fashionnet.errors import TrainingInterrupted
+from fashionnet.errors import TrainingInterrupted, UsageError
 from fashionnet.train import Recipe, augment, fit, folded_state, load_resume, resolve_output, standardize
 from fashionnet.weights import SHIPPED_WEIGHTS, load_model, read_checkpoint
 from tests.conftest import needs_real_data
@@ -92,7 +91,7 @@ def test_augment_flips_about_half_the_batch():
     assert out.shape == batch.shape and out.dtype == torch.uint8
     flipped = [torch.equal(out[i], batch[i].flip(-1)) for i in range(64)]
     kept = [torch.equal(out[i], batch[i]) for i in range(64)]
-    assert all(f or k for f, k in zip(flipped, kept))
+    assert all(f or k for f, k in zip(flipped, kept, strict=True))
     assert 16 <= sum(flipped) <= 48
 
 
@@ -182,7 +181,7 @@ def test_same_seed_same_weights_on_a_real_slice(tmp_path):
 def test_help_shows_the_real_recipe_defaults():
     from fashionnet.cli import RECIPE_DEFAULTS
 
-    assert RECIPE_DEFAULTS == {k: Recipe().to_dict()[k] for k in RECIPE_DEFAULTS}
+    assert {k: Recipe().to_dict()[k] for k in RECIPE_DEFAULTS} == RECIPE_DEFAULTS
 
 
 def test_unwritable_out_fails_before_training(invoke, fake_data, tmp_path):
@@ -295,10 +294,11 @@ def test_resume_with_a_calibration_hold_out_continues_exactly(splits, tmp_path):
 
 
 def test_the_label_smoothed_train_loss_is_labelled_and_its_floor_is_right():
-    from fashionnet.render.training import epoch_line, epochs_table, losses_note, smoothing_floor
-    from fashionnet.render.console import Trimmed
-    from fashionnet.epochs import EpochStats
     from rich.console import Console
+
+    from fashionnet.epochs import EpochStats
+    from fashionnet.render.console import Trimmed
+    from fashionnet.render.training import epoch_line, epochs_table, losses_note, smoothing_floor
 
     target = torch.full((10,), 0.02)
     target[3] = 0.82  # what smoothing 0.2 asks for; predicting exactly it is the best there is

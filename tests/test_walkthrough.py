@@ -15,6 +15,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from fashionnet.errors import UsageError
+from fashionnet.notebook import markdown_text
 from fashionnet.render.walkthrough import iter_steps, render_step, show_walkthrough
 from fashionnet.render.widgets import Paragraph
 from fashionnet.walkthrough import (
@@ -28,7 +29,6 @@ from fashionnet.walkthrough import (
     locale,
     page_lines,
 )
-from fashionnet.notebook import markdown_text
 from fashionnet.weights import load_model
 from tests.conftest import make_fake_fashion
 
@@ -267,7 +267,7 @@ def fresh_runs(fake_dir, fake_data, tmp_path_factory, image_steps):
     notebook = json.loads((work / "sub" / "w.ipynb").read_text(encoding="utf-8"))
     jobs.append((["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"], work / "sub"))
     keys.append((("relative",), notebook))
-    return {key: (made, result) for (key, made), result in zip(keys, run_fresh_jobs(jobs))}
+    return {key: (made, result) for (key, made), result in zip(keys, run_fresh_jobs(jobs), strict=True)}
 
 
 @pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
@@ -276,7 +276,7 @@ def test_running_the_shown_code_prints_exactly_the_shown_output(lang, real, fres
     steps, result = fresh_runs[("steps", lang, real)]
     assert "error" not in result, result.get("error")
     assert any(line.startswith("_ = torch.manual_seed(4)") for line in steps[0].code.splitlines())
-    for step, output in zip(steps, result["outputs"]):
+    for step, output in zip(steps, result["outputs"], strict=True):
         assert output == step.output, f"step {step.key}"
     shown = by_key(steps)
     assert "grad_fn=<AddmmBackward0>" in shown["forward"].output
@@ -616,7 +616,7 @@ def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(fresh_runs,
     assert all(markdown_text(step.explanation) in markdown for step in steps)
     assert "`__init__`" in markdown and not re.search(r"(?<!`)__init__", markdown), "dunders render as code"
     assert "error" not in result, result.get("error")
-    for cell, output in zip(code_cells, result["outputs"]):
+    for cell, output in zip(code_cells, result["outputs"], strict=True):
         stored = "".join(cell["outputs"][0]["text"]) if cell["outputs"] else ""
         assert output == stored
 

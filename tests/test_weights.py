@@ -1,4 +1,5 @@
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,7 +32,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     import fashionnet.weights as w
 
     def boom(tensors, filename, metadata=None):
-        open(filename, "wb").write(b"partial")
+        Path(filename).write_bytes(b"partial")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(w, "save_file", boom)

@@ -124,7 +124,7 @@ def compare(cpu: dict, gpu: dict) -> list[Row]:
     else:
         a = [r.get("label") for r in cpu["predict"]]
         b = [r.get("label") for r in gpu["predict"]]
-        same = sum(x == y and x is not None for x, y in zip(a, b))
+        same = sum(x == y and x is not None for x, y in zip(a, b, strict=False))  # the row below fails when the counts differ
         rows.append(Row("predict samples: same top-1", f"{len(a)} images", f"{same}/{len(b)} same", "identical",
                         same == len(a) == len(b)))
 
@@ -144,7 +144,7 @@ def table(rows: list[Row], device: str) -> str:
     headers = ("check", "cpu", device, "allowed", "result")
     cells = [headers] + [(r.check, r.reference, r.device, r.allowed, "ok" if r.ok else "MISMATCH") for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

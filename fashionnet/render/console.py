@@ -82,12 +82,12 @@ class Picture:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         rows = self.rows if len(self.rows) % 2 == 0 else self.rows + [[0] * len(self.rows[0])]
         plain = console.no_color or console.color_system is None
-        for top, bottom in zip(rows[0::2], rows[1::2]):
+        for top, bottom in zip(rows[0::2], rows[1::2], strict=True):
             if plain:
-                text = "".join(_RAMP[min(9, (a + b) * 10 // 512)] for a, b in zip(top, bottom))
+                text = "".join(_RAMP[min(9, (a + b) * 10 // 512)] for a, b in zip(top, bottom, strict=True))
                 yield Segment(text)
             else:
-                for a, b in zip(top, bottom):
+                for a, b in zip(top, bottom, strict=True):
                     style = Style(color=Color.from_rgb(a, a, a), bgcolor=Color.from_rgb(b, b, b))
                     yield Segment("▀", style)
             yield Segment.line()

@@ -18,8 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from fashionnet import class_name, class_words, short_class
-from fashionnet.explain import Explanation, HiddenLayer
 from fashionnet.errors import printable
+from fashionnet.explain import Explanation, HiddenLayer
 from fashionnet.language import text
 from fashionnet.render.console import Fitted, Picture, Trimmed, natural_width
 from fashionnet.render.widgets import PROSE_WIDTH, Paragraph, PictureGrid, SignedPicture, bar, mask_picture, percent
@@ -124,7 +124,7 @@ def class_table(e: Explanation, lang: str) -> RenderableType:
     widths = [natural_width(layout) for layout in layouts]
 
     def build(width: int) -> RenderableType:
-        for layout, needed in zip(layouts, widths):
+        for layout, needed in zip(layouts, widths, strict=True):
             if needed <= width:
                 return layout
         return layouts[-1]

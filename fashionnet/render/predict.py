@@ -11,9 +11,9 @@ import csv
 import json
 import os
 import sys
-from urllib.parse import quote
 from collections.abc import Iterable, Sequence
 from typing import IO
+from urllib.parse import quote
 
 from rich import box
 from rich.cells import cell_len
@@ -126,7 +126,7 @@ def predictions_table(results: Iterable[Prediction]) -> RenderableType:
 
     def stacked() -> RenderableType:
         rows = []
-        for r, second in zip(good, runner):
+        for r, second in zip(good, runner, strict=True):
             rows.append(Text(printable(r.path), overflow="fold"))
             rows.append(Text.assemble("  ", _label(r), f" {percent(r.probability)}"))
             if second:

@@ -82,7 +82,7 @@ class _Adaptive:
             grid.add_column(style="dim", no_wrap=True)
             grid.add_column(overflow="fold")
             pad = " " * (len(label) - len(label.lstrip(" └─")) + 2)
-            for header, value in zip(self.headers[1:], row[1:]):
+            for header, value in zip(self.headers[1:], row[1:], strict=True):
                 grid.add_row(pad + header, value)
             parts += [Text(label, style="bold", overflow="fold"), grid]
         return Group(*parts)

@@ -303,7 +303,7 @@ class ProgressReporter:
     def epoch_end(self, stats) -> None:
         self.progress.console.print(epoch_line(stats, self.smoothed), highlight=False)
 
-    def teacher(self) -> "TeacherProgress":
+    def teacher(self) -> TeacherProgress:
         """The same bars and lines for the distillation teacher's epochs, marked as the teacher's."""
         return TeacherProgress(self)
 
@@ -380,8 +380,8 @@ def training_intro(run, parts: tuple[float, float, float]) -> None:
     and what the train loss is made of (`parts`: label smoothing, distillation, photo weight)."""
     import typer
 
-    from fashionnet.render.console import Trimmed, stderr_console
     from fashionnet.batches import photos_per_batch
+    from fashionnet.render.console import Trimmed, stderr_console
 
     recipe, photo_set = run.recipe, run.photo_set
     held = int(len(run.train.images) * recipe.holdout)

@@ -46,7 +46,7 @@ def _halve(pixels: list[list[int]]) -> list[list[int]]:
     # 2x2 average: a 28x28 picture becomes 14 columns by 7 lines, so three fit side by side.
     rows = pixels if len(pixels) % 2 == 0 else pixels + [pixels[-1]]
     out = []
-    for top, bottom in zip(rows[0::2], rows[1::2]):
+    for top, bottom in zip(rows[0::2], rows[1::2], strict=True):
         out.append([(top[i] + top[i + 1] + bottom[i] + bottom[i + 1]) // 4 for i in range(0, len(top) - 1, 2)])
     return out
 
@@ -81,7 +81,7 @@ def render_pictures(block: Pictures, lang: str) -> RenderableType:
         for _ in block.images:
             grid.add_column()
         cells = []
-        for pixels, caption in zip(block.images, block.captions):
+        for pixels, caption in zip(block.images, block.captions, strict=True):
             picture = Picture(_halve(pixels) if halve else pixels)
             cells.append(Group(picture, Text(caption, style="dim", overflow="fold")))
         grid.add_row(*cells)
@@ -129,7 +129,7 @@ def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
 
     layouts = [table(False), table(True), table(True, bars=False)]
     needed = [natural_width(layout) for layout in layouts]
-    return Fitted(lambda width: next((t for t, n in zip(layouts, needed) if n <= width), layouts[-1]))
+    return Fitted(lambda width: next((t for t, n in zip(layouts, needed, strict=True) if n <= width), layouts[-1]))
 
 
 _RENDERERS: dict[type, Callable[..., RenderableType]] = {

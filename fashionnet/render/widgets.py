@@ -115,11 +115,12 @@ class SignedPicture:
 
         ramp = " .:-=+*#%@"
         plain = console.no_color or console.color_system is None
-        for top, bottom in zip(self.rows[0::2], self.rows[1::2]):
+        # Two rows a line (28 rows: 14 lines); an odd last row would be left out.
+        for top, bottom in zip(self.rows[0::2], self.rows[1::2], strict=False):
             if plain:
-                yield Segment("".join(ramp[min(9, int((a + b + 2) / 4 * 10))] for a, b in zip(top, bottom)))
+                yield Segment("".join(ramp[min(9, int((a + b + 2) / 4 * 10))] for a, b in zip(top, bottom, strict=True)))
             else:
-                for a, b in zip(top, bottom):
+                for a, b in zip(top, bottom, strict=True):
                     yield Segment("▀", Style(color=self._colour(a), bgcolor=self._colour(b)))
             yield Segment.line()
 
