@@ -9,9 +9,10 @@ import functools
 import math
 import os
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -35,14 +36,23 @@ EXIT_CODES_HELP = (
 class _OneLineErrors(TyperGroup):
     """Report usage errors as a single line on stderr (exit 2) instead of a usage box."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         for param in self.params:  # fashionnet's installer: atomic writes, one-line refusals (completion.py)
             if param.name == "install_completion":
                 param.callback = _install_completion
         try:
             _check_completion_request()
             rv = super().main(
-                args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra
+                args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                windows_expand_args=windows_expand_args, **extra
             )
         except typer.TyperException as exc:  # Typer's (vendored click's) usage and parameter errors
             if not standalone_mode:
@@ -539,8 +549,8 @@ def train(
 
         note = None if quiet else functools.partial(typer.echo, err=True)
         say = typer.echo if not (quiet or as_json) else None
-        run = run_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, note=note, say=say)
-        show_tutorial_run(run, plot, plot_claim, as_json)
+        tutorial = run_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, note=note, say=say)
+        show_tutorial_run(tutorial, plot, plot_claim, as_json)
         return
     run = training.prepare_training(resume, photos, no_photos, seed, device, data_dir, limit, out, force, epochs=epochs,
                                     batch_size=batch_size, lr=lr, teacher_epochs=teacher_epochs)
@@ -847,7 +857,7 @@ def _finish_commands() -> None:
         if info.cls in (None, TyperCommand):
             info.cls = _Command
         if info.epilog is None:
-            info.epilog = EXIT_CODES[info.name or info.callback.__name__]
+            info.epilog = EXIT_CODES[info.name or (info.callback.__name__ if info.callback is not None else "")]
 
 
 _finish_commands()

@@ -13,10 +13,14 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fashionnet.errors import DataError
+
+if TYPE_CHECKING:
+    import torch  # imported where it is used: `data --help` and locating the files never load torch
 
 ENV_VAR = "FASHIONNET_DATA"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -45,8 +49,8 @@ class Split:
     """One split in memory: images (N, 28, 28) uint8 and labels (N,) int64, as torch tensors."""
 
     name: str
-    images: torch.Tensor  # noqa: F821 - torch is imported lazily
-    labels: torch.Tensor  # noqa: F821
+    images: torch.Tensor
+    labels: torch.Tensor
 
 
 @dataclass
@@ -63,6 +67,14 @@ def _file_in(folder: Path, stem: str) -> Path | None:
             if (sub / name).is_file():
                 return sub / name
     return None
+
+
+def _found_in(folder: Path, stem: str) -> Path:
+    """The file `stem` in a folder that `locate` found complete (gone since: one line, not a crash)."""
+    path = _file_in(folder, stem)
+    if path is None:
+        raise DataError(f"{folder}: {stem} is missing; {HOW_TO_GET}")
+    return path
 
 
 def _complete(folder: Path) -> bool:
@@ -202,7 +214,7 @@ def load_split(name: str, data_dir: Path | None = None, limit: int | None = None
 
     folder = require(data_dir)
     image_stem, label_stem = FILES[name]
-    image_path, label_path = _file_in(folder, image_stem), _file_in(folder, label_stem)
+    image_path, label_path = _found_in(folder, image_stem), _found_in(folder, label_stem)
     images = read_idx(image_path, IMAGE_MAGIC)
     labels = read_idx(label_path, LABEL_MAGIC)
     problems = split_problems(name, image_path, images, label_path, labels)
@@ -263,12 +275,12 @@ def inspect_data(data_dir: Path | None = None) -> DataReport:
         report.problems.append("FashionMNIST not found")
         return report
     for split, (image_stem, label_stem) in FILES.items():
-        image_path, label_path = _file_in(location.folder, image_stem), _file_in(location.folder, label_stem)
+        image_path, label_path = _found_in(location.folder, image_stem), _found_in(location.folder, label_stem)
         report.files[image_stem], report.files[label_stem] = str(image_path), str(label_path)
         labels = read_idx(label_path, LABEL_MAGIC)
         images = read_idx(image_path, IMAGE_MAGIC)
         counts = np.bincount(labels[labels <= 9], minlength=10).tolist()
         report.counts[split] = counts
-        problems = split_problems(split, image_path, images, label_path, labels) or [official_problem(split, counts)]
-        report.problems += [p for p in problems if p]
+        problems: list[str | None] = [*split_problems(split, image_path, images, label_path, labels)]
+        report.problems += [p for p in problems or [official_problem(split, counts)] if p]
     return report

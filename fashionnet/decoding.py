@@ -292,7 +292,9 @@ class Decoding:
 
     def __iter__(self) -> Iterator[Decoded]:
         where = {i: (job, pos) for job, indices in enumerate(self._jobs) for pos, i in enumerate(indices)}
-        images, errors, extras = np.empty((0, SIZE, SIZE), np.uint8), [], []
+        images = np.empty((0, SIZE, SIZE), np.uint8)
+        errors: list[str | None] = []
+        extras: list = []
         try:
             for index, item in enumerate(self.items):
                 raise_if_interrupted()

@@ -42,16 +42,16 @@ def select_device(spec: str | None = None) -> torch.device:
     """
     name = checked_name(spec)
     typed, origin = requested_device(spec)
-    kind, index = _PATTERN.match(name).groups()
+    match = _PATTERN.match(name)
+    assert match is not None  # checked_name refused every other name
+    kind, index = match.groups()
     if kind == "auto":
-        if torch.accelerator.is_available():
-            return torch.device(torch.accelerator.current_accelerator().type)
-        return torch.device("cpu")
+        accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+        return torch.device(accelerator.type if accelerator is not None else "cpu")
     if kind == "cpu":
         return torch.device("cpu")
     backend = getattr(torch, kind, None)
-    available = bool(backend is not None and backend.is_available())
-    if not available:
+    if backend is None or not backend.is_available():
         raise DeviceError(f"device {typed!r}{origin} is not available on this machine (try --device cpu)")
     if index is not None:
         count = backend.device_count()

@@ -14,13 +14,13 @@ torch is imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, SupportsFloat, cast
 
 import numpy as np
 
 from fashionnet import CLASSES
 from fashionnet.calibration import DEFAULT_THRESHOLD
-from fashionnet.errors import UsageError, printable
+from fashionnet.errors import UsageError, WeightsError, printable
 from fashionnet.images import BadImage, View
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ MAX_UNITS = 16
 DIGITS = 6  # figures are rounded to this many decimals, so --json is the same bytes run to run
 
 
-def _round(value: float) -> float:
+def _round(value: SupportsFloat) -> float:
     return round(float(value), DIGITS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
@@ -185,7 +185,7 @@ def explain(
 
     model.eval()
     stack = model.linear_relu_stack
-    layers_in = [module for module in stack]
+    layers_in = list(cast("torch.nn.Sequential", stack))
     names = [f"linear_relu_stack.{i}" for i in range(len(layers_in))]
     x = torch.from_numpy(np.ascontiguousarray(view.image)).to(device).float().div(255).reshape(1, -1)
     x.requires_grad_(True)
@@ -207,7 +207,7 @@ def explain(
 
         hidden: list[HiddenLayer] = []
         for i in range(0, len(layers_in) - 1, 2):
-            linear, after = layers_in[i], values[i + 2][0].detach()
+            linear, after = cast("torch.nn.Linear", layers_in[i]), values[i + 2][0].detach()
             bias = frozen[i + 1][0]
             from_pixels = values[i + 1][0].detach() - bias
             # The units this picture drove hardest: largest pixel part among those that fired. (Ranked by
@@ -239,8 +239,12 @@ def explain(
     # What predict answers for this file: the same function, the same averaging of a photo's drawings.
     (prediction,) = predict_decoded([(Input(path), view, None)], model, device, top_k=1, temperature=temperature,
                                     threshold=threshold)
+    if not prediction.ok:  # finite weights can still overflow to outputs that are not numbers
+        raise WeightsError(f"the model's output for {printable(path)} is not a number (its weights overflow); "
+                           "try other weights")
+    best = prediction.best
     drawings = 1 if view.variants is None else 1 + len(view.variants)
-    answer = Answer(prediction.label, prediction.index, _round(prediction.probability), bool(prediction.sure), drawings)
+    answer = Answer(best.label, best.index, _round(best.probability), bool(prediction.sure), drawings)
     image = np.asarray(view.image)
     return Explanation(
         path=path,

@@ -90,7 +90,7 @@ def format_for(fmt: str | None, out: Path | None) -> str:
     go by the suffix, so a TorchScript file named .onnx could not be used."""
     suffix = out.suffix.lower() if out is not None else ""
     guessed = GUESSED.get(suffix)
-    if fmt is not None and guessed is not None and guessed != fmt:
+    if fmt is not None and out is not None and guessed is not None and guessed != fmt:
         from fashionnet.errors import printable
 
         raise UsageError(f"--out {printable(out.name)} is named like a {guessed} file, but --format is {fmt}: "
@@ -115,7 +115,7 @@ def check_options(fmt: str, batch_size: int | None, opset: int | None) -> None:
 
 def export_metadata(info: WeightsInfo, fmt: str, half: bool, batch_size: int | None) -> dict:
     """What a user of the file needs to feed it and read its output, and where it came from."""
-    meta = {
+    meta: dict[str, object] = {
         "fashionnet_version": __version__,
         "model": "NeuralNetwork (PyTorch tutorial 'Build the Neural Network')",
         "classes": list(CLASSES),
@@ -162,7 +162,7 @@ def random_inputs(n: int = RANDOM_INPUTS, seed: int = 0) -> np.ndarray:
 # ---- writers and runners, one pair per format ---------------------------------------------------------
 
 
-def _write_onnx(module: nn.Module, tmp: str, meta: dict, batch_size: int | None, opset: int) -> None:
+def _write_onnx(module: nn.Module, tmp: str, meta: dict, batch_size: int | None, opset: int | None) -> None:
     # The TorchScript-based exporter (dynamo=False): it needs only the `onnx` package, works offline and
     # exports this MLP in well under a second to a plain Flatten/Gemm/Relu graph. torch 2.14's default
     # dynamo exporter would add onnxscript and onnx-ir, takes ~7 s here and prints progress to stdout.
@@ -173,7 +173,8 @@ def _write_onnx(module: nn.Module, tmp: str, meta: dict, batch_size: int | None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice is for torch's developers
         torch.onnx.export(
-            module, (example,), buffer, dynamo=False, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            module, (example,), buffer,  # type: ignore[arg-type]  # torch annotates `f` as a path; it takes a file too
+            dynamo=False, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
             dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True,
         )
     proto = onnx.load_from_string(buffer.getvalue())

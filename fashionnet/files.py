@@ -47,7 +47,7 @@ def input_reason(exc: OSError) -> str:
         longest = max((len(part) for part in path.split(b"/")), default=0)
         if longest <= 255 and len(path) >= 1024:  # every name fits: it is the whole path that does not
             return f"path too long for this system ({len(path):,} bytes; move it closer to /)"
-    return reasons.get(exc.errno, exc.strerror or str(exc))
+    return reasons.get(exc.errno, exc.strerror or str(exc)) if exc.errno is not None else exc.strerror or str(exc)
 
 
 def input_file_problem(path: Path, noun: str) -> str | None:

@@ -22,6 +22,7 @@ import stat
 import warnings
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
@@ -199,7 +200,7 @@ def decode_bytes(img: Image.Image) -> int:
     (a JPEG's after `draft`, which makes libjpeg decode at 1/2, 1/4 or 1/8 scale)."""
     w, h = img.size
     mode = "transparent" if has_transparency(img) else img.mode
-    per_pixel = BYTES_PER_PIXEL.get(mode, max(BYTES_PER_PIXEL.values())) + FORMAT_BYTES_PER_PIXEL.get(img.format, 0)
+    per_pixel = BYTES_PER_PIXEL.get(mode, max(BYTES_PER_PIXEL.values())) + FORMAT_BYTES_PER_PIXEL.get(img.format or "", 0)
     return w * h * per_pixel
 
 
@@ -257,18 +258,19 @@ def _format_of(head: bytes) -> str | None:
     return None
 
 
-def _unreadable(name: str, source: io.BufferedIOBase) -> BadImage:
+def _unreadable(name: str, source: IO[bytes] | None) -> BadImage:
     """Pillow could not identify the file: say what it is when its first bytes tell (a HEIC photo, a PNG
     whose header is damaged), else that it is not an image fashionnet reads."""
-    source.seek(0)
-    head = source.read(64)
-    found = _format_of(head)
+    found = None
+    if source is not None:
+        source.seek(0)
+        found = _format_of(source.read(64))
     if found == "HEIF":
         return BadImage(name, f"a HEIC/HEIF photo, which fashionnet does not read; save it as JPEG first "
                         f"(fashionnet reads {FORMAT_NAMES})")
     if found is not None and found not in FORMATS:
         return BadImage(name, f"not a supported image (format {found}); fashionnet reads {FORMAT_NAMES}")
-    if found is not None:  # a PNG, JPEG... by its signature that no decoder would open: say why
+    if found is not None and source is not None:  # a PNG, JPEG... by its signature that no decoder would open
         source.seek(0)
         factory = Image.OPEN[found][0]
         try:

@@ -43,7 +43,7 @@ def _lines(source: str) -> list[str]:
 def notebook_dict(steps: Sequence[Step], seed: int) -> dict:
     """The notebook as nbformat 4 JSON data."""
     lang = steps[0].lang if steps else "en"
-    cells = [
+    cells: list[dict[str, object]] = [
         {
             "cell_type": "markdown",
             "metadata": {},

@@ -110,11 +110,11 @@ def assign_parts(categories: list[str], seed: int = SPLIT_SEED) -> np.ndarray:
     """(N,) uint8 part of each photo: within each category (in sorted order, photos in file order), a
     permutation drawn from `seed` puts the first 20% in the hold-out, the next 15% in validation, the rest
     in train. The same file always gives the same parts."""
-    categories = np.asarray(categories)
-    part = np.full(len(categories), TRAIN, np.uint8)
+    names = np.asarray(categories)
+    part = np.full(len(names), TRAIN, np.uint8)
     rng = np.random.default_rng(seed)
-    for name in sorted(set(categories.tolist())):
-        members = np.flatnonzero(categories == name)
+    for name in sorted(set(names.tolist())):
+        members = np.flatnonzero(names == name)
         shuffled = members[rng.permutation(len(members))]
         held, checked = round(HOLDOUT_SHARE * len(members)), round(VALIDATION_SHARE * len(members))
         part[shuffled[:held]] = HOLDOUT

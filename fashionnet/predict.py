@@ -29,6 +29,15 @@ BATCH_SIZE = 512
 CPU_THREADS = 1
 
 
+@dataclass(frozen=True)
+class Best:
+    """The class a classified input is given, and its probability."""
+
+    label: str
+    index: int
+    probability: float
+
+
 @dataclass
 class Prediction:
     """The result for one input: label/index/probability/top (best first) and the 28x28 image, or error."""
@@ -48,6 +57,13 @@ class Prediction:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def best(self) -> Best:
+        """The answer of an input that was classified (`ok`); asking a failed one is a bug."""
+        if self.label is None or self.index is None or self.probability is None:
+            raise ValueError(f"{self.path}: no answer ({self.error})")
+        return Best(self.label, self.index, self.probability)
 
 
 # ------------------------------------------------------------------------------------------------ inference
@@ -111,8 +127,8 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
     good: list[np.ndarray] = []  # each view's image and its variants (a photo's other drawings)...
     members: list[int] = []  # ...and which answer each belongs to
     answers = 0
-    for _, view, error in pending:
-        if error is None:
+    for _, view, _error in pending:
+        if view is not None:  # decoded (else `_error` says why not)
             # A found photo's own drawing and those of its eroded and dilated masks: averaging their logits
             # steadies the answer. (Training saw only each photo's own drawing: the shipped ones hold no variants.)
             drawings = view.drawings()
@@ -127,7 +143,7 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
         probs, indices, scores = probs.tolist(), indices.tolist(), scores.tolist()
     row = 0
     for item, view, error in pending:
-        if error is not None:
+        if view is None:
             yield Prediction(path=item.path, error=error)
             continue
         row_probs, row_indices, score = probs[row], indices[row], scores[row]

@@ -24,7 +24,7 @@ def setup(device: str | None, weights: str | None, seed: int, onnx: bool = False
     if cpu_threads:
         torch.set_num_threads(cpu_threads)  # before the weights are checked: their first op spins threads
 
-    if is_onnx(weights):
+    if weights is not None and is_onnx(weights):
         if not onnx:
             from fashionnet.errors import UsageError
 

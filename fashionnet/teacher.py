@@ -79,7 +79,7 @@ def train_teacher(recipe, images: torch.Tensor, labels: torch.Tensor, photos: Ph
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=batches * recipe.teacher_epochs,
                                                    pct_start=0.2, cycle_momentum=False)
     per_batch = round(photos_per_batch(recipe, photos) * BATCH / recipe.batch_size) if photos is not None else 0
-    mixing = PhotoBatches(photos, max(1, per_batch), generator) if per_batch else None
+    mixing = PhotoBatches(photos, max(1, per_batch), generator) if photos is not None and per_batch else None
     for epoch in range(recipe.teacher_epochs):
         if callbacks is not None:
             callbacks.epoch_start(epoch + 1, recipe.teacher_epochs, batches)
@@ -94,7 +94,7 @@ def train_teacher(recipe, images: torch.Tensor, labels: torch.Tensor, photos: Ph
             index = order[batch * BATCH : (batch + 1) * BATCH]
             x = shift(flip(images[index], random_flips(len(index), generator, device)), generator, SHIFT)
             y, allowed = labels[index], None
-            if mixing is not None:
+            if mixing is not None and chosen is not None:
                 extra, allowed = mixing.batch(chosen[batch])
                 x = torch.cat([x, extra])
             loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, smoothing=0.0)

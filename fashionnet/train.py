@@ -322,7 +322,7 @@ def fit(
     images, labels = images[: len(images) - held], labels[: len(labels) - held]
     n = len(images)
     batches = math.ceil(n / recipe.batch_size)
-    mixed = photos.to(device) if photo_count else None
+    mixed = photos.to(device) if photos is not None and photo_count else None
     mixing = PhotoBatches(mixed, photos_per_batch(recipe, mixed), generator) if mixed is not None else None
     schedule = _schedule(optimizer, recipe, total_steps=batches * recipe.epochs)
     with warnings.catch_warnings():  # replaying before any optimizer.step() is intended here
@@ -365,7 +365,7 @@ def fit(
                 if mirrored is not None:
                     x = flip(x, mirrored)
                 allowed = None
-                if mixing is not None:
+                if mixing is not None and chosen is not None:
                     extra, allowed = mixing.batch(chosen[batch])
                     x = torch.cat([x, extra])
                 target = None

@@ -63,7 +63,10 @@ def tutorial_recipe(epochs: int | None = None, batch_size: int | None = None, lr
         ok, what = RECIPE_RULES[name]
         if value is not None and not ok(value):
             raise UsageError(f"--{name.replace('_', '-')} must be {what} (got {value})")
-    return TutorialRecipe(**{k: v for k, v in given.items() if v is not None})
+    page = TutorialRecipe()
+    return TutorialRecipe(epochs=page.epochs if epochs is None else epochs,
+                          batch_size=page.batch_size if batch_size is None else batch_size,
+                          lr=page.lr if lr is None else lr)
 
 
 @dataclass

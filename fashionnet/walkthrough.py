@@ -357,7 +357,8 @@ def make_setup(
 ) -> Setup:
     import torch
 
-    tutorial = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+    accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None
+    tutorial = accelerator.type if accelerator is not None else "cpu"
     same = str(device) == tutorial or (
         device.type == tutorial != "cpu" and device.index == torch.accelerator.current_device_index()
     )
@@ -517,7 +518,7 @@ def build_steps(
                     )
                 )
                 facts = [(t("ui.predicted"), f"{predicted} · {class_name(predicted, lang)}")]
-                if real:
+                if true is not None:  # real test images
                     facts += [(t("ui.true_label"), f"{true} · {class_name(true, lang)}"), (t("ui.correct"), yes_no[predicted == true])]
                 temperature = weights_info.temperature if trained and weights_info is not None else 1.0
                 if temperature != 1.0:  # what predict would say: a learner sees both, and why they differ
@@ -562,6 +563,7 @@ def build_steps(
                 tensors = {"hidden1": ns["hidden1"]}
             elif key == "relu":
                 after = ns["hidden1"]
+                assert before is not None  # the linear step made hidden1
                 count = before.numel()
                 negatives, zeros = int((before.detach() < 0).sum()), int((after.detach() == 0).sum())
                 blocks.append(

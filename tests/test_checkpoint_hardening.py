@@ -129,6 +129,9 @@ def test_json_output_stays_json_when_finite_weights_overflow(invoke, tmp_path):
     predicted = invoke("predict", SAMPLE, "--json", "--weights", str(tmp_path / "huge.safetensors"))
     assert predicted.exit_code == ExitCode.INPUT_FAILED
     assert "not a number" in strict(predicted.stdout)["error"]
+    explained = invoke("explain", SAMPLE, "--json", "--weights", str(tmp_path / "huge.safetensors"))
+    assert explained.exit_code == ExitCode.WEIGHTS and explained.stdout == ""
+    assert "not a number" in _error_line(explained.stderr)
 
 
 @pytest.mark.parametrize("lr", ["inf", "nan", "-inf", "1e309"])

@@ -29,7 +29,7 @@ def sane_width(stderr: bool = False) -> int | None:
         return None  # unset or not a number (rich ignores it too), or a real width
     stream = sys.__stderr__ if stderr else sys.__stdout__
     try:
-        columns = os.get_terminal_size(stream.fileno()).columns
+        columns = os.get_terminal_size(stream.fileno()).columns if stream is not None else 0
     except (AttributeError, OSError, ValueError):
         columns = 0
     return columns if MIN_WIDTH <= columns <= MAX_WIDTH else DEFAULT_WIDTH

@@ -30,6 +30,7 @@ from fashionnet.render.widgets import bar, mask_picture, percent
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
 CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score", "found", "path_bytes")
+CSV_FLAGS: dict[bool | None, str] = {True: "true", False: "false"}  # sure, found: unknown (None) is empty
 FORMULA_STARTS = ("=", "+", "-", "@")  # what makes a spreadsheet read a cell as a formula
 
 
@@ -61,11 +62,11 @@ def probability_bars(result: Prediction, width: int = BAR_WIDTH) -> RenderableTy
 
 def verdict(result: Prediction) -> Text:
     """'Label 97.3%', or 'not sure — looks most like Label 41.0%' (and why, when no garment was found)."""
+    label, probability = result.best.label, result.best.probability
     if result.sure is False:
         why = " (no garment found)" if result.found is False else ""
-        return Text.assemble(("not sure", "bold yellow"), f" — looks most like {result.label} "
-                             f"{percent(result.probability)}{why}")
-    return Text.assemble((result.label, "bold green"), f" {percent(result.probability)}")
+        return Text.assemble(("not sure", "bold yellow"), f" — looks most like {label} {percent(probability)}{why}")
+    return Text.assemble((label, "bold green"), f" {percent(probability)}")
 
 
 NO_MASK_CLEAN = "no garment mask: a clean background, so the picture was used as it is"
@@ -114,11 +115,11 @@ def predictions_table(results: Iterable[Prediction]) -> RenderableType:
     (they are reported on stderr with `error_line`). Where the columns do not fit with every path whole,
     each image becomes a few lines (its path, then the figures), so nothing is folded mid-name or cut."""
     good = [r for r in results if r.ok]
-    table = _wide_table(good)
+    table: RenderableType = _wide_table(good)
     runner = [_runner_up(r) for r in good]
     fixed = [
         max([len("prediction"), *(_label(r, short=True).cell_len for r in good)]),
-        max([len("prob."), *(len(percent(r.probability)) for r in good)]),
+        max([len("prob."), *(len(percent(r.best.probability)) for r in good)]),
         max([len("runner-up"), *(cell_len(t) for t in runner)]),
     ]
     longest = max([MIN_PATH, *(cell_len(printable(r.path)) for r in good)])
@@ -128,7 +129,7 @@ def predictions_table(results: Iterable[Prediction]) -> RenderableType:
         rows = []
         for r, second in zip(good, runner, strict=True):
             rows.append(Text(printable(r.path), overflow="fold"))
-            rows.append(Text.assemble("  ", _label(r), f" {percent(r.probability)}"))
+            rows.append(Text.assemble("  ", _label(r), f" {percent(r.best.probability)}"))
             if second:
                 rows.append(Text(f"  runner-up {second}", style="dim"))
         return Group(*rows)
@@ -144,9 +145,10 @@ NOT_SURE_NOTE = "Label? = not sure (score below --threshold, or no garment found
 def _label(r: Prediction, short: bool = False) -> Text:
     """The prediction: the label, or for an answer that is not sure 'not sure (Label?)', or 'Label?' in
     the table, where NOT_SURE_NOTE below it explains the mark."""
+    label = r.best.label
     if r.sure is False:
-        return Text(f"{r.label}?" if short else f"not sure ({r.label}?)", style="yellow")
-    return Text(r.label, style="bold")
+        return Text(f"{label}?" if short else f"not sure ({label}?)", style="yellow")
+    return Text(label, style="bold")
 
 
 def _runner_up(r: Prediction) -> str:
@@ -161,7 +163,7 @@ def _wide_table(results: list[Prediction]) -> Table:
     table.add_column("runner-up", no_wrap=True)
     for r in results:
         table.add_row(
-            Text(printable(r.path)), _label(r, short=True), percent(r.probability), Text(_runner_up(r), style="dim")
+            Text(printable(r.path)), _label(r, short=True), percent(r.best.probability), Text(_runner_up(r), style="dim")
         )
     return table
 
@@ -206,7 +208,7 @@ def prediction_record(result: Prediction) -> dict:
         **_json_path(result.path),
         "label": result.label,
         "index": result.index,
-        "probability": round(result.probability, 6),
+        "probability": round(result.best.probability, 6),
         "top": [{"label": label, "index": index, "probability": round(p, 6)} for label, index, p in result.top],
         "sure": result.sure,
         "score": round(result.score, 6) if result.score is not None else None,
@@ -242,7 +244,7 @@ def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
     for result in results:
         rec = prediction_record(result)
         top = ";".join(f"{t['label']}:{t['probability']}" for t in rec.get("top", []))
-        sure, found = ({True: "true", False: "false"}.get(rec.get(key), "") for key in ("sure", "found"))
+        sure, found = (CSV_FLAGS.get(rec.get(key), "") for key in ("sure", "found"))
         score = rec.get("score")
         shown = spreadsheet_safe(printable(result.path))
         row = [shown, rec.get("label", ""), rec.get("index", ""), rec.get("probability", ""), top,

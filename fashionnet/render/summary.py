@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -63,7 +64,7 @@ class _Adaptive:
     """A table at the width it needs when the terminal has it; otherwise one block per row with the
     column names beside the values, so every figure stays whole on any width."""
 
-    def __init__(self, headers: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int]):
+    def __init__(self, headers: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: set[int]):
         self.headers, self.rows, self.right = headers, rows, right
 
     def table(self) -> Table:

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.color import Color
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -276,7 +276,7 @@ class ProgressReporter:
         self.console = console
         self.smoothed = smoothed
         self.progress = train_progress(console)
-        self.task = None
+        self.task: TaskID | None = None
         self.samples = 0
 
     def __enter__(self):
@@ -286,19 +286,20 @@ class ProgressReporter:
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
-    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
+    def epoch_start(self, epoch: int, epochs: int, batches: int, name: str = "Epoch") -> None:
         import time
 
         if self.task is not None:
             self.progress.remove_task(self.task)
         self.started = time.perf_counter()
-        self.task = self.progress.add_task(f"Epoch {epoch}/{epochs}", total=batches, loss=float("nan"), speed=0.0)
+        self.task = self.progress.add_task(f"{name} {epoch}/{epochs}", total=batches, loss=float("nan"), speed=0.0)
 
     def batch_end(self, batch: int, samples: int, loss: float) -> None:
         import time
 
         elapsed = max(1e-9, time.perf_counter() - self.started)
-        self.progress.update(self.task, completed=batch, loss=loss, speed=samples / elapsed)
+        if self.task is not None:  # epoch_start made it
+            self.progress.update(self.task, completed=batch, loss=loss, speed=samples / elapsed)
 
     def epoch_end(self, stats) -> None:
         self.progress.console.print(epoch_line(stats, self.smoothed), highlight=False)
@@ -315,8 +316,7 @@ class TeacherProgress:
         self.reporter = reporter
 
     def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
-        self.reporter.epoch_start(epoch, epochs, batches)
-        self.reporter.progress.update(self.reporter.task, description=f"Teacher {epoch}/{epochs}")
+        self.reporter.epoch_start(epoch, epochs, batches, name="Teacher")
 
     def batch_end(self, batch: int, samples: int, loss: float) -> None:
         self.reporter.batch_end(batch, samples, loss)

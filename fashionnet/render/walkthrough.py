@@ -201,7 +201,7 @@ def show_walkthrough(
         wait = Console(stderr=True, highlight=False).input
     lang = steps[0].lang if steps else "en"
     for index, panel in enumerate(panels):
-        if index and pause:
+        if index and pause and wait is not None:  # pause: wait was set above
             try:
                 wait(text(lang, "ui.pause") + " ")
             except EOFError:

@@ -131,7 +131,7 @@ class SignedPicture:
 class PictureGrid:
     """As many pictures side by side as the terminal has room for."""
 
-    def __init__(self, cells: list[tuple[RenderableType, str]], cell_width: int = 28, gap: int = 3):
+    def __init__(self, cells: Sequence[tuple[RenderableType, str]], cell_width: int = 28, gap: int = 3):
         self.cells, self.cell_width, self.gap = cells, cell_width, gap
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
