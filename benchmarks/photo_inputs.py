@@ -23,6 +23,7 @@ import argparse
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
@@ -96,7 +97,7 @@ def sets(count: int, seed: int = 0) -> dict[str, list[tuple[bytes, int]]]:
     chosen = rng.choice(len(pictures), size=count, replace=False)
     out: dict[str, list[tuple[bytes, int]]] = {name: [] for name in
                                                ("clean", "formats", "16-bit", "tinted", "product shot", "product shot, tight")}
-    formats = [("JPEG", {"quality": 90}), ("WEBP", {"lossless": True}), ("BMP", {}), ("TIFF", {})]
+    formats: list[tuple[str, dict[str, Any]]] = [("JPEG", {"quality": 90}), ("WEBP", {"lossless": True}), ("BMP", {}), ("TIFF", {})]
     for n, i in enumerate(chosen):
         pixels, label = pictures[i], int(labels[i])
         gray = Image.fromarray(pixels)

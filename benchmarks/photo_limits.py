@@ -20,6 +20,7 @@ import sys
 import time
 from multiprocessing import Pool
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from benchmarks import photo_set  # noqa: E402
 from fashionnet import garment, images, photos as photo_data  # noqa: E402
 
 U2NETP_SIDE = 320  # the model's fixed input size
-_session = None
+_session: Any = None  # an onnxruntime.InferenceSession in each worker, once _start_u2netp ran
 
 
 def _start_u2netp(path: str) -> None:
@@ -81,7 +82,7 @@ def _photo_logits(photos: list[photo_data.Photo], u2netp: str | None = None):
 
     start = time.perf_counter()
     with Pool(2, initializer=_start_u2netp if u2netp else None, initargs=(u2netp,) if u2netp else ()) as pool:
-        views = pool.map(_view, [str(_photos_folder() / p.path) for p in photos], chunksize=8)
+        views = pool.map(_view, [_photos_folder() / p.path for p in photos], chunksize=8)
     seconds = time.perf_counter() - start
     model, info = load_model(None, 0, torch.device("cpu"))
     model.eval()

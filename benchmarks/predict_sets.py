@@ -18,8 +18,8 @@ from fashionnet import data
 
 def _test_arrays(limit: int | None = None):
     folder = data.require()
-    images = data.read_idx(data._file_in(folder, data.FILES["test"][0]), data.IMAGE_MAGIC)
-    labels = data.read_idx(data._file_in(folder, data.FILES["test"][1]), data.LABEL_MAGIC)
+    images = data.read_idx(data._found_in(folder, data.FILES["test"][0]), data.IMAGE_MAGIC)
+    labels = data.read_idx(data._found_in(folder, data.FILES["test"][1]), data.LABEL_MAGIC)
     return images[:limit], labels[:limit]
 
 

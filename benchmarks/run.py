@@ -66,7 +66,10 @@ def ratio_to_import_torch(cmd: list[str], repeats: int = 9) -> dict:
     (as `timeit` reports); the ratio of medians is recorded too. `value` is the best-of-N ratio.
     """
     timed(cmd)  # warm the file cache once
-    base, mine, base_cpu, mine_cpu = [], [], [], []
+    base: list[float] = []
+    mine: list[float] = []
+    base_cpu: list[float] = []
+    mine_cpu: list[float] = []
     for _ in range(repeats):
         for times, cpus, command in ((base, base_cpu, IMPORT_TORCH), (mine, mine_cpu, cmd)):
             seconds, cpu = timed(command)
@@ -85,6 +88,7 @@ def peak_rss_run(cmd: list[str]) -> tuple[float, int, str]:
     """Wall seconds, peak resident memory (bytes) and stdout of one child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV)
+    assert proc.stdout is not None  # stdout=PIPE
     out = proc.stdout.read().decode()
     _pid, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
@@ -150,8 +154,8 @@ def bench_predict() -> list[dict]:
     from benchmarks.predict_sets import export_photo_like, export_test_pngs
 
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
         clean_dir, labels = export_test_pngs(tmp / "clean")
         one = sorted(clean_dir.iterdir())[0]
         r = ratio_to_import_torch([*FASHIONNET, "predict", str(one)], repeats=11)
@@ -353,16 +357,18 @@ def slipped(row: dict, base: dict | None) -> float | None:
     """How much worse than the baseline (0.25 = 25%) when more than SLIP and SLIP_FLOOR, else None.
     Measured against the baseline's figure, or against the target when the baseline is 0 (an accuracy gap
     of 0 points)."""
-    if base is None or figure(base) is None or figure(row) is None:
+    was, now = (figure(base) if base is not None else None), figure(row)
+    if was is None or now is None:
         return None
-    scale = abs(figure(base)) or abs(row["target"]) or 1.0
-    worse = (figure(base) - figure(row)) if row.get("higher_is_better") else (figure(row) - figure(base))
+    scale = abs(was) or abs(row["target"]) or 1.0
+    worse = (was - now) if row.get("higher_is_better") else (now - was)
     return worse / scale if worse > max(SLIP * scale, SLIP_FLOOR) else None
 
 
 def machine() -> dict:
     import torch
 
+    cores: int | None
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:

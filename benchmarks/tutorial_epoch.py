@@ -21,7 +21,7 @@ from torchvision import datasets
 from torchvision.transforms import ToTensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fashionnet.data import FILES, _file_in, require  # noqa: E402
+from fashionnet.data import FILES, _found_in, require  # noqa: E402
 from fashionnet.model import NeuralNetwork  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def torchvision_root(source: Path, root: Path) -> Path:
     raw.mkdir(parents=True, exist_ok=True)
     for pair in FILES.values():
         for stem in pair:
-            src = _file_in(source, stem)
+            src = _found_in(source, stem)
             opener = gzip.open if src.suffix == ".gz" else open
             with opener(src, "rb") as fin, open(raw / stem, "wb") as fout:
                 shutil.copyfileobj(fin, fout)

@@ -122,7 +122,7 @@ def staged(args: list[str], tree: Path) -> dict:
 def best_stages(configs: dict, runs: int) -> dict:
     """For each (workload, tree) -> (paths, tree): each stage's fastest of `runs`, the configurations
     interleaved (noise on a shared machine only ever adds time)."""
-    results = {key: [] for key in configs}
+    results: dict[object, list[dict]] = {key: [] for key in configs}
     for _ in range(runs):
         for key, (paths, tree) in configs.items():
             results[key].append(staged(paths, tree))
@@ -133,7 +133,7 @@ def walls(commands: dict, runs: int) -> dict:
     """Best-of-N wall seconds of each command and of `python -c "import torch"`, interleaved."""
     from benchmarks.run import IMPORT_TORCH, run
 
-    times = {name: [] for name in ["import torch", *commands]}
+    times: dict[str, list[float]] = {name: [] for name in ["import torch", *commands]}
     for _ in range(runs):
         times["import torch"].append(run(IMPORT_TORCH)[0])
         for name, cmd in commands.items():
@@ -163,8 +163,8 @@ def main() -> None:
     trees = {"now": ROOT}
     if args.before:
         trees = {"before": args.before.resolve(), "now": ROOT}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
         clean, _ = export_test_pngs(tmp / "clean")
         workloads = {"10,000 test PNGs": [str(clean)]}
         folder = photos.locate_photos()

@@ -13,6 +13,7 @@ from tests.conftest import needs_real_data
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("regen_docs", ROOT / "tools" / "regen_docs.py")
+assert _spec is not None and _spec.loader is not None
 docs = sys.modules.setdefault("regen_docs", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(docs)
 

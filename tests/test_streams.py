@@ -104,6 +104,7 @@ def test_ascii_only_output_with_non_ascii_paths(tmp_path):
 def _read_one_line_then_hang_up(args) -> subprocess.CompletedProcess:
     proc = subprocess.Popen([*installed_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "NO_COLOR": "1"})
+    assert proc.stdout is not None and proc.stderr is not None  # both PIPE
     first = proc.stdout.readline()
     proc.stdout.close()  # like `| head -1`
     err = proc.stderr.read()

@@ -17,12 +17,14 @@ so `make gpu-check` is safe everywhere.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +70,7 @@ def measure(device: str, workdir: Path, data_dir: str | None) -> dict:
     """Every figure the comparison needs, for one device; a failed step is recorded as its error."""
     data = ["--data-dir", data_dir] if data_dir else []
     tag = device.replace(":", "-")
-    steps = {
+    steps: dict[str, Callable[[], object]] = {
         "train": lambda: run_json(["train", "--epochs", str(EPOCHS), "--teacher-epochs", "1", "--seed", "0",
                                    "--device", device, "--quiet",
                                    "--json", "--force", "--out", str(workdir / f"train-{tag}.safetensors"), *data]),
@@ -77,8 +79,8 @@ def measure(device: str, workdir: Path, data_dir: str | None) -> dict:
     }
     for fmt in export_formats():
         out = workdir / f"export-{tag}.{fmt}"
-        steps[f"export {fmt}"] = lambda fmt=fmt, out=out: run_json(
-            ["export", "--format", fmt, "--device", device, "--json", "--force", "--out", str(out)]
+        steps[f"export {fmt}"] = functools.partial(
+            run_json, ["export", "--format", fmt, "--device", device, "--json", "--force", "--out", str(out)]
         )
     results = {}
     for name, step in steps.items():
@@ -122,12 +124,12 @@ def compare(cpu: dict, gpu: dict) -> list[Row]:
     if problem:
         rows.append(Row("predict samples: top-1", "-", problem, "identical", False))
     else:
-        a = [r.get("label") for r in cpu["predict"]]
-        b = [r.get("label") for r in gpu["predict"]]
+        on_cpu = [r.get("label") for r in cpu["predict"]]
+        on_gpu = [r.get("label") for r in gpu["predict"]]
         # Not strict: a run that classified fewer samples is a mismatch the row below reports, not a crash.
-        same = sum(x == y and x is not None for x, y in zip(a, b, strict=False))
-        rows.append(Row("predict samples: same top-1", f"{len(a)} images", f"{same}/{len(b)} same", "identical",
-                        same == len(a) == len(b)))
+        same = sum(x == y and x is not None for x, y in zip(on_cpu, on_gpu, strict=False))
+        rows.append(Row("predict samples: same top-1", f"{len(on_cpu)} images", f"{same}/{len(on_gpu)} same",
+                        "identical", same == len(on_cpu) == len(on_gpu)))
 
     for name in sorted(k for k in set(cpu) | set(gpu) if k.startswith("export ")):
         problem = _problem(cpu, gpu, name)
