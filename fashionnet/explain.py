@@ -39,6 +39,11 @@ def _round(value: float) -> float:
     return round(float(value), DIGITS) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
+def _probability(value: float) -> float:
+    """A probability to 6 significant figures: 3.7e-7 stays 3.7e-7 (rounded to 6 places it would read 0)."""
+    return float(f"{float(value):.6g}")
+
+
 def _picture(values: torch.Tensor) -> list[list[float]]:
     """784 values -> 28 rows of 28 rounded floats."""
     return [[_round(v) for v in row] for row in values.detach().reshape(SIDE, SIDE).double().cpu().tolist()]
@@ -76,11 +81,26 @@ class HiddenLayer:
 
 @dataclass
 class ClassScore:
+    """One class as predict decides it: `logit` is the mean over the drawings (one drawing: its own logit)."""
+
     index: int
     label: str
     logit: float
     softmax: float  # the tutorial's nn.Softmax of the raw logits
-    calibrated: float  # softmax(logits / temperature), what predict reports for a single drawing
+    calibrated: float  # softmax(logits / temperature): what predict reports (logits: the mean over the drawings)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Drawing:
+    """One of the drawings predict classifies for the picture (a found photo's garment mask is drawn as
+    found, then thinner and thicker), with what that drawing alone would get."""
+
+    image: list[list[int]]  # (28, 28) 0..255
+    top: int  # its own top class
+    probability: float  # that class's calibrated probability, for this drawing alone
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,20 +123,22 @@ class Answer:
 @dataclass
 class Explanation:
     path: str
-    image: list[list[int]]  # (28, 28) 0..255: what the model sees, light garment on black
+    image: list[list[int]]  # (28, 28) 0..255 (the model divides by 255): the first drawing, light garment on black
     found: bool  # False: no garment stood out (a blank picture, a wall)
     lit: int  # pixels above 0 (of 784)
-    layers: list[HiddenLayer]
+    layers: list[HiddenLayer]  # the first drawing's
     output: str  # the last Linear layer's name
     classes: list[ClassScore]  # in class order
     top: int  # the class with the largest logit
     temperature: float
     label_smoothing: float | None  # the recipe's, when the checkpoint records it
-    saliency: list[list[float]]  # 28x28 gradient × pixel of the top class's logit
+    saliency: list[list[float]]  # 28x28 gradient × pixel of the top class's logit (mean over the drawings)
     saliency_up: float  # sum of the positive values: pixels that pushed the top class up
     saliency_down: float  # sum of the negative values: pixels that pushed it down
-    saliency_bias: float  # logit - (up + down): what the biases add
+    saliency_bias: float  # logit - (up + down): what the biases of the units this picture switched on add
+    black_logit: float  # the top class's logit for an all-black picture: the baseline the picture moves it from
     answer: Answer
+    drawings: list[Drawing]  # every drawing predict averages, in its order (one for all but found photos)
     mask: np.ndarray | None = field(default=None, repr=False)  # a photo's garment mask, for --show and --plot
 
     def to_dict(self) -> dict:
@@ -135,8 +157,10 @@ class Explanation:
             "temperature": self.temperature,
             "label_smoothing": self.label_smoothing,
             "saliency": {"class": self.top, "label": CLASSES[self.top], "gradient_times_input": self.saliency,
-                         "pushed_up": self.saliency_up, "pushed_down": self.saliency_down, "from_bias": self.saliency_bias},
+                         "pushed_up": self.saliency_up, "pushed_down": self.saliency_down, "from_bias": self.saliency_bias,
+                         "black_picture_logit": self.black_logit},
             "answer": self.answer.to_dict(),
+            "drawings": [drawing.to_dict() for drawing in self.drawings],
         }
 
 
@@ -177,35 +201,40 @@ def explain(
     units: int = DEFAULT_UNITS,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> Explanation:
-    """Run one decoded picture through `model` stage by stage (see the module docstring)."""
+    """Run every drawing predict classifies for this picture through `model` stage by stage (see the
+    module docstring): the hidden layers of the first drawing, and the logits, probabilities and saliency
+    of what predict decides from all of them (`predict.decide`, the same code)."""
     import torch
 
-    from fashionnet.predict import Input, predict_decoded
+    from fashionnet.predict import decide, decide_view
 
     model.eval()
     stack = model.linear_relu_stack
     layers_in = [module for module in stack]
     names = [f"linear_relu_stack.{i}" for i in range(len(layers_in))]
-    x = torch.from_numpy(np.ascontiguousarray(view.image)).to(device).float().div(255).reshape(1, -1)
+    drawn = view.drawings()  # what predict classifies: the picture, and for a found photo its other drawings
+    count = len(drawn)
+    x = torch.from_numpy(np.ascontiguousarray(drawn)).to(device).float().div(255).reshape(count, -1)
     x.requires_grad_(True)
     with torch.enable_grad():
         values = [x]  # the input, then every module's output: Linear, ReLU, Linear, ReLU, Linear
         for module in layers_in:
             values.append(module(values[-1]))
-        logits = values[-1][0]
+        logits = values[-1]  # (drawings, 10)
         # The same modules on a black picture with every ReLU frozen as it fired: what the biases alone
         # add at each stage. A value minus this is exactly the part the pixels made.
         with torch.no_grad():
             frozen = [torch.zeros_like(x)]
             for module, out in zip(layers_in, values[1:]):
                 frozen.append(frozen[-1] * (out > 0) if isinstance(module, torch.nn.ReLU) else module(frozen[-1]))
+            black = model(torch.zeros(1, SIDE, SIDE, device=device))[0]  # an all-black picture, ReLUs as it fires them
 
         def through_pixels(out: torch.Tensor) -> torch.Tensor:
             (grad,) = torch.autograd.grad(out, x, retain_graph=True)
-            return (grad * x)[0].detach()
+            return (grad * x).sum(0).detach()  # (784,): a sum over the drawings (only one has a gradient per unit)
 
         hidden: list[HiddenLayer] = []
-        for i in range(0, len(layers_in) - 1, 2):
+        for i in range(0, len(layers_in) - 1, 2):  # the first drawing's hidden layers
             linear, after = layers_in[i], values[i + 2][0].detach()
             bias = frozen[i + 1][0]
             from_pixels = values[i + 1][0].detach() - bias
@@ -224,22 +253,27 @@ def explain(
                                       _picture(contribution), picture))
             hidden.append(HiddenLayer(names[i], names[i + 1], linear.in_features, linear.out_features,
                                       len(fired), strongest))
-        top = int(logits.argmax())
-        saliency = through_pixels(logits[top])
-        logit_bias = float(frozen[-1][0, top])
-    logits = logits.detach().double().cpu()
+        temperature = info.temperature
+        members = np.zeros(count, dtype=np.int64) if count > 1 else None
+        decision = decide(logits.detach().double().cpu(), temperature, members)  # predict's decision, its code
+        top = int(decision.probabilities[0].argmax())
+        # The decided logit is the mean over the drawings, and so is its saliency: d(mean)/dx_d × x_d, summed.
+        saliency = through_pixels(logits[:, top].mean())
+        logit_bias = float(frozen[-1][:, top].double().mean())
+    alone = decide(logits.detach().double().cpu(), temperature)  # each drawing on its own, for its caption
+    mean = decision.logits[0]
     up = float(saliency[saliency > 0].double().sum())
     down = float(saliency[saliency < 0].double().sum())
-    temperature = info.temperature
-    softmax = logits.softmax(0).tolist()
-    calibrated = (logits / temperature).softmax(0).tolist()
-    classes = [ClassScore(i, CLASSES[i], _round(logits[i]), _round(softmax[i]), _round(calibrated[i]))
+    softmax = mean.softmax(0).tolist()
+    calibrated = decision.probabilities[0].tolist()
+    classes = [ClassScore(i, CLASSES[i], _round(mean[i]), _probability(softmax[i]), _probability(calibrated[i]))
                for i in range(len(CLASSES))]
-    # What predict answers for this file: the same function, the same averaging of a photo's drawings.
-    (prediction,) = predict_decoded([(Input(path), view, None)], model, device, top_k=1, temperature=temperature,
-                                    threshold=threshold)
-    drawings = 1 if view.variants is None else 1 + len(view.variants)
-    answer = Answer(prediction.label, prediction.index, _round(prediction.probability), bool(prediction.sure), drawings)
+    # What predict answers for this file, "not sure" included: its own function on the same decoded view.
+    prediction = decide_view(path, view, model, device, temperature, threshold)
+    answer = Answer(prediction.label, prediction.index, _probability(prediction.probability), bool(prediction.sure),
+                    count)
+    drawings = [Drawing(np.asarray(d).astype(int).tolist(), int(p.argmax()), _probability(p.max()))
+                for d, p in zip(drawn, alone.probabilities)]
     image = np.asarray(view.image)
     return Explanation(
         path=path,
@@ -256,6 +290,8 @@ def explain(
         saliency_up=_round(up),
         saliency_down=_round(down),
         saliency_bias=_round(logit_bias),
+        black_logit=_round(black[top]),
         answer=answer,
+        drawings=drawings,
         mask=view.mask,
     )

@@ -183,7 +183,8 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
     top = e.classes[e.top]
     # The first row has its own columns: the bar chart's class names must not push the pictures below apart.
     head = grid[0, :].subgridspec(1, 5, width_ratios=[1, 1, 1, 0.7, 2.3])
-    first = [(fig.add_subplot(head[0, 0]), "input (28×28)")]
+    first = [(fig.add_subplot(head[0, 0]), f"drawing #1 of {len(e.drawings)} (28×28)" if len(e.drawings) > 1
+              else "input (28×28)")]
     first[0][0].imshow(e.image, cmap="gray", vmin=0, vmax=255)
     column = 1
     if e.mask is not None:
@@ -195,16 +196,19 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
         ax.set_title(title, fontsize=7)
         ax.axis("off")
     signed(fig.add_subplot(head[0, column]), e.saliency,
-           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\nbiases {e.saliency_bias:+.2f}")
+           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\n"
+           f"biases {e.saliency_bias:+.2f}; "
+           f"black picture {e.black_logit:+.2f}")
     bars = fig.add_subplot(head[0, 4])
     index = np.arange(len(e.classes))
     bars.barh(index - 0.2, [c.softmax for c in e.classes], height=0.4, label="softmax (raw)", color="0.6")
     bars.barh(index + 0.2, [c.calibrated for c in e.classes], height=0.4,
-              label=f"calibrated (logits / {e.temperature:g})", color=POSITIVE)
+              label=f"calibrated (logits / {e.temperature:g}): predict's", color=POSITIVE)
     bars.set_yticks(index, [f"{c.label}  {c.logit:+.2f}" for c in e.classes], fontsize=7)
     bars.invert_yaxis()
     bars.set_xlim(0, 1)
-    bars.set_title("class  logit · probabilities", fontsize=8)
+    logits = f"mean logit of {len(e.drawings)} drawings" if len(e.drawings) > 1 else "logit"
+    bars.set_title(f"class  {logits} · probabilities", fontsize=8)
     bars.legend(fontsize=7, loc="lower right")
     for row, layer in enumerate(e.layers, start=1):
         column = 0
@@ -224,5 +228,10 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
 
 
 def layer_summary(e) -> str:
+    """The page's title after the path: predict's answer as the terminal states it ("not sure" included),
+    what it was decided from, and how many units fire."""
+    from fashionnet.render.explain import verdict
+
     fired = ", ".join(f"{layer.active}/{layer.units} fire in {layer.linear}" for layer in e.layers)
-    return f"{CLASSES[e.answer.index]} {e.answer.probability:.1%} (as predict says); {fired}"
+    source = f"mean of {len(e.drawings)} drawings" if len(e.drawings) > 1 else "one drawing"
+    return f"predict says {verdict(e, 'en')} ({source}); {fired}"

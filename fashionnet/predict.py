@@ -652,7 +652,6 @@ def classify_scored(
     """
     import torch
 
-    from fashionnet.calibration import sureness
     from fashionnet.evaluate import predict_logits
 
     k = max(1, min(top_k, len(CLASSES)))
@@ -662,15 +661,45 @@ def classify_scored(
     try:
         # The same batched inference `evaluate` runs, over this one batch; logits come back on the CPU.
         logits = predict_logits(model, torch.from_numpy(images), device, batch_size=max(1, len(images)))
-        if members is not None:
-            index = torch.from_numpy(np.asarray(members, dtype=np.int64))
-            count = torch.bincount(index).clamp(min=1).to(logits.dtype)
-            logits = torch.zeros(len(count), logits.shape[1], dtype=logits.dtype).index_add_(0, index, logits)
-            logits = logits / count[:, None]
-        top_p, top_i = (logits / temperature).softmax(dim=1).topk(k, dim=1)  # (N, k)
-        return top_p.numpy(), top_i.numpy(), sureness(logits, temperature).numpy()
+        decision = decide(logits, temperature, members)
+        top_p, top_i = decision.probabilities.topk(k, dim=1)  # (N, k)
+        return top_p.numpy(), top_i.numpy(), decision.scores.numpy()
     finally:
         torch.set_num_threads(saved)
+
+
+@dataclass
+class Decision:
+    """What predict decides from the logits of its drawings, one row per answer."""
+
+    logits: torch.Tensor  # (M, 10): each answer's logits, the mean over its drawings
+    probabilities: torch.Tensor  # (M, 10): softmax(logits / temperature), the probabilities predict reports
+    scores: torch.Tensor  # (M,): the sureness score compared with --threshold
+
+
+def decide(logits: torch.Tensor, temperature: float = 1.0, members: np.ndarray | None = None) -> Decision:
+    """predict's decision, the one place it is made: (N, 10) logits of N drawings -> one answer per member
+    group (a photo is drawn several times: the logits of its drawings are averaged), then calibrated by
+    the checkpoint's temperature. `members` (N,) names each drawing's answer; None: one answer per row.
+    `explain` and the walkthrough call this too, so they show what predict decides."""
+    import torch
+
+    from fashionnet.calibration import sureness
+
+    if members is not None:
+        index = torch.from_numpy(np.asarray(members, dtype=np.int64))
+        count = torch.bincount(index).clamp(min=1).to(logits.dtype)
+        logits = torch.zeros(len(count), logits.shape[1], dtype=logits.dtype).index_add_(0, index, logits)
+        logits = logits / count[:, None]
+    return Decision(logits, (logits / temperature).softmax(dim=1), sureness(logits, temperature))
+
+
+def decide_view(path: str, view, model, device, temperature: float = 1.0,
+                threshold: float = DEFAULT_THRESHOLD) -> Prediction:
+    """predict's whole answer for one decoded picture (all its drawings, the temperature, "not sure")."""
+    (prediction,) = predict_decoded([(Input(path), view, None)], model, device, top_k=len(CLASSES),
+                                    temperature=temperature, threshold=threshold)
+    return prediction
 
 
 def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int | None,

@@ -437,28 +437,43 @@ def describe_weights(info: WeightsInfo | None, lang: str) -> str:
     return label + (text(lang, "weights.accuracy", accuracy=accuracy) if accuracy is not None else "")
 
 
-def _drawings(X: torch.Tensor, image: str | None):
-    """The (N, 28, 28) uint8 drawings predict classifies for the shown input: the picture's own (a photo
-    is drawn a few times, with its garment mask thinner and thicker), else the shown image."""
-    import numpy as np
+def verdict_words(index: int, probability: float, sure: bool, lang: str) -> str:
+    """predict's answer in words: 'Shirt 94.4%', or 'not sure — looks most like Shirt 41.0%'."""
+    from fashionnet.render.predict import percent
 
-    if image is not None:
-        from fashionnet.images import load_view
-
-        view = load_view(image)
-        return view.image[None] if view.variants is None else np.concatenate([view.image[None], view.variants])
-    return (X.detach().float().cpu().clamp(0, 1) * 255).round().byte().numpy()
+    name = class_name(index, lang)
+    if not sure:
+        return text(lang, "inside.not_sure", label=name, percent=percent(probability))
+    return f"{name} {percent(probability)}"
 
 
-def _calibrated(model, device: torch.device, drawings, temperature: float) -> tuple[int, float]:
-    """(class, probability) as predict reports it: calibrated, averaged over a photo's drawings."""
-    import numpy as np
+def _answers(model, device: torch.device, logits: torch.Tensor, image: str | None, temperature: float,
+             lang: str) -> tuple[list[tuple[str, str]], int]:
+    """The facts that say what predict makes of the shown input, each labelled: the shown drawing's own
+    calibrated answer, and for a picture file predict's whole answer (a photo's drawings averaged, "not
+    sure" included), both from predict's own code. Returns them and how many drawings predict averages."""
+    from fashionnet.predict import decide, decide_view
+    from fashionnet.render.predict import percent
 
-    from fashionnet.predict import classify_scored
+    t = lambda key, **values: text(lang, key, **values)  # noqa: E731
+    own = decide(logits.detach().double().cpu()[:1], temperature).probabilities[0]
+    index, probability = int(own.argmax()), float(own.max())
+    if image is None:
+        value = t("ui.calibrated_value", label=class_name(index, lang), percent=percent(probability),
+                  temperature=f"{temperature:g}")
+        return [(t("ui.calibrated"), value)], 1
+    from fashionnet.images import load_view
 
-    members = np.zeros(len(drawings), dtype=np.int64) if len(drawings) > 1 else None
-    probs, indices, _ = classify_scored(drawings, model, device, top_k=1, temperature=temperature, members=members)
-    return int(indices[0, 0]), float(probs[0, 0])
+    view = load_view(image)
+    drawings = len(view.drawings())
+    answer = decide_view(image, view, model, device, temperature)
+    said = verdict_words(answer.index, answer.probability, bool(answer.sure), lang)
+    if drawings == 1:
+        return [(t("ui.predict_says"), t("ui.predict_value", verdict=said, temperature=f"{temperature:g}"))], 1
+    return [(t("ui.calibrated_drawing"), t("ui.drawing_value", label=class_name(index, lang),
+                                           percent=percent(probability), temperature=f"{temperature:g}")),
+            (t("ui.predict_says"), t("ui.predict_value_averaged", verdict=said, drawings=drawings,
+                                      temperature=f"{temperature:g}"))], drawings
 
 
 def _pixels(image: torch.Tensor) -> list[list[int]]:
@@ -561,13 +576,13 @@ def build_steps(
                     facts += [(t("ui.true_label"), f"{true} · {class_name(true, lang)}"), (t("ui.correct"), yes_no[predicted == true])]
                 temperature = weights_info.temperature if trained and weights_info is not None else 1.0
                 if temperature != 1.0:  # what predict would say: a learner sees both, and why they differ
-                    index, probability = _calibrated(ns["model"], device, _drawings(ns["X"], image), temperature)
-                    value = t("ui.calibrated_value", label=class_name(index, lang), percent=f"{probability:.1%}",
-                              temperature=f"{temperature:g}")
-                    facts.append((t("ui.calibrated"), value))
+                    said, drawings = _answers(ns["model"], device, ns["logits"], image, temperature, lang)
+                    facts += said
                 blocks.append(Facts(facts))
                 if temperature != 1.0:
                     blocks.append(Note(t("note.calibrated", temperature=f"{temperature:g}")))
+                    if drawings > 1:
+                        blocks.append(Note(t("note.averaged", drawings=drawings)))
                 tensors = {"pred_probab": probab, "y_pred": ns["y_pred"]}
             elif key == "minibatch":
                 explanation = own("minibatch")

@@ -94,6 +94,71 @@ def test_a_photo_answers_as_predict_does(shipped):
     assert result.mask is not None and result.to_dict()["mask"]["height"] == view.mask.shape[0]
 
 
+HAT = SAMPLES / "photos" / "hat.jpg"  # its drawings disagree: drawing #1 alone says Shirt, predict says Coat
+
+
+@pytest.mark.parametrize("photo", [HAT, PHOTO])
+def test_one_answer_per_photo_the_table_is_what_predict_decides(shipped, photo):
+    """explain's table, saliency and answer are predict's decision over all the drawings it averages."""
+    model, info = shipped
+    view = load_view(photo)
+    result = explain(str(photo), view, model, CPU, info)
+    (predicted,) = predict_paths([str(photo)], model, CPU, top_k=10, temperature=info.temperature)
+    drawings = view.drawings()
+    assert len(result.drawings) == len(drawings) > 1
+    with torch.no_grad():  # the oracle: the model on each drawing, the logits averaged
+        each = model(torch.from_numpy(drawings).float().div(255)).double()
+    mean = each.mean(0)
+    assert [c.logit for c in result.classes] == pytest.approx(mean.tolist(), abs=1e-5)
+    assert result.top == predicted.index == int(mean.argmax())
+    assert result.classes[result.top].calibrated == pytest.approx(predicted.probability, abs=2e-6)
+    assert [c.calibrated for c in result.classes] == pytest.approx(
+        [p for _, _, p in sorted(predicted.top, key=lambda t: t[1])], abs=2e-6)
+    assert (result.answer.index, result.answer.sure) == (predicted.index, predicted.sure)
+    for drawing, logits in zip(result.drawings, each):  # each caption: that drawing alone
+        assert drawing.top == int(logits.argmax())
+        assert drawing.probability == pytest.approx(float((logits / info.temperature).softmax(0).max()), abs=2e-6)
+    saliency = _grid(result.saliency)
+    assert float(saliency.sum()) + result.saliency_bias == pytest.approx(float(mean[result.top]), abs=1e-4)
+    with torch.no_grad():
+        assert result.black_logit == pytest.approx(float(model(torch.zeros(1, 28, 28))[0, result.top]), abs=1e-5)
+
+
+def test_hat_shows_one_story_in_terminal_and_plot(invoke, shipped):
+    from fashionnet.plots import layer_summary
+    from fashionnet.render.explain import verdict
+
+    model, info = shipped
+    result = explain(str(HAT), load_view(HAT), model, CPU, info)
+    said = verdict(result, "en")
+    out = invoke("explain", str(HAT)).stdout
+    flat = " ".join(out.split())
+    assert flat.startswith(f"{HAT}: {said} ") and flat.count(said) == 2  # the header and the last line
+    assert "mean logit" in out and f"{len(result.drawings)} drawings" in out
+    assert re.search(rf"^{result.top}\s+{result.classes[result.top].label}\s+\S+\s+\S+\s+"
+                     rf"{re.escape(said.rsplit(' ', 1)[-1])}", out, re.M), "the table's top row is predict's figure"
+    assert layer_summary(result).startswith(f"predict says {said} (mean of {len(result.drawings)} drawings)")
+
+
+def test_plot_title_keeps_not_sure(tmp_path, shipped):
+    from PIL import Image
+
+    from fashionnet.plots import layer_summary
+
+    blank = tmp_path / "blank.png"
+    Image.new("L", (28, 28), 128).save(blank)
+    model, info = shipped
+    result = explain(str(blank), load_view(blank), model, CPU, info)
+    assert not result.answer.sure and layer_summary(result).startswith("predict says not sure — looks most like ")
+
+
+def test_baseline_is_a_black_picture(invoke):
+    out = " ".join(invoke("explain", str(SHIRT)).stdout.split())
+    found = re.search(r"Shirt logit is ([-+]\d+\.\d+), this picture adds ([-+]\d+\.\d+)", out)
+    logit = re.search(r"together they make the logit, ([-+]\d+\.\d+)", out)
+    assert found and logit and float(found[1]) + float(found[2]) == pytest.approx(float(logit[1]), abs=2e-3)
+
+
 def test_the_command_shows_each_stage(invoke):
     result = invoke("explain", str(SHIRT))
     assert result.exit_code == 0, result.stderr
@@ -117,7 +182,7 @@ def test_json_gives_the_same_figures_in_a_fixed_order_byte_for_byte(invoke, shir
     assert invoke("explain", str(SHIRT), "--json", "--units", "4").stdout == first.stdout
     data = json.loads(first.stdout)
     assert list(data) == ["path", "image", "found", "lit_pixels", "mask", "layers", "output_layer", "classes", "top",
-                          "temperature", "label_smoothing", "saliency", "answer", "device", "weights"]
+                          "temperature", "label_smoothing", "saliency", "answer", "drawings", "device", "weights"]
     expected = json.loads(json.dumps(shirt.to_dict()))
     assert {k: data[k] for k in expected} == expected
     assert len(data["image"]) == 28 and all(len(row) == 28 for row in data["image"])

@@ -675,7 +675,9 @@ def test_real_step_6_shows_the_calibrated_answer_predict_gives(fake_dir):
     pixels = (steps["forward"].tensors["X"] * 255).round().byte().numpy()
     probs, indices = classify(pixels, model, CPU, top_k=1, temperature=info.temperature)
     name = locale("en")["classes"][int(indices[0, 0])]
-    assert facts["calibrated"] == f"{name} {probs[0, 0]:.1%} (logits / {info.temperature:g}, as predict reports it)"
+    from fashionnet.render.predict import percent
+
+    assert facts["calibrated"] == f"{name} {percent(probs[0, 0])} (logits / {info.temperature:g}, as predict reports it)"
     notes = [b.text for b in steps["predict"].blocks if isinstance(b, Note)]
     assert notes and "temperature" in notes[0] and "label smoothing" in notes[0]
     raw = float(steps["predict"].tensors["pred_probab"].max())
@@ -720,7 +722,15 @@ def test_image_steps_print_what_they_show_and_classify_the_picture(image_steps, 
     from fashionnet.predict import predict_paths
 
     (answer,) = predict_paths([str(ROOT / PHOTO)], model, CPU, top_k=1, temperature=info.temperature)
-    assert facts["calibrated"].startswith(f"T-shirt/top {answer.probability:.1%} ")
+    drawings = len(view.drawings())
+    said = facts["predict says"]  # predict's own answer, every drawing it averages, labelled as such
+    assert said.endswith(f"(the mean logits of {drawings} drawings / {info.temperature:g})") and drawings > 1
+    from fashionnet.render.predict import percent
+
+    assert said.startswith(f"{answer.label} {percent(answer.probability)} " if answer.sure else
+                           f"not sure — looks most like {answer.label} {percent(answer.probability)} ")
+    own = (steps["forward"].tensors["logits"][0].double() / info.temperature).softmax(0)  # drawing #1 alone
+    assert facts["calibrated, drawing #1"].startswith(f"T-shirt/top {percent(float(own.max()))} (these logits / ")
     batch = steps["minibatch"].tensors["input_image"]
     assert torch.equal(batch[1], batch[0].flip(1)) and torch.equal(batch[2], batch[0].flip(0))
     assert "# input_image = torch.rand(3,28,28)  # added by fashionnet" in steps["sequential"].code
@@ -732,7 +742,7 @@ def test_image_option_through_the_cli(invoke, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     result = invoke("walkthrough", "--image", PHOTO, "--step", "6")
     assert result.exit_code == 0, result.stderr
-    assert "calibrated:  T-shirt/top" in result.stdout
+    assert "calibrated, drawing #1:  T-shirt/top" in result.stdout and "predict says:" in result.stdout
     notebook = tmp_path / "walk.ipynb"
     assert invoke("walkthrough", "--image", PHOTO, "--step", "1", "--notebook", str(notebook)).exit_code == 0
     assert f"load_image({str(ROOT / PHOTO)!r})" in notebook.read_text(), "absolute: Jupyter runs it from its folder"

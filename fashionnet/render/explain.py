@@ -66,6 +66,11 @@ def _sees(e: Explanation, lang: str, show: bool) -> list[RenderableType]:
         parts.append(_prose(t("inside.sees.not_found"), lang))
     if show and e.mask is not None:
         cells.insert(0, (mask_picture(e.mask), t("inside.caption.mask")))
+    if len(e.drawings) > 1:  # a found photo: every drawing predict averages, each with what it alone gets
+        parts.append(_prose(t("inside.sees.drawings", drawings=len(e.drawings)), lang))
+        cells = cells[:-1] + [(Picture(d.image), t("inside.caption.drawing", n=n, label=short_class(d.top, lang),
+                                                   percent=percent(d.probability)))
+                              for n, d in enumerate(e.drawings, start=1)]
     parts += [Text(""), PictureGrid(cells, gap=GAP)]
     if show and e.mask is None:
         parts.append(_prose(t("inside.no_mask.not_found" if not e.found else "inside.no_mask.clean"), lang))
@@ -77,6 +82,8 @@ def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: s
     relu = "." + layer.relu.rsplit(".", 1)[-1]  # "linear_relu_stack.0 + .1"
     title = t("inside.layer.title", number=number, linear=layer.linear, relu=relu, inputs=layer.inputs,
               units=layer.units)
+    if len(e.drawings) > 1:
+        title += t("inside.layer.of_drawing")
     fire = t("inside.layer.fire", active=layer.active, units=layer.units, silent=layer.units - layer.active)
     parts: list[RenderableType] = [_heading(title, lang), _prose(fire, lang)]
     if not layer.strongest:
@@ -106,7 +113,8 @@ def class_table(e: Explanation, lang: str) -> RenderableType:
         if index:
             grid.add_column("#", justify="right", no_wrap=True)
         grid.add_column(t("inside.col.class"), no_wrap=True)
-        for key in ("inside.col.logit", "inside.col.softmax", "inside.col.calibrated"):
+        logit = "inside.col.mean_logit" if len(e.drawings) > 1 else "inside.col.logit"
+        for key in (logit, "inside.col.softmax", "inside.col.calibrated"):
             grid.add_column(t(key), justify="right", no_wrap=True)
         if bars:
             grid.add_column("", no_wrap=True)
@@ -152,6 +160,7 @@ def _output(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     return [
         _heading(t("inside.output.title", number=number, linear=e.output, inputs=inputs, classes=len(e.classes)), lang),
         _prose(t("inside.output.text", temperature=f"{e.temperature:g}"), lang),
+        *([_prose(t("inside.output.averaged", drawings=len(e.drawings)), lang)] if len(e.drawings) > 1 else []),
         Text(""),
         class_table(e, lang),
         Text(""),
@@ -163,10 +172,14 @@ def _saliency(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     t = lambda key, **values: text(lang, key, **values)  # noqa: E731
     name = class_name(e.top, lang)
     logit = e.classes[e.top].logit
+    averaged = [_prose(t("inside.saliency.averaged", drawings=len(e.drawings)), lang)] if len(e.drawings) > 1 else []
     return [
         _heading(t("inside.saliency.title", number=number, label=name), lang),
         _prose(t("inside.saliency.text", label=name, up=_num(e.saliency_up), down=_num(e.saliency_down),
                  bias=_num(e.saliency_bias), logit=_num(logit)), lang),
+        *averaged,
+        _prose(t("inside.saliency.baseline", label=name, black=_num(e.black_logit), adds=_num(logit - e.black_logit)),
+               lang),
         Text(""),
         PictureGrid([(signed(e.saliency), t("inside.caption.saliency", label=short_class(e.top, lang)))], gap=GAP),
     ]
@@ -181,7 +194,7 @@ def explain_view(e: Explanation, lang: str = "en", show: bool = False) -> Render
         parts += [Text(""), *_layer(e, layer, number, index == 0, lang)]
         number += 1
     parts += [Text(""), *_output(e, number, lang), Text(""), *_saliency(e, number + 1, lang), Text("")]
-    said = "inside.answer.averaged" if e.answer.drawings > 1 else "inside.answer"
-    parts.append(_prose(text(lang, said, drawings=e.answer.drawings, verdict=verdict(e, lang)), lang, "bold"))
+    said = "inside.answer.averaged" if len(e.drawings) > 1 else "inside.answer"
+    parts.append(_prose(text(lang, said, drawings=len(e.drawings), verdict=verdict(e, lang)), lang, "bold"))
     parts.append(_prose(text(lang, "inside.legend"), lang, "dim"))
     return Trimmed(Group(*parts))
