@@ -135,16 +135,18 @@ MIN_PATH = 12  # the path column must keep at least this much, or the table give
 
 
 def predictions_table(results: Iterable[Prediction]) -> RenderableType:
-    """Many images, one row each: path, prediction, probability, runner-up. Failed inputs are left out
+    """Many images, one row each: path, prediction, probability, and the next classes of the top-k
+    (--top-k 1: none, 2: the runner-up, 3: the two after it...). Failed inputs are left out
     (they are reported on stderr with `error_line`). Where the columns do not fit with every path whole,
     each image becomes a few lines (its path, then the figures), so nothing is folded mid-name or cut."""
     good = [r for r in results if r.ok]
-    table = _wide_table(good)
+    heading = _others_heading(good)
+    table = _wide_table(good, heading)
     runner = [_runner_up(r) for r in good]
     fixed = [
         max([len("prediction"), *(_label(r, short=True).cell_len for r in good)]),
         max([len("prob."), *(len(percent(r.probability)) for r in good)]),
-        max([len("runner-up"), *(cell_len(t) for t in runner)]),
+        *([max([len(heading), *(cell_len(line) for t in runner for line in t.split(", "))])] if heading else []),
     ]
     longest = max([MIN_PATH, *(cell_len(printable(r.path)) for r in good)])
     needed = longest + sum(fixed) + 2 * len(fixed)  # a space either side of each column gap
@@ -155,7 +157,7 @@ def predictions_table(results: Iterable[Prediction]) -> RenderableType:
             rows.append(Text(printable(r.path), overflow="fold"))
             rows.append(Text.assemble("  ", _label(r), f" {percent(r.probability)}"))
             if second:
-                rows.append(Text(f"  runner-up {second}", style="dim"))
+                rows.append(Text(f"  {heading} {second}", style="dim"))
         return Group(*rows)
 
     if any(r.sure is False for r in good):  # the table's short mark, explained once below it
@@ -174,20 +176,28 @@ def _label(r: Prediction, short: bool = False) -> Text:
     return Text(r.label, style="bold")
 
 
-def _runner_up(r: Prediction) -> str:
-    return f"{r.top[1][0]} {percent(r.top[1][2])}" if len(r.top) > 1 else ""
+def _runner_up(r: Prediction, sep: str = ", ") -> str:
+    """The classes after the first of the top-k, best first: 'Coat 12.0%, Pullover 3.1%' (the table puts
+    each on its own line)."""
+    return sep.join(f"{label} {percent(p)}" for label, _, p in r.top[1:])
 
 
-def _wide_table(results: list[Prediction]) -> Table:
+def _others_heading(results: list[Prediction]) -> str:
+    """The last column's name: none with --top-k 1, 'runner-up' with 2, 'next N' beyond."""
+    others = max((len(r.top) - 1 for r in results), default=0)
+    return "" if others == 0 else "runner-up" if others == 1 else f"next {others}"
+
+
+def _wide_table(results: list[Prediction], heading: str) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("path", overflow="fold", ratio=1)
     table.add_column("prediction", no_wrap=True)
     table.add_column("prob.", justify="right", no_wrap=True)
-    table.add_column("runner-up", no_wrap=True)
+    if heading:
+        table.add_column(heading, no_wrap=True)
     for r in results:
-        table.add_row(
-            Text(printable(r.path)), _label(r, short=True), percent(r.probability), Text(_runner_up(r), style="dim")
-        )
+        row = [Text(printable(r.path)), _label(r, short=True), percent(r.probability)]
+        table.add_row(*row, *([Text(_runner_up(r, "\n"), style="dim")] if heading else []))
     return table
 
 
@@ -223,6 +233,12 @@ def _json_path(path: str) -> dict:
         return {"path": printable(path), "path_bytes": path_bytes(path)}
 
 
+def significant(value: float) -> float:
+    """A figure to 6 significant digits: the same bytes run to run, and 3.7e-7 stays 3.7e-7 (6 decimals
+    would store 0.0, a probability the model never gave)."""
+    return float(f"{value:.6g}")
+
+
 def prediction_record(result: Prediction) -> dict:
     """The JSON object for one input (also the CSV row's source)."""
     if not result.ok:
@@ -231,10 +247,10 @@ def prediction_record(result: Prediction) -> dict:
         **_json_path(result.path),
         "label": result.label,
         "index": result.index,
-        "probability": round(result.probability, 6),
-        "top": [{"label": label, "index": index, "probability": round(p, 6)} for label, index, p in result.top],
+        "probability": significant(result.probability),
+        "top": [{"label": label, "index": index, "probability": significant(p)} for label, index, p in result.top],
         "sure": result.sure,
-        "score": round(result.score, 6) if result.score is not None else None,
+        "score": significant(result.score) if result.score is not None else None,
         "found": result.found,  # false: no garment stood out (blank or uniform picture), so never sure
     }
 
