@@ -33,8 +33,8 @@ data: ## Install FashionMNIST (Debian package dataset-fashion-mnist) when root +
 	fi
 
 run: install ## Classify the sample images that ship with fashionnet (the main demo)
-	$(BIN)/fashionnet predict fashionnet/samples --top-k 3
-	$(BIN)/fashionnet predict fashionnet/samples/photos --top-k 3
+	$(BIN)/fashionnet predict fashionnet/samples --top-k 2
+	$(BIN)/fashionnet predict fashionnet/samples/photos --top-k 2
 
 test: install ## Run the test suite
 	$(BIN)/pytest -q

@@ -133,9 +133,9 @@ def plot_neurons(neurons, path: Path, claim: OutputClaim | None = None) -> None:
     image = None
     for ax, neuron in zip(axes.flat, neurons):
         image = ax.imshow(np.asarray(neuron.weights) / neuron.scale, cmap=signed_colormap(), vmin=-1, vmax=1)
-        ax.set_title(f"neuron {neuron.index}\n|w| ≤ {neuron.scale:.3f}", fontsize=7)
+        ax.set_title(f"unit {neuron.index}\n|w| ≤ {neuron.scale:.3f}", fontsize=7)
     fig.suptitle("First layer (linear_relu_stack.0) weights per input pixel: orange +, blue −;\n"
-                 "each neuron scaled to its largest |weight|", fontsize=9)
+                 "each unit scaled to its largest |weight|", fontsize=9)
     if image is not None:
         fig.colorbar(image, ax=axes, label="weight / largest |w|")
     _save(fig, path, claim)

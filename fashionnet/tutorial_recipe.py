@@ -245,8 +245,8 @@ WHY = {
                  "the rate up, then anneals it to almost nothing: the network learns in a few epochs what "
                  "plain SGD at 0.001 needs many more for, and settles at the end. Weight decay keeps the "
                  "weights small, which generalises better.",
-    "batch_size": "Larger batches take fewer steps per epoch, so an epoch is several times faster on a CPU, "
-                  "and their gradients are steadier, which the higher learning rate needs.",
+    "batch_size": "Larger batches take fewer, larger steps per epoch, and their gradients are steadier, "
+                  "which the higher learning rate needs.",
     "label_smoothing": "Label smoothing aims at less than 100% on the right class, so the network stops "
                        "pushing apart the logits of images it already gets right; it generalises better. "
                        "It leaves the raw softmax under-confident, which the temperature repairs.",
@@ -257,15 +257,15 @@ WHY = {
             "cost; they stop for the last epochs so training ends on the images as they are.",
     "holdout": "A temperature fitted on held-out training images makes the probabilities match how often "
                "the model is right, so predict can say 'not sure' and mean it.",
-    "epochs": "Each epoch is several times faster, so more of them fit in the same time, and the "
-              "schedule is laid out over all of them.",
+    "epochs": "The one-cycle schedule is spread over all the epochs, so the rate anneals to almost nothing "
+              "by the last one.",
     "photos": "Drawings of real phone photos, made as predict makes them, show the network the garments it "
               "will meet outside FashionMNIST: shoes may be any of three classes, and hats, shorts and "
               "skirts are trained towards 'none of these', so predict can say 'not sure' of them. Their "
               "small weight leaves most of the network to FashionMNIST.",
     "teacher": "A small CNN sees neighbouring pixels together and learns FashionMNIST better; matching its "
                "softened answers tells the network which other classes an image resembles, not only its "
-               "label, which won back the accuracy the photos cost.",
+               "label.",
 }
 KNOWN = {"name", "optimizer", "loss", "shuffle", "epochs", "batch_size", "lr", "weight_decay", "warmup_fraction",
          "div_factor", "final_div_factor", "label_smoothing", "flip", "clean_epochs", "holdout", "mean", "std",

@@ -51,6 +51,15 @@ class WeightsInfo:
         value = self.metadata.get(calibration.METADATA_KEY)
         return float(value) if value is not None else 1.0
 
+    def standardisation(self) -> tuple[float, float] | None:
+        """(mean, std) the recipe standardised pixels with (folded into the first layer when saving), when
+        the checkpoint records real ones that change anything; None otherwise."""
+        recipe = self.metadata.get("recipe")
+        mean, std = (recipe.get("mean"), recipe.get("std")) if isinstance(recipe, dict) else (None, None)
+        if not (is_real(mean) and is_real(std)) or not (0 < std < 1e6 and abs(mean) < 1e6) or (mean, std) == (0, 1):
+            return None
+        return float(mean), float(std)
+
     def describe(self) -> str:
         if self.source == RANDOM:
             return f"random init, seed {self.seed} (untrained: predictions are guesses)"
