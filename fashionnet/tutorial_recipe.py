@@ -233,10 +233,15 @@ class Comparison:
 
     rows: list[tuple[str, str, str]]
     reasons: list[tuple[str, str]]  # (what changed, why it helps)
+    notes: list[str] = field(default_factory=list)  # one line each under the table: why a figure reads as it does
 
     def to_dict(self) -> dict:
         return {"rows": [{"what": a, "tutorial": b, "shipped": c} for a, b, c in self.rows],
-                "reasons": [{"change": a, "why": b} for a, b in self.reasons]}
+                "reasons": [{"change": a, "why": b} for a, b in self.reasons], "notes": self.notes}
+
+
+LOSS_NOTE = ("test loss is the mean over every test image; the page's \"Avg loss\" above is the mean of its "
+             "batches' means, in which the short last batch counts as much as a full one, so the two differ a little.")
 
 
 # Why each change of the shipped recipe helps, keyed by the recipe field that makes it.
@@ -309,7 +314,7 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
             ("test loss", _loss(tutorial.test_loss), ""),
             ("training time", _seconds(tutorial.seconds, "this run"), "")]
     if shipped is None:
-        return Comparison(rows, [])
+        return Comparison(rows, [], [LOSS_NOTE])
     s = shipped.recipe
     reasons: list[tuple[str, str]] = []
 
@@ -372,4 +377,4 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
         reasons.append(("a CNN teacher", WHY["teacher"]))
     if isinstance(get("epochs"), int) and get("epochs") > t["epochs"]:
         reasons.append((f"{get('epochs')} epochs", WHY["epochs"]))
-    return Comparison(rows, reasons)
+    return Comparison(rows, reasons, [LOSS_NOTE])

@@ -49,7 +49,8 @@ STEP_KEYS: tuple[str, ...] = (
 # torch's own default line width: at 80 columns and more the tensors print exactly as in the tutorial;
 # narrower terminals get a set_printoptions line (marked as added) so the code still prints what is shown.
 TORCH_LINEWIDTH = 80
-MIN_LINEWIDTH = 40
+MIN_LINEWIDTH = 24
+PRINT_PREFIX = len("Before ReLU: ")  # the longest text the page prints before a tensor, on the same line
 
 
 # --- Languages: one JSON file per language in fashionnet/locales ----------------------------------------
@@ -379,10 +380,12 @@ def run_code(code: str, namespace: dict) -> str:
 
 
 def linewidth_for(width: int | None) -> int:
-    """torch's print width for a terminal of `width` columns: the default where it fits."""
+    """torch's print width for a terminal of `width` columns: the default where it fits; narrower, room
+    for the page's "Before ReLU: " too, which torch does not count, so no printed line is wider than the
+    terminal."""
     if width is None or width >= TORCH_LINEWIDTH:
         return TORCH_LINEWIDTH
-    return max(MIN_LINEWIDTH, width)
+    return max(MIN_LINEWIDTH, width - PRINT_PREFIX)
 
 
 def make_setup(

@@ -205,3 +205,17 @@ def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
     assert rows["photos"] == "32 photo drawings in every batch, loss weight 0.2"
     assert rows["test accuracy"] == rows["test loss"] == rows["training time"] == "--"
     assert rows["calibration"] == "none (raw softmax)"
+
+
+def test_the_table_says_why_its_test_loss_is_not_the_pages_avg_loss():
+    from rich.console import Console
+
+    from fashionnet.render.training import comparison_view
+    from fashionnet.tutorial_recipe import RecipeFigures
+
+    mine = RecipeFigures("tutorial", TutorialRecipe().to_dict(), [], 80.0, 0.7, 0.8)
+    console = Console(width=80, record=True, color_system=None)
+    for shipped in (None, shipped_figures()):
+        console.print(comparison_view(compare(mine, shipped)))
+        text = " ".join(console.export_text().split())
+        assert "test loss is the mean over every test image; the page's \"Avg loss\" above is the mean of" in text

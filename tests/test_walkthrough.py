@@ -308,10 +308,10 @@ def test_real_mode_runs_the_shipped_weights(fake_dir):
 
 def test_narrow_terminal_sets_torchs_print_width_in_the_shown_code():
     narrow = by_key(make_steps(width=60))
-    assert "torch.set_printoptions(linewidth=60)" in narrow["imports"].code
+    assert "torch.set_printoptions(linewidth=47)" in narrow["imports"].code  # 60 less "Before ReLU: "
     assert "set_printoptions" not in by_key(make_steps(width=120))["imports"].code
     rows = narrow["relu"].output.splitlines()
-    assert all(len(line) <= 60 for line in rows if not line.startswith(("Before", "After")))
+    assert max(len(line) for line in rows) <= 60, "the lines that start 'Before ReLU: ' too"
 
 
 def test_device_other_than_the_tutorials_choice_is_a_marked_line(monkeypatch):
@@ -501,7 +501,7 @@ def test_walkthrough_at_60_columns(cli):
     proc = cli("walkthrough", "--weights", "random", env={"COLUMNS": "60"})
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
-    assert "torch.set_printoptions(linewidth=60)  # added by fashionnet" in out
+    assert "torch.set_printoptions(linewidth=47)  # added by fashionnet" in out
     from tests.test_model import TUTORIAL_STRUCTURE
 
     lines = out.splitlines()

@@ -259,7 +259,8 @@ def comparison_view(comparison) -> RenderableType:
         return Group(*lines)
 
     parts: list[RenderableType] = [Text("The tutorial's recipe and the shipped one", style="bold"),
-                                   Fitted(lambda width: table if width >= 60 else stacked())]
+                                   Fitted(lambda width: table if width >= 60 else stacked()),
+                                   *(Text(note, style="dim") for note in comparison.notes)]
     if comparison.reasons:
         reasons = Table.grid(padding=(0, 1))
         reasons.add_column(no_wrap=True)
