@@ -50,13 +50,13 @@ class _OneLineErrors(TyperGroup):
             where = ctx.command_path if ctx is not None else "fashionnet"
             hint = f" (see '{where} --help')" if exc.exit_code == ExitCode.USAGE else ""
             message = printable(" ".join(exc.format_message().split()))
-            typer.echo(f"{printable(where)}: {_word(_lang_in(args), 'cli.error')} {message}{hint}", err=True)
+            typer.echo(f"{printable(where)}: {_error_word(_lang_in(args))}{message}{hint}", err=True)
             sys.exit(exc.exit_code)
         except FashionNetError as exc:  # raised while printing help or usage (stdout full or gone)
             if not standalone_mode:
                 raise
             if exc.exit_code != ExitCode.BROKEN_PIPE:
-                typer.echo(f"{_word(_lang_in(args), 'cli.error')} {printable(str(exc))}", err=True)
+                typer.echo(f"{_error_word(_lang_in(args))}{printable(str(exc))}", err=True)
             sys.exit(int(exc.exit_code))
         except typer.Abort:
             if not standalone_mode:
@@ -137,6 +137,13 @@ def _word(lang: str, key: str, **values) -> str:
     return text(lang, key, **values)
 
 
+def _error_word(lang: str) -> str:
+    """'error: ' before a message; after a full-width colon (Chinese) no space follows."""
+    from fashionnet.walkthrough import after_colon
+
+    return after_colon(_word(lang, "cli.error"))
+
+
 def _lang_in(args) -> str:
     """The --lang a command line asks for, read before the parser has run (for its own error lines)."""
     args = list(args if args is not None else sys.argv[1:])
@@ -155,8 +162,9 @@ def _fail(exc: FashionNetError, code: ExitCode | None = None, lang: str = "en") 
 
     code = code if code is not None else exc.exit_code
     if code != ExitCode.BROKEN_PIPE:  # the reader went away: nobody to tell, as `head` expects
-        word = escape(_word(lang, "cli.error"))
-        stderr_console().print(f"[bold red]{word}[/] {escape(printable(str(exc)))}", soft_wrap=True)
+        word = escape(_error_word(lang).rstrip(" "))
+        gap = " " if _error_word(lang).endswith(" ") else ""
+        stderr_console().print(f"[bold red]{word}[/]{gap}{escape(printable(str(exc)))}", soft_wrap=True)
     return typer.Exit(int(code))
 
 
@@ -953,7 +961,9 @@ def explain(
     else:
         from fashionnet.render.explain import explain_view
 
-        typer.echo(f"Weights: {info.describe()}", err=True)
+        from fashionnet.walkthrough import weights_line
+
+        typer.echo(weights_line(info, lang.value), err=True)
         _print(explain_view(result, lang.value, show))
     if plot is not None:
         _wrote(plot, lang.value)

@@ -427,6 +427,16 @@ def make_setup(
     return setup
 
 
+def after_colon(words: str) -> str:
+    """`words` ending in a colon, then the space that follows it: none after a full-width colon."""
+    return words if words.endswith("：") else words + " "
+
+
+def weights_line(info: WeightsInfo, lang: str) -> str:
+    """'Weights: shipped (test accuracy 90.53%)', the line commands print on stderr, in `lang`."""
+    return after_colon(text(lang, "ui.weights_line")) + describe_weights(info, lang)
+
+
 def describe_weights(info: WeightsInfo | None, lang: str) -> str:
     """WeightsInfo.describe(), in the walkthrough's language."""
     if info is None:

@@ -241,7 +241,7 @@ def test_bad_input_is_one_line_with_its_exit_code(invoke, tmp_path):
     assert invoke("explain", str(SHIRT), "--weights", str(onnx)).exit_code == 2
     assert invoke("explain", str(SHIRT), "--units", "0").exit_code == 2
     zh = invoke("explain", str(bad), "--lang", "zh")
-    assert zh.exit_code == 1 and zh.stderr.splitlines()[-1].startswith(f"错误： {bad}")
+    assert zh.exit_code == 1 and zh.stderr.splitlines()[-1].startswith(f"错误：{bad}")
 
 
 def test_stdin_is_read_as_predict_reads_it(invoke):
@@ -263,3 +263,22 @@ def test_plot_writes_one_png_and_keeps_the_overwrite_rule(invoke, tmp_path):
 def test_random_weights_have_no_temperature(invoke):
     out = invoke("explain", str(SHIRT), "--weights", "random").stdout
     assert "These weights carry no temperature (T = 1), so both columns are the same." in out
+
+
+def test_chinese_reviewers_wording_and_full_width_colons(invoke):
+    from fashionnet.walkthrough import locale
+
+    zh = locale("zh")
+    batch = "第一个维度是批量维度，每个下标对应一张图像"
+    assert all(batch in zh[key] for key in ("explain.minibatch", "explain.minibatch.real", "explain.minibatch.image"))
+    assert "它沿用上面那三张图像（你的图片及其两个翻转副本），不再随机生成" in zh["explain.sequential.image"]
+    opening = zh["explain.sequential"].split("这里")[0]  # one wording for nn.Sequential in all three variants
+    assert all(zh[key].startswith(opening) for key in ("explain.sequential.real", "explain.sequential.image"))
+    assert "训练目标只给正确类别 {target} 的概率，而不是 100%；网络因此学会了从不给出完全确定的答案" in zh["inside.why.smoothing"]
+    assert all("在训练时预留、未参与学习的那部分训练图像上拟合的" in zh[k] for k in ("inside.why.sharpen", "inside.why.soften"))
+    assert (zh["ui.negatives"], zh["ui.zeros"]) == ("ReLU 之前为负的值", "ReLU 之后为 0 的值")
+    assert "标有“# fashionnet 补充”的几行" in zh["explain.imports"]
+    result = invoke("explain", str(SHIRT), "--lang", "zh")
+    assert "6-shirt.png：衬衫（Shirt）" in result.stdout and "哪些像素抬高或压低了“衬衫（Shirt）”的 logit" in result.stdout
+    assert "权重：随附的已训练权重（测试准确率" in result.stderr and "Weights:" not in result.stderr
+    assert "： " not in result.stdout + result.stderr, "no space after a full-width colon"

@@ -758,9 +758,9 @@ def test_image_option_through_the_cli(invoke, tmp_path, monkeypatch):
 
 def test_chinese_words_of_the_cli(invoke, tmp_path, monkeypatch):
     result = invoke("walkthrough", "--lang", "zh", "--step", "99")
-    assert result.exit_code == 2 and result.stderr.startswith("错误： ")
+    assert result.exit_code == 2 and result.stderr.startswith("错误：") and not result.stderr.startswith("错误： ")
     parse = invoke("walkthrough", "--lang", "zh", "--seed", "x")
-    assert parse.exit_code == 2 and " walkthrough: 错误： Invalid value for '--seed'" in parse.stderr
+    assert parse.exit_code == 2 and " walkthrough: 错误：Invalid value for '--seed'" in parse.stderr
     notebook = tmp_path / "walk.ipynb"
     wrote = invoke("walkthrough", "--lang", "zh", "--step", "1", "--notebook", str(notebook))
     assert f"已写入 {notebook}" in wrote.stderr

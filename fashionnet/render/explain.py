@@ -21,7 +21,7 @@ from fashionnet.render.console import Fitted, Picture, Trimmed, natural_width
 from fashionnet.render.predict import bar, mask_picture, percent
 from fashionnet.render.summary import PictureGrid, SignedPicture
 from fashionnet.render.walkthrough import PROSE_WIDTH, Paragraph
-from fashionnet.walkthrough import class_name, class_words, short_class, text
+from fashionnet.walkthrough import after_colon, class_name, class_words, short_class, text
 
 GAP = 2  # between pictures: two pairs of 28-column pictures fit 120 columns, one pair fits 60
 BAR = 12
@@ -187,7 +187,7 @@ def _saliency(e: Explanation, number: int, lang: str) -> list[RenderableType]:
 
 def explain_view(e: Explanation, lang: str = "en", show: bool = False) -> RenderableType:
     """The whole explanation: header, then the picture, each hidden layer, the logits and the saliency."""
-    header = printable(e.path) + text(lang, "ui.colon") + " " + verdict(e, lang)
+    header = after_colon(printable(e.path) + text(lang, "ui.colon")) + verdict(e, lang)
     parts: list[RenderableType] = [_heading(header, lang), Text(""), *_sees(e, lang, show)]
     number = 2
     for index, layer in enumerate(e.layers):
