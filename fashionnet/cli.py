@@ -272,6 +272,7 @@ LR_RANGE = "above 0 and at most 1000"  # the same words as train.RECIPE_RULES["l
 class RecipeName(str, Enum):
     default = "default"
     tutorial = "tutorial"
+    ladder = "ladder"
 
 
 class Lang(str, Enum):
@@ -548,7 +549,7 @@ def data(
 @app.command(short_help="Train the network on FashionMNIST and photo drawings.")
 @handle_errors
 def train(
-    recipe_name: Annotated[RecipeName, typer.Option("--recipe", metavar="default|tutorial", help="tutorial: the PyTorch tutorial's own training (SGD, plain cross-entropy), printed as the page prints it, then a table against the shipped weights.")] = RecipeName.default,
+    recipe_name: Annotated[RecipeName, typer.Option("--recipe", metavar="default|tutorial|ladder", help="tutorial: the PyTorch tutorial's own training (SGD, plain cross-entropy), printed as the page prints it, then a table against the shipped weights. ladder: from the tutorial's recipe to the shipped one, one change at a time, each measured (saves nothing).")] = RecipeName.default,
     epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", metavar="N", min=1, help="Epochs to train.", show_default=f"{RECIPE_DEFAULTS['epochs']}; tutorial: 10")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", metavar="N", min=1, help="Images per step.", show_default=f"{RECIPE_DEFAULTS['batch_size']}; tutorial: 64")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", metavar="LR", help=f"Peak learning rate, {LR_RANGE}.", show_default=f"{RECIPE_DEFAULTS['lr']}; tutorial: 0.001")] = None,
@@ -584,6 +585,17 @@ def train(
         from fashionnet.plots import check_plot_path
 
         plot_claim = check_plot_path(plot, force)
+    if recipe_name is RecipeName.ladder:
+        given = [name for name, value in (("--batch-size", batch_size), ("--lr", lr), ("--out", out),
+                                          ("--resume", resume), ("--photos", photos), ("--no-photos", no_photos),
+                                          ("--teacher-epochs", teacher_epochs), ("--plot", plot)) if value]
+        if given:
+            from fashionnet.errors import UsageError
+
+            raise UsageError(f"{', '.join(given)}: not with --recipe ladder, whose rungs set their own recipe "
+                             "and save nothing (--epochs, --seed, --limit and --data-dir apply)")
+        _train_ladder(epochs, seed, device, limit, data_dir, quiet, as_json)
+        return
     if recipe_name is RecipeName.tutorial:
         if photos is not None or no_photos or teacher_epochs is not None:
             from fashionnet.errors import UsageError
@@ -726,6 +738,37 @@ def _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, dat
     typer.echo(f"Saved {printable(str(out_path))} (test accuracy {accuracy}, {result.seconds:.1f}s)")
     if plot is not None:
         _wrote(plot)
+
+
+def _train_ladder(epochs, seed, device, limit, data_dir, quiet, as_json) -> None:
+    """--recipe ladder: every rung trained and tested here (fashionnet.ladder), then the table."""
+    from fashionnet import data as data_mod
+    from fashionnet import ladder
+    from fashionnet import tutorial_recipe as tutorial
+    from fashionnet.device import select_device
+    from fashionnet.render.training import ladder_view
+
+    epochs = ladder.EPOCHS if epochs is None else epochs
+    seed = 0 if seed is None else seed
+    dev = select_device(device)
+    train_split = data_mod.load_split("train", data_dir, limit=limit)
+    test_split = data_mod.load_split("test", data_dir, official=True)
+    shipped = tutorial.shipped_figures()
+    chatter = not (quiet or as_json)
+    if not quiet:
+        typer.echo(f"Using {dev} device", err=True)
+
+    def started(number: int, count: int, rung) -> None:
+        if chatter:
+            typer.echo(f"Rung {number}/{count}: {rung.name} ({epochs} epoch{'s' if epochs != 1 else ''} on "
+                       f"{len(train_split.images):,} images)", err=True)
+
+    steps = ladder.climb(train_split, test_split, dev, seed, epochs, started)
+    if as_json:
+        _print_json({"device": str(dev), "seed": seed, "epochs": epochs, "rungs": [s.to_dict() for s in steps],
+                     "shipped": shipped.to_dict() if shipped is not None else None})
+        return
+    _print(ladder_view(steps, shipped))
 
 
 @app.command(short_help="Accuracy, per-class scores, confusion matrix.")

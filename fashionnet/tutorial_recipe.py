@@ -240,6 +240,8 @@ class Comparison:
                 "reasons": [{"change": a, "why": b} for a, b in self.reasons], "notes": self.notes}
 
 
+LADDER_NOTE = ("What each change does on its own, measured one at a time: fashionnet train --recipe ladder "
+               "(each rung the tutorial's 10 epochs; saves nothing).")
 LOSS_NOTE = ("test loss is the mean over every test image; the page's \"Avg loss\" above is the mean of its "
              "batches' means, in which the short last batch counts as much as a full one, so the two differ a little.")
 
@@ -314,7 +316,7 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
             ("test loss", _loss(tutorial.test_loss), ""),
             ("training time", _seconds(tutorial.seconds, "this run"), "")]
     if shipped is None:
-        return Comparison(rows, [], [LOSS_NOTE])
+        return Comparison(rows, [], [LOSS_NOTE, LADDER_NOTE])
     s = shipped.recipe
     reasons: list[tuple[str, str]] = []
 
@@ -377,4 +379,4 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
         reasons.append(("a CNN teacher", WHY["teacher"]))
     if isinstance(get("epochs"), int) and get("epochs") > t["epochs"]:
         reasons.append((f"{get('epochs')} epochs", WHY["epochs"]))
-    return Comparison(rows, reasons, [LOSS_NOTE])
+    return Comparison(rows, reasons, [LOSS_NOTE, LADDER_NOTE])
