@@ -509,8 +509,15 @@ def walkthrough(
     from fashionnet.render.walkthrough import show_walkthrough
 
     console = stdout_console()
+    figures = False
+    if notebook is not None:
+        from fashionnet.notebook import can_draw
+
+        figures = can_draw()
+        if not figures:
+            typer.echo("The notebook has no pictures: they need matplotlib (pip install 'fashionnet[plot]')", err=True)
     steps = build_steps(dev, info, lang=lang.value, seed=seed, real=real, data_dir=data_dir, width=console.width,
-                        test_size=test_size, image=image)
+                        test_size=test_size, image=image, figures=figures)
     if notebook is not None:
         from fashionnet.notebook import write_notebook
 

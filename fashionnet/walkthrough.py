@@ -180,6 +180,84 @@ class Step:
     lang: str = "en"
     # The step's main tensors by their tutorial names, on the CPU: for tests and machine-readable output.
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    figure: Figure | None = None  # for the notebook: matplotlib code drawing what the step made, and its PNGs
+
+
+@dataclass
+class Figure:
+    """A notebook cell that draws what a step made (as the tutorial pages show pictures), run once here
+    so the notebook holds its output: the PNG of every figure the code drew."""
+
+    code: str
+    pngs: list[bytes] = field(default_factory=list)
+
+
+# What the notebook draws after these steps, in the names the page's code defines (matplotlib; English
+# titles, as matplotlib's fonts may lack other scripts).
+FIGURE_CODE = {
+    "forward": """import matplotlib.pyplot as plt
+
+plt.figure(figsize=(2.4, 2.4))
+plt.imshow(X[0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+plt.title("X[0]: 28×28 pixels in [0, 1]")
+plt.axis("off")
+plt.show()""",
+    "predict": """classes = {classes}
+probabilities = pred_probab[0].detach().cpu().numpy()
+plt.figure(figsize=(5, 2.6))
+plt.barh(range(10), probabilities, color=["tab:orange" if i == int(y_pred[0]) else "tab:gray" for i in range(10)])
+plt.yticks(range(10), classes)
+plt.gca().invert_yaxis()
+plt.xlabel("probability (nn.Softmax of the logits)")
+plt.show()""",
+    "minibatch": """fig, axes = plt.subplots(1, len(input_image), figsize=(2 * len(input_image), 2.2))
+for i, (ax, picture) in enumerate(zip(axes, input_image)):
+    ax.imshow(picture.cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.set_title(f"input_image[{{i}}]")
+    ax.axis("off")
+plt.show()""",
+    "parameters": """weights = model.linear_relu_stack[0].weight.detach().cpu()  # (512, 784): one row per first-layer unit
+fig, axes = plt.subplots(1, 8, figsize=(12, 1.9))
+for unit, ax in enumerate(axes):
+    row = weights[unit].reshape(28, 28).numpy()
+    scale = float(abs(row).max())
+    ax.imshow(row, cmap="coolwarm", vmin=-scale, vmax=scale)
+    ax.set_title(f"unit {{unit}}")
+    ax.axis("off")
+fig.suptitle("linear_relu_stack.0.weight rows as 28×28 pictures: red raises the unit, blue lowers it")
+plt.show()""",
+}
+
+
+def figure_code(key: str, lang: str) -> str | None:
+    """The notebook's drawing cell after step `key` (None: no picture there), marked as fashionnet's."""
+    from fashionnet import CLASSES
+
+    code = FIGURE_CODE.get(key)
+    if code is None:
+        return None
+    first, *rest = code.format(classes=list(CLASSES)).split("\n")
+    return "\n".join([mark(first, lang), *rest])
+
+
+def draw_figure(code: str, namespace: dict) -> Figure:
+    """Run a drawing cell in the walk's namespace with matplotlib's file-only backend; keep its PNGs."""
+    import warnings
+
+    from fashionnet.plots import _pyplot
+
+    plt = _pyplot()
+    plt.close("all")
+    with warnings.catch_warnings():  # plt.show() on the file-only backend says it shows nothing: we know
+        warnings.simplefilter("ignore", UserWarning)
+        run_code(code, namespace)
+    pngs = []
+    for number in plt.get_fignums():
+        buffer = io.BytesIO()
+        plt.figure(number).savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+        pngs.append(buffer.getvalue())
+    plt.close("all")
+    return Figure(code, pngs)
 
 
 # --- Code as shown ----------------------------------------------------------------------------------
@@ -506,8 +584,12 @@ def build_steps(
     width: int | None = None,
     test_size: int = 0,
     image: str | None = None,
+    figures: bool = False,
 ) -> list[Step]:
     """Run every step of the page, in order, in one fresh namespace and return them.
+
+    With `figures` (the notebook, matplotlib installed), the steps that make a picture also draw it
+    (FIGURE_CODE), run in the same namespace so the notebook ships the pictures it would draw.
 
     `weights_info` says which weights the shown code loads (None or random: the tutorial's own random
     init after torch.manual_seed(seed)). With `real`, the forward and minibatch steps read test images
@@ -662,5 +744,7 @@ def build_steps(
             if trained and key in ("linear", "sequential", "softmax"):
                 blocks.insert(0, Note(t("note.demo_layers")))
             kept = {name: value.detach().cpu() for name, value in tensors.items()}
-            steps.append(Step(key, t(f"title.{key}"), explanation, code, output, blocks, lang, kept))
+            drawing = figure_code(key, lang) if figures else None
+            figure = draw_figure(drawing, namespace) if drawing is not None else None
+            steps.append(Step(key, t(f"title.{key}"), explanation, code, output, blocks, lang, kept, figure))
     return steps

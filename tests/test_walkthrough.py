@@ -1,5 +1,6 @@
 """The walkthrough: the page's every code block, in order; what it shows is what its code prints."""
 
+import base64
 import io
 import json
 import re
@@ -611,12 +612,21 @@ def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(fresh_runs,
     code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     markdown = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
     steps = make_steps(lang, seed=5, width=80)
-    assert ["".join(cell["source"]) for cell in code_cells] == [step.code for step in steps]
+    from fashionnet.walkthrough import figure_code
+
+    drawing = {figure_code(step.key, lang) for step in steps} - {None}
+    pictures = [cell for cell in code_cells if "".join(cell["source"]) in drawing]
+    assert ["".join(cell["source"]) for cell in code_cells if cell not in pictures] == [step.code for step in steps]
+    assert len(pictures) == len(drawing) >= 4, "X, the probabilities, the minibatch and the first layer's weights"
+    for cell in pictures:  # each drawn here, its figure attached as Jupyter shows it
+        (shown,) = cell["outputs"]
+        assert shown["output_type"] == "display_data"
+        assert base64.b64decode(shown["data"]["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert all(markdown_text(step.explanation) in markdown for step in steps)
     assert "`__init__`" in markdown and not re.search(r"(?<!`)__init__", markdown), "dunders render as code"
     assert "error" not in result, result.get("error")
     for cell, output in zip(code_cells, result["outputs"]):
-        stored = "".join(cell["outputs"][0]["text"]) if cell["outputs"] else ""
+        stored = "".join(cell["outputs"][0]["text"]) if cell["outputs"] and cell not in pictures else ""
         assert output == stored
 
 
@@ -628,7 +638,8 @@ def test_notebook_with_relative_paths_runs_from_its_own_folder(fresh_runs):
     assert "error" not in result, result.get("error")
     code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     assert "mine.safetensors" in code and "'/" in code, "absolute paths in the notebook"
-    stored = ["".join(c["outputs"][0]["text"]) if c["outputs"] else "" for c in notebook["cells"] if c["cell_type"] == "code"]
+    stored = ["".join(c["outputs"][0].get("text", "")) if c["outputs"] else "" for c in notebook["cells"]
+              if c["cell_type"] == "code"]
     assert result["outputs"] == stored
 
 
