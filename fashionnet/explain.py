@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from fashionnet.weights import WeightsInfo
 
 SIDE = 28
+STRIP_WIDTH = 32  # a hidden layer's 512 outputs drawn as 16 rows of 32
 DEFAULT_UNITS = 3  # strongest units shown per hidden layer
 MAX_UNITS = 16
 DIGITS = 6  # figures are rounded to this many decimals, so --json is the same bytes run to run
@@ -74,6 +75,7 @@ class HiddenLayer:
     units: int
     active: int  # units whose output is above 0 (the others pass nothing on)
     strongest: list[Unit]
+    activations: list[list[float]] = field(default_factory=list)  # all its outputs (after ReLU), 16 rows of 32
 
     def to_dict(self) -> dict:
         return asdict(self)  # in field order, the strongest units included
@@ -137,6 +139,11 @@ class Explanation:
     saliency_down: float  # sum of the negative values: pixels that pushed it down
     saliency_bias: float  # logit - (up + down): what the biases of the units this picture switched on add
     black_logit: float  # the top class's logit for an all-black picture: the baseline the picture moves it from
+    runner_up: int  # the second most likely class
+    contrast: list[list[float]]  # 28x28 gradient × pixel of (top logit - runner-up's logit), mean over the drawings
+    contrast_up: float  # pixels that favour the top class
+    contrast_down: float  # pixels that favour the runner-up
+    contrast_bias: float  # what the biases add to the difference
     answer: Answer
     drawings: list[Drawing]  # every drawing predict averages, in its order (one for all but found photos)
     mask: np.ndarray | None = field(default=None, repr=False)  # a photo's garment mask, for --show and --plot
@@ -159,6 +166,10 @@ class Explanation:
             "saliency": {"class": self.top, "label": CLASSES[self.top], "gradient_times_input": self.saliency,
                          "pushed_up": self.saliency_up, "pushed_down": self.saliency_down, "from_bias": self.saliency_bias,
                          "black_picture_logit": self.black_logit},
+            "contrast": {"class": self.top, "against": self.runner_up, "label": CLASSES[self.top],
+                         "against_label": CLASSES[self.runner_up], "gradient_times_input": self.contrast,
+                         "pushed_up": self.contrast_up, "pushed_down": self.contrast_down,
+                         "from_bias": self.contrast_bias},
             "answer": self.answer.to_dict(),
             "drawings": [drawing.to_dict() for drawing in self.drawings],
         }
@@ -251,8 +262,10 @@ def explain(
                     contribution, picture = through_pixels(values[i + 1][0, u]), None
                 strongest.append(Unit(u, _round(after[u]), _round(from_pixels[u]), _round(bias[u]),
                                       _picture(contribution), picture))
+            strip = [[_round(v) for v in after[row : row + STRIP_WIDTH].tolist()]
+                     for row in range(0, len(after), STRIP_WIDTH)]
             hidden.append(HiddenLayer(names[i], names[i + 1], linear.in_features, linear.out_features,
-                                      len(fired), strongest))
+                                      len(fired), strongest, strip))
         temperature = info.temperature
         members = np.zeros(count, dtype=np.int64) if count > 1 else None
         decision = decide(logits.detach().double().cpu(), temperature, members)  # predict's decision, its code
@@ -260,6 +273,10 @@ def explain(
         # The decided logit is the mean over the drawings, and so is its saliency: d(mean)/dx_d × x_d, summed.
         saliency = through_pixels(logits[:, top].mean())
         logit_bias = float(frozen[-1][:, top].double().mean())
+        # Why the top class and not the runner-up: the same decomposition of their logits' difference.
+        second = int(decision.probabilities[0].argsort(descending=True)[1])
+        contrast = through_pixels((logits[:, top] - logits[:, second]).mean())
+        contrast_bias = float((frozen[-1][:, top] - frozen[-1][:, second]).double().mean())
     alone = decide(logits.detach().double().cpu(), temperature)  # each drawing on its own, for its caption
     mean = decision.logits[0]
     up = float(saliency[saliency > 0].double().sum())
@@ -291,6 +308,11 @@ def explain(
         saliency_down=_round(down),
         saliency_bias=_round(logit_bias),
         black_logit=_round(black[top]),
+        runner_up=second,
+        contrast=_picture(contrast),
+        contrast_up=_round(contrast[contrast > 0].double().sum()),
+        contrast_down=_round(contrast[contrast < 0].double().sum()),
+        contrast_bias=_round(contrast_bias),
         answer=answer,
         drawings=drawings,
         mask=view.mask,

@@ -168,7 +168,7 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
 
     plt = _pyplot()
     cmap = signed_colormap()
-    per_row = max(4, *(len(layer.strongest) * (2 if i == 0 else 1) for i, layer in enumerate(e.layers)))
+    per_row = max(4, *(len(layer.strongest) * (2 if i == 0 else 1) + 1 for i, layer in enumerate(e.layers)))
     rows = 1 + len(e.layers)
     fig = plt.figure(figsize=(1.8 * per_row + 0.5, 2.3 * rows + 0.6), layout="constrained")
     grid = fig.add_gridspec(rows, per_row)
@@ -182,7 +182,7 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
 
     top = e.classes[e.top]
     # The first row has its own columns: the bar chart's class names must not push the pictures below apart.
-    head = grid[0, :].subgridspec(1, 5, width_ratios=[1, 1, 1, 0.7, 2.3])
+    head = grid[0, :].subgridspec(1, 6, width_ratios=[1, 1, 1, 1, 0.5, 2.3])
     first = [(fig.add_subplot(head[0, 0]), f"drawing #1 of {len(e.drawings)} (28×28)" if len(e.drawings) > 1
               else "input (28×28)")]
     first[0][0].imshow(e.image, cmap="gray", vmin=0, vmax=255)
@@ -199,7 +199,10 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
            f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\n"
            f"biases {e.saliency_bias:+.2f}; "
            f"black picture {e.black_logit:+.2f}")
-    bars = fig.add_subplot(head[0, 4])
+    other = e.classes[e.runner_up]
+    signed(fig.add_subplot(head[0, column + 1]), e.contrast,
+           f"why {top.label}, not {other.label}:\ngradient × pixel of the\nlogit difference {top.logit - other.logit:+.2f}")
+    bars = fig.add_subplot(head[0, 5])
     index = np.arange(len(e.classes))
     bars.barh(index - 0.2, [c.softmax for c in e.classes], height=0.4, label="softmax (raw)", color="0.6")
     bars.barh(index + 0.2, [c.calibrated for c in e.classes], height=0.4,
@@ -222,6 +225,11 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
             signed(fig.add_subplot(grid[row, column]), unit.contribution,
                    f"unit {unit.index}: {label}\npixels {unit.from_pixels:+.2f}, out {unit.value:.2f}")
             column += 1
+        if layer.activations:  # all the layer's outputs at once: black is a silent unit
+            ax = fig.add_subplot(grid[row, column])
+            ax.imshow(np.asarray(layer.activations), cmap="gray", vmin=0)
+            ax.set_title(f"{layer.relu}: all {layer.units} outputs\n{layer.active} fire (not black)", fontsize=7)
+            ax.axis("off")
     fig.suptitle(f"{e.path}: {layer_summary(e)}", fontsize=9)
     _save(fig, path, claim)
     plt.close(fig)

@@ -182,7 +182,7 @@ def test_json_gives_the_same_figures_in_a_fixed_order_byte_for_byte(invoke, shir
     assert invoke("explain", str(SHIRT), "--json", "--units", "4").stdout == first.stdout
     data = json.loads(first.stdout)
     assert list(data) == ["path", "image", "found", "lit_pixels", "mask", "layers", "output_layer", "classes", "top",
-                          "temperature", "label_smoothing", "saliency", "answer", "drawings", "device", "weights"]
+                          "temperature", "label_smoothing", "saliency", "contrast", "answer", "drawings", "device", "weights"]
     expected = json.loads(json.dumps(shirt.to_dict()))
     assert {k: data[k] for k in expected} == expected
     assert len(data["image"]) == 28 and all(len(row) == 28 for row in data["image"])
@@ -282,3 +282,22 @@ def test_chinese_reviewers_wording_and_full_width_colons(invoke):
     assert "6-shirt.png：衬衫（Shirt）" in result.stdout and "哪些像素抬高或压低了“衬衫（Shirt）”的 logit" in result.stdout
     assert "权重：随附的已训练权重（测试准确率" in result.stderr and "Weights:" not in result.stderr
     assert "： " not in result.stdout + result.stderr, "no space after a full-width colon"
+
+
+def test_activation_strips_and_the_contrastive_map(shipped, shirt, invoke):
+    model, _info = shipped
+    x = torch.from_numpy(load_view(SHIRT).image).float().div(255).reshape(1, -1)
+    with torch.no_grad():
+        first = model.linear_relu_stack[1](model.linear_relu_stack[0](x))[0]
+        second = model.linear_relu_stack[3](model.linear_relu_stack[2](first[None]))[0]
+    for layer, out in zip(shirt.layers, (first, second)):  # every output, 16 rows of 32
+        assert len(layer.activations) == 16 and {len(row) for row in layer.activations} == {32}
+        assert _grid(layer.activations).reshape(-1).tolist() == pytest.approx(out.double().tolist(), abs=1e-5)
+        assert sum(v > 0 for row in layer.activations for v in row) == layer.active
+    logits = {c.index: c.logit for c in shirt.classes}
+    order = sorted(logits, key=logits.get, reverse=True)
+    assert (shirt.top, shirt.runner_up) == tuple(order[:2])
+    contrast = _grid(shirt.contrast)
+    assert float(contrast.sum()) + shirt.contrast_bias == pytest.approx(logits[shirt.top] - logits[shirt.runner_up], abs=1e-4)
+    out = invoke("explain", str(SHIRT)).stdout
+    assert out.count("all 512 outputs · 16×32") == 2 and "Why Shirt and not T-shirt/top" in out

@@ -36,6 +36,12 @@ def signed(picture: list[list[float]]) -> SignedPicture:
     return SignedPicture(picture, _scale(picture))
 
 
+def strip(values: list[list[float]]) -> Picture:
+    """A hidden layer's outputs (after ReLU, so >= 0) as a grey picture scaled to the largest: black is 0."""
+    top = max((v for row in values for v in row), default=0.0) or 1.0
+    return Picture([[round(255 * max(0.0, v) / top) for v in row] for row in values])
+
+
 def _num(value: float) -> str:
     return f"{value:+.3f}"
 
@@ -86,6 +92,11 @@ def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: s
         title += t("inside.layer.of_drawing")
     fire = t("inside.layer.fire", active=layer.active, units=layer.units, silent=layer.units - layer.active)
     parts: list[RenderableType] = [_heading(title, lang), _prose(fire, lang)]
+    if layer.activations:  # every output of the layer at once, as CNN Explainer draws a layer
+        parts += [Text(""), PictureGrid([(strip(layer.activations), t("inside.caption.strip", units=layer.units,
+                                                                          rows=len(layer.activations),
+                                                                          columns=len(layer.activations[0])))],
+                                        gap=GAP)]
     if not layer.strongest:
         return parts
     parts.append(_prose(t("inside.layer1.text" if first else "inside.layer2.text"), lang))
@@ -185,6 +196,20 @@ def _saliency(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     ]
 
 
+def _contrast(e: Explanation, number: int, lang: str) -> list[RenderableType]:
+    t = lambda key, **values: text(lang, key, **values)  # noqa: E731
+    name, other = class_name(e.top, lang), class_name(e.runner_up, lang)
+    difference = e.classes[e.top].logit - e.classes[e.runner_up].logit
+    caption = t("inside.caption.contrast", label=short_class(e.top, lang), other=short_class(e.runner_up, lang))
+    return [
+        _heading(t("inside.contrast.title", number=number, label=name, other=other), lang),
+        _prose(t("inside.contrast.text", label=name, other=other, difference=_num(difference), up=_num(e.contrast_up),
+                 down=_num(e.contrast_down), bias=_num(e.contrast_bias)), lang),
+        Text(""),
+        PictureGrid([(signed(e.contrast), caption)], gap=GAP),
+    ]
+
+
 def explain_view(e: Explanation, lang: str = "en", show: bool = False) -> RenderableType:
     """The whole explanation: header, then the picture, each hidden layer, the logits and the saliency."""
     header = after_colon(printable(e.path) + text(lang, "ui.colon")) + verdict(e, lang)
@@ -193,7 +218,8 @@ def explain_view(e: Explanation, lang: str = "en", show: bool = False) -> Render
     for index, layer in enumerate(e.layers):
         parts += [Text(""), *_layer(e, layer, number, index == 0, lang)]
         number += 1
-    parts += [Text(""), *_output(e, number, lang), Text(""), *_saliency(e, number + 1, lang), Text("")]
+    parts += [Text(""), *_output(e, number, lang), Text(""), *_saliency(e, number + 1, lang), Text(""),
+              *_contrast(e, number + 2, lang), Text("")]
     said = "inside.answer.averaged" if len(e.drawings) > 1 else "inside.answer"
     parts.append(_prose(text(lang, said, drawings=len(e.drawings), verdict=verdict(e, lang)), lang, "bold"))
     parts.append(_prose(text(lang, "inside.legend"), lang, "dim"))
