@@ -31,6 +31,31 @@ if TYPE_CHECKING:
 
 SIDE = 28
 STRIP_WIDTH = 32  # a hidden layer's 512 outputs drawn as 16 rows of 32
+PATCH = 4  # occlusion: the side of the grey square that covers part of the picture
+FILL = 0.286  # ...and its grey: FashionMNIST's mean pixel (train.Recipe.mean), what an "average" pixel is
+
+
+def occlusion(model: torch.nn.Module, x: torch.Tensor, top: int, side: int = PATCH, fill: float = FILL) -> torch.Tensor:
+    """What covering each part of the picture does to the `top` logit (mean over the drawings `x`, (k, 784)):
+    every side×side square in turn is filled with grey; a pixel's value is the mean drop of the logit over
+    the squares that cover it. Smoother than gradient × pixel, and a black pixel can count: greying it
+    changes the logit. Positive: covering it lowers the logit (evidence for the class)."""
+    import torch
+
+    with torch.no_grad():
+        images = x.detach().reshape(len(x), SIDE, SIDE)
+        spots = [(r, c) for r in range(SIDE - side + 1) for c in range(SIDE - side + 1)]
+        covered = images.repeat(len(spots), 1, 1, 1)  # (spots, drawings, 28, 28)
+        for i, (r, c) in enumerate(spots):
+            covered[i, :, r : r + side, c : c + side] = fill
+        scores = model(covered.reshape(-1, SIDE, SIDE))[:, top].reshape(len(spots), len(x)).double().mean(1)
+        drop = model(images)[:, top].double().mean() - scores
+        total = torch.zeros(SIDE, SIDE, dtype=torch.float64, device=drop.device)
+        count = torch.zeros_like(total)
+        for i, (r, c) in enumerate(spots):
+            total[r : r + side, c : c + side] += drop[i]
+            count[r : r + side, c : c + side] += 1
+    return (total / count).reshape(-1)
 DEFAULT_UNITS = 3  # strongest units shown per hidden layer
 MAX_UNITS = 16
 DIGITS = 6  # figures are rounded to this many decimals, so --json is the same bytes run to run
@@ -144,6 +169,7 @@ class Explanation:
     contrast_up: float  # pixels that favour the top class
     contrast_down: float  # pixels that favour the runner-up
     contrast_bias: float  # what the biases add to the difference
+    occlusion: list[list[float]]  # 28x28: how much greying the squares over each pixel lowers the top logit
     answer: Answer
     drawings: list[Drawing]  # every drawing predict averages, in its order (one for all but found photos)
     mask: np.ndarray | None = field(default=None, repr=False)  # a photo's garment mask, for --show and --plot
@@ -170,6 +196,7 @@ class Explanation:
                          "against_label": CLASSES[self.runner_up], "gradient_times_input": self.contrast,
                          "pushed_up": self.contrast_up, "pushed_down": self.contrast_down,
                          "from_bias": self.contrast_bias},
+            "occlusion": {"class": self.top, "patch": PATCH, "fill": FILL, "logit_drop": self.occlusion},
             "answer": self.answer.to_dict(),
             "drawings": [drawing.to_dict() for drawing in self.drawings],
         }
@@ -277,6 +304,7 @@ def explain(
         second = int(decision.probabilities[0].argsort(descending=True)[1])
         contrast = through_pixels((logits[:, top] - logits[:, second]).mean())
         contrast_bias = float((frozen[-1][:, top] - frozen[-1][:, second]).double().mean())
+    covered = occlusion(model, x, top)
     alone = decide(logits.detach().double().cpu(), temperature)  # each drawing on its own, for its caption
     mean = decision.logits[0]
     up = float(saliency[saliency > 0].double().sum())
@@ -313,6 +341,7 @@ def explain(
         contrast_up=_round(contrast[contrast > 0].double().sum()),
         contrast_down=_round(contrast[contrast < 0].double().sum()),
         contrast_bias=_round(contrast_bias),
+        occlusion=_picture(covered),
         answer=answer,
         drawings=drawings,
         mask=view.mask,

@@ -182,7 +182,7 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
 
     top = e.classes[e.top]
     # The first row has its own columns: the bar chart's class names must not push the pictures below apart.
-    head = grid[0, :].subgridspec(1, 6, width_ratios=[1, 1, 1, 1, 0.5, 2.3])
+    head = grid[0, :].subgridspec(1, 7, width_ratios=[1, 1, 1, 1, 1, 0.4, 2.3])
     first = [(fig.add_subplot(head[0, 0]), f"drawing #1 of {len(e.drawings)} (28×28)" if len(e.drawings) > 1
               else "input (28×28)")]
     first[0][0].imshow(e.image, cmap="gray", vmin=0, vmax=255)
@@ -202,7 +202,9 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
     other = e.classes[e.runner_up]
     signed(fig.add_subplot(head[0, column + 1]), e.contrast,
            f"why {top.label}, not {other.label}:\ngradient × pixel of the\nlogit difference {top.logit - other.logit:+.2f}")
-    bars = fig.add_subplot(head[0, 5])
+    signed(fig.add_subplot(head[0, column + 2]), e.occlusion,
+           f"{top.label}: greyed squares\n(logit drop when covered;\nblack pixels count too)")
+    bars = fig.add_subplot(head[0, 6])
     index = np.arange(len(e.classes))
     bars.barh(index - 0.2, [c.softmax for c in e.classes], height=0.4, label="softmax (raw)", color="0.6")
     bars.barh(index + 0.2, [c.calibrated for c in e.classes], height=0.4,

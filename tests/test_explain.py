@@ -182,7 +182,7 @@ def test_json_gives_the_same_figures_in_a_fixed_order_byte_for_byte(invoke, shir
     assert invoke("explain", str(SHIRT), "--json", "--units", "4").stdout == first.stdout
     data = json.loads(first.stdout)
     assert list(data) == ["path", "image", "found", "lit_pixels", "mask", "layers", "output_layer", "classes", "top",
-                          "temperature", "label_smoothing", "saliency", "contrast", "answer", "drawings", "device", "weights"]
+                          "temperature", "label_smoothing", "saliency", "contrast", "occlusion", "answer", "drawings", "device", "weights"]
     expected = json.loads(json.dumps(shirt.to_dict()))
     assert {k: data[k] for k in expected} == expected
     assert len(data["image"]) == 28 and all(len(row) == 28 for row in data["image"])
@@ -301,3 +301,17 @@ def test_activation_strips_and_the_contrastive_map(shipped, shirt, invoke):
     assert float(contrast.sum()) + shirt.contrast_bias == pytest.approx(logits[shirt.top] - logits[shirt.runner_up], abs=1e-4)
     out = invoke("explain", str(SHIRT)).stdout
     assert out.count("all 512 outputs · 16×32") == 2 and "Why Shirt and not T-shirt/top" in out
+
+
+def test_greyed_squares_measure_what_covering_does(shipped, shirt):
+    from fashionnet.explain import FILL, PATCH
+
+    model, _info = shipped
+    x = torch.from_numpy(load_view(SHIRT).image).float().div(255)
+    covered = x.clone()
+    covered[:PATCH, :PATCH] = FILL  # the corner pixel lies under one square only
+    with torch.no_grad():
+        drop = float(model(x[None])[0, shirt.top] - model(covered[None])[0, shirt.top])
+    assert shirt.occlusion[0][0] == pytest.approx(drop, abs=1e-5)
+    background = np.asarray(shirt.image) == 0
+    assert np.abs(np.asarray(shirt.occlusion))[background].max() > 0, "a black pixel can count"

@@ -15,7 +15,7 @@ from rich.constrain import Constrain
 from rich.table import Table
 from rich.text import Text
 
-from fashionnet.explain import Explanation, HiddenLayer
+from fashionnet.explain import PATCH, Explanation, HiddenLayer
 from fashionnet.errors import printable
 from fashionnet.render.console import Fitted, Picture, Trimmed, natural_width
 from fashionnet.render.predict import bar, mask_picture, percent
@@ -192,7 +192,9 @@ def _saliency(e: Explanation, number: int, lang: str) -> list[RenderableType]:
         _prose(t("inside.saliency.baseline", label=name, black=_num(e.black_logit), adds=_num(logit - e.black_logit)),
                lang),
         Text(""),
-        PictureGrid([(signed(e.saliency), t("inside.caption.saliency", label=short_class(e.top, lang)))], gap=GAP),
+        PictureGrid([(signed(e.saliency), t("inside.caption.saliency", label=short_class(e.top, lang))),
+                     (signed(e.occlusion), t("inside.caption.occlusion", label=short_class(e.top, lang)))], gap=GAP),
+        _prose(t("inside.occlusion.text", label=name, side=PATCH), lang),
     ]
 
 
