@@ -789,6 +789,7 @@ def evaluate(
     force: Annotated[bool, typer.Option("--force", help="Overwrite --plot if it exists.")] = False,
     mistakes: Annotated[bool, typer.Option("--mistakes", help="Show the misclassified test images as pictures (true → predicted, probability), surest first.")] = False,
     only: Annotated[Optional[str], typer.Option("--class", metavar="CLASS", help="With --mistakes: only images of this true class (its name, the start of it, or 0-9).")] = None,
+    taken_for: Annotated[Optional[str], typer.Option("--predicted", metavar="CLASS", help="With --mistakes: only images taken for this class (with --class: one cell of the confusion matrix).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="With --mistakes: how many pictures to show.", show_default="12")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -799,8 +800,9 @@ def evaluate(
     from fashionnet.errors import UsageError
 
     true_class = _class_option(only)
-    if not mistakes and (only is not None or limit is not None):
-        raise UsageError("--class and --limit go with --mistakes")
+    predicted_class = _class_option(taken_for, "--predicted")
+    if not mistakes and (only is not None or limit is not None or taken_for is not None):
+        raise UsageError("--class, --predicted and --limit go with --mistakes")
     claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
@@ -809,7 +811,8 @@ def evaluate(
     test = data_mod.load_split("test", data_dir, official=True)
     dev, model, info = _setup(device, weights, seed, onnx=True)
     if mistakes:
-        _show_mistakes(test, model, dev, info, true_class, 12 if limit is None else limit, plot, claim, as_json)
+        _show_mistakes(test, model, dev, info, true_class, 12 if limit is None else limit, plot, claim, as_json,
+                       predicted_class)
         return
     from fashionnet.evaluate import evaluate as run_evaluation
 
@@ -831,7 +834,7 @@ def evaluate(
         _wrote(plot)
 
 
-def _class_option(name: str | None) -> int | None:
+def _class_option(name: str | None, option: str = "--class") -> int | None:
     from fashionnet import CLASSES, class_index
 
     if name is None:
@@ -841,37 +844,39 @@ def _class_option(name: str | None) -> int | None:
         from fashionnet.errors import UsageError
 
         names = ", ".join(f"{i} {c}" for i, c in enumerate(CLASSES))
-        raise UsageError(f"--class {printable(name)!r} names no single class; choose one of {names}")
+        raise UsageError(f"{option} {printable(name)!r} names no single class; choose one of {names}")
     return index
 
 
 def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, plot: Path | None, claim,
-                   as_json: bool) -> None:
+                   as_json: bool, predicted_class: int | None = None) -> None:
     from fashionnet.evaluate import find_mistakes, metrics, test_logits
 
     try:
         logits = test_logits(model, test.images, dev)
     except FashionNetError as exc:  # name the weights, as evaluate does
         raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
-    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit)
+    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit, predicted_class)
     samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
     if plot is not None:
         from fashionnet.plots import plot_mistakes
         from fashionnet.render.training import mistakes_heading
 
-        plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot, claim)
+        heading = mistakes_heading(total, len(found), samples, true_class, predicted_class)
+        plot_mistakes(found, heading.rstrip(":"), plot, claim)
     if as_json:
         from fashionnet import CLASSES
 
         accuracy = metrics(logits, test.labels, info.temperature).accuracy
-        _print_json({"class": CLASSES[true_class] if true_class is not None else None, "samples": samples,
+        _print_json({"class": CLASSES[true_class] if true_class is not None else None,
+                     "predicted": CLASSES[predicted_class] if predicted_class is not None else None, "samples": samples,
                      "misclassified": total, "shown": len(found), "accuracy": accuracy,
                      "temperature": info.temperature, "mistakes": [m.to_dict() for m in found],
                      "device": str(dev), "weights": info.to_dict()}, rows=True)
     else:
         from fashionnet.render.training import mistakes_view
 
-        _print(mistakes_view(total, found, samples, true_class, info.describe()))
+        _print(mistakes_view(total, found, samples, true_class, info.describe(), predicted_class))
     if plot is not None:
         _wrote(plot)
 
@@ -968,7 +973,9 @@ def _emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bo
 @app.command(short_help="One picture through the trained network, layer by layer (en/zh).")
 @handle_errors
 def explain(
-    picture: Annotated[str, typer.Argument(metavar="PICTURE", help="An image file in any format predict reads, or - for stdin.", show_default=False)],
+    picture: Annotated[Optional[str], typer.Argument(metavar="[PICTURE]", help="An image file in any format predict reads, or - for stdin.", show_default=False)] = None,
+    test_index: Annotated[Optional[int], typer.Option("--test-index", metavar="N", min=0, help="Explain FashionMNIST test image N instead of a file (evaluate --mistakes lists them).")] = None,
+    data_dir: DataDirOption = None,
     show: Annotated[bool, typer.Option("--show", help="Also draw a photo's garment mask (or say why there is none).")] = False,
     units: Annotated[int, typer.Option("--units", metavar="N", min=1, max=16, help="Units drawn per hidden layer: those the picture drove hardest.")] = 3,
     invert: Annotated[Invert, typer.Option("--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light pictures.")] = Invert.auto,
@@ -983,23 +990,37 @@ def explain(
     """Show what the trained network does with one picture: the 28x28 it sees, how many ReLU units fire in
     each hidden layer and which pixels drove the strongest, the 10 logits, the raw and the calibrated
     softmax side by side, and which pixels pushed the top class up or down."""
+    from fashionnet.errors import UsageError
     from fashionnet.explain import one_input
     from fashionnet.predict import start_decoding
 
+    if (picture is None) == (test_index is None):
+        raise UsageError("give one PICTURE, or --test-index N for a FashionMNIST test image")
+    if data_dir is not None and test_index is None:
+        raise UsageError("--data-dir goes with --test-index")
     claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
         claim = check_plot_path(plot, force)
-    item = one_input(picture, sys.stdin.buffer if picture == "-" else None)
-    flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
-    # The path predict takes: decoding starts before torch is imported (a photo's GrabCut overlaps it).
-    with start_decoding([item], flip) as decoding:
-        dev, model, info = _setup(device, weights, seed)
-        decoded = next(iter(decoding))
-    from fashionnet.explain import explain as run_explain, view_of_decoded
+    if test_index is not None:
+        from fashionnet.explain import test_picture
 
-    result = run_explain(item.path, view_of_decoded(decoded), model, dev, info, units=units)
+        name, view = test_picture(test_index, data_dir)
+        dev, model, info = _setup(device, weights, seed)
+    else:
+        item = one_input(picture, sys.stdin.buffer if picture == "-" else None)
+        flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
+        # The path predict takes: decoding starts before torch is imported (a photo's GrabCut overlaps it).
+        with start_decoding([item], flip) as decoding:
+            dev, model, info = _setup(device, weights, seed)
+            decoded = next(iter(decoding))
+        from fashionnet.explain import view_of_decoded
+
+        name, view = item.path, view_of_decoded(decoded)
+    from fashionnet.explain import explain as run_explain
+
+    result = run_explain(name, view, model, dev, info, units=units)
     if plot is not None:
         from fashionnet.plots import plot_explanation
 

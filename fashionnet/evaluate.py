@@ -107,6 +107,9 @@ class Mistake:
     predicted: int
     probability: float  # the calibrated probability of the (wrong) predicted class
     image: list[list[int]]  # (28, 28) 0..255
+    true_probability: float = 0.0  # the calibrated probability the model gave the true class
+    runner_up: int = 0  # the second most likely class (often the true one)
+    runner_up_probability: float = 0.0
 
     @property
     def true_label(self) -> str:
@@ -119,20 +122,29 @@ class Mistake:
     def to_dict(self) -> dict:
         return {"index": self.index, "true": self.true_label, "true_index": self.true,
                 "predicted": self.predicted_label, "predicted_index": self.predicted,
-                "probability": round(self.probability, 6), "image": self.image}
+                "probability": round(self.probability, 6), "true_probability": float(f"{self.true_probability:.6g}"),
+                "runner_up": CLASSES[self.runner_up], "runner_up_probability": float(f"{self.runner_up_probability:.6g}"),
+                "explain": f"fashionnet explain --test-index {self.index}", "image": self.image}
 
 
 def find_mistakes(logits: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, temperature: float = 1.0,
-                  true_class: int | None = None, limit: int | None = None) -> tuple[int, list[Mistake]]:
-    """(how many, the first `limit`) of the misclassified images (of `true_class` only, when given),
-    the most confident mistakes first: those say most about what the model confuses."""
-    confidence, predicted = (logits / temperature).softmax(1).max(1)
+                  true_class: int | None = None, limit: int | None = None,
+                  predicted_class: int | None = None) -> tuple[int, list[Mistake]]:
+    """(how many, the first `limit`) of the misclassified images (of `true_class` only, and taken for
+    `predicted_class` only, when given: one cell of the confusion matrix), the most confident mistakes
+    first: those say most about what the model confuses, and include the test images labelled wrongly."""
+    probabilities = (logits / temperature).softmax(1)
+    ranked, classes = probabilities.topk(2, dim=1)
+    confidence, predicted = ranked[:, 0], classes[:, 0]
     wrong = predicted != labels
     if true_class is not None:
         wrong &= labels == true_class
+    if predicted_class is not None:
+        wrong &= predicted == predicted_class
     where = torch.nonzero(wrong).flatten()
     order = where[torch.argsort(confidence[where], descending=True, stable=True)]
     chosen = order if limit is None else order[:limit]
-    mistakes = [Mistake(int(i), int(labels[i]), int(predicted[i]), float(confidence[i]), images[i].tolist())
+    mistakes = [Mistake(int(i), int(labels[i]), int(predicted[i]), float(confidence[i]), images[i].tolist(),
+                        float(probabilities[i, labels[i]]), int(classes[i, 1]), float(ranked[i, 1]))
                 for i in chosen]
     return len(where), mistakes

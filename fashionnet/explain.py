@@ -216,6 +216,18 @@ def one_input(picture: str, stdin: BinaryIO | None = None) -> Input:
     return items[0]
 
 
+def test_picture(index: int, data_dir=None) -> tuple[str, View]:
+    """FashionMNIST test image `index` as explain's input: its name ('test image #5806, labelled Shirt')
+    and the view predict would have of it saved as a 28x28 PNG (no garment to find)."""
+    from fashionnet import data
+
+    test = data.load_split("test", data_dir)
+    if index >= len(test.labels):
+        raise UsageError(f"--test-index {index}: the test set has {len(test.labels):,} images (0 to {len(test.labels) - 1:,})")
+    image = np.ascontiguousarray(test.images[index].numpy(), dtype=np.uint8)
+    return f"test image #{index}, labelled {CLASSES[int(test.labels[index])]}", View(image)
+
+
 def view_of_decoded(decoded: tuple) -> View:
     """predict's (input, view, error) for one file -> its View, or that file's one-line error."""
     item, view, error = decoded

@@ -214,28 +214,51 @@ def evaluation_view(evaluation, source: str) -> RenderableType:
     )
 
 
-def mistakes_heading(total: int, shown: int, samples: int, true_class: int | None) -> str:
-    """'112 of the 1,000 Shirt test images are misclassified; the 12 the model was surest about:'"""
+def mistakes_heading(total: int, shown: int, samples: int, true_class: int | None,
+                     predicted_class: int | None = None) -> str:
+    """'112 of the 1,000 Shirt test images are misclassified; the 12 the model was surest about:'
+    (with a predicted class: '... are taken for T-shirt/top; ...')."""
     what = f"{CLASSES[true_class]} test images" if true_class is not None else "test images"
+    wrong = f"taken for {CLASSES[predicted_class]}" if predicted_class is not None else "misclassified"
     if total == 0:
-        return f"None of the {samples:,} {what} is misclassified."
+        return f"None of the {samples:,} {what} is {wrong}."
     which = f"the {shown} the model was surest about" if shown < total else "all of them, surest first"
-    return f"{total:,} of the {samples:,} {what} are misclassified; {which}:"
+    return f"{total:,} of the {samples:,} {what} are {wrong}; {which}:"
 
 
-def mistakes_view(total: int, mistakes, samples: int, true_class: int | None, source: str) -> RenderableType:
-    """The misclassified images as 28x28 pictures, as many side by side as fit, each captioned with its
-    test-set index, 'true → predicted' and the calibrated probability of the wrong answer."""
-    from fashionnet.render.console import Picture, Trimmed
+MISLABELLED_NOTE = ("The surest mistakes are often test images whose label is itself wrong or doubtful: look at "
+                    "the first few before blaming the model. Under each: the true class's probability, the "
+                    "runner-up, and the command that explains it.")
+
+
+def mistake_caption(m) -> str:
+    """Under a misclassified picture: index, true → predicted and how sure, the true class's probability,
+    the runner-up (when it is not the true class), and the command that explains this image."""
     from fashionnet.render.predict import percent
+
+    lines = [f"#{m.index} {m.true_label} →", f"{m.predicted_label} {percent(m.probability)}",
+             f"{m.true_label} itself: {percent(m.true_probability)}"]
+    if m.runner_up != m.true:
+        lines.append(f"runner-up: {CLASSES[m.runner_up]} {percent(m.runner_up_probability)}")
+    lines.append(f"fashionnet explain --test-index {m.index}")
+    return "\n".join(lines)
+
+
+MISTAKE_CELL = len("fashionnet explain --test-index 9999")  # the widest caption line: the command, whole
+
+
+def mistakes_view(total: int, mistakes, samples: int, true_class: int | None, source: str,
+                  predicted_class: int | None = None) -> RenderableType:
+    """The misclassified images as 28x28 pictures, as many side by side as fit, each captioned by
+    `mistake_caption`."""
+    from fashionnet.render.console import Picture, Trimmed
     from fashionnet.render.summary import PictureGrid
 
-    cells = [(Picture(m.image), f"#{m.index}\n{m.true_label} →\n{m.predicted_label} {percent(m.probability)}")
-             for m in mistakes]
-    parts: list[RenderableType] = [Text(mistakes_heading(total, len(mistakes), samples, true_class), style="bold"),
-                                   Text(f"Weights: {source}", style="dim"), Text("")]
+    cells = [(Picture(m.image), mistake_caption(m)) for m in mistakes]
+    heading = mistakes_heading(total, len(mistakes), samples, true_class, predicted_class)
+    parts: list[RenderableType] = [Text(heading, style="bold"), Text(f"Weights: {source}", style="dim"), Text("")]
     if cells:
-        parts.append(PictureGrid(cells))
+        parts += [Text(MISLABELLED_NOTE, style="dim"), Text(""), PictureGrid(cells, cell_width=MISTAKE_CELL)]
     return Trimmed(Group(*parts))
 
 
