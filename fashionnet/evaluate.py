@@ -122,8 +122,9 @@ class Mistake:
     def to_dict(self) -> dict:
         return {"index": self.index, "true": self.true_label, "true_index": self.true,
                 "predicted": self.predicted_label, "predicted_index": self.predicted,
-                "probability": round(self.probability, 6), "true_probability": float(f"{self.true_probability:.6g}"),
-                "runner_up": CLASSES[self.runner_up], "runner_up_probability": float(f"{self.runner_up_probability:.6g}"),
+                "probability": round(self.probability, 6),
+                "true_probability": float(f"{self.true_probability:.6g}"), "runner_up": CLASSES[self.runner_up],
+                "runner_up_probability": float(f"{self.runner_up_probability:.6g}"),
                 "explain": f"fashionnet explain --test-index {self.index}", "image": self.image}
 
 

@@ -223,7 +223,8 @@ def test_picture(index: int, data_dir=None) -> tuple[str, View]:
 
     test = data.load_split("test", data_dir)
     if index >= len(test.labels):
-        raise UsageError(f"--test-index {index}: the test set has {len(test.labels):,} images (0 to {len(test.labels) - 1:,})")
+        count = len(test.labels)
+        raise UsageError(f"--test-index {index}: the test set has {count:,} images (0 to {count - 1:,})")
     image = np.ascontiguousarray(test.images[index].numpy(), dtype=np.uint8)
     return f"test image #{index}, labelled {CLASSES[int(test.labels[index])]}", View(image)
 
@@ -323,12 +324,13 @@ def explain(
     down = float(saliency[saliency < 0].double().sum())
     softmax = mean.softmax(0).tolist()
     calibrated = decision.probabilities[0].tolist()
-    classes = [ClassScore(i, CLASSES[i], _round(mean[i]), _probability(softmax[i]), _probability(calibrated[i]))
+    classes = [ClassScore(i, CLASSES[i], _round(float(mean[i])), _probability(softmax[i]), _probability(calibrated[i]))
                for i in range(len(CLASSES))]
     # What predict answers for this file, "not sure" included: its own function on the same decoded view.
     prediction = decide_view(path, view, model, device, temperature, threshold)
-    answer = Answer(prediction.label, prediction.index, _probability(prediction.probability), bool(prediction.sure),
-                    count)
+    label, index, probability = prediction.label, prediction.index, prediction.probability
+    assert label is not None and index is not None and probability is not None  # decide_view raised otherwise
+    answer = Answer(label, index, _probability(probability), bool(prediction.sure), count)
     drawings = [Drawing(np.asarray(d).astype(int).tolist(), int(p.argmax()), _probability(p.max()))
                 for d, p in zip(drawn, alone.probabilities)]
     image = np.asarray(view.image)
@@ -347,11 +349,11 @@ def explain(
         saliency_up=_round(up),
         saliency_down=_round(down),
         saliency_bias=_round(logit_bias),
-        black_logit=_round(black[top]),
+        black_logit=_round(float(black[top])),
         runner_up=second,
         contrast=_picture(contrast),
-        contrast_up=_round(contrast[contrast > 0].double().sum()),
-        contrast_down=_round(contrast[contrast < 0].double().sum()),
+        contrast_up=_round(float(contrast[contrast > 0].double().sum())),
+        contrast_down=_round(float(contrast[contrast < 0].double().sum())),
         contrast_bias=_round(contrast_bias),
         occlusion=_picture(covered),
         answer=answer,

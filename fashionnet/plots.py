@@ -201,7 +201,8 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
            f"black picture {e.black_logit:+.2f}")
     other = e.classes[e.runner_up]
     signed(fig.add_subplot(head[0, column + 1]), e.contrast,
-           f"why {top.label}, not {other.label}:\ngradient × pixel of the\nlogit difference {top.logit - other.logit:+.2f}")
+           f"why {top.label}, not {other.label}:\ngradient × pixel of the\n"
+           f"logit difference {top.logit - other.logit:+.2f}")
     signed(fig.add_subplot(head[0, column + 2]), e.occlusion,
            f"{top.label}: greyed squares\n(logit drop when covered;\nblack pixels count too)")
     bars = fig.add_subplot(head[0, 6])

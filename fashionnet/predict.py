@@ -696,9 +696,14 @@ def decide(logits: torch.Tensor, temperature: float = 1.0, members: np.ndarray |
 
 def decide_view(path: str, view, model, device, temperature: float = 1.0,
                 threshold: float = DEFAULT_THRESHOLD) -> Prediction:
-    """predict's whole answer for one decoded picture (all its drawings, the temperature, "not sure")."""
+    """predict's whole answer for one decoded picture (all its drawings, the temperature, "not sure"); an
+    answer predict could not give (weights whose outputs overflow) is the WeightsError predict reports."""
+    from fashionnet.errors import WeightsError
+
     (prediction,) = predict_decoded([(Input(path), view, None)], model, device, top_k=len(CLASSES),
                                     temperature=temperature, threshold=threshold)
+    if prediction.error is not None:
+        raise WeightsError(prediction.error)
     return prediction
 
 

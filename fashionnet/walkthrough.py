@@ -216,7 +216,7 @@ for i, (ax, picture) in enumerate(zip(axes, input_image)):
     ax.set_title(f"input_image[{{i}}]")
     ax.axis("off")
 plt.show()""",
-    "parameters": """weights = model.linear_relu_stack[0].weight.detach().cpu()  # (512, 784): one row per first-layer unit
+    "parameters": """weights = model.linear_relu_stack[0].weight.detach().cpu()  # (512, 784): a row per unit
 fig, axes = plt.subplots(1, 8, figsize=(12, 1.9))
 for unit, ax in enumerate(axes):
     row = weights[unit].reshape(28, 28).numpy()
@@ -558,6 +558,7 @@ def _answers(model, device: torch.device, logits: torch.Tensor, image: str | Non
     view = load_view(image)
     drawings = len(view.drawings())
     answer = decide_view(image, view, model, device, temperature)
+    assert answer.index is not None and answer.probability is not None  # decide_view raises otherwise
     said = verdict_words(answer.index, answer.probability, bool(answer.sure), lang)
     if drawings == 1:
         return [(t("ui.predict_says"), t("ui.predict_value", verdict=said, temperature=f"{temperature:g}"))], 1

@@ -111,7 +111,8 @@ def test_quick_start_ends_with_your_own_photo_by_a_line_that_works_after_make_ru
     readme = (ROOT / "README.md").read_text("utf-8")
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     makefile = (ROOT / "Makefile").read_text("utf-8")
-    bin_dir = re.search(r"^BIN\s*:=\s*\$\(VENV\)/bin", makefile, re.M) and re.search(r"^VENV\s*:=\s*(\S+)", makefile, re.M)
+    bin_dir = re.search(r"^BIN\s*:=\s*\$\(VENV\)/bin", makefile, re.M) and \
+        re.search(r"^VENV\s*:=\s*(\S+)", makefile, re.M)
     assert bin_dir, "the Makefile installs into $(VENV)/bin"
     own = [line for line in quick.splitlines() if line.startswith(f"{bin_dir[1]}/bin/fashionnet ")]
     assert [shlex.split(line)[1] for line in own] == ["predict", "explain"], "the exact lines, after make run"

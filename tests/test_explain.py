@@ -182,7 +182,8 @@ def test_json_gives_the_same_figures_in_a_fixed_order_byte_for_byte(invoke, shir
     assert invoke("explain", str(SHIRT), "--json", "--units", "4").stdout == first.stdout
     data = json.loads(first.stdout)
     assert list(data) == ["path", "image", "found", "lit_pixels", "mask", "layers", "output_layer", "classes", "top",
-                          "temperature", "label_smoothing", "saliency", "contrast", "occlusion", "answer", "drawings", "device", "weights"]
+                          "temperature", "label_smoothing", "saliency", "contrast", "occlusion", "answer", "drawings",
+                          "device", "weights"]
     expected = json.loads(json.dumps(shirt.to_dict()))
     assert {k: data[k] for k in expected} == expected
     assert len(data["image"]) == 28 and all(len(row) == 28 for row in data["image"])
@@ -274,12 +275,15 @@ def test_chinese_reviewers_wording_and_full_width_colons(invoke):
     assert "它沿用上面那三张图像（你的图片及其两个翻转副本），不再随机生成" in zh["explain.sequential.image"]
     opening = zh["explain.sequential"].split("这里")[0]  # one wording for nn.Sequential in all three variants
     assert all(zh[key].startswith(opening) for key in ("explain.sequential.real", "explain.sequential.image"))
-    assert "训练目标只给正确类别 {target} 的概率，而不是 100%；网络因此学会了从不给出完全确定的答案" in zh["inside.why.smoothing"]
-    assert all("在训练时预留、未参与学习的那部分训练图像上拟合的" in zh[k] for k in ("inside.why.sharpen", "inside.why.soften"))
+    smoothing = "训练目标只给正确类别 {target} 的概率，而不是 100%；网络因此学会了从不给出完全确定的答案"
+    assert smoothing in zh["inside.why.smoothing"]
+    held = "在训练时预留、未参与学习的那部分训练图像上拟合的"
+    assert all(held in zh[k] for k in ("inside.why.sharpen", "inside.why.soften"))
     assert (zh["ui.negatives"], zh["ui.zeros"]) == ("ReLU 之前为负的值", "ReLU 之后为 0 的值")
     assert "标有“# fashionnet 补充”的几行" in zh["explain.imports"]
     result = invoke("explain", str(SHIRT), "--lang", "zh")
-    assert "6-shirt.png：衬衫（Shirt）" in result.stdout and "哪些像素抬高或压低了“衬衫（Shirt）”的 logit" in result.stdout
+    assert "6-shirt.png：衬衫（Shirt）" in result.stdout
+    assert "哪些像素抬高或压低了“衬衫（Shirt）”的 logit" in result.stdout
     assert "权重：随附的已训练权重（测试准确率" in result.stderr and "Weights:" not in result.stderr
     assert "： " not in result.stdout + result.stderr, "no space after a full-width colon"
 
@@ -298,7 +302,8 @@ def test_activation_strips_and_the_contrastive_map(shipped, shirt, invoke):
     order = sorted(logits, key=logits.get, reverse=True)
     assert (shirt.top, shirt.runner_up) == tuple(order[:2])
     contrast = _grid(shirt.contrast)
-    assert float(contrast.sum()) + shirt.contrast_bias == pytest.approx(logits[shirt.top] - logits[shirt.runner_up], abs=1e-4)
+    difference = logits[shirt.top] - logits[shirt.runner_up]
+    assert float(contrast.sum()) + shirt.contrast_bias == pytest.approx(difference, abs=1e-4)
     out = invoke("explain", str(SHIRT)).stdout
     assert out.count("all 512 outputs · 16×32") == 2 and "Why Shirt and not T-shirt/top" in out
 

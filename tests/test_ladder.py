@@ -18,8 +18,8 @@ def climbed(fake_data):
 
     from fashionnet.cli import app
 
-    result = CliRunner().invoke(app, ["train", "--recipe", "ladder", "--data-dir", str(fake_data), "--epochs", "1", "--limit", "256",
-                                      "--json"], catch_exceptions=False)
+    result = CliRunner().invoke(app, ["train", "--recipe", "ladder", "--data-dir", str(fake_data), "--epochs", "1",
+                                      "--limit", "256", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)
 

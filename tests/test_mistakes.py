@@ -107,7 +107,8 @@ def test_each_mistake_names_the_command_that_explains_it(invoke, fake_data):
         explained = invoke("explain", "--test-index", index, "--data-dir", str(fake_data), "--json")
         answer = json.loads(explained.stdout)
         assert answer["path"] == f"test image #{index}, labelled {m['true']}"
-        assert (answer["answer"]["label"], answer["answer"]["probability"]) == ("Bag", pytest.approx(m["probability"], abs=1e-5))
+        said = (answer["answer"]["label"], answer["answer"]["probability"])
+        assert said == ("Bag", pytest.approx(m["probability"], abs=1e-5))
     assert invoke("explain", "--test-index", "10000", "--data-dir", str(fake_data)).exit_code == 2
     assert invoke("explain").exit_code == 2 and invoke("explain", "x.png", "--test-index", "1").exit_code == 2
     assert invoke("evaluate", "--predicted", "Bag", "--data-dir", str(fake_data)).exit_code == 2

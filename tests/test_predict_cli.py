@@ -193,7 +193,8 @@ def test_the_table_shows_the_top_k_asked_for(invoke, monkeypatch, k):
     assert result.exit_code == 0, result.stderr
     header = result.stdout.splitlines()[0].split()
     assert header[3:] == {1: [], 2: ["runner-up"], 4: ["next", "3"]}[k]
-    rows = json.loads("[" + ",".join(invoke("predict", str(samples), "--json", "--top-k", str(k)).stdout.split("\n")[:-1]) + "]")
+    lines = invoke("predict", str(samples), "--json", "--top-k", str(k)).stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
     shirt = next(r for r in rows if r["path"].endswith("6-shirt.png"))
     block = result.stdout.split("6-shirt.png", 1)[1].split("7-sneaker.png", 1)[0]
     for other in shirt["top"][1:]:  # every class after the first, in the table

@@ -688,7 +688,8 @@ def test_real_step_6_shows_the_calibrated_answer_predict_gives(fake_dir):
     name = locale("en")["classes"][int(indices[0, 0])]
     from fashionnet.render.predict import percent
 
-    assert facts["calibrated"] == f"{name} {percent(probs[0, 0])} (logits / {info.temperature:g}, as predict reports it)"
+    expected = f"{name} {percent(probs[0, 0])} (logits / {info.temperature:g}, as predict reports it)"
+    assert facts["calibrated"] == expected
     notes = [b.text for b in steps["predict"].blocks if isinstance(b, Note)]
     assert notes and "temperature" in notes[0] and "label smoothing" in notes[0]
     raw = float(steps["predict"].tensors["pred_probab"].max())

@@ -182,9 +182,9 @@ def _params(facts: list[ParamFacts], rows: int, standardised: tuple[float, float
         grid.add_row(f"values[:{rows}]", preview_text(preview))
         if standardised is not None and p.name == "linear_relu_stack.0.bias":
             mean, std = standardised
-            grid.add_row("folded in", f"training standardised the pixels, (x - {mean:g}) / {std:g}; that step is folded "
-                         f"into this layer when saving (weight / {std:g}, bias - sum(weight × {mean:g} / {std:g})), so "
-                         "the saved model takes pixels / 255 as the tutorial's does")
+            grid.add_row("folded in", f"training standardised the pixels, (x - {mean:g}) / {std:g}; that step is "
+                         f"folded into this layer when saving (weight / {std:g}, bias - sum(weight × {mean:g} / "
+                         f"{std:g})), so the saved model takes pixels / 255 as the tutorial's does")
         parts += [head, grid, Text("")]
     total = sum(p.numel for p in facts)
     parts.append(Text(f"{len(facts)} parameter tensor(s), {total:,} values"))

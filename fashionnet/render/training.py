@@ -380,7 +380,8 @@ def ladder_view(steps, shipped=None) -> RenderableType:
         lines: list[RenderableType] = []
         for number, step in enumerate(steps, start=1):
             lines += [Text(f"{number}. {step.name}", style="bold", overflow="fold"),
-                      Text(f"  {_pct(step.test_accuracy)}, {_points(step.change)}, {step.seconds:.0f} s", overflow="fold")]
+                      Text(f"  {_pct(step.test_accuracy)}, {_points(step.change)}, {step.seconds:.0f} s",
+                           overflow="fold")]
         return Group(*lines)
 
     epochs = steps[0].epochs if steps else 0
