@@ -405,7 +405,7 @@ def params(
     rows: Annotated[int, typer.Option("--rows", metavar="N", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
     values: Annotated[int, typer.Option("--values", metavar="N", min=2, help="Values shown per previewed row.")] = 6,
     show: Annotated[bool, typer.Option("--show", help="Draw first-layer units' weights as 28x28 pictures instead of the list.")] = False,
-    neurons: Annotated[int, typer.Option("--units", "--neurons", min=1, max=512, metavar="N", help="How many first-layer units (neurons) --show and --plot draw.")] = 8,
+    neurons: Annotated[int, typer.Option("--units", "--neurons", min=1, max=512, metavar="N", help="How many first-layer units --show and --plot draw (--neurons: the same).")] = 8,
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write those units' weight pictures as a PNG grid with a colour bar (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: JsonOption = False,

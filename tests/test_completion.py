@@ -51,7 +51,7 @@ def test_tab_completes_commands_options_and_choices(cli):
     assert bash_complete(cli, "fashionnet predict --device cu") == ["cuda", "cuda:0"]
     assert bash_complete(cli, "fashionnet walkthrough --lang ") == ["en", "zh"]
     assert bash_complete(cli, "fashionnet explain --lang ") == ["en", "zh"]
-    assert bash_complete(cli, "fashionnet train --recipe ") == ["default", "tutorial"]
+    assert bash_complete(cli, "fashionnet train --recipe ") == ["default", "tutorial", "ladder"]
     assert bash_complete(cli, "fashionnet export --format ") == ["onnx", "torchscript", "safetensors"]
     assert {"--out", "--opset", "--half", "--batch-size"} <= set(bash_complete(cli, "fashionnet export --"))
 
