@@ -5,7 +5,14 @@ unit computes sum(weight × pixel) + bias. Once the ReLUs have fired, the networ
 (each ReLU either passes its value or blocks it), so any later value is sum(gradient × pixel) plus a
 term made of biases alone, the gradient taken with the ReLUs as they fired. So "what in this picture
 drove it" is a 28x28 picture whose values add up, with the bias term, to the number shown. The same
-decomposition of the top class's logit is the saliency picture: which pixels pushed it up or down.
+decomposition of the top class's logit is the saliency picture: which pixels pushed it up or down,
+and of the top logit minus the runner-up's, the contrastive picture (why this class and not that one).
+
+One answer per picture: the logits, probabilities and pictures of the answer are those of what `predict`
+decides (`predict.decide`, the same code): for a found photo, the mean over every drawing predict makes of
+it; the hidden layers are shown for the first drawing. Two views that do not add up exactly sit beside
+the exact ones and say so: the logit of an all-black picture (the baseline the picture moves the logit
+from), and greyed squares (occlusion), a smoother map in which black pixels can count too.
 
 `explain()` returns plain data (lists, numbers); `fashionnet.render.explain` draws it, `--json` prints it.
 torch is imported inside the functions, so importing this module stays cheap.
