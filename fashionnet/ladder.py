@@ -106,3 +106,44 @@ def climb(train: Split, test: Split, device: torch.device, seed: int = 0, epochs
         if finished is not None:
             finished(step)
     return steps
+
+
+@dataclass
+class LadderRun:
+    """`train --recipe ladder`, done: the rungs as measured, and the shipped weights' recorded figures."""
+
+    device: torch.device
+    seed: int
+    epochs: int
+    steps: list[Step]
+    shipped: object | None  # tutorial_recipe.RecipeFigures of the shipped checkpoint, when it is there
+
+    def to_dict(self) -> dict:
+        shipped = self.shipped.to_dict() if self.shipped is not None else None  # type: ignore[attr-defined]
+        return {"device": str(self.device), "seed": self.seed, "epochs": self.epochs,
+                "rungs": [s.to_dict() for s in self.steps], "shipped": shipped}
+
+
+def run_ladder(epochs: int | None, seed: int | None, device: str | None, limit: int | None, data_dir,
+               note: Callable[[str], None] | None = None, chatty: bool = True) -> LadderRun:
+    """--recipe ladder: load the data, climb every rung. `note` gets the lines for stderr (None: quiet);
+    with `chatty`, one line as each rung starts."""
+    from fashionnet import data as data_mod
+    from fashionnet.device import select_device
+    from fashionnet.tutorial_recipe import shipped_figures
+
+    epochs = EPOCHS if epochs is None else epochs
+    seed = 0 if seed is None else seed
+    dev = select_device(device)
+    train = data_mod.load_split("train", data_dir, limit=limit)
+    test = data_mod.load_split("test", data_dir, official=True)
+    shipped = shipped_figures()  # read first: a damaged shipped checkpoint fails before the work
+    if note is not None:
+        note(f"Using {dev} device")
+
+    def started(number: int, count: int, rung: Rung) -> None:
+        if note is not None and chatty:
+            note(f"Rung {number}/{count}: {rung.name} ({epochs} epoch{'s' if epochs != 1 else ''} on "
+                 f"{len(train.images):,} images)")
+
+    return LadderRun(dev, seed, epochs, climb(train, test, dev, seed, epochs, started), shipped)

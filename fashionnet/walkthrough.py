@@ -14,15 +14,13 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
-import json
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from fashionnet import CLASSES
+from fashionnet import class_name, short_class
 from fashionnet.errors import UsageError, printable
+from fashionnet.language import after_colon, languages, locale, text
 
 if TYPE_CHECKING:
     import torch
@@ -51,44 +49,6 @@ STEP_KEYS: tuple[str, ...] = (
 TORCH_LINEWIDTH = 80
 MIN_LINEWIDTH = 24
 PRINT_PREFIX = len("Before ReLU: ")  # the longest text the page prints before a tensor, on the same line
-
-
-# --- Languages: one JSON file per language in fashionnet/locales ----------------------------------------
-
-
-def languages() -> tuple[str, ...]:
-    """Every language with a file in fashionnet/locales. Adding a language is adding one file, plus its
-    code in cli.Lang (kept there so `--help` need not list the folder; a test checks the two agree)."""
-    files = resources.files("fashionnet") / "locales"
-    return tuple(sorted(p.name.removesuffix(".json") for p in files.iterdir() if p.name.endswith(".json")))
-
-
-@cache
-def locale(lang: str) -> dict:
-    if lang not in languages():
-        raise UsageError(f"unknown language {lang!r}: choose one of {', '.join(languages())}")
-    return json.loads((resources.files("fashionnet") / "locales" / f"{lang}.json").read_text("utf-8"))
-
-
-def text(lang: str, key: str, **values) -> str:
-    """One user-facing string in `lang`, with {placeholders} filled in."""
-    return locale(lang)[key].format(**values)
-
-
-def class_name(index: int, lang: str) -> str:
-    """A FashionMNIST class for display: the English name, or the translated name with the English one."""
-    name = locale(lang)["classes"][index]
-    return name if name == CLASSES[index] else text(lang, "ui.translated_class", name=name, english=CLASSES[index])
-
-
-def short_class(index: int, lang: str) -> str:
-    """The class name alone, for narrow captions."""
-    return locale(lang)["classes"][index]
-
-
-def class_words(lang: str) -> tuple[str, ...]:
-    """Every way a class name is displayed in `lang`: text wrapping keeps each of them whole."""
-    return tuple(dict.fromkeys(f(i, lang) for i in range(len(CLASSES)) for f in (class_name, short_class)))
 
 
 def heading(lang: str, number: int, total: int, title: str) -> str:
@@ -503,11 +463,6 @@ def make_setup(
         picks = [order[i % test_size] for i in range(4)]  # fewer than 4 images: repeat rather than refuse
         setup.single, setup.batch = picks[0], (picks[1], picks[2], picks[3])
     return setup
-
-
-def after_colon(words: str) -> str:
-    """`words` ending in a colon, then the space that follows it: none after a full-width colon."""
-    return words if words.endswith("：") else words + " "
 
 
 def weights_line(info: WeightsInfo, lang: str) -> str:
