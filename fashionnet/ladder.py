@@ -128,18 +128,10 @@ def run_ladder(epochs: int | None, seed: int | None, device: str | None, limit: 
                note: Callable[[str], None] | None = None, chatty: bool = True) -> LadderRun:
     """--recipe ladder: load the data, climb every rung. `note` gets the lines for stderr (None: quiet);
     with `chatty`, one line as each rung starts."""
-    from fashionnet import data as data_mod
-    from fashionnet.device import select_device
-    from fashionnet.tutorial_recipe import shipped_figures
+    from fashionnet.tutorial_recipe import load_for_run
 
     epochs = EPOCHS if epochs is None else epochs
-    seed = 0 if seed is None else seed
-    dev = select_device(device)
-    train = data_mod.load_split("train", data_dir, limit=limit)
-    test = data_mod.load_split("test", data_dir, official=True)
-    shipped = shipped_figures()  # read first: a damaged shipped checkpoint fails before the work
-    if note is not None:
-        note(f"Using {dev} device")
+    seed, dev, train, test, shipped = load_for_run(seed, device, limit, data_dir, note)
 
     def started(number: int, count: int, rung: Rung) -> None:
         if note is not None and chatty:

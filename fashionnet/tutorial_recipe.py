@@ -406,29 +406,38 @@ class TutorialRun:
                 "comparison": self.comparison.to_dict()}
 
 
+def load_for_run(seed: int | None, device: str | None, limit: int | None, data_dir: Path | None,
+                 note: Say | None = None) -> tuple[int, torch.device, Split, Split, RecipeFigures | None]:
+    """What a run set beside the shipped recipe needs (the tutorial's, the ladder's): the seed (0 unless
+    given), the device, the training and test splits, and the shipped weights' figures, read first so a
+    damaged shipped checkpoint fails before the work; `note` is told the device."""
+    from fashionnet import data as data_mod
+    from fashionnet.device import select_device
+
+    dev = select_device(device)
+    train_split = data_mod.load_split("train", data_dir, limit=limit)
+    test_split = data_mod.load_split("test", data_dir, official=True)
+    shipped = shipped_figures()
+    if note is not None:
+        note(f"Using {dev} device")
+    return 0 if seed is None else seed, dev, train_split, test_split, shipped
+
+
 def run_tutorial(epochs: int | None, batch_size: int | None, lr: float | None, seed: int | None, device: str | None,
                  out: Path | None, force: bool, limit: int | None, data_dir: Path | None, note: Say | None = None,
                  say: Say | None = None) -> TutorialRun:
     """--recipe tutorial: the page's training, then the figures to set beside the shipped weights'.
     `note` gets the lines for stderr (None: quiet); `say` the lines the page prints (None: not shown)."""
-    from fashionnet import data as data_mod
-    from fashionnet.device import select_device
     from fashionnet.errors import printable
     from fashionnet.train import resolve_output
 
     recipe = tutorial_recipe(epochs, batch_size, lr)
     out_path = resolve_output(out if out is not None else DEFAULT_OUT, None, force)
     claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
-    seed = 0 if seed is None else seed
-    dev = select_device(device)
-    train_split = data_mod.load_split("train", data_dir, limit=limit)
-    test_split = data_mod.load_split("test", data_dir, official=True)
-    shipped = shipped_figures()  # read first: a damaged shipped checkpoint fails before the work
-    if note is not None:
-        note(f"Using {dev} device")
-        if say is not None:
-            note(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
-                 f"{printable(str(out_path))}")
+    seed, dev, train_split, test_split, shipped = load_for_run(seed, device, limit, data_dir, note)
+    if note is not None and say is not None:
+        note(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
+             f"{printable(str(out_path))}")
     result = fit_tutorial(recipe, train_split, test_split, dev, seed, out_path, say=say, claim=claim)
     figures = tutorial_figures(recipe, result)
     return TutorialRun(recipe, out_path, dev, seed, result, figures, shipped, compare(figures, shipped))
