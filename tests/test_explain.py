@@ -320,3 +320,9 @@ def test_greyed_squares_measure_what_covering_does(shipped, shirt):
     assert shirt.occlusion[0][0] == pytest.approx(drop, abs=1e-5)
     background = np.asarray(shirt.image) == 0
     assert np.abs(np.asarray(shirt.occlusion))[background].max() > 0, "a black pixel can count"
+
+
+def test_a_photos_table_keeps_every_figure_at_40_columns(invoke, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    out = invoke("explain", str(PHOTO), "--units", "1").stdout
+    assert "…" not in out and max(cell_len(line) for line in out.splitlines()) <= 40

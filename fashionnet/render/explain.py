@@ -120,12 +120,13 @@ def class_table(e: Explanation, lang: str) -> RenderableType:
     figure stays whole."""
     t = lambda key: text(lang, key)  # noqa: E731
 
-    def table(names, bars: bool, index: bool = True, gap: int = 1) -> Table:
+    def table(names, bars: bool, index: bool = True, gap: int = 1, mean: bool = True) -> Table:
         grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, gap))
         if index:
             grid.add_column("#", justify="right", no_wrap=True)
         grid.add_column(t("inside.col.class"), no_wrap=True)
-        logit = "inside.col.mean_logit" if len(e.drawings) > 1 else "inside.col.logit"
+        # "mean logit" heads a photo's column; the narrowest layout says "logit" (the prose says it is a mean)
+        logit = "inside.col.mean_logit" if mean and len(e.drawings) > 1 else "inside.col.logit"
         for key in (logit, "inside.col.softmax", "inside.col.calibrated"):
             grid.add_column(t(key), justify="right", no_wrap=True)
         if bars:
@@ -139,7 +140,8 @@ def class_table(e: Explanation, lang: str) -> RenderableType:
         return grid
 
     full, short = (lambda i: class_name(i, lang)), (lambda i: short_class(i, lang))
-    layouts = [table(full, True), table(full, False), table(short, False), table(short, False, index=False, gap=0)]
+    layouts = [table(full, True), table(full, False), table(short, False), table(short, False, index=False, gap=0),
+               table(short, False, index=False, gap=0, mean=False)]
     widths = [natural_width(layout) for layout in layouts]
 
     def build(width: int) -> RenderableType:
