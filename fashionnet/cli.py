@@ -755,10 +755,7 @@ def evaluate(
         return
     from fashionnet.evaluate import evaluate as run_evaluation
 
-    try:
-        result = run_evaluation(model, test.images, test.labels, dev, temperature=info.temperature, require_finite=True)
-    except FashionNetError as exc:  # name the weights: the message cannot know them
-        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
+    result = run_evaluation(model, test.images, test.labels, dev, temperature=info.temperature, require_finite=True)
     if plot is not None:
         from fashionnet.plots import plot_confusion
 
@@ -791,10 +788,7 @@ def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, p
                    as_json: bool) -> None:
     from fashionnet.evaluate import find_mistakes, metrics, test_logits
 
-    try:
-        logits = test_logits(model, test.images, dev)
-    except FashionNetError as exc:  # name the weights, as evaluate does
-        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
+    logits = test_logits(model, test.images, dev)
     total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit)
     samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
     if plot is not None:
@@ -1043,6 +1037,12 @@ def run() -> int | str | None:
     from fashionnet.streams import finish_streams, prepare_streams
 
     prepare_streams()
+    try:
+        from fashionnet.startup import check_current_folder
+
+        check_current_folder()
+    except SystemExit as done:
+        return done.code
     _import_torch_from_a_short_path()
     try:
         try:

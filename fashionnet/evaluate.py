@@ -86,15 +86,15 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, devic
     return metrics(test_logits(model, images, device, require_finite), labels, temperature)
 
 
-def test_logits(model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True) -> torch.Tensor:
-    """predict_logits, refusing outputs that are not numbers when `require_finite` (see evaluate)."""
+def test_logits(model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True,
+                source: str = "the model") -> torch.Tensor:
+    """predict_logits, refusing outputs that are not numbers when `require_finite` (finite_outputs, the
+    door every model output goes through; a guarded model has refused them already)."""
     logits = predict_logits(model, images, device)
-    if require_finite and not bool(torch.isfinite(logits).all()):
-        from fashionnet.errors import WeightsError
+    if require_finite:
+        from fashionnet.finite_outputs import check
 
-        bad = int((~torch.isfinite(logits).all(1)).sum())
-        raise WeightsError(f"the model's output is not a number for {bad:,} of {len(logits):,} test images "
-                           "(its weights overflow); these weights cannot be evaluated")
+        check(logits, source)
     return logits
 
 

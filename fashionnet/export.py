@@ -27,6 +27,7 @@ from fashionnet.errors import ExitCode, FashionNetError, UsageError, WeightsErro
 from fashionnet.files import atomic_write, check_output
 from fashionnet.images import SIZE, load_image
 from fashionnet.onnx_runner import INPUT_NAME, OUTPUT_NAME, OnnxSession, require
+from fashionnet.finite_outputs import unguarded
 from fashionnet.weights import RANDOM, WeightsInfo, load_model
 
 FORMATS = ("onnx", "torchscript", "safetensors")
@@ -326,7 +327,8 @@ def export_model(
     # A safetensors export is a checkpoint: it keeps the training facts (epochs, recipe, history) too.
     stored = {**info.metadata, **meta} if fmt == "safetensors" else meta
     model = model.eval()
-    cpu_copy = copy.deepcopy(model).to("cpu").float().eval()  # every exported file holds CPU tensors
+    _reference(model, sample_inputs()[1], device)  # weights whose outputs are not numbers: exit 4 (finite_outputs)
+    cpu_copy = unguarded(copy.deepcopy(model)).to("cpu").float().eval()  # every exported file holds CPU tensors
     if half:
         check_half_range(cpu_copy)
     module = _Float16(cpu_copy) if half else cpu_copy

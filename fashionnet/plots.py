@@ -11,6 +11,9 @@ from fashionnet.files import OutputClaim, atomic_write, check_output
 
 
 def _pyplot():
+    from fashionnet.startup import matplotlib_dirs
+
+    matplotlib_dirs()  # never a home created by matplotlib (HOME=/nonexistent)
     try:
         import matplotlib
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Union
 
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError, printable
+from fashionnet.finite_outputs import guard, is_guarded
 
 if TYPE_CHECKING:
     import torch
@@ -511,6 +512,10 @@ def build_steps(
             before = namespace.get("hidden1")
             output = run_code(code, namespace)
             ns = namespace
+            if "model" in ns and not is_guarded(ns["model"]):  # the door every model output goes through
+                from fashionnet.weights import weights_source
+
+                guard(ns["model"], weights_source(weights_info) if weights_info is not None else "the model")
             blocks: list[Block] = [Code(code)]
             if output:
                 blocks.append(Output(output, t("ui.output")))

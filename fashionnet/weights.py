@@ -250,4 +250,11 @@ def load_model(weights: str | Path | None, seed: int, device: torch.device) -> t
             model.load_state_dict({k: v.float() for k, v in checkpoint.model.items()})
             source = "shipped" if spec is None else "file"
             info = WeightsInfo(source=source, path=path, metadata=checkpoint.metadata)
-    return model.to(device).eval(), info
+    from fashionnet.finite_outputs import guard
+
+    return guard(model.to(device).eval(), weights_source(info)), info
+
+
+def weights_source(info: WeightsInfo) -> str:
+    """How errors about these weights name them: the file, or 'random weights (seed N)'."""
+    return str(info.path) if info.path is not None else f"random weights (seed {info.seed})"
