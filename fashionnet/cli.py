@@ -149,14 +149,13 @@ def _lang_in(args) -> str:
 
 
 def _fail(exc: FashionNetError, code: ExitCode | None = None, lang: str = "en") -> typer.Exit:
-    from rich.markup import escape
-
+    from fashionnet.outside_text import for_markup
     from fashionnet.render.console import stderr_console
 
     code = code if code is not None else exc.exit_code
     if code != ExitCode.BROKEN_PIPE:  # the reader went away: nobody to tell, as `head` expects
-        word = escape(_word(lang, "cli.error"))
-        stderr_console().print(f"[bold red]{word}[/] {escape(printable(str(exc)))}", soft_wrap=True)
+        word = for_markup(_word(lang, "cli.error"))
+        stderr_console().print(f"[bold red]{word}[/] {for_markup(str(exc))}", soft_wrap=True)
     return typer.Exit(int(code))
 
 

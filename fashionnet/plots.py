@@ -8,6 +8,7 @@ from pathlib import Path
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError
 from fashionnet.files import OutputClaim, atomic_write, check_output
+from fashionnet.outside_text import for_title
 
 
 def _pyplot():
@@ -221,7 +222,7 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
             signed(fig.add_subplot(grid[row, column]), unit.contribution,
                    f"unit {unit.index}: {label}\npixels {unit.from_pixels:+.2f}, out {unit.value:.2f}")
             column += 1
-    fig.suptitle(f"{e.path}: {layer_summary(e)}", fontsize=9)
+    fig.suptitle(f"{for_title(e.path)}: {layer_summary(e)}", fontsize=9)  # a name is outside text
     _save(fig, path, claim)
     plt.close(fig)
 

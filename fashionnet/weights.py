@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,6 +186,23 @@ def _foreign_format(path: Path) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _text_name(path: Path):
+    """A name safetensors (Rust, UTF-8 only) can open for `path`: the path itself, or for a name that is
+    not UTF-8 (`w\xff.safetensors`, which fashionnet itself may have written) the open file's /proc name."""
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    yield name
+
+
 def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
     """Read any fashionnet checkpoint; every way a file can be wrong becomes one WeightsError line.
 
@@ -197,7 +216,7 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
     if foreign:
         raise WeightsError(f"{path}: {foreign}")
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
+        with _text_name(path) as name, safe_open(name, framework="pt", device="cpu") as f:
             raw_meta = f.metadata()
             keys = [k for k in f.keys() if training or not k.startswith(TRAINING_PREFIX)]
             tensors = {key: f.get_tensor(key) for key in keys}

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from fashionnet import CLASSES
 from fashionnet.errors import printable
+from fashionnet.outside_text import for_markup, for_terminal
 from fashionnet.render.console import Fitted, natural_width
 
 # Short column headings for the 10x10 confusion matrix (fits 80 columns).
@@ -26,11 +27,11 @@ def data_view(report) -> RenderableType:
     if report.folder is None:
         searched = Table.grid(padding=(0, 2))
         for how, path in report.searched:
-            searched.add_row(f"[dim]{escape(how)}[/]", escape(printable(str(path))))
+            searched.add_row(f"[dim]{escape(how)}[/]", for_markup(str(path)))
         return Group(Text("FashionMNIST was not found. Looked in:", style="bold red"), searched)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
-    head.add_row("Folder", escape(printable(str(report.folder))))
+    head.add_row("Folder", for_markup(str(report.folder)))
     head.add_row("Found via", escape(report.how))
     head.add_row("Files", escape(", ".join(Path(p).name for p in report.files.values())))
     parts.append(head)
@@ -248,14 +249,14 @@ def comparison_view(comparison) -> RenderableType:
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("tutorial (this run)", ratio=2)
     table.add_column("shipped weights", ratio=3)
-    for what, mine, theirs in comparison.rows:
-        table.add_row(what, mine, theirs or "--")
+    for what, mine, theirs in comparison.rows:  # the shipped side is checkpoint metadata: outside text
+        table.add_row(Text(for_terminal(what)), Text(for_terminal(mine)), Text(for_terminal(theirs or "--")))
 
     def stacked() -> RenderableType:
         lines: list[RenderableType] = []
         for what, mine, theirs in comparison.rows:
-            lines += [Text(what, style="bold"), Text(f"  tutorial: {mine}", overflow="fold"),
-                      Text(f"  shipped:  {theirs or '--'}", overflow="fold")]
+            lines += [Text(for_terminal(what), style="bold"), Text(f"  tutorial: {for_terminal(mine)}", overflow="fold"),
+                      Text(f"  shipped:  {for_terminal(theirs or '--')}", overflow="fold")]
         return Group(*lines)
 
     parts: list[RenderableType] = [Text("The tutorial's recipe and the shipped one", style="bold"),
