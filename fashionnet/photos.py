@@ -28,7 +28,7 @@ import numpy as np
 
 from fashionnet import CLASSES
 from fashionnet.errors import DataError, printable
-from fashionnet.files import atomic_write, input_file_problem
+from fashionnet.files import atomic_write, input_file_problem, npy_header
 
 DRAWINGS = Path(__file__).resolve().parent / "drawings" / "photo-drawings.npz"
 DATASET = "clothing-dataset-small (train split), by Alexey Grigorev and contributors"
@@ -261,13 +261,10 @@ def _read_arrays(path: Path, name: str) -> dict[str, np.ndarray]:
             arrays = {}
             for key in ARRAYS:
                 with archive.open(key + ".npy") as member:
-                    version = np.lib.format.read_magic(member)
-                    if version == (1, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-                    elif version == (2, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
-                    else:
-                        raise ValueError(f"array '{key}' is in .npy format version {version[0]}.{version[1]}")
+                    try:
+                        shape, _, dtype = npy_header(member)  # its length checked before it is read
+                    except ValueError as exc:
+                        raise ValueError(f"array '{key}': {exc}") from None
                 _check_header(name, key, shape, dtype)
                 with archive.open(key + ".npy") as member:
                     arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
