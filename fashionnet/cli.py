@@ -794,6 +794,10 @@ def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, p
         from fashionnet.plots import plot_mistakes
         from fashionnet.render.training import mistakes_heading
 
+        from fashionnet.plots import MISTAKES_PLOT_MAX
+
+        if len(found) > MISTAKES_PLOT_MAX:
+            typer.echo(f"The plot draws the first {MISTAKES_PLOT_MAX} of the {len(found):,} pictures shown", err=True)
         plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot, claim)
     if as_json:
         from fashionnet import CLASSES
@@ -921,6 +925,11 @@ def explain(
     from fashionnet.explain import one_input
     from fashionnet.predict import start_decoding
 
+    if as_json and (show or lang is not Lang.en):  # as predict refuses --show with --json
+        from fashionnet.errors import UsageError
+
+        given = "--show draws the mask in the terminal view" if show else "--lang sets the explanations' language"
+        raise UsageError(f"{given}; it does nothing with --json")
     claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path

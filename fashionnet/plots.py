@@ -146,10 +146,18 @@ def plot_neurons(neurons, path: Path, claim: OutputClaim | None = None) -> None:
     plt.close(fig)
 
 
+MISTAKES_PLOT_MAX = 60  # pictures one --mistakes --plot draws: ten rows of six
+
+
 def plot_mistakes(mistakes, title: str, path: Path, claim: OutputClaim | None = None) -> None:
-    """Misclassified test images in a grid, each titled 'true → predicted' and the probability."""
+    """Misclassified test images in a grid, each titled 'true → predicted' and the probability: the
+    first MISTAKES_PLOT_MAX of them (the surest), so one PNG stays a readable page in bounded memory
+    (947 pictures were a 1381×41773 PNG and 1.7 GB)."""
     import math
 
+    if len(mistakes) > MISTAKES_PLOT_MAX:
+        title = f"{title}\n(the first {MISTAKES_PLOT_MAX} of {len(mistakes):,} shown are drawn)"
+        mistakes = mistakes[:MISTAKES_PLOT_MAX]
     plt = _pyplot()
     columns = max(1, min(6, len(mistakes)))
     rows = max(1, math.ceil(len(mistakes) / columns))
