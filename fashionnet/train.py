@@ -569,6 +569,13 @@ def load_resume(path: Path) -> tuple[Path, Checkpoint]:
         raise WeightsError(f"{path}: not a fashionnet training checkpoint (no recipe recorded), cannot resume")
     if "seed" not in checkpoint.metadata:
         raise metadata_error(path, "seed", "is missing; cannot resume it")
+    recipe = checkpoint.metadata["recipe"]
+    if recipe.get("name") == "tutorial":  # said before the data loads, not as a recipe this version lacks
+        raise UsageError(f"{printable(str(path))}: was trained with --recipe tutorial, which always starts afresh "
+                         "(plain SGD keeps no optimizer state to resume); run --recipe tutorial again instead")
+    if "rng" not in checkpoint.training or checkpoint.metadata.get("optimizer_param_groups") is None:
+        raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with "
+                           "--no-optimizer-state)")
     return Path(path), checkpoint
 
 

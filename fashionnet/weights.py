@@ -106,6 +106,25 @@ def _flat_numbers(value) -> bool:
     )
 
 
+def _share(v) -> bool:
+    return v is None or (is_real(v) and 0 <= v <= 1)
+
+
+def _at_least_0(v) -> bool:
+    return v is None or (is_real(v) and v >= 0)
+
+
+# Each field of a history row fashionnet reads (train.EpochStats), and what it must be: a table or a plot
+# shows them (`summary --history`, `train --recipe tutorial --plot`), so "x" or 1e308 must not get there.
+EPOCH_FIELDS = {"epoch": lambda v: is_whole(v) and 1 <= v <= 1_000_000, "train_accuracy": _share,
+                "test_accuracy": _share, "train_loss": _at_least_0, "test_loss": _at_least_0,
+                "seconds": _at_least_0, "samples_per_second": _at_least_0, "lr": _at_least_0}
+
+
+def _epoch_record(value) -> bool:
+    return _flat_numbers(value) and all(ok(value[k]) for k, ok in EPOCH_FIELDS.items() if k in value)
+
+
 # What each metadata field fashionnet reads must be; a field that fails names itself in the error.
 # Fields this version does not know (written by newer versions) are left alone.
 METADATA_RULES: dict[str, tuple] = {
@@ -121,7 +140,8 @@ METADATA_RULES: dict[str, tuple] = {
     "torch_version": (lambda v: isinstance(v, str), "a string"),
     "normalization": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
     "recipe": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
-    "history": (lambda v: isinstance(v, list) and all(_flat_numbers(h) for h in v), "a list of epoch records"),
+    "history": (lambda v: isinstance(v, list) and all(_epoch_record(h) for h in v),
+                "a list of epoch records (whole epochs from 1, accuracies from 0 to 1, losses and times of at least 0)"),
     # fit_temperature searches 0.05..20; far outside that a "temperature" only breaks the probabilities
     calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0.01 <= v <= 100), "a temperature from 0.01 to 100"),
     "optimizer_param_groups": (lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v), "a list of objects"),
@@ -173,7 +193,10 @@ _PICKLE_HINT = ("convert it with: python -c \"import torch; from safetensors.tor
 
 
 def _foreign_format(path: Path) -> str | None:
-    """Name the common files that are not safetensors, from their first bytes."""
+    """Name the common files that are not safetensors, from their first bytes (or an ONNX file's suffix:
+    protobuf has no magic number)."""
+    if path.suffix.lower() == ".onnx":
+        return "not a safetensors checkpoint: an ONNX model (as export writes), which only predict and evaluate run"
     try:
         with open(path, "rb") as f:
             head = f.read(8)
