@@ -407,6 +407,11 @@ def make_setup(
         from fashionnet.weights import SHIPPED_WEIGHTS, TRAINING_PREFIX
 
         path = Path(weights_info.path) if weights_info.path else SHIPPED_WEIGHTS
+        from fashionnet.outside_text import is_text
+
+        if not is_text(str(path)):  # the code would name it wrongly, and safetensors opens UTF-8 names only
+            raise UsageError(f"{printable(str(path))}: the walkthrough's code loads the weights by name, and this "
+                             "name is not UTF-8 text; copy the file to a name that is")
         setup.weights = "SHIPPED_WEIGHTS" if weights_info.source == "shipped" else repr(str(path))
         from safetensors import safe_open
 
