@@ -259,15 +259,6 @@ def test_matplotlib_is_imported_through_one_door():
     assert importers == [Path("fashionnet/plots.py")]
 
 
-def test_home_without_matplotlib_folders_in_a_real_process(tmp_path):
-    """HOME=/nonexistent with --plot (params is the cheapest plotting command): nothing created."""
-    home = tmp_path / "nohome"
-    codes, _, err = run_many([["params", "--plot", str(tmp_path / "p.png"), "--name", "linear_relu_stack.4.bias"]],
-                             env={"HOME": str(home), "XDG_CONFIG_HOME": "", "XDG_CACHE_HOME": "", "MPLCONFIGDIR": ""})
-    assert codes == [0], err
-    assert not home.exists() and (tmp_path / "p.png").exists()
-
-
 # ---- files read: size and header before any allocation ----------------------------------------------
 
 
@@ -383,11 +374,11 @@ def test_one_mistakes_plot_draws_a_bounded_page(monkeypatch, tmp_path):
     from fashionnet import plots
     from fashionnet.evaluate import Mistake
 
+    monkeypatch.setattr(plots, "MISTAKES_PLOT_MAX", 3)  # one row of three, whatever the count
     picture = np.zeros((28, 28), np.uint8).tolist()
-    many = [Mistake(i, 0, 1, 0.9, picture) for i in range(plots.MISTAKES_PLOT_MAX * 3)]
-    plots.plot_mistakes(many, "mistakes", tmp_path / "m.png")
+    plots.plot_mistakes([Mistake(i, 0, 1, 0.9, picture) for i in range(30)], "mistakes", tmp_path / "m.png")
     width, height = Image.open(tmp_path / "m.png").size
-    assert height < 3000 and width < 1500
+    assert height < 500, (width, height)  # 30 pictures would be five rows
 
 
 def test_a_full_disk_mid_training_says_which_epoch_is_kept(monkeypatch, invoke, tmp_path, fake_data):
