@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fashionnet.errors import DataError
+from fashionnet.files import input_file_problem
 
 ENV_VAR = "FASHIONNET_DATA"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -89,10 +90,17 @@ def locate(data_dir: Path | None = None) -> DataLocation:
         if _complete(folder):
             return DataLocation(folder, how, searched)
         if how.startswith(("--", "$")):
+            problem = input_file_problem(folder, "folder")  # names a FIFO or a device as what it is
             if folder.is_file():
                 raise DataError(f"{folder}: is a file, not a folder (given by {how})")
             if not folder.is_dir():
-                raise DataError(f"{folder}: no such folder (given by {how})")
+                what = problem if problem and not problem.startswith("no such") else "no such folder"
+                raise DataError(f"{folder}: {what} (given by {how})")
+            for stem in (stem for pair in FILES.values() for stem in pair):  # a FIFO in a file's place says so
+                for name in (stem + ".gz", stem):
+                    odd = os.path.lexists(folder / name) and input_file_problem(folder / name, "FashionMNIST file")
+                    if odd:
+                        raise DataError(f"{folder / name}: {odd}")
             missing = [stem for pair in FILES.values() for stem in pair if not _file_in(folder, stem)]
             raise DataError(f"{folder}: FashionMNIST is incomplete (missing {', '.join(missing)}); {HOW_TO_GET}")
     return DataLocation(None, "not found", searched)

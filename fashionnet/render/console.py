@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from rich.color import Color
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
@@ -57,6 +57,34 @@ class Fitted:
         return Measurement.get(console, options, self.build(options.max_width))
 
 
+def first_that_fits(layouts: Sequence[RenderableType], stacked: RenderableType | None = None) -> Fitted:
+    """The rule for narrow terminals: the first of `layouts` (widest first) whose natural width fits;
+    where none does, `stacked` (see `stack`), which wraps and never cuts a name or a figure."""
+    needed = [natural_width(layout) for layout in layouts]
+
+    def build(width: int) -> RenderableType:
+        for layout, need in zip(layouts, needed):
+            if need <= width:
+                return layout
+        return stacked if stacked is not None else layouts[-1]
+
+    return Fitted(build)
+
+
+def stack(headers: Sequence[str], rows: Sequence[Sequence[str]], bold: Sequence[bool] = ()) -> RenderableType:
+    """A table as lines, for a terminal too narrow for any table layout: the headers once, if any ('class:
+    logit · softmax'), then each row's first cell on a line and its other cells indented on the next, every
+    line folded at the edge rather than cut."""
+    lines: list[RenderableType] = []
+    if headers:
+        lines.append(Text(f"{headers[0]}: " + " · ".join(h for h in headers[1:] if h), style="dim", overflow="fold"))
+    for i, row in enumerate(rows):
+        style = "bold" if i < len(bold) and bold[i] else ""
+        lines.append(Text(row[0], style=style, overflow="fold"))
+        lines.append(Text(" " + " ".join(cell for cell in row[1:] if cell), style=style, overflow="fold"))
+    return Group(*lines)
+
+
 def natural_width(renderable: RenderableType) -> int:
     """The width a renderable takes when nothing limits it (to compare with the terminal's)."""
     console = Console(width=10_000, color_system=None, legacy_windows=False)
@@ -79,8 +107,19 @@ class Picture:
         """Columns it takes on the terminal: one per pixel."""
         return len(self.rows[0]) if self.rows else 0
 
+    def fitted(self, width: int) -> list[list[int]]:
+        """The pixels scaled down (nearest neighbour, aspect kept) to at most `width` columns: on a narrow
+        terminal a picture shrinks, it is never cropped."""
+        if width >= self.width or width < 1:
+            return self.rows
+        scale = width / self.width
+        columns = [min(self.width - 1, int(i / scale)) for i in range(width)]
+        picked = [min(len(self.rows) - 1, int(j / scale)) for j in range(max(1, round(len(self.rows) * scale)))]
+        return [[self.rows[r][c] for c in columns] for r in picked]
+
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        rows = self.rows if len(self.rows) % 2 == 0 else self.rows + [[0] * len(self.rows[0])]
+        rows = self.fitted(options.max_width)
+        rows = rows if len(rows) % 2 == 0 else rows + [[0] * len(rows[0])]
         plain = console.no_color or console.color_system is None
         for top, bottom in zip(rows[0::2], rows[1::2]):
             if plain:
@@ -93,7 +132,10 @@ class Picture:
             yield Segment.line()
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(self.width, self.width)
+        return Measurement(min(self.width, MIN_PICTURE), self.width)
+
+
+MIN_PICTURE = 14  # columns a picture may shrink to (half size) where the terminal is narrower than it
 
 
 class Trimmed:

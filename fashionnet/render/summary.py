@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from fashionnet.introspect import ModelSummary, ParamFacts
-from fashionnet.render.console import Trimmed, verbatim
+from fashionnet.render.console import Fitted, Trimmed, stack, verbatim
 
 
 def _shape(shape: list[int]) -> str:
@@ -97,7 +98,8 @@ def summary_view(
     totals = Table.grid(padding=(0, 2))
     totals.add_column(style="bold", no_wrap=True)
     totals.add_column(overflow="fold")
-    for key, value in totals_rows(summary, device_line, weights_line):
+    rows = totals_rows(summary, device_line, weights_line)
+    for key, value in rows:
         totals.add_row(key, value)
     return Trimmed(
         Group(
@@ -106,7 +108,9 @@ def summary_view(
             Text(""),
             _Adaptive(HEADERS, layer_rows(summary, depth), right={2, 3}),
             Text(""),
-            totals,
+            # values fold; where even the labels do not fit beside a short value, each label gets its own line
+            Fitted(lambda width: totals if max(cell_len(k) for k, _ in rows) + 14 <= width
+                   else stack((), [[key, value] for key, value in rows], [True] * len(rows))),
         )
     )
 
