@@ -435,7 +435,7 @@ def read_baseline() -> dict:
     data = _read_json(BASELINE, "benchmark baseline")
     if data is MISSING:
         return {"runs": {}, "rows": []}
-    if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or not isinstance(data.get("runs", {}), dict):
+    if not (isinstance(data, dict) and isinstance(data.get("rows"), list) and isinstance(data.get("runs", {}), dict)):
         raise BadRecord(f"{BASELINE}: not a benchmark baseline (an object with a list of rows); restore it with "
                         "git checkout benchmarks/baseline.json")
     for row in data["rows"]:
@@ -478,6 +478,10 @@ def check_results(day: Path) -> list:
     day.replace(aside)
     print(f"{day.name} was not a list of runs; kept aside as {aside.name}", file=sys.stderr)
     return []
+
+
+def shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def record_run(day: Path, runs: list, record: dict) -> Path:
@@ -551,7 +555,7 @@ def main() -> None:
     record = {"started": started.isoformat(timespec="seconds"), "machine": info, "rows": rows}
     day = record_run(day, runs, record)
     print(f"\n{len(rows) - missed} of {len(rows)} targets met; {slips} figure(s) more than {SLIP:.0%} worse "
-          f"than the baseline. Recorded in {day.relative_to(ROOT) if day.is_relative_to(ROOT) else day} (machine load {info['load_average'][0]:.1f} "
+          f"than the baseline. Recorded in {shown(day)} (machine load {info['load_average'][0]:.1f} "
           f"at the start, {info['load_average_after'][0]:.1f} at the end on {info['cores']} cores).")
     if args.save_baseline:
         try:

@@ -791,10 +791,8 @@ def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, p
     total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit)
     samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
     if plot is not None:
-        from fashionnet.plots import plot_mistakes
+        from fashionnet.plots import MISTAKES_PLOT_MAX, plot_mistakes
         from fashionnet.render.training import mistakes_heading
-
-        from fashionnet.plots import MISTAKES_PLOT_MAX
 
         if len(found) > MISTAKES_PLOT_MAX:
             typer.echo(f"The plot draws the first {MISTAKES_PLOT_MAX} of the {len(found):,} pictures shown", err=True)

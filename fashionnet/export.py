@@ -25,9 +25,9 @@ from torch import nn
 from fashionnet import CLASSES, __version__, calibration
 from fashionnet.errors import ExitCode, FashionNetError, UsageError, WeightsError
 from fashionnet.files import atomic_write, check_output
+from fashionnet.finite_outputs import unguarded
 from fashionnet.images import SIZE, load_image
 from fashionnet.onnx_runner import INPUT_NAME, OUTPUT_NAME, OnnxSession, require
-from fashionnet.finite_outputs import unguarded
 from fashionnet.weights import RANDOM, WeightsInfo, load_model
 
 FORMATS = ("onnx", "torchscript", "safetensors")

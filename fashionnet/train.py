@@ -398,10 +398,12 @@ def fit(
             seconds = time.perf_counter() - tick
             evaluator.load_state_dict(folded_state(model, recipe))
             try:  # the door every model output goes through (finite_outputs): a diverged run stops here
-                scores = evaluate(evaluator, test.images, test.labels, device, require_finite=True) if test is not None else None
+                scores = (evaluate(evaluator, test.images, test.labels, device, require_finite=True)
+                          if test is not None else None)
             except WeightsError:
+                kept = _kept(last_saved, out, save_optimizer)
                 raise WeightsError(f"epoch {epoch + 1}: the network's outputs stopped being numbers (training "
-                                   f"diverged; a smaller --lr may help); {_kept(last_saved, out, save_optimizer)}") from None
+                                   f"diverged; a smaller --lr may help); {kept}") from None
             stats = EpochStats(
                 epoch=epoch + 1,
                 train_loss=loss_sum.item() / n,
@@ -436,7 +438,8 @@ def fit(
         if teaching_epoch[0]:  # the teacher trains only in a fresh run: nothing is saved before it is done
             raise TrainingInterrupted(f"interrupted during the teacher's epoch {teaching_epoch[0]}: nothing was saved") from None
         running = len(history) + 1 if len(history) < recipe.epochs else recipe.epochs
-        raise TrainingInterrupted(f"interrupted during epoch {running}: {_kept(last_saved, out, save_optimizer)}") from None
+        kept = _kept(last_saved, out, save_optimizer)
+        raise TrainingInterrupted(f"interrupted during epoch {running}: {kept}") from None
     result.seconds = time.perf_counter() - began
     evaluator.load_state_dict(folded_state(model, recipe))
     result.model = evaluator.eval()

@@ -141,7 +141,8 @@ METADATA_RULES: dict[str, tuple] = {
     "normalization": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
     "recipe": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
     "history": (lambda v: isinstance(v, list) and all(_epoch_record(h) for h in v),
-                "a list of epoch records (whole epochs from 1, accuracies from 0 to 1, losses and times of at least 0)"),
+                "a list of epoch records (whole epochs from 1, accuracies from 0 to 1, losses and times of at "
+                "least 0)"),
     # fit_temperature searches 0.05..20; far outside that a "temperature" only breaks the probabilities
     calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0.01 <= v <= 100), "a temperature from 0.01 to 100"),
     "optimizer_param_groups": (lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v), "a list of objects"),

@@ -63,7 +63,7 @@ def first_that_fits(layouts: Sequence[RenderableType], stacked: RenderableType |
     needed = [natural_width(layout) for layout in layouts]
 
     def build(width: int) -> RenderableType:
-        for layout, need in zip(layouts, needed):
+        for layout, need in zip(layouts, needed, strict=True):
             if need <= width:
                 return layout
         return stacked if stacked is not None else layouts[-1]

@@ -15,9 +15,9 @@ from rich.constrain import Constrain
 from rich.table import Table
 from rich.text import Text
 
-from fashionnet.explain import Explanation, HiddenLayer
 from fashionnet.errors import printable
-from fashionnet.render.console import Fitted, Picture, Trimmed, first_that_fits, natural_width, stack
+from fashionnet.explain import Explanation, HiddenLayer
+from fashionnet.render.console import Picture, Trimmed, first_that_fits, stack
 from fashionnet.render.predict import bar, mask_picture, percent
 from fashionnet.render.summary import PictureGrid, SignedPicture
 from fashionnet.render.walkthrough import PROSE_WIDTH, Paragraph
@@ -120,7 +120,7 @@ def class_table(e: Explanation, lang: str) -> RenderableType:
 
     full, short = (lambda i: class_name(i, lang)), (lambda i: short_class(i, lang))
     layouts = [table(full, True), table(full, False), table(short, False), table(short, False, index=False, gap=0)]
-    headers = [t(key) for key in ("inside.col.class", "inside.col.logit", "inside.col.softmax", "inside.col.calibrated")]
+    headers = [t(f"inside.col.{key}") for key in ("class", "logit", "softmax", "calibrated")]
     rows = [[full(s.index), f"{s.logit:+.3f}", percent(s.softmax), percent(s.calibrated)] for s in e.classes]
     return first_that_fits(layouts, stack(headers, rows, [s.index == e.top for s in e.classes]))
 

@@ -255,7 +255,8 @@ def comparison_view(comparison) -> RenderableType:
     def stacked() -> RenderableType:
         lines: list[RenderableType] = []
         for what, mine, theirs in comparison.rows:
-            lines += [Text(for_terminal(what), style="bold"), Text(f"  tutorial: {for_terminal(mine)}", overflow="fold"),
+            lines += [Text(for_terminal(what), style="bold"),
+                      Text(f"  tutorial: {for_terminal(mine)}", overflow="fold"),
                       Text(f"  shipped:  {for_terminal(theirs or '--')}", overflow="fold")]
         return Group(*lines)
 

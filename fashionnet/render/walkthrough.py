@@ -25,7 +25,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from fashionnet.render.console import Fitted, Picture, first_that_fits, natural_width, print_whole, stack, verbatim
+from fashionnet.render.console import Fitted, Picture, first_that_fits, print_whole, stack, verbatim
 from fashionnet.walkthrough import (
     Block,
     Code,
@@ -166,8 +166,8 @@ def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
     """The ten classes with probability and bar; where the full class names do not fit the terminal, the
     names alone (a translated name without its English one), then no bars, so no name is ever broken."""
     class_header, probability_header, note_header = block.headers
-    notes = [block.separator.join(label for flag, label in ((r.predicted, block.predicted_label), (r.true, block.true_label))
-                                  if flag and label) for r in block.rows]
+    marks = [((r.predicted, block.predicted_label), (r.true, block.true_label)) for r in block.rows]
+    notes = [block.separator.join(label for flag, label in pairs if flag and label) for pairs in marks]
 
     def table(short: bool, bars: bool = True) -> Table:
         grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
@@ -177,7 +177,7 @@ def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
         if bars:
             grid.add_column("", no_wrap=True)
         grid.add_column(note_header, no_wrap=bars, overflow="fold")
-        for row, note in zip(block.rows, notes):
+        for row, note in zip(block.rows, notes, strict=True):
             style = "bold" if row.predicted else None
             name = row.short if short and row.short else row.name
             cells = [str(row.index), name, f"{row.probability:.4f}"]
@@ -187,7 +187,7 @@ def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
         return grid
 
     layouts = [table(False), table(True), table(True, bars=False)]
-    rows = [[f"{r.index} {r.short or r.name}", f"{r.probability:.4f}", note] for r, note in zip(block.rows, notes)]
+    rows = [[f"{r.index} {r.short or r.name}", f"{r.probability:.4f}", note] for r, note in zip(block.rows, notes, strict=True)]
     return first_that_fits(layouts, stack(block.headers, rows, [r.predicted for r in block.rows]))
 
 
