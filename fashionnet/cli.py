@@ -1042,10 +1042,10 @@ def run() -> int | str | None:
     leaving: tests run several in one process this way."""
     from fashionnet.streams import finish_streams, prepare_streams
 
-    prepare_streams()
-    try:
-        from fashionnet.startup import check_current_folder
+    from fashionnet.startup import check_current_folder
 
+    try:  # once, for every command: closed standard streams and a deleted current folder
+        prepare_streams()
         check_current_folder()
     except SystemExit as done:
         return done.code

@@ -56,12 +56,12 @@ TRAIN = ["--data-dir", "{D}", "--epochs", "1", "--limit", "100", "--batch-size",
          "--no-photos", "--out", "{O}", "--quiet"]
 MATRIX: dict[str, Case] = {
     # summary runs the model on a batch of zeros for its shapes, and shows none of its outputs
-    "summary": Case(["--json"], weights=["--weights", "{W}"], runs_model=False),
+    "summary": Case([], weights=["--weights", "{W}"], runs_model=False),
     "params": Case(["--plot", "{O}", "--name", "linear_relu_stack.4.bias"], weights=["--weights", "{W}"], out=".png",
                    runs_model=False),
     "walkthrough": Case(["--step", "1", "--notebook", "{O}"], weights=["--weights", "{W}", "--step", "6"],
                         picture=["--image", "{P}", "--step", "6"], out=".ipynb"),
-    "data": Case(["--data-dir", "{D}", "--json"], runs_model=False, base_code=ExitCode.DATA),  # 600 training images
+    "data": Case(["--data-dir", "{D}"], runs_model=False, base_code=ExitCode.DATA),  # 600 training images
     "train": Case(TRAIN, weights=["--resume", "{W}", "--data-dir", "{D}", "--epochs", "2", "--out", "{O}", "--quiet"],
                   out=".safetensors"),
     "evaluate": Case(["--data-dir", "{D}", "--plot", "{O}"], weights=["--weights", "{W}", "--data-dir", "{D}"],
@@ -141,7 +141,8 @@ def _hostile_copy(folder: Path, source: Path, suffix: str) -> Path:
 def test_hostile_names_reach_no_terminal_markup_plot_or_json_raw(cli, tmp_path, fake_data, trained, command):
     """The outside-text door (outside_text): a picture, checkpoint, data folder and output named with
     ESC, rich markup, mathtext and a byte that is not UTF-8 - every command answers normally, no ESC
-    and no undecodable byte reaches stdout or stderr, and JSON carries path_bytes for the real name."""
+    and no undecodable byte reaches stdout or stderr, and JSON carries path_bytes for the real name.
+    On a terminal of 24 columns (narrow terminals, console.unclipped): nothing is cut with '…'."""
     case = MATRIX[command]
     picture = _hostile_copy(tmp_path / "in", PICTURE, ".png")
     weights = _hostile_copy(tmp_path / "w", trained if command == "train" else SHIPPED, ".safetensors")
@@ -152,8 +153,9 @@ def test_hostile_names_reach_no_terminal_markup_plot_or_json_raw(cli, tmp_path, 
     values = {"W": weights, "P": picture, "D": data, "O": out}
     runs = [case.base] + ([case.weights] if case.weights and command in ("summary", "walkthrough", "train") else [])
     for args in runs:
-        result = cli(command, *fill(args, **values))
+        result = cli(command, *fill(args, **values), env={"COLUMNS": "24"})
         one_line_at_most(result)
+        assert "…".encode() not in result.stdout, (command, result.stdout.decode()[-600:])
         if command == "walkthrough" and args is case.weights:  # its code names the file: UTF-8 names only
             assert result.returncode == ExitCode.USAGE and b"not UTF-8" in result.stderr, result.stderr
             continue
@@ -171,6 +173,45 @@ def test_hostile_names_reach_no_terminal_markup_plot_or_json_raw(cli, tmp_path, 
     if command == "train":  # the tool reads back what it wrote under such a name
         result = cli("train", *fill(case.weights, **values))
         assert result.returncode == 0, result.stderr
+
+
+def _hostile_checkpoints(folder: Path) -> dict[str, Path]:
+    folder.mkdir()
+    made = {"empty": b"", "truncated": SHIPPED.read_bytes()[:5000], "a zip (torch.save)": b"PK\x03\x04" + bytes(60),
+            "a huge header": struct.pack("<Q", 2**62) + b"{}"}
+    files = {}
+    for name, content in made.items():
+        (folder / f"{len(files)}.safetensors").write_bytes(content)
+        files[name] = folder / f"{len(files)}.safetensors"
+    (folder / "dir.safetensors").mkdir()
+    files["a folder"] = folder / "dir.safetensors"
+    os.mkfifo(folder / "fifo.safetensors")
+    files["a FIFO"] = folder / "fifo.safetensors"
+    return files
+
+
+@pytest.mark.parametrize("command", commands())
+def test_hostile_checkpoints_and_pictures_in_every_command(cli, tmp_path, fake_data, fifo_watchdog, command):
+    """Every command that reads a checkpoint refuses each hostile one in one line (exit 4), and every
+    command that reads a picture each hostile picture (exit 1): nothing hangs on a FIFO."""
+    case = MATRIX[command]
+    checkpoints = _hostile_checkpoints(tmp_path / "w")
+    fifo_watchdog(checkpoints["a FIFO"])
+    for what, weights in checkpoints.items() if case.weights else ():
+        result = cli(command, *fill(case.weights, W=weights, P=PICTURE, D=fake_data, O=tmp_path / f"o{case.out or ''}"))
+        one_line_at_most(result)
+        assert result.returncode == ExitCode.WEIGHTS, (command, what, result.stderr)
+    pictures = tmp_path / "p"
+    pictures.mkdir()
+    (pictures / "empty.png").write_bytes(b"")
+    (pictures / "cut.png").write_bytes(PICTURE.read_bytes()[:200])
+    (pictures / "text.png").write_bytes(b"not a picture\n")
+    os.mkfifo(pictures / "fifo.png")
+    fifo_watchdog(pictures / "fifo.png")
+    for picture in sorted(pictures.iterdir()) if case.picture else ():
+        result = cli(command, *fill(case.picture, P=picture))
+        one_line_at_most(result)
+        assert result.returncode == ExitCode.INPUT_FAILED, (command, picture.name, result.stderr)
 
 
 def test_the_resumed_checkpoint_under_a_non_utf8_name(cli, tmp_path, fake_data):
@@ -233,6 +274,20 @@ def test_closed_stdin_is_one_door_for_every_command(monkeypatch, capsys, tmp_pat
         assert code in (ExitCode.INPUT_FAILED, ExitCode.USAGE) and len(lines) == 1, (name, err)
         assert "Traceback" not in err and ("stdin is closed" in err or code == ExitCode.USAGE), (name, err)
         signal.signal(signal.SIGINT, handler)
+
+
+def test_closed_stdout_is_one_line_for_every_command(monkeypatch, capsys):
+    """`>&-`: every command, one line and exit 2, before any work."""
+    from fashionnet.cli import run
+
+    for name in commands():
+        monkeypatch.setattr(sys, "stdout", None)
+        monkeypatch.setattr(sys, "argv", ["fashionnet", name, *fill(MATRIX[name].base, P="x.png", D="d", O="o")])
+        code = run()
+        monkeypatch.undo()
+        err = capsys.readouterr().err
+        assert code == ExitCode.USAGE and err.strip() == "error: standard output is closed; redirect it to a file " \
+            "or /dev/null", (name, err)
 
 
 def test_matplotlib_never_creates_a_missing_home(monkeypatch, tmp_path):

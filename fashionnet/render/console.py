@@ -136,19 +136,95 @@ class Picture:
 
 
 MIN_PICTURE = 14  # columns a picture may shrink to (half size) where the terminal is narrower than it
+NARROW = 40  # below this width, tables that do not fit are stacked (Trimmed, unclipped)
+
+
+def unclipped(renderable, width: int):
+    """The rule for narrow terminals, for everything a command prints (Trimmed applies it): a name or a
+    figure is never cut with '…'. A table wider than the terminal becomes stacked lines (`stack`); text
+    that would end in '…' folds instead; groups, panels, paddings and Fitted layouts are followed inside.
+    Where everything fits, nothing changes."""
+    from rich.padding import Padding
+    from rich.panel import Panel
+    from rich.table import Table
+
+    if isinstance(renderable, Table):
+        if natural_width(renderable) <= width:
+            return renderable
+        return _stacked_table(renderable, width)
+    if isinstance(renderable, Group):
+        renderable._render = [unclipped(r, width) for r in renderable.renderables]
+        return renderable
+    if isinstance(renderable, Fitted):
+        build = renderable.build
+        return Fitted(lambda w: unclipped(build(w), w))
+    if isinstance(renderable, (Panel, Padding)):
+        renderable.renderable = unclipped(renderable.renderable, max(1, width - 4))
+        return renderable
+    if isinstance(renderable, Trimmed):
+        renderable.renderable = unclipped(renderable.renderable, width)
+        return renderable
+    if isinstance(renderable, Text) and renderable.overflow != "ignore" and (
+        renderable.overflow == "ellipsis" or renderable.no_wrap
+    ):
+        copy = renderable.copy()
+        copy.overflow, copy.no_wrap = "fold", False
+        return copy
+    return renderable
+
+
+def _stacked_table(table, width: int) -> RenderableType:
+    """A table's rows as `stack` lines (headers from its columns, when it shows them); a cell that is
+    not text (a picture) keeps its own line."""
+    columns = table.columns
+    count = max((len(c._cells) for c in columns), default=0)
+    headers = [Text.from_markup(c.header) if isinstance(c.header, str) else c.header for c in columns]
+    lines: list[RenderableType] = []
+    if table.show_header and any(str(h) for h in headers):
+        head = Text(overflow="fold", style="dim")
+        head.append_text(Text(str(headers[0]) or "-"))
+        rest = [str(h) for h in headers[1:] if str(h)]
+        if rest:
+            head.append(": " + " · ".join(rest))
+        lines.append(head)
+    for i in range(count):
+        cells = [c._cells[i] if i < len(c._cells) else "" for c in columns]
+        style = table.rows[i].style if i < len(table.rows) else None
+        texts = [Text.from_markup(cell) if isinstance(cell, str) else cell for cell in cells]
+        first, others = texts[0], texts[1:]
+        if isinstance(first, Text):
+            lines.append(Text.assemble(first, style=style or "", overflow="fold"))
+        else:
+            lines.append(unclipped(first, width))
+        joined = Text(" ", overflow="fold", style=style or "")
+        for cell in others:
+            if isinstance(cell, Text):
+                if cell.plain.strip():
+                    joined.append_text(cell)
+                    joined.append(" ")
+            else:
+                lines.append(unclipped(cell, width))
+        if joined.plain.strip():
+            joined.rstrip()
+            lines.append(joined)
+    return Group(*lines)
 
 
 class Trimmed:
     """Any renderable with the spaces at the end of each line removed: rich pads table cells and
-    panels to their width, which leaves trailing blanks in piped output and copied text."""
+    panels to their width, which leaves trailing blanks in piped output and copied text. On a terminal
+    narrower than the renderable, `unclipped` applies: stacked, folded, never cut."""
 
     def __init__(self, renderable):
         self.renderable = renderable
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        renderable = self.renderable
+        if options.max_width < NARROW and natural_width(renderable) > options.max_width:
+            renderable = unclipped(renderable, options.max_width)
         # Segment.split_lines, not console.render_lines: that one would crop lines we keep whole on
         # purpose (a 61-character module line of print(model) at 60 columns).
-        for line in Segment.split_lines(console.render(self.renderable, options)):
+        for line in Segment.split_lines(console.render(renderable, options)):
             yield from _rstrip(line)
             yield Segment.line()
 
