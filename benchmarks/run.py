@@ -340,8 +340,9 @@ def figure(row: dict) -> float | None:
     """The number a row is judged by: `value` (rows from older records may only have `ratio`); None when
     it could not be measured (NaN, written as null)."""
     value = row.get("value", row.get("ratio"))
-    real = isinstance(value, (int, float)) and not isinstance(value, bool)  # true is not 1.0
-    return value if real and math.isfinite(value) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):  # true is not 1.0
+        return None
+    return value if math.isfinite(value) else None
 
 
 def meets(row: dict) -> bool:

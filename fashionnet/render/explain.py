@@ -81,6 +81,8 @@ def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: s
     parts: list[RenderableType] = [_heading(title, lang), _prose(fire, lang)]
     if not layer.strongest:
         return parts
+    if all(abs(u.from_pixels) < 5e-4 for u in layer.strongest):  # a blank picture: no pixel drove any unit
+        return [*parts, _prose(t("inside.layer.no_pixels"), lang)]
     parts.append(_prose(t("inside.layer1.text" if first else "inside.layer2.text"), lang))
     cells = []
     for unit in layer.strongest:
@@ -145,7 +147,8 @@ def _output(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     inputs = e.layers[-1].units if e.layers else 0
     return [
         _heading(t("inside.output.title", number=number, linear=e.output, inputs=inputs, classes=len(e.classes)), lang),
-        _prose(t("inside.output.text", temperature=f"{e.temperature:g}"), lang),
+        _prose(t("inside.output.text", temperature=f"{e.temperature:g}") if e.temperature != 1.0
+               else t("inside.output.text.no_temperature"), lang),
         Text(""),
         class_table(e, lang),
         Text(""),
