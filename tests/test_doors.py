@@ -476,3 +476,14 @@ def test_training_that_diverges_stops_at_the_evaluation(monkeypatch, tmp_path, f
             data.load_split("train", fake_data, limit=100), data.load_split("test", fake_data),
             torch.device("cpu"))
 
+
+
+def test_outside_text_has_one_door_per_destination():
+    """rich's escape and the percent-encoding of names live in outside_text only: every other module
+    reaches a destination through its function there."""
+    for path in (ROOT / "fashionnet").rglob("*.py"):
+        if path.name == "outside_text.py":
+            continue
+        source = path.read_text()
+        assert "rich.markup import escape" not in source, path
+        assert "quote(os.fsencode" not in source, path

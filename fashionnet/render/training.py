@@ -6,7 +6,6 @@ from pathlib import Path
 
 from rich.color import Color
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.style import Style
 from rich.table import Table
@@ -27,13 +26,13 @@ def data_view(report) -> RenderableType:
     if report.folder is None:
         searched = Table.grid(padding=(0, 2))
         for how, path in report.searched:
-            searched.add_row(f"[dim]{escape(how)}[/]", for_markup(str(path)))
+            searched.add_row(f"[dim]{for_markup(how)}[/]", for_markup(str(path)))
         return Group(Text("FashionMNIST was not found. Looked in:", style="bold red"), searched)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_row("Folder", for_markup(str(report.folder)))
-    head.add_row("Found via", escape(report.how))
-    head.add_row("Files", escape(", ".join(Path(p).name for p in report.files.values())))
+    head.add_row("Found via", for_markup(report.how))
+    head.add_row("Files", for_markup(", ".join(Path(p).name for p in report.files.values())))
     parts.append(head)
     counts = Table(show_edge=False, header_style="bold", pad_edge=False)
     counts.add_column("Class")
