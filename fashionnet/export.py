@@ -216,7 +216,8 @@ def _run_torchscript(tmp: str) -> tuple[Callable[[np.ndarray], np.ndarray], dict
     extra = {TORCHSCRIPT_METADATA: ""}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded = torch.jit.load(tmp, map_location="cpu", _extra_files=extra)
+        with open(tmp, "rb") as f:  # by Python, so any name the system allows (torch wants UTF-8 names)
+            loaded = torch.jit.load(io.BytesIO(f.read()), map_location="cpu", _extra_files=extra)
     loaded.eval()
 
     def run(x: np.ndarray) -> np.ndarray:

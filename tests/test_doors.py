@@ -487,3 +487,13 @@ def test_outside_text_has_one_door_per_destination():
         source = path.read_text()
         assert "rich.markup import escape" not in source, path
         assert "quote(os.fsencode" not in source, path
+
+
+def test_every_export_format_under_a_hostile_name(cli, tmp_path):
+    """TorchScript's loader wants UTF-8 names: the check reads the file through Python instead."""
+    for suffix in (".pt", ".onnx"):
+        out = tmp_path / (HOSTILE_NAME + suffix)
+        result = cli("export", "--out", str(out), "--json")
+        one_line_at_most(result)
+        assert result.returncode == 0 and out.exists(), result.stderr
+        assert json.loads(result.stdout)["out_bytes"].endswith("%FF" + suffix)
