@@ -26,7 +26,7 @@ from torch import nn
 
 from fashionnet.data import Split
 from fashionnet.epochs import EpochStats
-from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError, printable
+from fashionnet.errors import OutputError, TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.files import OutputClaim
 from fashionnet.finite_outputs import check
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
@@ -162,7 +162,12 @@ def fit_tutorial(
                                len(images) / seconds if seconds > 0 else 0.0, recipe.lr)
             result.history.append(stats)
             if out is not None:
-                save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, train), claim)
+                try:
+                    save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, train), claim)
+                except OutputError as exc:  # a full disk at epoch 3: epoch 2 is still there, say so
+                    if not saved:
+                        raise
+                    raise OutputError(f"{exc}; epoch {saved} is saved in {printable(str(out))}") from None
                 saved = t + 1
             if epoch_end is not None:
                 epoch_end(stats)

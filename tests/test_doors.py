@@ -454,6 +454,10 @@ def test_a_full_disk_mid_training_says_which_epoch_is_kept(monkeypatch, invoke, 
     result = invoke("train", *fill(TRAIN, D=fake_data, O=out)[:-1], "--epochs", "2")
     assert result.exit_code == ExitCode.USAGE, result.stderr
     assert "epoch 1 is saved in" in result.stderr and f"--resume {out}" in result.stderr, result.stderr
+    calls.clear()
+    tutorial = invoke("train", "--recipe", "tutorial", "--data-dir", str(fake_data), "--limit", "100", "--epochs", "2",
+                      "--out", str(tmp_path / "t.safetensors"), "--quiet")
+    assert tutorial.exit_code == ExitCode.USAGE and "epoch 1 is saved in" in tutorial.stderr, tutorial.stderr
 
 
 def test_walkthrough_guards_the_model_its_code_builds(cli, fake_data, overflow):
