@@ -210,6 +210,17 @@ def _foreign_format(path: Path) -> str | None:
     return None
 
 
+CHECKPOINT_MAX_BYTES = 256 * 2**20  # a checkpoint with optimizer and teacher state is about 30 MB
+_ITEM_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+               "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
+
+def _declared_bytes(f, key: str) -> int:
+    """What a tensor's header says it takes, before it is read (unknown dtypes count as 8 bytes)."""
+    piece = f.get_slice(key)
+    return math.prod(piece.get_shape()) * _ITEM_BYTES.get(piece.get_dtype(), 8)
+
+
 @contextlib.contextmanager
 def _text_name(path: Path):
     """A name safetensors (Rust, UTF-8 only) can open for `path`: the path itself, or for a name that is
@@ -243,6 +254,10 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
         with _text_name(path) as name, safe_open(name, framework="pt", device="cpu") as f:
             raw_meta = f.metadata()
             keys = [k for k in f.keys() if training or not k.startswith(TRAINING_PREFIX)]
+            declared = sum(_declared_bytes(f, key) for key in keys)  # from the header: nothing allocated yet
+            if declared > CHECKPOINT_MAX_BYTES:
+                raise WeightsError(f"{path}: declares {declared / 2**20:,.0f} MiB of tensors, more than any fashionnet "
+                                   f"checkpoint holds (at most {CHECKPOINT_MAX_BYTES >> 20} MiB); not reading them")
             tensors = {key: f.get_tensor(key) for key in keys}
     except PermissionError:
         raise WeightsError(f"{path}: permission denied") from None

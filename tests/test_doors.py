@@ -501,3 +501,12 @@ def test_every_export_format_under_a_hostile_name(cli, tmp_path):
         one_line_at_most(result)
         assert result.returncode == 0 and out.exists(), result.stderr
         assert json.loads(result.stdout)["out_bytes"].endswith("%FF" + suffix)
+
+
+def test_a_checkpoint_declaring_more_than_any_checkpoint_holds_is_not_read(monkeypatch, invoke):
+    """Files read: a checkpoint's tensors are counted from its header before any is allocated."""
+    from fashionnet import weights
+
+    monkeypatch.setattr(weights, "CHECKPOINT_MAX_BYTES", 2**20)  # the shipped weights hold 2.7 MB
+    result = invoke("summary", "--weights", str(SHIPPED))
+    assert result.exit_code == ExitCode.WEIGHTS and "MiB of tensors" in result.stderr, result.stderr
