@@ -806,10 +806,8 @@ def export(
 def run() -> int | str | None:
     """One command line (sys.argv), as the installed command runs it, returning its exit code instead of
     leaving: tests run several in one process this way."""
-    from fashionnet.startup import import_torch_from_a_short_path
+    from fashionnet.startup import check_current_folder, import_torch_from_a_short_path
     from fashionnet.streams import finish_streams, prepare_streams
-
-    from fashionnet.startup import check_current_folder
 
     try:  # once, for every command: closed standard streams and a deleted current folder
         prepare_streams()

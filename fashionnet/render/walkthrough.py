@@ -128,7 +128,8 @@ def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
         return grid
 
     layouts = [table(False), table(True), table(True, bars=False)]
-    rows = [[f"{r.index} {r.short or r.name}", f"{r.probability:.4f}", note] for r, note in zip(block.rows, notes, strict=True)]
+    rows = [[f"{r.index} {r.short or r.name}", f"{r.probability:.4f}", note]
+            for r, note in zip(block.rows, notes, strict=True)]
     return first_that_fits(layouts, stack(block.headers, rows, [r.predicted for r in block.rows]))
 
 
