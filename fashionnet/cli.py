@@ -35,11 +35,15 @@ class _OneLineErrors(TyperGroup):
     """Report usage errors as a single line on stderr (exit 2) instead of a usage box."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        for param in self.params:  # fashionnet's installer: atomic writes, one-line refusals (completion.py)
-            if param.name == "install_completion":
-                param.callback = _install_completion
+        for param in self.params:  # both answered by fashionnet.completion, for the shell named or this one
+            if param.name in _COMPLETION_HELP:
+                param.help = _COMPLETION_HELP[param.name]
         try:
             _check_completion_request()
+            if _answer_completion_option(sys.argv[1:] if args is None else list(args), prog_name):
+                if not standalone_mode:
+                    return 0
+                sys.exit(0)
             rv = super().main(
                 args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra
             )
@@ -96,14 +100,21 @@ class _Command(TyperCommand):
                     formatter.write_dl(rows)
 
 
-def _install_completion(ctx, param, value):
-    """--install-completion, with its module (and the file-writing one under it) imported only when asked
-    for: every `--help` runs this callback."""
-    if not value or ctx.resilient_parsing:
-        return value
-    from fashionnet.completion import install_callback
+_COMPLETION_HELP = {
+    "install_completion": "Install completion for SHELL (bash, zsh, fish, pwsh) or, without one, the current shell.",
+    "show_completion": "Print the completion script for SHELL or, without one, the current shell.",
+}
 
-    return install_callback(ctx, param, value)
+
+def _answer_completion_option(args: list[str], prog_name: str | None) -> bool:
+    """`--install-completion [SHELL]` / `--show-completion [SHELL]`, answered before Typer parses (its own
+    options ignore the shell named); the module (and the file-writing one under it) imported only then."""
+    if not any(arg.partition("=")[0] in ("--install-completion", "--show-completion") for arg in args):
+        return False
+    from fashionnet.completion import answer
+
+    name = prog_name or os.path.basename(sys.argv[0])
+    return answer(args, "fashionnet" if name in ("", "__main__.py") else name)
 
 
 def _check_completion_request() -> None:
