@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade 'pip>=25.1'  # 25.1: --group reads pyproject.toml's [dependency-groups]
 	$(BIN)/pip install -q -c constraints.txt torch torchvision
-	$(BIN)/pip install -q -c constraints.txt -e '.[export]' --group dev
+	$(BIN)/pip install -q -c constraints.txt -e '.[export,heic]' --group dev
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install fashionnet (editable, with test tools)
