@@ -526,7 +526,9 @@ def walkthrough(
 def data(
     data_dir: DataDirOption = None,
     download: Annotated[bool, typer.Option("--download", help="Download the official files into the user cache (needs internet).")] = False,
-    samples: Annotated[bool, typer.Option("--samples", help="Only print the folder of the sample pictures that ship with fashionnet (photos/ inside it).")] = False,
+    samples: Annotated[bool, typer.Option(
+        "--samples", help="Only print the folder of the sample pictures that ship with fashionnet (photos/ inside it)."
+    )] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show where FashionMNIST was found, its files, and the number of images per split and class."""
@@ -535,7 +537,8 @@ def data(
 
     if samples:
         if download or data_dir is not None:
-            raise UsageError(f"--samples only prints a folder; it does nothing with {'--download' if download else '--data-dir'}")
+            other = "--download" if download else "--data-dir"
+            raise UsageError(f"--samples only prints a folder; it does nothing with {other}")
         folders = _sample_folders()
         if as_json:
             _print_json({"samples": folders[0], "photos": folders[1]})
@@ -573,7 +576,11 @@ def train(
     save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
     limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
-    photos: Annotated[Optional[Path], typer.Option("--photos", metavar="FILE.npz", callback=_expand_user, help="Photo drawings to mix into every batch (made by tools/make_drawings.py in fashionnet's source).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
+    photos: Annotated[Optional[Path], typer.Option(
+        "--photos", metavar="FILE.npz", callback=_expand_user,
+        help="Photo drawings to mix into every batch (made by tools/make_drawings.py in fashionnet's source).",
+        show_default="the shipped fashionnet/drawings/photo-drawings.npz",
+    )] = None,
     no_photos: Annotated[bool, typer.Option("--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
     teacher_epochs: Annotated[Optional[int], typer.Option("--teacher-epochs", metavar="N", min=0, help="Epochs of the CNN teacher trained first for distillation; 0: none.", show_default=str(RECIPE_DEFAULTS["teacher_epochs"]))] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG (needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
@@ -583,8 +590,8 @@ def train(
     """Train the tutorial's network on FashionMNIST and real photo drawings; save a checkpoint every epoch.
 
     The default recipe first trains a small CNN teacher, then the network learns from its answers, the
-    labels and the photo drawings (docs/training.md in fashionnet's source). The train loss it reports is what it minimises (a
-    mix of those); the test loss is the plain cross-entropy that evaluate reports."""
+    labels and the photo drawings (docs/training.md in fashionnet's source). The train loss it reports is
+    what it minimises (a mix of those); the test loss is the plain cross-entropy that evaluate reports."""
     _import_torch()
     from fashionnet import data as data_mod
     from fashionnet import photos as photo_mod
@@ -859,8 +866,13 @@ class Invert(str, Enum):
              short_help="Classify image files.")
 @handle_errors
 def predict(
-    paths: Annotated[Optional[list[str]], typer.Argument(metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False)] = None,
-    samples: Annotated[bool, typer.Option("--samples", help="Also classify the pictures that ship with fashionnet: ten FashionMNIST test images and six photos (their folder: fashionnet data --samples).")] = False,
+    paths: Annotated[Optional[list[str]], typer.Argument(
+        metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False
+    )] = None,
+    samples: Annotated[bool, typer.Option(
+        "--samples", help="Also classify the pictures that ship with fashionnet: ten FashionMNIST test images and "
+        "six photos (their folder: fashionnet data --samples).",
+    )] = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look inside sub-folders too.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", "-k", metavar="N", min=1, max=10, help="How many classes to show per image.")] = 3,
     show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 image the model saw next to each result.")] = False,

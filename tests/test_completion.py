@@ -112,7 +112,8 @@ def test_a_shell_without_completion_is_refused_in_one_line(complete, running_she
     home = running_shell("dash")
     result = complete("--show-completion")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr.count("\n") == 1 and "dash shell" in result.stderr and "--show-completion bash" in result.stderr
+    assert result.stderr.count("\n") == 1 and "dash shell" in result.stderr
+    assert "--show-completion bash" in result.stderr
     result = complete("--show-completion", "bash")  # from dash, a named shell still prints
     assert result.exit_code == 0 and SCRIPT_MARKS["bash"] in result.stdout
     for option in ("--install-completion", "--show-completion"):

@@ -147,9 +147,8 @@ def test_without_fcntl_the_save_lock_is_filelocks(tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` fails, as on Windows
     other = FileLock(tmp_path / LOCK_NAME, timeout=0)  # another run's attempt, that must not get in
-    with _folder_lock(tmp_path):
-        with pytest.raises(Timeout):
-            other.acquire()
+    with _folder_lock(tmp_path), pytest.raises(Timeout):
+        other.acquire()
     other.acquire()
     other.release()
     atomic_write(tmp_path / "out.txt", lambda name: Path(name).write_text("saved"))
