@@ -1112,8 +1112,8 @@ EXIT_CODES = {
               f"overwrite); 4 bad checkpoint; {_INTERRUPTED}",
     "walkthrough": f"Exit codes: 0 success; 1 the --image picture could not be read; 2 usage error (bad option, "
                    f"refused overwrite); 3 FashionMNIST missing or corrupt (--real); 4 bad checkpoint; {_INTERRUPTED}",
-    "data": f"Exit codes: 0 FashionMNIST found and complete; 2 usage error; 3 FashionMNIST missing, incomplete "
-            f"or corrupt; {_INTERRUPTED}",
+    "data": f"Exit codes: 0 FashionMNIST found and complete (with --samples: the folder printed); 2 usage error; "
+            f"3 FashionMNIST missing, incomplete or corrupt; {_INTERRUPTED}",
     "train": f"Exit codes: 0 trained and saved; 1 a file could not be read; 2 usage error (bad option, refused "
              f"overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt, or the photo "
              f"drawings (--photos) missing, corrupt or stale; 4 bad --resume "
