@@ -366,7 +366,10 @@ def tutorial_session(device: torch.device | None = None):
         try:
             yield
         finally:
-            torch.set_printoptions(**saved) if saved is not None else torch.set_printoptions(profile="default")
+            if saved is not None:
+                torch.set_printoptions(**saved)
+            else:
+                torch.set_printoptions(profile="default")
 
 
 def _print_options(torch) -> dict | None:
