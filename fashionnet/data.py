@@ -29,16 +29,20 @@ EXPECTED = {"train": 60_000, "test": 10_000}
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 HOW_TO_GET = (
     "get FashionMNIST in one of three ways: install the Debian/Ubuntu package "
-    "(sudo apt-get install dataset-fashion-mnist, or `make data`); download it with "
+    "(sudo apt-get install dataset-fashion-mnist); download it with "
     "`fashionnet data --download` (needs internet); or put the four official *-ubyte.gz files in a "
     f"folder and pass --data-dir DIR or set {ENV_VAR}=DIR"
 )
 
 
 def cache_dir() -> Path:
-    """The per-user folder where `--download` puts the data ($XDG_CACHE_HOME/fashionnet/FashionMNIST)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "fashionnet" / "FashionMNIST"
+    """The per-user folder where `--download` puts the data: FashionMNIST in fashionnet's cache folder, by
+    each system's rule (platformdirs): $XDG_CACHE_HOME/fashionnet or ~/.cache/fashionnet on Linux (a
+    relative $XDG_CACHE_HOME is ignored, as the XDG rules say), ~/Library/Caches/fashionnet on macOS,
+    %LOCALAPPDATA%\\fashionnet\\Cache on Windows."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("fashionnet", appauthor=False) / "FashionMNIST"
 
 
 @dataclass

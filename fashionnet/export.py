@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fashionnet import CLASSES, __version__, calibration
+from fashionnet import CLASSES, SAMPLES_DIR, __version__, calibration
 from fashionnet.errors import ExitCode, FashionNetError, UsageError, WeightsError
 from fashionnet.files import atomic_write, check_output
 from fashionnet.finite_outputs import unguarded
@@ -37,7 +37,6 @@ HALF_TOLERANCE = 2e-2  # float16 keeps ~3 significant digits: the shipped weight
 DEFAULT_OPSET = 17  # run by every onnxruntime since 1.12
 MIN_OPSET, MAX_OPSET = 9, 20  # range of torch's TorchScript-based ONNX exporter
 RANDOM_INPUTS = 256
-SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 TORCHSCRIPT_METADATA = "fashionnet.json"  # the name of the metadata file inside a TorchScript archive
 INPUT_DESCRIPTION = f"float32 [N, {SIZE}, {SIZE}], pixels / 255 in [0, 1] (torchvision's ToTensor), light garment on black"
 

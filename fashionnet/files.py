@@ -217,15 +217,24 @@ class OutputClaim:
         self.identity = _identity(self.path)
 
 
+LOCK_NAME = ".fashionnet-save.lock"  # the lock file where the folder itself cannot be locked (no fcntl)
+
+
 @contextlib.contextmanager
 def _folder_lock(folder: Path):
     """An exclusive lock on the folder while a save checks its claim and renames: two runs of ours cannot
-    both pass the check. Where a folder cannot be locked (not opened, no flock) the check still runs."""
+    both pass the check. POSIX: flock on the folder itself, which leaves no file behind. Without fcntl
+    (Windows): filelock's lock file in the folder (LOCK_NAME; filelock removes it there on release).
+    Where a folder cannot be locked (not opened, no locks on that file system) the check still runs."""
     try:
         import fcntl
-
+    except ImportError:
+        with _lock_file(folder / LOCK_NAME):
+            yield
+        return
+    try:
         fd = os.open(folder, os.O_RDONLY)
-    except (ImportError, OSError):
+    except OSError:
         yield
         return
     try:
@@ -236,6 +245,22 @@ def _folder_lock(folder: Path):
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def _lock_file(path: Path):
+    from filelock import FileLock
+
+    lock = FileLock(path)
+    try:
+        lock.acquire()
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 TEMP_NAME_MAX = 200  # bytes of the target's name kept in a temporary name (the rest is a short hash)

@@ -320,15 +320,28 @@ def tutorial_session(device: torch.device | None = None):
     on) without disturbing the caller: the global random state and print options come back afterwards."""
     import torch
 
-    opts = torch._tensor_str.PRINT_OPTS  # torch has no public getter for its print options
-    saved = {k: getattr(opts, k) for k in ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")}
+    saved = _print_options(torch)
     devices = [device.index or 0] if device is not None and device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.enable_grad():
         torch.set_printoptions(profile="default")
         try:
             yield
         finally:
-            torch.set_printoptions(**saved)
+            if saved is not None:
+                torch.set_printoptions(**saved)
+            else:
+                torch.set_printoptions(profile="default")
+
+
+def _print_options(torch) -> dict | None:
+    """torch's print options now, or None where a torch no longer keeps them where 2.x does: torch has no
+    public getter, so this reads the private `torch._tensor_str.PRINT_OPTS`, and without it the caller gets
+    the default profile back (what a fresh process has)."""
+    try:
+        opts = torch._tensor_str.PRINT_OPTS
+        return {k: getattr(opts, k) for k in ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")}
+    except AttributeError:
+        return None
 
 
 def run_code(code: str, namespace: dict) -> str:

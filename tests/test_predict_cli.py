@@ -183,3 +183,16 @@ def test_uniform_32_bit_tiffs_are_blank_and_not_sure(invoke, tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.exit_code == 0 and len(rows) == 2, result.stderr
     assert all(row["found"] is False and row["sure"] is False for row in rows)
+
+
+def test_the_shipped_pictures_are_found_without_a_path(invoke):
+    """An installed copy has no fashionnet/samples beside the user: `data --samples` prints where they are,
+    `predict --samples` classifies them (tests/test_smoke.py runs it), and no PATH at all is a usage error."""
+    result = invoke("data", "--samples")
+    assert result.exit_code == 0 and result.stdout == f"{SAMPLES}\n"
+    assert len(list(Path(result.stdout.strip()).glob("*.png"))) == 10
+    assert json.loads(invoke("data", "--samples", "--json").stdout)["photos"] == str(SAMPLES / "photos")
+    result = invoke("data", "--samples", "--download")
+    assert result.exit_code == 2 and "--download" in result.stderr and result.stdout == ""
+    result = invoke("predict")
+    assert result.exit_code == 2 and "--samples" in result.stderr and result.stderr.count("\n") == 1
