@@ -40,11 +40,15 @@ class _OneLineErrors(TyperGroup):
     """Report usage errors as a single line on stderr (exit 2) instead of a usage box."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        for param in self.params:  # fashionnet's installer: atomic writes, one-line refusals (completion.py)
-            if param.name == "install_completion":
-                param.callback = _install_completion
+        for param in self.params:  # both answered by fashionnet.completion, for the shell named or this one
+            if param.name in _COMPLETION_HELP:
+                param.help = _COMPLETION_HELP[param.name]
         try:
             _check_completion_request()
+            if _answer_completion_option(sys.argv[1:] if args is None else list(args), prog_name):
+                if not standalone_mode:
+                    return 0
+                sys.exit(0)
             rv = super().main(
                 args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra
             )
@@ -101,14 +105,21 @@ class _Command(TyperCommand):
                     formatter.write_dl(rows)
 
 
-def _install_completion(ctx, param, value):
-    """--install-completion, with its module (and the file-writing one under it) imported only when asked
-    for: every `--help` runs this callback."""
-    if not value or ctx.resilient_parsing:
-        return value
-    from fashionnet.completion import install_callback
+_COMPLETION_HELP = {
+    "install_completion": "Install completion for SHELL (bash, zsh, fish, pwsh) or, without one, the current shell.",
+    "show_completion": "Print the completion script for SHELL or, without one, the current shell.",
+}
 
-    return install_callback(ctx, param, value)
+
+def _answer_completion_option(args: list[str], prog_name: str | None) -> bool:
+    """`--install-completion [SHELL]` / `--show-completion [SHELL]`, answered before Typer parses (its own
+    options ignore the shell named); the module (and the file-writing one under it) imported only then."""
+    if not any(arg.partition("=")[0] in ("--install-completion", "--show-completion") for arg in args):
+        return False
+    from fashionnet.completion import answer
+
+    name = prog_name or os.path.basename(sys.argv[0])
+    return answer(args, "fashionnet" if name in ("", "__main__.py") else name)
 
 
 def _check_completion_request() -> None:
@@ -154,15 +165,14 @@ def _lang_in(args) -> str:
 
 
 def _fail(exc: FashionNetError, code: ExitCode | None = None, lang: str = "en") -> typer.Exit:
-    from rich.markup import escape
-
+    from fashionnet.outside_text import for_markup
     from fashionnet.render.console import stderr_console
 
     code = code if code is not None else exc.exit_code
     if code != ExitCode.BROKEN_PIPE:  # the reader went away: nobody to tell, as `head` expects
-        word = escape(_error_word(lang).rstrip(" "))
+        word = for_markup(_error_word(lang).rstrip(" "))
         gap = " " if _error_word(lang).endswith(" ") else ""
-        stderr_console().print(f"[bold red]{word}[/]{gap}{escape(printable(str(exc)))}", soft_wrap=True)
+        stderr_console().print(f"[bold red]{word}[/]{gap}{for_markup(str(exc))}", soft_wrap=True)
     return typer.Exit(int(code))
 
 
@@ -462,12 +472,25 @@ def data(
     data_dir: DataDirOption = None,
     download: Annotated[bool, typer.Option(
         "--download", help="Download the official files into the user cache (needs internet).")] = False,
+    samples: Annotated[bool, typer.Option(
+        "--samples", help="Only print the folder of the sample pictures that ship with fashionnet (photos/ inside it)."
+    )] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show where FashionMNIST was found, its files, and the number of images per split and class."""
     from fashionnet import data as data_mod
-    from fashionnet.errors import DataError
+    from fashionnet.errors import DataError, UsageError
 
+    if samples:
+        if download or data_dir is not None:
+            other = "--download" if download else "--data-dir"
+            raise UsageError(f"--samples only prints a folder; it does nothing with {other}")
+        folders = _sample_folders()
+        if as_json:
+            _print_json({"samples": folders[0], "photos": folders[1]})
+        else:
+            typer.echo(printable(folders[0]))
+        return
     if download:
         typer.echo(f"Downloading FashionMNIST into {data_mod.cache_dir()} ...", err=True)
         data_mod.download()
@@ -520,7 +543,8 @@ def train(
     data_dir: DataDirOption = None,
     photos: Annotated[Optional[Path], typer.Option(
         "--photos", metavar="FILE.npz", callback=_expand_user, help="Photo drawings to mix into every batch (made by "
-        "tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
+        "tools/make_drawings.py in fashionnet's source).",
+        show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
     no_photos: Annotated[bool, typer.Option(
         "--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
     teacher_epochs: Annotated[Optional[int], typer.Option(
@@ -535,8 +559,8 @@ def train(
     """Train the tutorial's network on FashionMNIST and real photo drawings; save a checkpoint every epoch.
 
     The default recipe first trains a small CNN teacher, then the network learns from its answers, the
-    labels and the photo drawings (docs/training.md). The train loss it reports is what it minimises (a
-    mix of those); the test loss is the plain cross-entropy that evaluate reports."""
+    labels and the photo drawings (docs/training.md in fashionnet's source). The train loss it reports is
+    what it minimises (a mix of those); the test loss is the plain cross-entropy that evaluate reports."""
     _import_torch()
     from fashionnet import train as training
     from fashionnet.render.console import stderr_console
@@ -686,8 +710,13 @@ class Invert(str, Enum):
              short_help="Classify image files.")
 @handle_errors
 def predict(
-    paths: Annotated[list[str], typer.Argument(
-        metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
+    paths: Annotated[Optional[list[str]], typer.Argument(
+        metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False
+    )] = None,
+    samples: Annotated[bool, typer.Option(
+        "--samples", help="Also classify the pictures that ship with fashionnet: ten FashionMNIST test images and "
+        "six photos (their folder: fashionnet data --samples).",
+    )] = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look inside sub-folders too.")] = False,
     top_k: Annotated[int, typer.Option(
         "--top-k", "-k", metavar="N", min=1, max=10, help="How many classes to show per image.")] = 3,
@@ -717,7 +746,9 @@ def predict(
         raise UsageError("choose one of --json and --csv")
     if show and (as_json or as_csv):
         raise UsageError(f"--show draws pictures in the terminal view; it does nothing with {'--json' if as_json else '--csv'}")
-    items = collect_inputs(paths, recursive)
+    if not paths and not samples:
+        raise UsageError("give at least one PATH (an image, a folder, a glob pattern or - for stdin), or --samples")
+    items = collect_inputs([*(paths or []), *(_sample_folders() if samples else [])], recursive)
     flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
     # Decoder processes start before torch is imported, so decoding overlaps the ~2 s import.
     with start_decoding(items, flip) as decoding:
@@ -729,6 +760,12 @@ def predict(
         failed = emit_predictions(results, len(items), as_json, as_csv, show)
     if failed:
         raise typer.Exit(int(ExitCode.INPUT_FAILED))
+
+
+def _sample_folders() -> list[str]:
+    from fashionnet import SAMPLES_DIR
+
+    return [str(SAMPLES_DIR), str(SAMPLES_DIR / "photos")]
 
 
 @app.command(short_help="One picture through the trained network, layer by layer (en/zh).")
@@ -772,6 +809,9 @@ def explain(
         raise UsageError("give one PICTURE, or --test-index N for a FashionMNIST test image")
     if data_dir is not None and test_index is None:
         raise UsageError("--data-dir goes with --test-index")
+    if as_json and (show or lang is not Lang.en):  # as predict refuses --show with --json
+        given = "--show draws the mask in the terminal view" if show else "--lang sets the explanations' language"
+        raise UsageError(f"{given}; it does nothing with --json")
     claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
@@ -859,10 +899,14 @@ def export(
 def run() -> int | str | None:
     """One command line (sys.argv), as the installed command runs it, returning its exit code instead of
     leaving: tests run several in one process this way."""
-    from fashionnet.startup import import_torch_from_a_short_path
+    from fashionnet.startup import check_current_folder, import_torch_from_a_short_path
     from fashionnet.streams import finish_streams, prepare_streams
 
-    prepare_streams()
+    try:  # once, for every command: closed standard streams and a deleted current folder
+        prepare_streams()
+        check_current_folder()
+    except SystemExit as done:
+        return done.code
     import_torch_from_a_short_path()
     try:
         try:
@@ -890,8 +934,8 @@ EXIT_CODES = {
               f"overwrite); 4 bad checkpoint; {_INTERRUPTED}",
     "walkthrough": f"Exit codes: 0 success; 1 the --image picture could not be read; 2 usage error (bad option, "
                    f"refused overwrite); 3 FashionMNIST missing or corrupt (--real); 4 bad checkpoint; {_INTERRUPTED}",
-    "data": f"Exit codes: 0 FashionMNIST found and complete; 2 usage error; 3 FashionMNIST missing, incomplete "
-            f"or corrupt; {_INTERRUPTED}",
+    "data": f"Exit codes: 0 FashionMNIST found and complete (with --samples: the folder printed); 2 usage error; "
+            f"3 FashionMNIST missing, incomplete or corrupt; {_INTERRUPTED}",
     "train": f"Exit codes: 0 trained and saved; 1 a file could not be read; 2 usage error (bad option, refused "
              f"overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt, or the photo "
              f"drawings (--photos) missing, corrupt or stale; 4 bad --resume "

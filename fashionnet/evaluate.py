@@ -86,15 +86,15 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, devic
     return metrics(test_logits(model, images, device, require_finite), labels, temperature)
 
 
-def test_logits(model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True) -> torch.Tensor:
-    """predict_logits, refusing outputs that are not numbers when `require_finite` (see evaluate)."""
+def test_logits(model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True,
+                source: str = "the model") -> torch.Tensor:
+    """predict_logits, refusing outputs that are not numbers when `require_finite` (finite_outputs, the
+    door every model output goes through; a guarded model has refused them already)."""
     logits = predict_logits(model, images, device)
-    if require_finite and not bool(torch.isfinite(logits).all()):
-        from fashionnet.errors import WeightsError
+    if require_finite:
+        from fashionnet.finite_outputs import check
 
-        bad = int((~torch.isfinite(logits).all(1)).sum())
-        raise WeightsError(f"the model's output is not a number for {bad:,} of {len(logits):,} test images "
-                           "(its weights overflow); these weights cannot be evaluated")
+        check(logits, source)
     return logits
 
 
@@ -152,14 +152,9 @@ def find_mistakes(logits: torch.Tensor, labels: torch.Tensor, images: torch.Tens
 
 
 def evaluate_weights(model: nn.Module, test, device: torch.device, info) -> Evaluation:
-    """`evaluate` on the test split `test` (images, labels) with the weights' own temperature; an error
-    names the weights (the check inside cannot know them)."""
-    from fashionnet.errors import FashionNetError, printable
-
-    try:
-        return evaluate(model, test.images, test.labels, device, temperature=info.temperature, require_finite=True)
-    except FashionNetError as exc:
-        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
+    """`evaluate` on the test split `test` (images, labels) with the weights' own temperature. Outputs
+    that are not numbers were refused by the model-output door (finite_outputs), naming the weights."""
+    return evaluate(model, test.images, test.labels, device, temperature=info.temperature, require_finite=True)
 
 
 @dataclass
@@ -177,12 +172,7 @@ class MistakeReport:
 def mistake_report(test, model: nn.Module, device: torch.device, info, true_class: int | None, limit: int,
                    accuracy: bool = False, predicted_class: int | None = None) -> MistakeReport:
     """The misclassified images of the test split `test` (images, labels), the surest `limit` first."""
-    from fashionnet.errors import FashionNetError, printable
-
-    try:
-        logits = test_logits(model, test.images, device)
-    except FashionNetError as exc:  # name the weights, as evaluate does
-        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
+    logits = test_logits(model, test.images, device)  # finite_outputs refuses outputs that are not numbers
     total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit,
                                  predicted_class)
     samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)

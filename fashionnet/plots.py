@@ -8,9 +8,13 @@ from pathlib import Path
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError
 from fashionnet.files import OutputClaim, atomic_write, check_output
+from fashionnet.outside_text import for_title
 
 
 def _pyplot():
+    from fashionnet.startup import matplotlib_dirs
+
+    matplotlib_dirs()  # never a home created by matplotlib (HOME=/nonexistent)
     try:
         import matplotlib
 
@@ -142,10 +146,18 @@ def plot_neurons(neurons, path: Path, claim: OutputClaim | None = None) -> None:
     plt.close(fig)
 
 
+MISTAKES_PLOT_MAX = 60  # pictures one --mistakes --plot draws: ten rows of six
+
+
 def plot_mistakes(mistakes, title: str, path: Path, claim: OutputClaim | None = None) -> None:
-    """Misclassified test images in a grid, each titled 'true → predicted' and the probability."""
+    """Misclassified test images in a grid, each titled 'true → predicted' and the probability: the
+    first MISTAKES_PLOT_MAX of them (the surest), so one PNG stays a readable page in bounded memory
+    (947 pictures were a 1381×41773 PNG and 1.7 GB)."""
     import math
 
+    if len(mistakes) > MISTAKES_PLOT_MAX:
+        title = f"{title}\n(the first {MISTAKES_PLOT_MAX} of {len(mistakes):,} shown are drawn)"
+        mistakes = mistakes[:MISTAKES_PLOT_MAX]
     plt = _pyplot()
     columns = max(1, min(6, len(mistakes)))
     rows = max(1, math.ceil(len(mistakes) / columns))
@@ -233,7 +245,7 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
             ax.imshow(np.asarray(layer.activations), cmap="gray", vmin=0)
             ax.set_title(f"{layer.relu}: all {layer.units} outputs\n{layer.active} fire (not black)", fontsize=7)
             ax.axis("off")
-    fig.suptitle(f"{e.path}: {layer_summary(e)}", fontsize=9)
+    fig.suptitle(f"{for_title(e.path)}: {layer_summary(e)}", fontsize=9)  # a name is outside text
     _save(fig, path, claim)
     plt.close(fig)
 

@@ -26,8 +26,9 @@ from torch import nn
 
 from fashionnet.data import Split
 from fashionnet.epochs import EpochStats
-from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
+from fashionnet.errors import OutputError, TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.files import OutputClaim
+from fashionnet.finite_outputs import check
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
 from fashionnet.train import RECIPE_RULES
 from fashionnet.train import _checkpoint as training_checkpoint  # one metadata layout for every checkpoint
@@ -106,6 +107,7 @@ def test_loop(images: torch.Tensor, labels: torch.Tensor, model, loss_fn, batch_
         for start in range(0, size, batch_size):
             X, y = pixels_to_input(images[start : start + batch_size]), labels[start : start + batch_size]
             pred = model(X)
+            check(pred, "the network")  # the door every model output goes through (finite_outputs)
             test_loss += loss_fn(pred, y).item()
             summed += nn.functional.cross_entropy(pred, y, reduction="sum").item()
             correct += (pred.argmax(1) == y).type(torch.float).sum().item()
@@ -150,12 +152,22 @@ def fit_tutorial(
             tick = time.perf_counter()
             train_loss, train_accuracy = train_loop(images, labels, model, loss_fn, optimizer, recipe.batch_size, say)
             seconds = time.perf_counter() - tick
-            test_loss, test_accuracy = test_loop(test_images, test_labels, model, loss_fn, recipe.batch_size, say)
+            try:
+                test_loss, test_accuracy = test_loop(test_images, test_labels, model, loss_fn, recipe.batch_size, say)
+            except WeightsError:
+                where = f"epoch {saved} is saved in {printable(str(out))}" if saved else "nothing was saved"
+                raise WeightsError(f"epoch {t + 1}: the network's outputs stopped being numbers (training diverged; "
+                                   f"a smaller --lr may help); {where}") from None
             stats = EpochStats(t + 1, train_loss, train_accuracy, test_loss, test_accuracy, seconds,
                                len(images) / seconds if seconds > 0 else 0.0, recipe.lr)
             result.history.append(stats)
             if out is not None:
-                save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, train), claim)
+                try:
+                    save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, train), claim)
+                except OutputError as exc:  # a full disk at epoch 3: epoch 2 is still there, say so
+                    if not saved:
+                        raise
+                    raise OutputError(f"{exc}; epoch {saved} is saved in {printable(str(out))}") from None
                 saved = t + 1
             if epoch_end is not None:
                 epoch_end(stats)

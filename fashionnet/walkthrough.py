@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Union
 
 from fashionnet import class_name, short_class
 from fashionnet.errors import UsageError, printable
+from fashionnet.finite_outputs import guard, is_guarded
 from fashionnet.language import after_colon, languages, locale, text
 
 if TYPE_CHECKING:
@@ -398,15 +399,28 @@ def tutorial_session(device: torch.device | None = None):
     on) without disturbing the caller: the global random state and print options come back afterwards."""
     import torch
 
-    opts = torch._tensor_str.PRINT_OPTS  # torch has no public getter for its print options
-    saved = {k: getattr(opts, k) for k in ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")}
+    saved = _print_options(torch)
     devices = [device.index or 0] if device is not None and device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.enable_grad():
         torch.set_printoptions(profile="default")
         try:
             yield
         finally:
-            torch.set_printoptions(**saved)
+            if saved is not None:
+                torch.set_printoptions(**saved)
+            else:
+                torch.set_printoptions(profile="default")
+
+
+def _print_options(torch) -> dict | None:
+    """torch's print options now, or None where a torch no longer keeps them where 2.x does: torch has no
+    public getter, so this reads the private `torch._tensor_str.PRINT_OPTS`, and without it the caller gets
+    the default profile back (what a fresh process has)."""
+    try:
+        opts = torch._tensor_str.PRINT_OPTS
+        return {k: getattr(opts, k) for k in ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")}
+    except AttributeError:
+        return None
 
 
 def run_code(code: str, namespace: dict) -> str:
@@ -447,6 +461,11 @@ def make_setup(
         from fashionnet.weights import SHIPPED_WEIGHTS, TRAINING_PREFIX
 
         path = Path(weights_info.path) if weights_info.path else SHIPPED_WEIGHTS
+        from fashionnet.outside_text import is_text
+
+        if not is_text(str(path)):  # the code would name it wrongly, and safetensors opens UTF-8 names only
+            raise UsageError(f"{printable(str(path))}: the walkthrough's code loads the weights by name, and this "
+                             "name is not UTF-8 text; copy the file to a name that is")
         setup.weights = "SHIPPED_WEIGHTS" if weights_info.source == "shipped" else repr(str(path))
         from safetensors import safe_open
 
@@ -577,6 +596,10 @@ def build_steps(
             before = namespace.get("hidden1")
             output = run_code(code, namespace)
             ns = namespace
+            if "model" in ns and not is_guarded(ns["model"]):  # the door every model output goes through
+                from fashionnet.weights import weights_source
+
+                guard(ns["model"], weights_source(weights_info) if weights_info is not None else "the model")
             blocks: list[Block] = [Code(code)]
             if output:
                 blocks.append(Output(output, t("ui.output")))

@@ -208,3 +208,16 @@ def test_percentages_never_round_to_certain_or_to_nothing():
     assert [percent(p) for p in (0.0, 3.7e-7, 0.0004999, 0.0005, 0.5, 0.9994, 0.9995, 0.99999994, 1.0)] == [
         "0.0%", "<0.1%", "<0.1%", "0.1%", "50.0%", "99.9%", ">99.9%", ">99.9%", "100.0%"]
     assert significant(3.7e-7) == 3.7e-7 and significant(0.123456789) == 0.123457
+
+
+def test_the_shipped_pictures_are_found_without_a_path(invoke):
+    """An installed copy has no fashionnet/samples beside the user: `data --samples` prints where they are,
+    `predict --samples` classifies them (tests/test_smoke.py runs it), and no PATH at all is a usage error."""
+    result = invoke("data", "--samples")
+    assert result.exit_code == 0 and result.stdout == f"{SAMPLES}\n"
+    assert len(list(Path(result.stdout.strip()).glob("*.png"))) == 10
+    assert json.loads(invoke("data", "--samples", "--json").stdout)["photos"] == str(SAMPLES / "photos")
+    result = invoke("data", "--samples", "--download")
+    assert result.exit_code == 2 and "--download" in result.stderr and result.stdout == ""
+    result = invoke("predict")
+    assert result.exit_code == 2 and "--samples" in result.stderr and result.stderr.count("\n") == 1

@@ -786,3 +786,22 @@ def test_chinese_words_of_the_cli(invoke, tmp_path, monkeypatch):
     stopped = invoke("walkthrough", "--lang", "zh")
     assert stopped.exit_code == 130 and stopped.stderr.splitlines()[-1] == "已中断。"
     assert invoke("walkthrough").stderr.splitlines()[-1] == "Interrupted."
+
+
+def test_print_options_come_back_even_where_torch_hides_them(monkeypatch):
+    """tutorial_session reads torch's private PRINT_OPTS (torch has no public getter): the caller's options
+    come back, and a torch without that attribute gets the default profile back instead of failing."""
+    import torch
+
+    from fashionnet.walkthrough import tutorial_session
+
+    with torch._tensor_str.printoptions(precision=2):
+        with tutorial_session():
+            assert torch._tensor_str.PRINT_OPTS.precision == 4
+        assert torch._tensor_str.PRINT_OPTS.precision == 2
+        real = torch._tensor_str
+        monkeypatch.setattr(torch, "_tensor_str", object())  # a torch that keeps its options elsewhere
+        with tutorial_session():
+            pass
+        monkeypatch.undo()
+        assert real.PRINT_OPTS.precision == 4

@@ -18,10 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from fashionnet import class_name, class_words, short_class
-from fashionnet.explain import PATCH, Explanation, HiddenLayer
 from fashionnet.errors import printable
+from fashionnet.explain import PATCH, Explanation, HiddenLayer
 from fashionnet.language import after_colon, text
-from fashionnet.render.console import Fitted, Picture, Trimmed, natural_width
+from fashionnet.render.console import Picture, Trimmed, first_that_fits, stack
 from fashionnet.render.widgets import PROSE_WIDTH, Paragraph, PictureGrid, SignedPicture, bar, mask_picture, percent
 
 GAP = 2  # between pictures: two pairs of 28-column pictures fit 120 columns, one pair fits 60
@@ -100,6 +100,8 @@ def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: s
                                         gap=GAP)]
     if not layer.strongest:
         return parts
+    if all(abs(u.from_pixels) < 5e-4 for u in layer.strongest):  # a blank picture: no pixel drove any unit
+        return [*parts, _prose(t("inside.layer.no_pixels"), lang)]
     parts.append(_prose(t("inside.layer1.text" if first else "inside.layer2.text"), lang))
     cells = []
     for unit in layer.strongest:
@@ -142,15 +144,10 @@ def class_table(e: Explanation, lang: str) -> RenderableType:
     full, short = (lambda i: class_name(i, lang)), (lambda i: short_class(i, lang))
     layouts = [table(full, True), table(full, False), table(short, False), table(short, False, index=False, gap=0),
                table(short, False, index=False, gap=0, mean=False)]
-    widths = [natural_width(layout) for layout in layouts]
-
-    def build(width: int) -> RenderableType:
-        for layout, needed in zip(layouts, widths):
-            if needed <= width:
-                return layout
-        return layouts[-1]
-
-    return Fitted(build)
+    logit = "mean_logit" if len(e.drawings) > 1 else "logit"
+    headers = [t(f"inside.col.{key}") for key in ("class", logit, "softmax", "calibrated")]
+    rows = [[full(s.index), f"{s.logit:+.3f}", percent(s.softmax), percent(s.calibrated)] for s in e.classes]
+    return first_that_fits(layouts, stack(headers, rows, [s.index == e.top for s in e.classes]))
 
 
 def why_they_differ(e: Explanation, lang: str) -> str:
@@ -173,7 +170,8 @@ def _output(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     inputs = e.layers[-1].units if e.layers else 0
     return [
         _heading(t("inside.output.title", number=number, linear=e.output, inputs=inputs, classes=len(e.classes)), lang),
-        _prose(t("inside.output.text", temperature=f"{e.temperature:g}"), lang),
+        _prose(t("inside.output.text", temperature=f"{e.temperature:g}") if e.temperature != 1.0
+               else t("inside.output.text.no_temperature"), lang),
         *([_prose(t("inside.output.averaged", drawings=len(e.drawings)), lang)] if len(e.drawings) > 1 else []),
         Text(""),
         class_table(e, lang),

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
-from urllib.parse import quote
 from collections.abc import Iterable, Sequence
 from typing import IO
 
@@ -22,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fashionnet.errors import printable
+from fashionnet.outside_text import for_csv, json_path, path_bytes
 from fashionnet.predict import Prediction
 from fashionnet.render import json_safe
 from fashionnet.render.console import Fitted, Picture
@@ -30,7 +29,6 @@ from fashionnet.render.widgets import bar, mask_picture, percent
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
 CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score", "found", "path_bytes")
-FORMULA_STARTS = ("=", "+", "-", "@")  # what makes a spreadsheet read a cell as a formula
 
 
 MIN_BAR = 4  # narrower than this a bar says nothing: the chart becomes plain lines
@@ -192,22 +190,6 @@ def error_line(result: Prediction) -> Text:
     return Text(f"{printable(result.path)}: {result.error}", style="red")
 
 
-def path_bytes(path: str) -> str:
-    """The path's exact bytes, percent-encoded (`urllib.parse.unquote_to_bytes` gives them back): the way
-    back to the real file when the shown path had to be escaped."""
-    return quote(os.fsencode(path), safe="/")
-
-
-def _json_path(path: str) -> dict:
-    """A path as JSON: exact when it is text; a name with bytes that are not UTF-8 (Python keeps them as
-    lone surrogates, which strict JSON readers refuse) is shown escaped, with the real bytes beside it."""
-    try:
-        path.encode("utf-8")
-        return {"path": path}
-    except UnicodeEncodeError:
-        return {"path": printable(path), "path_bytes": path_bytes(path)}
-
-
 def significant(value: float) -> float:
     """A figure to 6 significant digits: the same bytes run to run, and 3.7e-7 stays 3.7e-7 (6 decimals
     would store 0.0, a probability the model never gave)."""
@@ -217,9 +199,9 @@ def significant(value: float) -> float:
 def prediction_record(result: Prediction) -> dict:
     """The JSON object for one input (also the CSV row's source)."""
     if not result.ok:
-        return {**_json_path(result.path), "error": result.error}
+        return {**json_path(result.path), "error": result.error}
     return {
-        **_json_path(result.path),
+        **json_path(result.path),
         "label": result.label,
         "index": result.index,
         "probability": significant(result.probability),
@@ -242,14 +224,6 @@ def write_jsonl(results: Iterable[Prediction], file: IO[str]) -> None:
         file.write(line + "\n")
 
 
-def spreadsheet_safe(cell):
-    """A text cell a spreadsheet will show as text: one starting like a formula (a file named
-    '=HYPERLINK(...).png') gets a leading apostrophe, the usual mark for 'this is text'. '-' (stdin) stays."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and cell != "-":
-        return "'" + cell
-    return cell
-
-
 def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
     """A header, then one row per input; `top` is 'label:probability;...' and `error` is empty on success.
     `path` is printable and spreadsheet-safe; when that changed it, `path_bytes` holds the real path."""
@@ -260,11 +234,11 @@ def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
         top = ";".join(f"{t['label']}:{t['probability']}" for t in rec.get("top", []))
         sure, found = ({True: "true", False: "false"}.get(rec.get(key), "") for key in ("sure", "found"))
         score = rec.get("score")
-        shown = spreadsheet_safe(printable(result.path))
+        shown = for_csv(result.path)
         row = [shown, rec.get("label", ""), rec.get("index", ""), rec.get("probability", ""), top,
                rec.get("error", ""), sure, "" if score is None else score, found,
                "" if shown == result.path else path_bytes(result.path)]
-        writer.writerow([spreadsheet_safe(cell) for cell in row])
+        writer.writerow([for_csv(cell) for cell in row])
 
 
 def emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bool) -> int:

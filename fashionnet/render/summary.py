@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from fashionnet.introspect import ModelSummary, ParamFacts
-from fashionnet.render.console import Fitted, Trimmed, verbatim
+from fashionnet.render.console import Fitted, Trimmed, stack, verbatim
 from fashionnet.render.widgets import PictureGrid, SignedPicture
 
 
@@ -100,7 +101,8 @@ def summary_view(
     totals = Table.grid(padding=(0, 2))
     totals.add_column(style="bold", no_wrap=True)
     totals.add_column(overflow="fold")
-    for key, value in totals_rows(summary, device_line, weights_line):
+    rows = totals_rows(summary, device_line, weights_line)
+    for key, value in rows:
         totals.add_row(key, value)
     note = mult_adds_note(summary)
     return Trimmed(
@@ -111,7 +113,9 @@ def summary_view(
             _Adaptive(HEADERS, layer_rows(summary, depth), right={2, 3}),
             *([Text(note, style="dim")] if note else []),
             Text(""),
-            totals,
+            # values fold; where even the labels do not fit beside a short value, each label gets its own line
+            Fitted(lambda width: totals if max(cell_len(k) for k, _ in rows) + 14 <= width
+                   else stack((), [[key, value] for key, value in rows], [True] * len(rows))),
         )
     )
 

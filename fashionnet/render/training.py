@@ -6,7 +6,6 @@ from pathlib import Path
 
 from rich.color import Color
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.style import Style
 from rich.table import Table
@@ -14,6 +13,7 @@ from rich.text import Text
 
 from fashionnet import CLASSES
 from fashionnet.errors import printable
+from fashionnet.outside_text import for_markup, for_terminal
 from fashionnet.render.console import Fitted, natural_width
 
 # Short column headings for the 10x10 confusion matrix (fits 80 columns).
@@ -26,13 +26,13 @@ def data_view(report) -> RenderableType:
     if report.folder is None:
         searched = Table.grid(padding=(0, 2))
         for how, path in report.searched:
-            searched.add_row(f"[dim]{escape(how)}[/]", escape(printable(str(path))))
+            searched.add_row(f"[dim]{for_markup(how)}[/]", for_markup(str(path)))
         return Group(Text("FashionMNIST was not found. Looked in:", style="bold red"), searched)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
-    head.add_row("Folder", escape(printable(str(report.folder))))
-    head.add_row("Found via", escape(report.how))
-    head.add_row("Files", escape(", ".join(Path(p).name for p in report.files.values())))
+    head.add_row("Folder", for_markup(str(report.folder)))
+    head.add_row("Found via", for_markup(report.how))
+    head.add_row("Files", for_markup(", ".join(Path(p).name for p in report.files.values())))
     parts.append(head)
     counts = Table(show_edge=False, header_style="bold", pad_edge=False)
     counts.add_column("Class")
@@ -271,14 +271,15 @@ def comparison_view(comparison) -> RenderableType:
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("tutorial (this run)", ratio=2)
     table.add_column("shipped weights", ratio=3)
-    for what, mine, theirs in comparison.rows:
-        table.add_row(what, mine, theirs or "--")
+    for what, mine, theirs in comparison.rows:  # the shipped side is checkpoint metadata: outside text
+        table.add_row(Text(for_terminal(what)), Text(for_terminal(mine)), Text(for_terminal(theirs or "--")))
 
     def stacked() -> RenderableType:
         lines: list[RenderableType] = []
         for what, mine, theirs in comparison.rows:
-            lines += [Text(what, style="bold"), Text(f"  tutorial: {mine}", overflow="fold"),
-                      Text(f"  shipped:  {theirs or '--'}", overflow="fold")]
+            lines += [Text(for_terminal(what), style="bold"),
+                      Text(f"  tutorial: {for_terminal(mine)}", overflow="fold"),
+                      Text(f"  shipped:  {for_terminal(theirs or '--')}", overflow="fold")]
         return Group(*lines)
 
     parts: list[RenderableType] = [Text("The tutorial's recipe and the shipped one", style="bold"),
@@ -422,8 +423,12 @@ def show_mistakes(report, true_class: int | None, device, info, plot: Path | Non
 
     total, found, samples, predicted = report.total, report.found, report.samples, report.predicted_class
     if plot is not None:
-        from fashionnet.plots import plot_mistakes
+        import typer
 
+        from fashionnet.plots import MISTAKES_PLOT_MAX, plot_mistakes
+
+        if len(found) > MISTAKES_PLOT_MAX:
+            typer.echo(f"The plot draws the first {MISTAKES_PLOT_MAX} of the {len(found):,} pictures shown", err=True)
         heading = mistakes_heading(total, len(found), samples, true_class, predicted)
         plot_mistakes(found, heading.rstrip(":"), plot, claim)
     if as_json:
