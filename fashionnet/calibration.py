@@ -67,7 +67,8 @@ def confidence_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int 
     for b in range(bins):
         sel = which == b
         if sel.any():
-            total += sel.double().mean().item() * abs(confidence[sel].double().mean().item() - correct[sel].mean().item())
+            total += sel.double().mean().item() * abs(
+                confidence[sel].double().mean().item() - correct[sel].mean().item())
     return total
 
 

@@ -751,7 +751,8 @@ def predict(
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
     if show and (as_json or as_csv):
-        raise UsageError(f"--show draws pictures in the terminal view; it does nothing with {'--json' if as_json else '--csv'}")
+        raise UsageError("--show draws pictures in the terminal view; it does nothing with "
+                         f"{'--json' if as_json else '--csv'}")
     if not paths and not samples:
         raise UsageError("give at least one PATH (an image, a folder, a glob pattern or - for stdin), or --samples")
     items = collect_inputs([*(paths or []), *(_sample_folders() if samples else [])], recursive)

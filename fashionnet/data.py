@@ -177,7 +177,8 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
             if not isinstance(f, gzip.GzipFile):  # a plain file's size is known before reading it
                 size = os.fstat(f.fileno()).st_size - header_size
                 if size != needed:
-                    raise DataError(f"{path}: truncated or padded IDX file ({size:,} bytes of data, header says {needed:,})")
+                    raise DataError(f"{path}: truncated or padded IDX file ({size:,} bytes of data, "
+                                    f"header says {needed:,})")
             buffer = bytearray(needed)
             got = _read_into(f, buffer)
             if got < needed:

@@ -44,7 +44,9 @@ class Evaluation:
         }
 
 
-def predict_logits(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 4096) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 4096
+) -> torch.Tensor:
     """Logits for uint8 images (N, 28, 28), computed in batches; returned on the CPU."""
     model.eval()
     out = []
@@ -66,7 +68,8 @@ def metrics(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0
     true_pos = confusion.diag().double()
     support = confusion.sum(1).double()
     predicted_count = confusion.sum(0).double()
-    precision = torch.where(predicted_count > 0, true_pos / predicted_count.clamp(min=1), torch.zeros(k, dtype=torch.float64))
+    precision = torch.where(predicted_count > 0, true_pos / predicted_count.clamp(min=1),
+                            torch.zeros(k, dtype=torch.float64))
     recall = torch.where(support > 0, true_pos / support.clamp(min=1), torch.zeros(k, dtype=torch.float64))
     denom = precision + recall
     f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-12), torch.zeros(k, dtype=torch.float64))

@@ -38,7 +38,8 @@ DEFAULT_OPSET = 17  # run by every onnxruntime since 1.12
 MIN_OPSET, MAX_OPSET = 9, 20  # range of torch's TorchScript-based ONNX exporter
 RANDOM_INPUTS = 256
 TORCHSCRIPT_METADATA = "fashionnet.json"  # the name of the metadata file inside a TorchScript archive
-INPUT_DESCRIPTION = f"float32 [N, {SIZE}, {SIZE}], pixels / 255 in [0, 1] (torchvision's ToTensor), light garment on black"
+INPUT_DESCRIPTION = (f"float32 [N, {SIZE}, {SIZE}], pixels / 255 in [0, 1] (torchvision's ToTensor), "
+                     "light garment on black")
 
 
 class ExportCheckFailed(FashionNetError):
@@ -107,7 +108,8 @@ def check_options(fmt: str, batch_size: int | None, opset: int | None) -> None:
     if fmt != "onnx" and batch_size is not None:
         raise UsageError(f"--batch-size fixes the input shape of an ONNX graph; a {fmt} export takes any batch")
     if opset is not None and not MIN_OPSET <= opset <= MAX_OPSET:
-        raise UsageError(f"--opset {opset} is not supported: choose {MIN_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})")
+        raise UsageError(f"--opset {opset} is not supported: choose {MIN_OPSET} to {MAX_OPSET} "
+                         f"(default {DEFAULT_OPSET})")
     if fmt == "onnx":
         require("onnx", "--format onnx")
         require("onnxruntime", "--format onnx")
@@ -124,7 +126,8 @@ def export_metadata(info: WeightsInfo, fmt: str, half: bool, batch_size: int | N
         "output": f"logits [N, {len(CLASSES)}]; softmax(logits / temperature) gives the class probabilities",
         "dtype": "float16" if half else "float32",
         "batch_size": batch_size if batch_size is not None else "dynamic",
-        "source_weights": "random init" if info.source == RANDOM else ("shipped" if info.source == "shipped" else str(info.path)),
+        "source_weights": ("random init" if info.source == RANDOM
+                           else "shipped" if info.source == "shipped" else str(info.path)),
         "torch_version": torch.__version__.split("+")[0],
         "export_format": fmt,
     }
@@ -224,7 +227,8 @@ def _run_torchscript(tmp: str) -> tuple[Callable[[np.ndarray], np.ndarray], dict
         with torch.inference_mode():
             return loaded(torch.from_numpy(x)).float().numpy()
 
-    return run, json.loads(extra[TORCHSCRIPT_METADATA] or "{}"), f"torch.jit.load (torch {torch.__version__.split('+')[0]})"
+    loader = f"torch.jit.load (torch {torch.__version__.split('+')[0]})"
+    return run, json.loads(extra[TORCHSCRIPT_METADATA] or "{}"), loader
 
 
 def _write_safetensors(module: nn.Module, tmp: str, meta: dict, batch_size: int | None, opset: int | None) -> None:

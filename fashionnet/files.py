@@ -336,7 +336,8 @@ def atomic_write(path: Path, write: Callable[[str], None], claim: OutputClaim | 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(target.parent, target.name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{_temp_stem(target.name)}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_temp_stem(target.name)}.{os.getpid()}.", suffix=".tmp",
+                                   dir=target.parent)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write there ({_reason(exc)})") from None
     os.close(fd)

@@ -207,7 +207,8 @@ def decode_bytes(img: Image.Image) -> int:
     (a JPEG's after `draft`, which makes libjpeg decode at 1/2, 1/4 or 1/8 scale)."""
     w, h = img.size
     mode = "transparent" if has_transparency(img) else img.mode
-    per_pixel = BYTES_PER_PIXEL.get(mode, max(BYTES_PER_PIXEL.values())) + FORMAT_BYTES_PER_PIXEL.get(img.format or "", 0)
+    per_pixel = (BYTES_PER_PIXEL.get(mode, max(BYTES_PER_PIXEL.values()))
+                 + FORMAT_BYTES_PER_PIXEL.get(img.format or "", 0))
     return w * h * per_pixel
 
 

@@ -147,8 +147,10 @@ def draw_folder(folder: Path, workers: int = 2, progress=None, variants: bool = 
             if progress is not None:
                 progress(len(views), len(jobs))
     categories = sorted({p.category for p in photos})
-    masks = [np.array([[c in p.named for c in range(len(CLASSES))] for p in photos], bool).reshape(-1, len(CLASSES)),
-             np.array([[c in p.acceptable for c in range(len(CLASSES))] for p in photos], bool).reshape(-1, len(CLASSES))]
+    masks = [np.array([[c in p.named for c in range(len(CLASSES))] for p in photos],
+                      bool).reshape(-1, len(CLASSES)),
+             np.array([[c in p.acceptable for c in range(len(CLASSES))] for p in photos],
+                      bool).reshape(-1, len(CLASSES))]
     return PhotoDrawings(
         drawings=np.concatenate([d for d, _ in views]).astype(np.uint8),
         owner=np.concatenate([np.full(len(d), i, np.int32) for i, (d, _) in enumerate(views)]),
@@ -219,7 +221,8 @@ def load(path: Path = DRAWINGS) -> PhotoDrawings:
                         f"{len(arrays['categories'])}; {REMAKE}")
     highest = int(arrays["part"].max())
     if highest >= len(PARTS):
-        raise DataError(f"{name}: array 'part' holds {highest}, expected 0 (train), 1 (validation) or 2 (hold-out); {REMAKE}")
+        raise DataError(f"{name}: array 'part' holds {highest}, expected 0 (train), 1 (validation) or "
+                        f"2 (hold-out); {REMAKE}")
     if owner[0] != 0 or owner[-1] != n - 1 or np.any(np.diff(owner) < 0) or np.any(np.diff(owner) > 1):
         raise DataError(f"{name}: array 'owner' does not list every photo's drawings in order; {REMAKE}")
     pipeline = int(arrays["pipeline"])

@@ -103,7 +103,8 @@ def plot_recipes(curves: dict[str, list], path: Path, claim: OutputClaim | None 
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     for label, history in curves.items():
         rows = [h for h in history if h.test_accuracy is not None]
-        acc_ax.plot([h.epoch for h in rows], [100 * h.test_accuracy for h in rows], marker="o", markersize=3, label=label)
+        acc_ax.plot([h.epoch for h in rows], [100 * h.test_accuracy for h in rows], marker="o", markersize=3,
+                    label=label)
         loss_ax.plot([h.epoch for h in rows], [h.test_loss for h in rows], marker="o", markersize=3, label=label)
     acc_ax.set(title="test accuracy (%)", xlabel="epoch")
     loss_ax.set(title="test loss (plain cross-entropy)", xlabel="epoch")

@@ -171,7 +171,8 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
             answers += 1
     if good:
         grouped = np.array(members) if len(good) > answers else None  # None: no averaging, logits exact
-        probs, indices, scores = classify_scored(np.stack(good), model, device, top_k, cpu_threads, temperature, grouped)
+        probs, indices, scores = classify_scored(np.stack(good), model, device, top_k, cpu_threads, temperature,
+                                                 grouped)
         # Python numbers once per batch, not numpy scalars per row (10,000 PNGs: 0.1 s less). Logits that
         # are not numbers never get here: the model-output door (finite_outputs) refused them, exit 4.
         probs, indices, scores = probs.tolist(), indices.tolist(), scores.tolist()

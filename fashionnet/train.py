@@ -159,7 +159,9 @@ def _optimizer(model: NeuralNetwork, recipe: Recipe) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=recipe.lr)
 
 
-def _schedule(optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
+def _schedule(
+    optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int
+) -> torch.optim.lr_scheduler.OneCycleLR:
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=recipe.lr, total_steps=total_steps, pct_start=recipe.warmup_fraction,
         anneal_strategy="cos", div_factor=recipe.div_factor, final_div_factor=recipe.final_div_factor,
@@ -188,7 +190,8 @@ def _training_state(model, optimizer: torch.optim.Optimizer, generator: torch.Ge
 def _restore_training(path: Path, checkpoint: Checkpoint, model, optimizer, generator) -> None:
     groups = checkpoint.metadata.get("optimizer_param_groups")
     if "rng" not in checkpoint.training or groups is None:
-        raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with --no-optimizer-state)")
+        raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed "
+                           "(it was saved with --no-optimizer-state)")
     raw = {k[len(RAW):]: v for k, v in checkpoint.training.items() if k.startswith(RAW)}
     check_state_dict(path, raw, model)
     state = _optimizer_state(path, checkpoint, optimizer)
@@ -371,7 +374,8 @@ def fit(
                 target = None
                 if soft is not None:  # the teacher's answer for exactly the image the MLP sees
                     target = soft[index, mirrored.long()] if mirrored is not None else soft[index, 0]
-                loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing, target)
+                loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing,
+                                         target)
                 loss_sum += loss * len(y)
                 correct += right
                 if batch % 20 == 19 or batch == batches - 1:
@@ -417,7 +421,8 @@ def fit(
             callbacks.epoch_end(stats)
     except KeyboardInterrupt:
         if teaching_epoch[0]:  # the teacher trains only in a fresh run: nothing is saved before it is done
-            raise TrainingInterrupted(f"interrupted during the teacher's epoch {teaching_epoch[0]}: nothing was saved") from None
+            raise TrainingInterrupted(f"interrupted during the teacher's epoch {teaching_epoch[0]}: "
+                                      "nothing was saved") from None
         running = len(history) + 1 if len(history) < recipe.epochs else recipe.epochs
         kept = _kept(last_saved, out, save_optimizer)
         raise TrainingInterrupted(f"interrupted during epoch {running}: {kept}") from None
@@ -540,7 +545,8 @@ def resolve_output(out: Path | None, resume: Path | None, force: bool) -> Path:
     path = Path(out) if out is not None else (Path(resume) if resume is not None else DEFAULT_OUT)
     check_writable(path)  # a folder, device or FIFO is refused even with --force
     resuming_in_place = resume is not None and path.is_file() and path.resolve() == Path(resume).resolve()
-    if os.path.lexists(path) and not force and not resuming_in_place:  # a dangling link counts, as in files.check_output
+    # A dangling link counts, as in files.check_output.
+    if os.path.lexists(path) and not force and not resuming_in_place:
         shipped = path.resolve() == SHIPPED_WEIGHTS.resolve()
         what = "the shipped weights" if shipped else "it exists"
         raise UsageError(f"{path}: refusing to overwrite ({what}); pass --force, or choose another --out")
@@ -592,7 +598,8 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **o
     if given.get("teacher_epochs", base.teacher_epochs) != base.teacher_epochs:
         raise UsageError(f"{path}: was trained with --teacher-epochs {base.teacher_epochs}; a resumed run keeps it")
     if given.get("photo_share", base.photo_share) != base.photo_share:
-        raise UsageError(f"{path}: was trained with the photo drawings; a resumed run keeps them (leave out --no-photos)")
+        raise UsageError(f"{path}: was trained with the photo drawings; a resumed run keeps them "
+                         "(leave out --no-photos)")
     if photos and base.photo_share == 0:
         raise UsageError(f"{path}: was trained without photo drawings; a resumed run keeps that (leave out --photos)")
     return replace(base, **given)

@@ -57,7 +57,9 @@ class TutorialRecipe:
                 "loss": "cross-entropy", "shuffle": False}
 
 
-def tutorial_recipe(epochs: int | None = None, batch_size: int | None = None, lr: float | None = None) -> TutorialRecipe:
+def tutorial_recipe(
+    epochs: int | None = None, batch_size: int | None = None, lr: float | None = None
+) -> TutorialRecipe:
     """The page's recipe with the user's options on top, each checked by the rule the default recipe uses."""
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
     for name, value in given.items():
@@ -80,7 +82,9 @@ class TutorialResult:
 Say = Callable[[str], None]  # receives what the page's print() would print (print adds the newline)
 
 
-def train_loop(images: torch.Tensor, labels: torch.Tensor, model, loss_fn, optimizer, batch_size: int, say: Say) -> tuple[float, float]:
+def train_loop(
+    images: torch.Tensor, labels: torch.Tensor, model, loss_fn, optimizer, batch_size: int, say: Say
+) -> tuple[float, float]:
     """The page's train_loop over in-memory batches; returns (mean loss per image, accuracy) of the epoch."""
     size = len(images)
     model.train()
@@ -100,7 +104,9 @@ def train_loop(images: torch.Tensor, labels: torch.Tensor, model, loss_fn, optim
     return loss_sum / size, correct / size
 
 
-def test_loop(images: torch.Tensor, labels: torch.Tensor, model, loss_fn, batch_size: int, say: Say) -> tuple[float, float]:
+def test_loop(
+    images: torch.Tensor, labels: torch.Tensor, model, loss_fn, batch_size: int, say: Say
+) -> tuple[float, float]:
     """The page's test_loop; returns (mean loss per image, accuracy), the figures `evaluate` reports.
     (The page's own "Avg loss" averages the batches' losses, so a short last batch weighs as much as a
     full one: it differs from the per-image mean in the fourth decimal or so.)"""
@@ -187,7 +193,9 @@ def fit_tutorial(
     return result
 
 
-def _checkpoint(model: NeuralNetwork, recipe: TutorialRecipe, seed: int, history: list[EpochStats], train: Split) -> Checkpoint:
+def _checkpoint(
+    model: NeuralNetwork, recipe: TutorialRecipe, seed: int, history: list[EpochStats], train: Split
+) -> Checkpoint:
     """The default recipe's checkpoint, without optimizer state (SGD keeps none); no temperature, so its
     probabilities are the plain softmax; the recipe names itself, so `--resume` knows it is not ours."""
     return training_checkpoint(model, None, None, recipe, seed, history, train, False)
@@ -210,7 +218,8 @@ class RecipeFigures:
     teacher: dict | None = None  # the distillation teacher's epochs, test accuracy and seconds, if one taught
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "recipe": self.recipe, "seconds": self.seconds, "test_accuracy": self.test_accuracy,
+        return {"label": self.label, "recipe": self.recipe, "seconds": self.seconds,
+                "test_accuracy": self.test_accuracy,
                 "test_loss": self.test_loss, "temperature": self.temperature,
                 "history": [h.to_dict() for h in self.history]}
 
@@ -356,9 +365,11 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
               else "pixels / 255")
     flips = "none"
     if get("flip"):
-        flips = "random horizontal flips" + (f", off for the last {get('clean_epochs')} epochs" if get("clean_epochs") else "")
+        clean = get("clean_epochs")
+        flips = "random horizontal flips" + (f", off for the last {clean} epochs" if clean else "")
     holdout = get("holdout") or 0
-    temperature = shipped.temperature if _real(shipped.temperature, 0.01, 100) else None  # weights.METADATA_RULES' range
+    # the range weights.METADATA_RULES accepts
+    temperature = shipped.temperature if _real(shipped.temperature, 0.01, 100) else None
     calibration = "none (raw softmax)"
     if temperature is not None:
         calibration = f"temperature {temperature:g}" + (f", fitted on {holdout:.0%} held out" if holdout else "")
@@ -374,8 +385,9 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
         teacher = (f"a small CNN, {taught} epochs{score}; {_g(get('distill_weight'))} of the loss matches it "
                    f"at temperature {_g(get('distill_temperature'))}")
     when = "when trained, teacher included" if taught and shipped.teacher else "when trained"
-    shipped_values = [optimizer, f"{get('batch_size', '--')}", f"{get('epochs', '--')}", loss, inputs, flips, calibration,
-                      photos, teacher, _pct(shipped.test_accuracy), _loss(shipped.test_loss), _seconds(shipped.seconds, when)]
+    shipped_values = [optimizer, f"{get('batch_size', '--')}", f"{get('epochs', '--')}", loss, inputs, flips,
+                      calibration, photos, teacher, _pct(shipped.test_accuracy), _loss(shipped.test_loss),
+                      _seconds(shipped.seconds, when)]
     rows = [(what, mine, theirs) for (what, mine, _), theirs in zip(rows, shipped_values, strict=True)]
     others = {k: v for k, v in s.items() if k not in KNOWN}
     if others:

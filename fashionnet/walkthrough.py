@@ -347,7 +347,8 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
     elif key == "minibatch":
         if setup.real:
             first, second, third = setup.batch  # shown as the tutorial-style names j, k, l
-            lines = [m(f"j, k, l = {first}, {second}, {third}"), m("input_image = test.images[[j, k, l]].float() / 255")]
+            lines = [m(f"j, k, l = {first}, {second}, {third}"),
+                     m("input_image = test.images[[j, k, l]].float() / 255")]
         elif setup.image is not None:
             lines = [m("input_image = torch.stack([picture, picture.flip(1), picture.flip(0)]).float() / 255")]
         else:
@@ -368,8 +369,10 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
             'print(f"After ReLU: {hidden1}")',
         ]
     elif key == "sequential":
-        lines = ["seq_modules = nn.Sequential(", "    flatten,", "    layer1,", "    nn.ReLU(),", "    nn.Linear(20, 10)", ")"]
-        lines.append(m("# input_image = torch.rand(3,28,28)") if setup.own_images else "input_image = torch.rand(3,28,28)")
+        lines = ["seq_modules = nn.Sequential(", "    flatten,", "    layer1,", "    nn.ReLU(),",
+                 "    nn.Linear(20, 10)", ")"]
+        lines.append(m("# input_image = torch.rand(3,28,28)") if setup.own_images
+                     else "input_image = torch.rand(3,28,28)")
         lines += ["logits = seq_modules(input_image)", m("print(logits)")]
     elif key == "softmax":
         lines = ["softmax = nn.Softmax(dim=1)", "pred_probab = softmax(logits)", m("print(pred_probab)")]
@@ -387,7 +390,8 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
 
 def page_lines(code: str) -> list[str]:
     """The page's own lines of a step's code: fashionnet's marked additions and comments left out."""
-    return [line for line in code.splitlines() if line.strip() and not is_added(line) and not line.lstrip().startswith("#")]
+    return [line for line in code.splitlines()
+            if line.strip() and not is_added(line) and not line.lstrip().startswith("#")]
 
 
 # --- Running the code -------------------------------------------------------------------------------
@@ -608,12 +612,14 @@ def build_steps(
             tensors: dict = {}
             if key == "device":
                 blocks.append(
-                    Facts([(t("ui.device"), str(ns["device"])), (t("ui.accelerator"), yes_no[torch.accelerator.is_available()])])
+                    Facts([(t("ui.device"), str(ns["device"])),
+                           (t("ui.accelerator"), yes_no[torch.accelerator.is_available()])])
                 )
             elif key == "model":
                 explanation = variant("model", "trained", trained)
                 total = sum(p.numel() for p in ns["model"].parameters())
-                blocks.append(Facts([(t("ui.weights"), describe_weights(weights_info, lang)), (t("ui.parameters_total"), f"{total:,}")]))
+                blocks.append(Facts([(t("ui.weights"), describe_weights(weights_info, lang)),
+                                     (t("ui.parameters_total"), f"{total:,}")]))
             elif key == "forward":
                 explanation = own("forward")
                 X = ns["X"]
@@ -648,7 +654,8 @@ def build_steps(
                 )
                 facts = [(t("ui.predicted"), f"{predicted} · {class_name(predicted, lang)}")]
                 if true is not None:  # real test images
-                    facts += [(t("ui.true_label"), f"{true} · {class_name(true, lang)}"), (t("ui.correct"), yes_no[predicted == true])]
+                    facts += [(t("ui.true_label"), f"{true} · {class_name(true, lang)}"),
+                              (t("ui.correct"), yes_no[predicted == true])]
                 temperature = weights_info.temperature if trained and weights_info is not None else 1.0
                 if temperature != 1.0:  # what predict would say: a learner sees both, and why they differ
                     said, drawings = _answers(ns["model"], device, ns["logits"], image, temperature, lang)
@@ -687,7 +694,8 @@ def build_steps(
             elif key == "linear":
                 layer1 = ns["layer1"]
                 blocks.append(
-                    Facts([(t("ui.layer1_weight"), str(layer1.weight.size())), (t("ui.layer1_bias"), str(layer1.bias.size()))])
+                    Facts([(t("ui.layer1_weight"), str(layer1.weight.size())),
+                           (t("ui.layer1_bias"), str(layer1.bias.size()))])
                 )
                 tensors = {"hidden1": ns["hidden1"]}
             elif key == "relu":

@@ -154,8 +154,10 @@ METADATA_RULES: dict[str, tuple] = {
                 "a list of epoch records (whole epochs from 1, accuracies from 0 to 1, losses and times of at "
                 "least 0)"),
     # fit_temperature searches 0.05..20; far outside that a "temperature" only breaks the probabilities
-    calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0.01 <= v <= 100), "a temperature from 0.01 to 100"),
-    "optimizer_param_groups": (lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v), "a list of objects"),
+    calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0.01 <= v <= 100),
+                               "a temperature from 0.01 to 100"),
+    "optimizer_param_groups": (lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v),
+                               "a list of objects"),
 }
 
 
@@ -305,7 +307,8 @@ def load_model(weights: str | Path | None, seed: int, device: torch.device) -> t
     model = build_model(seed=seed)
     spec = str(weights) if weights is not None else None
     if spec is not None and not spec.strip():
-        raise UsageError("--weights is empty: give a checkpoint file, 'random', or leave it out for the shipped weights")
+        raise UsageError("--weights is empty: give a checkpoint file, 'random', or leave it out for the "
+                         "shipped weights")
     if spec == RANDOM:
         info = WeightsInfo(source=RANDOM, seed=seed)
     else:

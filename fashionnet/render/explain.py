@@ -68,7 +68,8 @@ def verdict(e: Explanation, lang: str) -> str:
 def _sees(e: Explanation, lang: str, show: bool) -> list[RenderableType]:
     t = lambda key, **values: text(lang, key, **values)  # noqa: E731 - a short local alias reads best here
     cells = [(Picture(e.image), t("inside.caption.input"))]
-    parts: list[RenderableType] = [_heading(t("inside.sees.title"), lang), _prose(t("inside.sees.text", lit=e.lit), lang)]
+    parts: list[RenderableType] = [_heading(t("inside.sees.title"), lang),
+                                   _prose(t("inside.sees.text", lit=e.lit), lang)]
     if not e.found:
         parts.append(_prose(t("inside.sees.not_found"), lang))
     if show and e.mask is not None:

@@ -52,7 +52,8 @@ def probability_bars(result: Prediction, width: int = BAR_WIDTH) -> RenderableTy
         chart.add_column(justify="right", no_wrap=True)
         for rank, (label, _, p) in enumerate(result.top):
             style = "bold" if rank == 0 else ""
-            chart.add_row(Text(label, style=style), Text(bar(p, bar_width), style="green" if rank == 0 else "dim"), percent(p))
+            chart.add_row(Text(label, style=style), Text(bar(p, bar_width), style="green" if rank == 0 else "dim"),
+                          percent(p))
         return chart
 
     return Fitted(build)

@@ -172,7 +172,8 @@ def _confusion_block(confusion: list[list[int]], columns: range) -> Table:
             count = row[j]
             share = count / total
             level = int(40 + 215 * share ** 0.5) if count else 0
-            bg = Color.from_rgb(level // 3, level // 2, level) if i != j else Color.from_rgb(0, level // 2 + 20, level // 4)
+            bg = (Color.from_rgb(level // 3, level // 2, level) if i != j
+                  else Color.from_rgb(0, level // 2 + 20, level // 4))
             fg = Color.from_rgb(255, 255, 255)
             cells.append(Text(f"{count:>6} ", style=Style(color=fg, bgcolor=bg) if count else Style(dim=True)))
         table.add_row(f"{i} {SHORT[i]}", *cells)

@@ -112,7 +112,9 @@ class SignedPicture:
         from rich.color import Color
 
         a = abs(v)
-        return Color.from_rgb(round(255 * a), round(150 * a), 0) if v > 0 else Color.from_rgb(0, round(130 * a), round(255 * a))
+        if v > 0:
+            return Color.from_rgb(round(255 * a), round(150 * a), 0)
+        return Color.from_rgb(0, round(130 * a), round(255 * a))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from rich.segment import Segment
@@ -123,7 +125,8 @@ class SignedPicture:
         # Two rows a line (28 rows: 14 lines); an odd last row would be left out.
         for top, bottom in zip(self.rows[0::2], self.rows[1::2], strict=False):
             if plain:
-                yield Segment("".join(ramp[min(9, int((a + b + 2) / 4 * 10))] for a, b in zip(top, bottom, strict=True)))
+                yield Segment("".join(ramp[min(9, int((a + b + 2) / 4 * 10))]
+                                      for a, b in zip(top, bottom, strict=True)))
             else:
                 for a, b in zip(top, bottom, strict=True):
                     yield Segment("▀", Style(color=self._colour(a), bgcolor=self._colour(b)))
