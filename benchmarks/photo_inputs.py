@@ -49,7 +49,8 @@ def _tight(pixels: np.ndarray, rng: np.random.Generator) -> Image.Image:
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     touching = rng.permutation(4)[: int(rng.integers(2, 5))]
-    pad = [[0 if 0 in touching else 30, 0 if 1 in touching else 30], [0 if 2 in touching else 30, 0 if 3 in touching else 30]]
+    pad = [[0 if 0 in touching else 30, 0 if 1 in touching else 30],
+           [0 if 2 in touching else 30, 0 if 3 in touching else 30]]
     return Image.fromarray(np.pad(a, pad, constant_values=255)).convert("RGB")
 
 
@@ -57,7 +58,8 @@ def _margin(pixels: np.ndarray, rng: np.random.Generator) -> Image.Image:
     side = int(rng.integers(100, 300))
     garment = ImageOps.invert(Image.fromarray(pixels)).resize((side, side), Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", (side + int(rng.integers(40, 200)), side + int(rng.integers(40, 200))), (255, 255, 255))
-    canvas.paste(garment.convert("RGB"), (int(rng.integers(0, canvas.width - side)), int(rng.integers(0, canvas.height - side))))
+    canvas.paste(garment.convert("RGB"),
+                 (int(rng.integers(0, canvas.width - side)), int(rng.integers(0, canvas.height - side))))
     return canvas
 
 
@@ -95,9 +97,10 @@ def sets(count: int, seed: int = 0) -> dict[str, list[tuple[bytes, int]]]:
     rng = np.random.default_rng(seed)
     pictures, labels = _test_arrays()
     chosen = rng.choice(len(pictures), size=count, replace=False)
-    out: dict[str, list[tuple[bytes, int]]] = {name: [] for name in
-                                               ("clean", "formats", "16-bit", "tinted", "product shot", "product shot, tight")}
-    formats: list[tuple[str, dict[str, Any]]] = [("JPEG", {"quality": 90}), ("WEBP", {"lossless": True}), ("BMP", {}), ("TIFF", {})]
+    kinds = ("clean", "formats", "16-bit", "tinted", "product shot", "product shot, tight")
+    out: dict[str, list[tuple[bytes, int]]] = {name: [] for name in kinds}
+    formats: list[tuple[str, dict[str, Any]]] = [("JPEG", {"quality": 90}), ("WEBP", {"lossless": True}), ("BMP", {}),
+                                                 ("TIFF", {})]
     for n, i in enumerate(chosen):
         pixels, label = pictures[i], int(labels[i])
         gray = Image.fromarray(pixels)
@@ -110,7 +113,8 @@ def sets(count: int, seed: int = 0) -> dict[str, list[tuple[bytes, int]]]:
         out["tinted"].append((_encoded(Image.fromarray((pixels[..., None] * tint).astype(np.uint8)), "PNG"), label))
         out["product shot"].append((_encoded(_margin(pixels, rng), "JPEG", quality=85), label))
         out["product shot, tight"].append((_encoded(_tight(pixels, rng), "JPEG", quality=85), label))
-    out["drawn"] = [(_encoded(_drawn(label, rng), "PNG"), label) for label in OUTLINES for _ in range(max(1, count // 25))]
+    out["drawn"] = [(_encoded(_drawn(label, rng), "PNG"), label)
+                    for label in OUTLINES for _ in range(max(1, count // 25))]
     return out
 
 

@@ -53,7 +53,8 @@ def _find_with_u2netp(rgb: np.ndarray, negate: bool = True) -> garment.Garment:
     gray = cv2.cvtColor(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
     x = cv2.resize(rgb, (U2NETP_SIDE, U2NETP_SIDE), interpolation=cv2.INTER_AREA) / max(1.0, float(rgb.max()))
     x = (x - (0.485, 0.456, 0.406)) / (0.229, 0.224, 0.225)  # rembg's normalisation for this model
-    saliency = _session.run(None, {_session.get_inputs()[0].name: x.transpose(2, 0, 1)[None].astype(np.float32)})[0][0, 0]
+    feed = {_session.get_inputs()[0].name: x.transpose(2, 0, 1)[None].astype(np.float32)}
+    saliency = _session.run(None, feed)[0][0, 0]
     saliency = (saliency - saliency.min()) / max(1e-6, float(saliency.max() - saliency.min()))
     fg = (cv2.resize(saliency, size, interpolation=cv2.INTER_AREA) > 0.5).astype(np.uint8)
     return garment.drawn(gray, garment.largest_object(fg), negate)

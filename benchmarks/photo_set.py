@@ -63,7 +63,8 @@ def scores(named: np.ndarray, acceptable: np.ndarray, category: list[str], answe
         "photos": int(len(named)),
         "strict_accuracy": float(hit[known].mean()) if known.any() else float("nan"),
         "balanced_accuracy": float(np.mean(list(per_category.values()))) if per_category else float("nan"),
-        "acceptable_accuracy": float((acceptable[np.arange(len(named)), chosen] & answered)[known].mean()) if known.any() else float("nan"),
+        "acceptable_accuracy": (float((acceptable[np.arange(len(named)), chosen] & answered)[known].mean())
+                                if known.any() else float("nan")),
         "per_category": per_category,
         "auroc": auroc(answers.score[known], answers.score[unknown]),
         "unknown_not_sure": float((~answers.sure[unknown]).mean()) if unknown.any() else float("nan"),

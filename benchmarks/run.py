@@ -41,7 +41,8 @@ def run(cmd: list[str], **kwargs) -> tuple[float, subprocess.CompletedProcess]:
     proc = subprocess.run(cmd, capture_output=True, env=ENV, **kwargs)
     seconds = time.perf_counter() - start
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.decode()[-2000:]}")
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n"
+                         f"{proc.stderr.decode()[-2000:]}")
     return seconds, proc
 
 
@@ -55,7 +56,8 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.decode()[-2000:]}")
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n"
+                         f"{proc.stderr.decode()[-2000:]}")
     return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -268,7 +270,8 @@ def bench_photos() -> list[dict]:
     rows = []
     _, proc = run([*FASHIONNET, "evaluate", "--json"])
     ece = json.loads(proc.stdout)["calibration_error"]
-    rows.append({"name": "test-set calibration error (ECE)", "value": ece, "ratio": ece, "target": 0.025, "unit": "ECE"})
+    rows.append({"name": "test-set calibration error (ECE)", "value": ece, "ratio": ece, "target": 0.025,
+                 "unit": "ECE"})
     drawings = photos.load()
     which = drawings.in_part(photos.HOLDOUT)
     folder = photos.locate_photos()
@@ -322,7 +325,8 @@ def bench_explain() -> list[dict]:
     while torch is imported), target 1.3x `python -c "import torch"`."""
     samples = ROOT / "fashionnet" / "samples"
     rows = []
-    for label, picture in (("a 28x28 PNG", samples / "6-shirt.png"), ("a phone photo", samples / "photos" / "t-shirt.jpg")):
+    for label, picture in (("a 28x28 PNG", samples / "6-shirt.png"),
+                           ("a phone photo", samples / "photos" / "t-shirt.jpg")):
         r = ratio_to_import_torch([*FASHIONNET, "explain", str(picture)], repeats=7)
         rows.append({"name": f"fashionnet explain ({label})", **r, "target": 1.30, "unit": "x import torch"})
     return rows
@@ -376,8 +380,9 @@ def machine() -> dict:
     except AttributeError:
         cores = os.cpu_count()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return {"cores": cores, "nice": os.nice(0), "load_average": list(os.getloadavg()), "python": platform.python_version(),
-            "torch": torch.__version__, "platform": platform.platform(), "commit": commit.stdout.strip()}
+    return {"cores": cores, "nice": os.nice(0), "load_average": list(os.getloadavg()),
+            "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
+            "commit": commit.stdout.strip()}
 
 
 def _finite(value):

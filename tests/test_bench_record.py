@@ -20,7 +20,8 @@ def row(name: str, value: float, target: float, group: str = "predict", **extra)
 
 def test_a_ratio_more_than_ten_percent_worse_is_marked_and_counted(capsys):
     rows = [row("steady", 1.05, 1.2), row("slower", 1.19, 1.2), row("too slow", 1.3, 1.2)]
-    baseline = {"steady": row("steady", 1.0, 1.2), "slower": row("slower", 1.0, 1.2), "too slow": row("too slow", 1.3, 1.2)}
+    baseline = {"steady": row("steady", 1.0, 1.2), "slower": row("slower", 1.0, 1.2),
+                "too slow": row("too slow", 1.3, 1.2)}
     missed, slips = bench.report(rows, baseline)
     out = capsys.readouterr().out
     assert (missed, slips) == (1, 1)
@@ -52,7 +53,8 @@ def test_the_baseline_keeps_the_groups_a_run_did_not_measure(tmp_path, monkeypat
     first = {"started": "2026-12-01T10:00:00", "machine": {"cores": 2}}
     bench.save_baseline([row("help", 0.04, 0.05, "help"), row("one", 1.1, 1.1)], ["help", "predict"], first)
     second = {"started": "2026-12-02T10:00:00", "machine": {"cores": 2}}
-    bench.save_baseline([row("one", 1.05, 1.1), row("auroc", float("nan"), 0.85, "photos")], ["predict", "photos"], second)
+    bench.save_baseline([row("one", 1.05, 1.1), row("auroc", float("nan"), 0.85, "photos")], ["predict", "photos"],
+                        second)
     saved = json.loads((tmp_path / "baseline.json").read_text())  # strict JSON: NaN became null
     by_name = {r["name"]: r for r in saved["rows"]}
     assert by_name["help"]["value"] == 0.04 and by_name["help"]["run"] == first["started"]

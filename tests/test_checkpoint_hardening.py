@@ -24,7 +24,8 @@ SAMPLE = os.path.join(os.path.dirname(__file__), "..", "fashionnet", "samples", 
 
 
 def _error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line and not line.startswith(("Using ", "Weights:", "Training on"))]
+    lines = [line for line in stderr.splitlines()
+             if line and not line.startswith(("Using ", "Weights:", "Training on"))]
     assert len(lines) == 1, stderr
     assert "Traceback" not in stderr
     return lines[0]
@@ -76,7 +77,8 @@ def test_unknown_metadata_fields_are_ignored(invoke, trained_run, tmp_path):
     ({"recipe": {"lr": float("inf")}}, "recipe"),
     ({"steps": 10**7}, "steps"),
     ({"seed": 2**70}, "seed"),
-    ({"optimizer_param_groups": [{"params": [0, 1, 2], "lr": "fast"}, {"params": [3, 4, 5]}]}, "optimizer_param_groups"),
+    ({"optimizer_param_groups": [{"params": [0, 1, 2], "lr": "fast"}, {"params": [3, 4, 5]}]},
+     "optimizer_param_groups"),
     ({"history": [{"epoch": 1, "train_loss": "low"}]}, "history"),
 ])
 def test_tampered_resume_checkpoint_is_refused(invoke, trained_run, tmp_path, change, field):

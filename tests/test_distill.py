@@ -108,7 +108,8 @@ def test_ctrl_c_while_the_teacher_trains_says_nothing_was_saved(splits, tmp_path
 
     out = tmp_path / "never.safetensors"
     with pytest.raises(TrainingInterrupted, match=r"^interrupted during the teacher's epoch 1: nothing was saved$"):
-        fit(Recipe(epochs=1, batch_size=64, teacher_epochs=2), splits[0], None, CPU, out=out, callbacks=StopInTheTeacher())
+        fit(Recipe(epochs=1, batch_size=64, teacher_epochs=2), splits[0], None, CPU, out=out,
+            callbacks=StopInTheTeacher())
     assert not out.exists()
 
 

@@ -89,7 +89,8 @@ def test_regenerate_rewrites_outputs_and_honours_the_marks(tmp_path):
     assert "kept" in lines and "Saved x (1.0s)" in lines, "skip and (with --fast) slow blocks stay"
     assert lines[17:21] == ["$ fashionnet summary", "1", "  ... (2 lines left out here)", "4"]
     assert lines[23:28] == ["$ fashionnet evaluate", "e", "", "$ fashionnet predict x", "p"]
-    assert [block.shown[0].command for block in changed] == ["fashionnet data", "fashionnet summary", "fashionnet evaluate"]
+    assert [block.shown[0].command for block in changed] == ["fashionnet data", "fashionnet summary",
+                                                             "fashionnet evaluate"]
     text, changed = docs.regenerate(doc, run)  # without --fast the slow block runs; only seconds differ: kept
     assert "Saved x (1.0s)" in text.split("\n") and "fashionnet train" not in [b.shown[0].command for b in changed]
     assert docs.masked(["epoch 1  2.9s", "Saved m (58.2s)", "took 31.1 s", "   21 │ 0.9436 │    3.4"]) == [
@@ -100,7 +101,8 @@ def test_keep_names_lines_from_either_end():
     assert docs.kept("1-3,-2-", 10) == [0, 1, 2, 8, 9]
     assert docs.kept("-4--3", 10) == [6, 7] and docs.kept("5", 10) == [4] and docs.kept("8-", 10) == [7, 8, 9]
     lines = [str(n) for n in range(1, 11)]
-    assert docs.abridge(lines, {"keep": "2-3"}) == ["  ... (1 lines left out here)", "2", "3", "  ... (7 lines left out here)"]
+    assert docs.abridge(lines, {"keep": "2-3"}) == ["  ... (1 lines left out here)", "2", "3",
+                                                    "  ... (7 lines left out here)"]
     with pytest.raises(ValueError):
         docs.kept("a-b", 3)
 

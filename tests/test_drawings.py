@@ -31,7 +31,8 @@ def test_shipped_drawings_hold_every_photo_with_its_labels_and_part(shipped):
     counts = {name: int((shipped.part == i).sum()) for i, name in enumerate(photos.PARTS)}
     assert counts == {"train": 1994, "validation": 460, "hold-out": 614}
     names = list(shipped.categories)
-    assert sorted(names) == ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"]
+    assert sorted(names) == ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt",
+                             "t-shirt"]
     for i in range(len(names)):  # stratified: every category keeps its 65 / 15 / 20 split
         members = shipped.category == i
         assert abs((shipped.part[members] == photos.HOLDOUT).mean() - 0.20) < 0.01
@@ -48,7 +49,8 @@ def test_shipped_drawings_hold_every_photo_with_its_labels_and_part(shipped):
 def test_parts_are_fixed_by_seed_and_training_never_sees_validation_or_hold_out(shipped):
     again = photos.assign_parts([shipped.categories[c] for c in shipped.category])
     assert np.array_equal(again, shipped.part), "the same labels give the same parts"
-    assert not np.array_equal(photos.assign_parts([shipped.categories[c] for c in shipped.category], seed=1), shipped.part)
+    assert not np.array_equal(photos.assign_parts([shipped.categories[c] for c in shipped.category], seed=1),
+                              shipped.part)
     drawn, allowed = shipped.training_set()
     train = (shipped.part == photos.TRAIN) & shipped.found
     assert len(drawn) == train.sum() and np.array_equal(drawn, shipped.drawings[train])
@@ -181,7 +183,8 @@ def test_resuming_a_run_without_photos_refuses_photos(invoke, trained, fake_data
     result = invoke("train", "--resume", str(trained), "--photos", str(photos.DRAWINGS), "--epochs", "2",
                     "--out", str(out), "--data-dir", str(fake_data))
     assert result.exit_code == ExitCode.USAGE == 2, result.stderr
-    assert f"{trained}: was trained without photo drawings; a resumed run keeps that (leave out --photos)" in result.stderr
+    assert (f"{trained}: was trained without photo drawings; a resumed run keeps that (leave out --photos)"
+            in result.stderr)
     assert not out.exists()
     monkeypatch.setenv("HOME", str(tmp_path))  # --photos ~/... is the home folder's, like --out and --resume
     home = invoke("train", "--photos", "~/mine.npz", "--data-dir", str(fake_data), "--out", str(out))

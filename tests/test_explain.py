@@ -66,7 +66,8 @@ def test_every_figure_is_the_networks_own_arithmetic(shipped, shirt):
     assert shirt.top == int(logits.argmax()) == CLASSES.index("Shirt")
     saliency = _grid(shirt.saliency)
     assert float(saliency[saliency > 0].sum()) == pytest.approx(shirt.saliency_up, abs=1e-4)
-    assert shirt.saliency_up + shirt.saliency_down + shirt.saliency_bias == pytest.approx(logits[shirt.top].item(), abs=1e-4)
+    assert shirt.saliency_up + shirt.saliency_down + shirt.saliency_bias == pytest.approx(logits[shirt.top].item(),
+                                                                                        abs=1e-4)
     assert saliency[torch.from_numpy(load_view(SHIRT).image) == 0].abs().max() == 0, "black pixels push nothing"
 
 
@@ -74,12 +75,14 @@ def test_raw_and_calibrated_softmax_and_predicts_answer(shipped, shirt):
     model, info = shipped
     logits = torch.tensor([c.logit for c in shirt.classes], dtype=torch.float64)
     assert [c.softmax for c in shirt.classes] == pytest.approx(logits.softmax(0).tolist(), abs=1e-5)
-    assert [c.calibrated for c in shirt.classes] == pytest.approx((logits / info.temperature).softmax(0).tolist(), abs=1e-5)
+    assert [c.calibrated for c in shirt.classes] == pytest.approx((logits / info.temperature).softmax(0).tolist(),
+                                                                  abs=1e-5)
     assert info.temperature < 1 and shirt.classes[shirt.top].calibrated > shirt.classes[shirt.top].softmax
     (predicted,) = predict_paths([str(SHIRT)], model, CPU, top_k=1, temperature=info.temperature)
     assert (shirt.answer.label, shirt.answer.drawings) == (predicted.label, 1)
     assert shirt.answer.probability == pytest.approx(predicted.probability, abs=1e-6)
-    assert shirt.answer.probability == pytest.approx(shirt.classes[shirt.top].calibrated, abs=2e-6)  # both rounded to 6 places
+    # both rounded to 6 places
+    assert shirt.answer.probability == pytest.approx(shirt.classes[shirt.top].calibrated, abs=2e-6)
     assert shirt.label_smoothing == info.metadata["recipe"]["label_smoothing"]
 
 

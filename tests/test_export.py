@@ -52,7 +52,8 @@ def reload_safetensors(path: Path):
 
     with safe_open(str(path), framework="pt") as f:
         meta = {k: json.loads(v) for k, v in f.metadata().items() if k != "format"}
-        assert sorted(f.keys()) == sorted(n for n, _ in load_model(None, 0, torch.device("cpu"))[0].state_dict().items())
+        expected = sorted(n for n, _ in load_model(None, 0, torch.device("cpu"))[0].state_dict().items())
+        assert sorted(f.keys()) == expected
     model, _ = load_model(path, seed=0, device=torch.device("cpu"))
     return (lambda x: model(torch.from_numpy(x)).detach().numpy()), meta
 
@@ -116,7 +117,8 @@ def rows(jsonl: str | bytes) -> np.ndarray:
     out = []
     for line in jsonl.splitlines():
         r = json.loads(line)
-        out.append([r["index"], r["probability"], *[t["probability"] for t in r["top"]], *[t["index"] for t in r["top"]]])
+        out.append([r["index"], r["probability"], *[t["probability"] for t in r["top"]],
+                    *[t["index"] for t in r["top"]]])
     return np.array(out)
 
 

@@ -200,7 +200,8 @@ def test_a_sample_through_the_installed_command(installed, cli, tmp_path, fake_d
     clean = make_fake_fashion(tmp_path / "data", 20, 10)
     for name, content in _idx_variants(clean, rng)[::30]:
         work = _data_with(clean, fake_data, tmp_path / "work", name, content)
-        proc = cli("train", "--data-dir", str(work), "--epochs", "1", "--quiet", "--force", "--out", str(tmp_path / "m.safetensors"))
+        proc = cli("train", "--data-dir", str(work), "--epochs", "1", "--quiet", "--force",
+                   "--out", str(tmp_path / "m.safetensors"))
         err = proc.stderr.decode()
         assert proc.returncode in (0, ExitCode.DATA) and "Traceback" not in err
 
@@ -256,7 +257,8 @@ def test_idx_memory_is_bounded_by_the_header_not_the_file(tmp_path, invoke):
     with open(sparse, "wb") as f:
         f.write(header)
         f.truncate(len(header) + (1 << 30))
-    with pytest.raises(DataError, match=r"truncated or padded IDX file \(1,073,741,824 bytes of data, header says 7,840\)"):
+    with pytest.raises(DataError,
+                       match=r"truncated or padded IDX file \(1,073,741,824 bytes of data, header says 7,840\)"):
         data.read_idx(sparse, data.IMAGE_MAGIC)
     assert _peak_while(lambda: data.read_idx(sparse, data.IMAGE_MAGIC)) < 1 << 20
 
@@ -300,7 +302,8 @@ def test_every_writer_on_a_full_disk(tmpfs):
 @pytest.mark.parametrize("columns", ["0", "3", "99999999"])
 def test_absurd_columns_mean_the_default_width(cli, fake_data, tmp_path, columns):
     commands = [["summary", "--weights", "random"], ["params", "--weights", "random", "--name", "*.4.bias"],
-                ["data", "--data-dir", str(fake_data)], ["evaluate", "--data-dir", str(fake_data), "--weights", "random"],
+                ["data", "--data-dir", str(fake_data)],
+                ["evaluate", "--data-dir", str(fake_data), "--weights", "random"],
                 ["walkthrough", "--step", "2"], ["predict", str(SAMPLES), "--weights", "random"],
                 ["export", "--format", "safetensors", "--out", str(tmp_path / "m.safetensors"), "--force"]]
     for args in commands:
@@ -390,7 +393,8 @@ def _linear_nodes(last_output="logits"):
 
     weight = numpy_helper.from_array(np.zeros((784, 10), np.float32), "W")
     bias = numpy_helper.from_array(np.zeros(10, np.float32), "B")
-    nodes = [helper.make_node("Flatten", ["pixels"], ["flat"], axis=1), helper.make_node("Gemm", ["flat", "W", "B"], [last_output])]
+    nodes = [helper.make_node("Flatten", ["pixels"], ["flat"], axis=1),
+             helper.make_node("Gemm", ["flat", "W", "B"], [last_output])]
     return nodes, [weight, bias]
 
 
@@ -410,7 +414,8 @@ def test_hostile_onnx_graphs_are_refused_before_they_run(invoke, tmp_path):
     nodes, init = _linear_nodes("raw")
     cases = {
         "Sigmoid": (nodes + [helper.make_node("Sigmoid", ["raw"], ["logits"])], init),
-        "ConstantOfShape": (nodes + [helper.make_node("Constant", [], ["shape"], value=numpy_helper.from_array(np.array([1, 10], np.int64))),
+        "ConstantOfShape": (nodes + [helper.make_node("Constant", [], ["shape"],
+                                                      value=numpy_helper.from_array(np.array([1, 10], np.int64))),
                                      helper.make_node("ConstantOfShape", ["shape"], ["zeros"]),
                                      helper.make_node("Add", ["raw", "zeros"], ["logits"])], init),
         "Loop": (nodes + [helper.make_node("Loop", ["", ""], ["logits"], body=helper.make_graph(
@@ -604,7 +609,8 @@ def test_evaluate_refuses_weights_whose_outputs_are_not_numbers(invoke, tmp_path
 
     from fashionnet.model import build_model
 
-    save_file({k: torch.full_like(v, 3e38) for k, v in build_model().state_dict().items()}, str(tmp_path / "huge.safetensors"))
+    save_file({k: torch.full_like(v, 3e38) for k, v in build_model().state_dict().items()},
+              str(tmp_path / "huge.safetensors"))
     result = invoke("evaluate", "--data-dir", str(fake_data), "--weights", str(tmp_path / "huge.safetensors"))
     assert result.exit_code == ExitCode.WEIGHTS and result.stdout == ""
     assert "huge.safetensors" in _one_error(result.stderr) and "not a number" in result.stderr
@@ -701,7 +707,8 @@ def test_train_and_evaluate_refuse_an_incomplete_test_split(invoke, tmp_path, fa
     folder = copy_tree(fake_data, tmp_path / "d")
     write_idx(folder / "t10k-images-idx3-ubyte", np.zeros((1, 28, 28)), 2051)
     write_idx(folder / "t10k-labels-idx1-ubyte", np.zeros(1), 2049)
-    for args in (["evaluate", "--weights", "random"], ["train", "--epochs", "1", "--out", str(tmp_path / "m.safetensors")],
+    for args in (["evaluate", "--weights", "random"],
+                 ["train", "--epochs", "1", "--out", str(tmp_path / "m.safetensors")],
                  ["data"]):
         result = invoke(*args, "--data-dir", str(folder))
         assert result.exit_code == ExitCode.DATA, (args, result.stderr)

@@ -29,7 +29,8 @@ def test_mistakes_are_the_wrong_answers_surest_first():
     assert found[0].image == images[2].tolist()
     assert find_mistakes(logits, labels, images, true_class=2)[0] == 1
     assert [m.index for m in find_mistakes(logits, labels, images, limit=1)[1]] == [2]
-    assert find_mistakes(logits / 2, labels, images, temperature=0.5)[1][0].probability == pytest.approx(found[0].probability)
+    assert find_mistakes(logits / 2, labels, images, temperature=0.5)[1][0].probability == pytest.approx(
+        found[0].probability)
 
 
 @needs_real_data

@@ -97,7 +97,8 @@ def product_shot(name: str, side: int, touch: str, on_black: bool = False) -> np
     mask = (a > 10) if on_black else (a < 245)
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    pad = [[0 if "t" in touch else 30, 0 if "b" in touch else 30], [0 if "l" in touch else 30, 0 if "r" in touch else 30]]
+    pad = [[0 if "t" in touch else 30, 0 if "b" in touch else 30],
+           [0 if "l" in touch else 30, 0 if "r" in touch else 30]]
     a = np.pad(a, pad, constant_values=0 if on_black else 255)
     return np.stack([a] * 3, -1)
 

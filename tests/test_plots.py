@@ -69,5 +69,6 @@ def test_learning_curves_have_whole_number_epochs(figures, tmp_path):
         for ax in fig.axes:
             ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
             assert ticks and all(float(t).is_integer() for t in ticks), ticks
-    assert {text.get_text() for ax in figures[1].axes for text in ax.get_legend().get_texts()} == {"tutorial", "shipped"}
+    legends = {text.get_text() for ax in figures[1].axes for text in ax.get_legend().get_texts()}
+    assert legends == {"tutorial", "shipped"}
     assert "what training minimises" in " ".join(t.get_text() for t in figures[0].axes[0].get_legend().get_texts())

@@ -448,7 +448,8 @@ def test_show_puts_the_picture_beside_the_chart():
 def test_not_sure_is_said_in_the_view_and_the_table():
     unsure = _result("hat.jpg", top=((0, 0.3), (6, 0.2), (2, 0.1)))
     unsure.sure = False
-    assert render_text(render.predictions_view([unsure])).splitlines()[0] == "hat.jpg: not sure — looks most like T-shirt/top 30.0%"
+    assert (render_text(render.predictions_view([unsure])).splitlines()[0]
+            == "hat.jpg: not sure — looks most like T-shirt/top 30.0%")
     text = render_text(render.predictions_table([unsure, _result()]))
     rows = [line for line in text.splitlines() if line.startswith("hat")]
     assert rows[0].split()[:3] == ["hat.jpg", "T-shirt/top?", "30.0%"]

@@ -100,8 +100,10 @@ def test_directory_recursive_and_glob(invoke, images, tmp_path):
     sub = tmp_path / "in" / "nested"
     sub.mkdir()
     Image.new("L", (40, 40), 0).save(sub / "deep.png")
-    flat = [json.loads(x) for x in invoke("predict", str(tmp_path / "in"), "--json", "--weights", "random").stdout.splitlines()]
-    deep = [json.loads(x) for x in invoke("predict", str(tmp_path / "in"), "-r", "--json", "--weights", "random").stdout.splitlines()]
+    flat = [json.loads(x)
+            for x in invoke("predict", str(tmp_path / "in"), "--json", "--weights", "random").stdout.splitlines()]
+    deep = [json.loads(x)
+            for x in invoke("predict", str(tmp_path / "in"), "-r", "--json", "--weights", "random").stdout.splitlines()]
     assert "deep.png" not in {Path(r["path"]).name for r in flat}
     assert "deep.png" in {Path(r["path"]).name for r in deep}
     globbed = invoke("predict", str(tmp_path / "in" / "*.jpg"), "--json", "--weights", "random").stdout.splitlines()
@@ -139,7 +141,8 @@ def test_fashion_mnist_png_predicts_like_evaluate(invoke, tmp_path):
     model, _ = load_model("random", seed=5, device=torch.device("cpu"))
     with torch.inference_mode():
         expected = model(pixels_to_input(torch.from_numpy(pixels)[None])).softmax(1)[0]
-    row = json.loads(invoke("predict", str(SAMPLES / "7-sneaker.png"), "--json", "--weights", "random", "--seed", "5").stdout)
+    row = json.loads(invoke("predict", str(SAMPLES / "7-sneaker.png"), "--json", "--weights", "random",
+                            "--seed", "5").stdout)
     assert row["index"] == int(expected.argmax())
     assert row["probability"] == pytest.approx(float(expected.max()), abs=1e-6)
 

@@ -41,7 +41,8 @@ def test_printable_escapes_control_characters():
 
 def test_paths_in_errors_are_escaped(invoke, tmp_path, monkeypatch):
     missing = str(tmp_path / NASTY)
-    for args in (["summary", "--weights", missing], ["evaluate", "--data-dir", missing], ["data", "--data-dir", missing]):
+    for args in (["summary", "--weights", missing], ["evaluate", "--data-dir", missing],
+                 ["data", "--data-dir", missing]):
         result = invoke(*args)
         assert result.exit_code in (ExitCode.DATA, ExitCode.WEIGHTS)
         assert "bad\\x0aname\\x1b[2J" in _one_clean_line(result.stderr)

@@ -152,7 +152,8 @@ def test_summary_figures_equal_torchinfo(batch):
     total = theirs.total_input + theirs.total_output_bytes + theirs.total_param_bytes
     assert f"{mb['total_mb']:.2f}" == f"{to_mb(total):.2f}"
     # Per layer: the leaves' params and mult-adds, in torchinfo's order.
-    their_leaves = [(info.num_params, info.macs, list(info.output_size)) for info in theirs.summary_list if info.is_leaf_layer]
+    their_leaves = [(info.num_params, info.macs, list(info.output_size))
+                    for info in theirs.summary_list if info.is_leaf_layer]
     our_leaves = [(layer.params, layer.mult_adds, layer.output_shape) for layer in ours.layers if layer.leaf]
     assert our_leaves == their_leaves
 
@@ -269,7 +270,8 @@ def test_summary_json_follows_depth_and_is_the_same_bytes_every_time(invoke):
     full = invoke("summary", "--json")
     assert invoke("summary", "--json").stdout == full.stdout
     folded = json.loads(invoke("summary", "--json", "--depth", "1").stdout)
-    assert folded["depth"] == 1 and [layer["name"] for layer in folded["layers"]] == ["", "flatten", "linear_relu_stack"]
+    assert folded["depth"] == 1
+    assert [layer["name"] for layer in folded["layers"]] == ["", "flatten", "linear_relu_stack"]
     assert folded["layers"][-1]["params_total"] == 669_706 == folded["total_params"]
     assert json.loads(full.stdout)["depth"] is None and len(json.loads(full.stdout)["layers"]) == 8
 

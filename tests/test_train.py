@@ -200,7 +200,8 @@ def test_resume_refuses_what_would_not_continue_the_same_run(invoke, fake_data, 
     assert fewer.exit_code == 2 and "already trained for 2 epochs" in fewer.stderr
     other_data = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--limit", "100")
     assert other_data.exit_code == 2 and "same --limit" in other_data.stderr
-    other_batch = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--batch-size", "7")
+    other_batch = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3",
+                         "--batch-size", "7")
     assert other_batch.exit_code == 2 and "keeps it" in other_batch.stderr
     other_seed = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--seed", "5")
     assert other_seed.exit_code == 2 and "was trained with --seed 0" in other_seed.stderr
@@ -211,7 +212,8 @@ def test_resume_refuses_what_would_not_continue_the_same_run(invoke, fake_data, 
 
 def test_resume_of_weights_without_training_state(invoke, fake_data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = invoke("train", "--data-dir", str(fake_data), "--resume", str(SHIPPED_WEIGHTS), "--out", "never-written.safetensors")
+    result = invoke("train", "--data-dir", str(fake_data), "--resume", str(SHIPPED_WEIGHTS),
+                    "--out", "never-written.safetensors")
     assert result.exit_code == 4 and "cannot be resumed" in result.stderr
     assert not Path("never-written.safetensors").exists()
 
@@ -248,7 +250,8 @@ def test_bad_learning_rate(invoke, fake_data, tmp_path, monkeypatch):
 def test_plot_into_an_unwritable_place_fails_first(invoke, fake_data, tmp_path):
     pytest.importorskip("matplotlib")
     (tmp_path / "taken.png").mkdir()
-    result = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(tmp_path / "taken.png"))
+    result = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random",
+                    "--plot", str(tmp_path / "taken.png"))
     assert result.exit_code == 2 and "is a directory" in result.stderr
 
 

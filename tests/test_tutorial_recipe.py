@@ -132,7 +132,8 @@ def test_json_and_plot(invoke, tmp_path, fake_data):
     assert report["recipe"] == {"name": "tutorial", "optimizer": "SGD", "lr": 0.001, "batch_size": 64, "epochs": 2,
                                 "loss": "cross-entropy", "shuffle": False}
     assert [h["epoch"] for h in report["history"]] == [1, 2]
-    assert report["shipped"]["test_accuracy"] == read_checkpoint(SHIPPED_WEIGHTS, training=False).metadata["test_accuracy"]
+    shipped_accuracy = read_checkpoint(SHIPPED_WEIGHTS, training=False).metadata["test_accuracy"]
+    assert report["shipped"]["test_accuracy"] == shipped_accuracy
     assert {row["what"] for row in report["comparison"]["rows"]} >= {"optimizer", "test accuracy", "training time"}
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
@@ -165,11 +166,13 @@ def test_the_table_reads_the_shipped_recipe_from_its_checkpoint():
     assert rows["loss"][1] == f"cross-entropy, label smoothing {meta['recipe']['label_smoothing']:g}"
     changed = [change for change, _why in compare(mine, shipped).reasons]
     assert "horizontal flips" in changed and f"label smoothing {meta['recipe']['label_smoothing']:g}" in changed
-    assert rows["photos"] == ("none", f"64 photo drawings in every batch, loss weight {meta['recipe']['photo_weight']:g}")
+    assert rows["photos"] == ("none",
+                              f"64 photo drawings in every batch, loss weight {meta['recipe']['photo_weight']:g}")
     assert rows["teacher"][1].startswith(f"a small CNN, {meta['recipe']['teacher_epochs']} epochs")
     assert "photo drawings in every batch" in changed and "a CNN teacher" in changed
     newer = RecipeFigures("shipped", {**meta["recipe"], "photo_mix": 0.25}, [], None, None, None)
-    assert ("also", "--", "photo_mix 0.25") in compare(mine, newer).rows, "a setting this version does not know is still listed"
+    assert ("also", "--", "photo_mix 0.25") in compare(mine, newer).rows, \
+        "a setting this version does not know is still listed"
     assert compare(mine, None).rows[0] == ("optimizer", "SGD, learning rate 0.001 throughout", "")
     assert tutorial_figures(TutorialRecipe(), type("R", (), {"history": [], "seconds": 1.0})()).test_accuracy is None
 
@@ -199,7 +202,8 @@ def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
     comparison = compare(mine, figures)
     rows = {what: b for what, _a, b in comparison.rows}
     assert rows["photos"] == "-- photo drawings in every batch, loss weight --"
-    assert rows["teacher"] == f"a small CNN, {meta['recipe']['teacher_epochs']} epochs; -- of the loss matches it at temperature --"
+    assert rows["teacher"] == (f"a small CNN, {meta['recipe']['teacher_epochs']} epochs; "
+                               "-- of the loss matches it at temperature --")
     assert rows["batch size"] == "--"
     assert rows["optimizer"].startswith("AdamW") and "fast" not in rows["optimizer"]
     assert "mean --" in rows["input"] and "held out" not in rows["calibration"]

@@ -283,7 +283,8 @@ def test_running_the_shown_code_prints_exactly_the_shown_output(lang, real, fres
     assert "grad_fn=<AddmmBackward0>" in shown["forward"].output
     assert "grad_fn=<ReluBackward0>" in shown["relu"].output
     assert shown["parameters"].output.count("grad_fn=<SliceBackward0>") == 6
-    assert "Layer: linear_relu_stack.0.weight | Size: torch.Size([512, 784]) | Values : tensor(" in shown["parameters"].output
+    assert ("Layer: linear_relu_stack.0.weight | Size: torch.Size([512, 784]) | Values : tensor("
+            in shown["parameters"].output)
 
 
 def test_output_blocks_show_the_output_whole(en_steps):
@@ -442,7 +443,8 @@ def test_chinese_prose_uses_full_width_punctuation():
 
 def test_chinese_uses_the_pages_terms():
     zh = "".join(_zh_prose().values())
-    for term in ("展平", "注册", "跟踪", "大小", "调用", "后台操作", "非线性映射", "未经归一化的原始分数", "已训练权重"):
+    for term in ("展平", "注册", "跟踪", "大小", "调用", "后台操作", "非线性映射", "未经归一化的原始分数",
+                 "已训练权重"):
         assert term in zh, term
     for avoided in ("摊成", "登记", "尺寸", "弯曲"):
         assert avoided not in zh, avoided
@@ -695,7 +697,8 @@ def test_real_step_6_shows_the_calibrated_answer_predict_gives(fake_dir):
     assert notes and "temperature" in notes[0] and "label smoothing" in notes[0]
     raw = float(steps["predict"].tensors["pred_probab"].max())
     assert probs[0, 0] > raw, "the calibrated answer is surer than the tutorial's raw softmax"
-    assert "calibrated" not in dict(next(b for b in by_key(make_steps("en"))["predict"].blocks if isinstance(b, Facts)).items)
+    facts = next(b for b in by_key(make_steps("en"))["predict"].blocks if isinstance(b, Facts))
+    assert "calibrated" not in dict(facts.items)
 
 
 def test_minibatch_pictures_are_full_size_where_three_fit():
