@@ -255,7 +255,7 @@ DataDirOption = Annotated[
 
 
 # Shown in `train --help` without importing torch; tests/test_train.py checks them against train.Recipe.
-RECIPE_DEFAULTS = {"epochs": 30, "batch_size": 512, "lr": 0.002, "teacher_epochs": 6}
+RECIPE_DEFAULTS = {"epochs": 30, "batch_size": 512, "lr": 0.002}
 
 
 LR_RANGE = "above 0 and at most 1000"  # the same words as train.RECIPE_RULES["lr"] (a test keeps them equal)
@@ -554,15 +554,16 @@ def train(
     data_dir: DataDirOption = None,
     photos: Annotated[Optional[Path], typer.Option("--photos", metavar="FILE.npz", callback=_expand_user, help="Photo drawings to mix into every batch (made by tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
     no_photos: Annotated[bool, typer.Option("--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
-    teacher_epochs: Annotated[Optional[int], typer.Option("--teacher-epochs", metavar="N", min=0, help="Epochs of the CNN teacher trained first for distillation; 0: none.", show_default=str(RECIPE_DEFAULTS["teacher_epochs"]))] = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", metavar="FILE.npz", callback=_expand_user, help="The distillation teacher's answers to learn from (made by tools/make_teacher_targets.py).", show_default="the shipped fashionnet/drawings/teacher-targets.npz")] = None,
+    no_teacher: Annotated[bool, typer.Option("--no-teacher", help="Learn from the labels alone, without the teacher's answers.")] = False,
     plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG (needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Train the tutorial's network on FashionMNIST and real photo drawings; save a checkpoint every epoch.
 
-    The default recipe first trains a small CNN teacher, then the network learns from its answers, the
-    labels and the photo drawings (docs/training.md). The train loss it reports is what it minimises (a
+    The network learns from the labels, the photo drawings and the answers of a small CNN teacher, which
+    ship with fashionnet (docs/training.md). The train loss it reports is what it minimises (a
     mix of those); the test loss is the plain cross-entropy that evaluate reports."""
     _import_torch()
     from fashionnet import data as data_mod
@@ -577,10 +578,10 @@ def train(
 
         plot_claim = check_plot_path(plot, force)
     if recipe_name is RecipeName.tutorial:
-        if photos is not None or no_photos or teacher_epochs is not None:
+        if photos is not None or no_photos or teacher is not None or no_teacher:
             from fashionnet.errors import UsageError
 
-            raise UsageError("--photos, --no-photos and --teacher-epochs belong to the default recipe; "
+            raise UsageError("--photos, --no-photos, --teacher and --no-teacher belong to the default recipe; "
                              "the tutorial's recipe trains on FashionMNIST alone")
         if resume is not None:
             from fashionnet.errors import UsageError
@@ -593,8 +594,12 @@ def train(
         from fashionnet.errors import UsageError
 
         raise UsageError("--photos and --no-photos contradict each other; give one of them")
+    if no_teacher and teacher is not None:
+        from fashionnet.errors import UsageError
+
+        raise UsageError("--teacher and --no-teacher contradict each other; give one of them")
     recipe = training.recipe_for(resume_from, photos is not None, epochs=epochs, batch_size=batch_size, lr=lr,
-                                 teacher_epochs=teacher_epochs, photo_share=0.0 if no_photos else None)
+                                 teacher_epochs=0 if no_teacher else None, photo_share=0.0 if no_photos else None)
     out_path = training.resolve_output(out, resume, force)
     from fashionnet.files import OutputClaim
 
@@ -609,7 +614,9 @@ def train(
     seed = 0 if seed is None else seed
     dev = select_device(device)
     drawings = photo_mod.load(photos if photos is not None else photo_mod.DRAWINGS) if recipe.photo_share > 0 else None
-    photo_set = training.photo_set(drawings) if drawings is not None else None
+    recipe, targets = training.teacher_for(recipe, resume_from, teacher, drawings)
+    photo_set = training.photo_set(drawings, targets if recipe.photo_distill > 0 else None) if drawings is not None else None
+    calibrating = drawings.calibration_set() if drawings is not None else None  # validation photos: never trained on
     train_split = data_mod.load_split("train", data_dir, limit=limit)
     test_split = data_mod.load_split("test", data_dir, official=True)
     chatter = not (quiet or as_json)
@@ -624,9 +631,11 @@ def train(
         else:
             share = training.photos_per_batch(recipe, photo_set)
             typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
-        if recipe.teacher_epochs and resume_from is None:
-            count = f"{recipe.teacher_epochs} epoch" + ("s" if recipe.teacher_epochs != 1 else "")
-            typer.echo(f"A small CNN teacher trains first ({count}); then the network learns from it as well", err=True)
+        if targets is not None:
+            typer.echo(f"Learning from a small CNN teacher's answers as well ({targets.test_accuracy:.2%} on the test "
+                       f"set; {printable(targets.source)})", err=True)
+        elif not recipe.teacher_epochs:
+            typer.echo("Without the teacher (--no-teacher): from the labels alone", err=True)
     from fashionnet.render.training import ProgressReporter, epochs_table, loss_parts, losses_note
 
     smoothing, distill, photo_weight = loss_parts(recipe)
@@ -640,10 +649,10 @@ def train(
     if chatter:
         with ProgressReporter(stderr_console(), smoothed=any(parts)) as reporter:
             result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter,
-                                  save_optimizer, claim, photo_set)
+                                  save_optimizer, claim, photo_set, targets, calibrating)
     else:
         result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer,
-                              claim, photo_set)
+                              claim, photo_set, targets, calibrating)
     if plot is not None:
         from fashionnet.plots import plot_history
 

@@ -633,6 +633,17 @@ def classify(
     return probs, indices
 
 
+def average_drawings(logits: torch.Tensor, members: np.ndarray) -> torch.Tensor:
+    """(N, K) logits of N drawings, (N,) which answer each belongs to -> (M, K): each answer's logits
+    averaged over its drawings (a photo's mask and its eroded and dilated variants). Training fits the
+    temperature on photos through this same averaging."""
+    import torch
+
+    index = torch.from_numpy(np.asarray(members, dtype=np.int64))
+    count = torch.bincount(index).clamp(min=1).to(logits.dtype)
+    return torch.zeros(len(count), logits.shape[1], dtype=logits.dtype).index_add_(0, index, logits) / count[:, None]
+
+
 def classify_scored(
     images: np.ndarray,
     model: torch.nn.Module,
@@ -663,10 +674,7 @@ def classify_scored(
         # The same batched inference `evaluate` runs, over this one batch; logits come back on the CPU.
         logits = predict_logits(model, torch.from_numpy(images), device, batch_size=max(1, len(images)))
         if members is not None:
-            index = torch.from_numpy(np.asarray(members, dtype=np.int64))
-            count = torch.bincount(index).clamp(min=1).to(logits.dtype)
-            logits = torch.zeros(len(count), logits.shape[1], dtype=logits.dtype).index_add_(0, index, logits)
-            logits = logits / count[:, None]
+            logits = average_drawings(logits, members)
         top_p, top_i = (logits / temperature).softmax(dim=1).topk(k, dim=1)  # (N, k)
         return top_p.numpy(), top_i.numpy(), sureness(logits, temperature).numpy()
     finally:

@@ -25,7 +25,7 @@ from fashionnet.batches import (  # noqa: F401 - augment and standardize are par
     PhotoBatches, PhotoSet, augment, flip, photos_per_batch, random_flips, standardize, train_step,
 )
 from fashionnet.data import Split
-from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError, printable
+from fashionnet.errors import DataError, TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.model import NeuralNetwork, build_model
 from fashionnet.streams import raise_if_interrupted
@@ -43,8 +43,9 @@ class Recipe:
     Found by sweeps on the real data (see docs/training.md): AdamW with a one-cycle schedule, label
     smoothing, and random horizontal flips that stop for the last epochs. Shifts, pixel dropout, input
     noise and weight averaging all made this MLP worse or no better. Photo drawings are mixed into every
-    batch (docs/photos.md), and a small CNN trained first teaches the MLP (knowledge distillation); with
-    the teacher, 30 epochs and label smoothing 0.1 did better than FashionMNIST alone's 21 and 0.2.
+    batch (docs/photos.md), and a small CNN teaches the MLP (knowledge distillation) through its answers,
+    which ship (teacher.TARGETS); with the teacher, 30 epochs and label smoothing 0.1 did better than
+    FashionMNIST alone's 21 and 0.2.
     """
 
     epochs: int = 30
@@ -65,11 +66,14 @@ class Recipe:
     # FashionMNIST's. 0 trains on FashionMNIST alone (--no-photos).
     photo_share: float = 0.125
     photo_weight: float = 0.15
-    # Epochs of the CNN teacher (teacher.py) trained first; 0: no distillation. The MLP's FashionMNIST loss
-    # is then distill_weight parts matching the teacher at distill_temperature, the rest the labels.
-    teacher_epochs: int = 6
+    # Epochs of the CNN teacher (teacher.py) whose shipped answers the MLP distils from (recorded from the
+    # targets file; tools/make_teacher_targets.py trains it); 0: no distillation. The MLP's FashionMNIST
+    # loss is then distill_weight parts matching the teacher at distill_temperature, the rest the labels;
+    # photo_distill parts of each photo's loss match the teacher's answer for that drawing.
+    teacher_epochs: int = 15
     distill_weight: float = 0.5
     distill_temperature: float = 4.0
+    photo_distill: float = 0.0
     # Inputs are standardised while training (FashionMNIST's pixel mean and std); the saved weights have
     # this folded into the first layer, so every checkpoint takes the tutorial's ToTensor() input.
     mean: float = 0.2860
@@ -107,6 +111,7 @@ RECIPE_RULES: dict[str, tuple] = {
     "teacher_epochs": (lambda v: is_whole(v) and 0 <= v <= 1000, "a whole number from 0 to 1000"),
     "distill_weight": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "distill_temperature": (lambda v: is_real(v) and 0 < v <= 100, "above 0 and at most 100"),
+    "photo_distill": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
 }
 
 
@@ -165,10 +170,15 @@ def folded_state(model: NeuralNetwork, recipe: Recipe) -> dict[str, torch.Tensor
     return state
 
 
-def photo_set(drawings) -> PhotoSet:
-    """The train part of a photo drawings file (photos.PhotoDrawings) as the tensors fit() mixes in."""
-    images, allowed = drawings.training_set()
-    return PhotoSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(np.ascontiguousarray(allowed)))
+def photo_set(drawings, targets=None) -> PhotoSet:
+    """The train part of a photo drawings file (photos.PhotoDrawings) as the tensors fit() mixes in, with
+    the teacher's answers for those drawings when `targets` (teacher.Targets made for this file) are given."""
+    images, allowed, rows = drawings.training_set()
+    soft = None
+    if targets is not None:
+        soft = torch.from_numpy(np.ascontiguousarray(targets.photos[rows], np.float32))
+    return PhotoSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(np.ascontiguousarray(allowed)),
+                    soft)
 
 
 def _optimizer(model: NeuralNetwork, recipe: Recipe) -> torch.optim.Optimizer:
@@ -306,12 +316,17 @@ def fit(
     save_optimizer: bool = True,
     claim: OutputClaim | None = None,
     photos: PhotoSet | None = None,
+    targets=None,
+    calibration_photos: tuple | None = None,
 ) -> TrainResult:
     """Train the tutorial's model; save a checkpoint after every epoch (atomically) when `out` is set.
 
     `photos` are the photo drawings mixed into every batch (recipe.photo_share of it); without them the
-    run is FashionMNIST alone, and the recipe it saves says so. With recipe.teacher_epochs, a CNN teacher
-    is trained first (or, resuming, taken from the checkpoint) and the MLP also learns its soft targets.
+    run is FashionMNIST alone, and the recipe it saves says so. `targets` (teacher.Targets, needed when
+    recipe.teacher_epochs > 0) are the CNN teacher's answers for the training images, which the MLP also
+    learns from. The temperature is fitted on the held-out training images together with
+    `calibration_photos` (photos.PhotoDrawings.calibration_set: validation photos never trained on), so
+    that the probabilities are honest for photos as well as for FashionMNIST.
     The returned model (result.model) holds the folded weights, like the checkpoint: it takes [0, 1] input.
     `claim` (files.check_output's) is what `out` was when the run was checked: a save never replaces a
     file another run wrote since (two runs with one --out).
@@ -352,21 +367,14 @@ def fit(
     result = TrainResult(history=history)
     last_saved = (start_epoch, resume[0]) if resume is not None else None  # what Ctrl-C can point to
     began = time.perf_counter()
-    teacher, soft = None, None
-    teaching_epoch = [0]  # the teacher's epoch under way, for the Ctrl-C message
+    soft = None
+    if recipe.teacher_epochs > 0:
+        if targets is None:
+            raise UsageError("this recipe distils from the teacher's answers, and none were given")
+        soft = teaching.image_targets(targets, train.labels, n).to(device)  # (n, 2, 10): as is and mirrored
+        result.teacher = targets.report()
 
     try:
-        if recipe.teacher_epochs > 0:
-            if resume is not None:
-                teacher = teaching.restore_teacher(resume[0], resume[1].training, seed, device)
-                result.teacher = resume[1].metadata.get("teacher")
-            else:
-                teacher_callbacks = _TeacherCallbacks(callbacks, teaching_epoch)
-                teacher = teaching.train_teacher(recipe, images, labels, mixed, device, seed, teacher_callbacks)
-                result.teacher = _teacher_report(teacher, recipe, test, device, time.perf_counter() - began)
-                teacher_callbacks.finished(result.teacher)
-            soft = teaching.soft_targets(teacher, images, recipe)  # (n, 2, 10): as is and mirrored
-        teaching_epoch[0] = 0
         for epoch in range(start_epoch, recipe.epochs):
             callbacks.epoch_start(epoch + 1, recipe.epochs, batches)
             tick = time.perf_counter()
@@ -383,14 +391,15 @@ def fit(
                 mirrored = random_flips(len(index), generator, device) if flipping else None
                 if mirrored is not None:
                     x = flip(x, mirrored)
-                allowed = None
+                allowed, taught = None, None
                 if mixing is not None:
-                    extra, allowed = mixing.batch(chosen[batch])
+                    extra, allowed, taught = mixing.batch(chosen[batch])
                     x = torch.cat([x, extra])
                 target = None
                 if soft is not None:  # the teacher's answer for exactly the image the MLP sees
                     target = soft[index, mirrored.long()] if mirrored is not None else soft[index, 0]
-                loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing, target)
+                loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing, target,
+                                         taught if recipe.photo_distill > 0 else None)
                 loss_sum += loss * len(y)
                 correct += right
                 if batch % 20 == 19 or batch == batches - 1:
@@ -415,17 +424,14 @@ def fit(
                 state.metadata["photo_samples"] = photo_count
                 if result.teacher is not None:
                     state.metadata["teacher"] = result.teacher
-                if save_optimizer and teacher is not None:
-                    state.training.update(teaching.teacher_state(teacher))
                 if held:
-                    state.metadata[calibration.METADATA_KEY] = _temperature(evaluator, held_images, held_labels, device)
+                    state.metadata[calibration.METADATA_KEY] = _temperature(evaluator, held_images, held_labels, device,
+                                                                            calibration_photos)
                 with _interrupts_wait():  # a Ctrl-C as the file lands is reported with it
                     save_checkpoint(out, state, claim)
                     last_saved = (epoch + 1, out)
             callbacks.epoch_end(stats)
     except KeyboardInterrupt:
-        if teaching_epoch[0]:  # the teacher trains only in a fresh run: nothing is saved before it is done
-            raise TrainingInterrupted(f"interrupted during the teacher's epoch {teaching_epoch[0]}: nothing was saved") from None
         running = len(history) + 1 if len(history) < recipe.epochs else recipe.epochs
         if last_saved is None:
             raise TrainingInterrupted(f"interrupted during epoch {running}: nothing was saved") from None
@@ -436,46 +442,23 @@ def fit(
     result.seconds = time.perf_counter() - began
     evaluator.load_state_dict(folded_state(model, recipe))
     result.model = evaluator.eval()
-    result.temperature = _temperature(evaluator, held_images, held_labels, device) if held else None
+    result.temperature = _temperature(evaluator, held_images, held_labels, device, calibration_photos) if held else None
     return result
 
 
-class _TeacherCallbacks:
-    """Passes the teacher's progress to the caller's `teacher()` view of its callbacks (the CLI draws it
-    as "Teacher 1/5"); callbacks without one see nothing of the teacher."""
+def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
+                 photos: tuple | None = None) -> float:
+    """The temperature fitted on the held-out images and, when given, on photos as predict answers them
+    (logits averaged over each photo's drawings, predict.average_drawings)."""
+    logits = predict_logits(model, images, device)
+    allowed = torch.nn.functional.one_hot(labels.cpu().long(), len(CLASSES)).bool()
+    if photos is not None and len(photos[2]):
+        from fashionnet.predict import average_drawings
 
-    def __init__(self, callbacks, epoch: list[int]):
-        view = getattr(callbacks, "teacher", None)
-        self.inner = view() if callable(view) else Silent()
-        self.epoch = epoch
-
-    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
-        self.epoch[0] = epoch
-        self.inner.epoch_start(epoch, epochs, batches)
-
-    def batch_end(self, batch: int, samples: int, loss: float) -> None:
-        self.inner.batch_end(batch, samples, loss)
-
-    def epoch_end(self, stats: EpochStats) -> None:
-        self.inner.epoch_end(stats)
-
-    def finished(self, report: dict) -> None:
-        done = getattr(self.inner, "finished", None)
-        if callable(done):
-            done(report)
-
-
-def _teacher_report(teacher, recipe: Recipe, test: Split | None, device: torch.device, seconds: float) -> dict:
-    """What the checkpoint's metadata says about the teacher: its epochs, test accuracy and time."""
-    accuracy = None
-    if test is not None:
-        logits = teaching.teacher_logits(teacher, test.images.to(device), recipe)
-        accuracy = (logits.argmax(1).cpu() == test.labels).float().mean().item()
-    return {"epochs": recipe.teacher_epochs, "test_accuracy": accuracy, "seconds": round(seconds, 1)}
-
-
-def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
-    return calibration.fit_temperature(predict_logits(model, images, device), labels.cpu())
+        drawings, members, named = photos
+        drawn = average_drawings(predict_logits(model, torch.from_numpy(np.ascontiguousarray(drawings)), device), members)
+        logits, allowed = torch.cat([logits, drawn]), torch.cat([allowed, torch.from_numpy(np.asarray(named, bool))])
+    return calibration.fit_temperature(logits, allowed)
 
 
 def _resume_point(path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: int,
@@ -558,6 +541,25 @@ def load_resume(path: Path) -> tuple[Path, Checkpoint]:
     return Path(path), checkpoint
 
 
+def teacher_for(recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Path | None,
+                drawings) -> tuple[Recipe, teaching.Targets | None]:
+    """The teacher's answers this run learns from (the shipped file unless `path` names one; none when the
+    recipe has no teacher), and the recipe recording the teacher's epochs. A resumed run must learn from a
+    teacher of the epochs it began with; photo distillation needs answers made for these very drawings."""
+    if recipe.teacher_epochs == 0:
+        return replace(recipe, photo_distill=0.0), None
+    targets = teaching.load_targets(Path(path) if path is not None else teaching.TARGETS)
+    if resume is not None and targets.epochs != recipe.teacher_epochs:
+        raise UsageError(f"{resume[0]}: was taught by a teacher of {recipe.teacher_epochs} epochs, but "
+                         f"{targets.source} holds the answers of one of {targets.epochs}; resume it with its own "
+                         "teacher's answers (--teacher FILE) or start afresh")
+    if recipe.photo_distill > 0 and drawings is not None:
+        if targets.drawings_sha256 != teaching.drawings_digest(drawings.drawings):
+            raise DataError(f"{targets.source}: holds the teacher's answers for other photo drawings than these; "
+                            f"{teaching.REMAKE_TARGETS}")
+    return replace(recipe, teacher_epochs=targets.epochs), targets
+
+
 def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **overrides) -> Recipe:
     """The default recipe, or the resumed checkpoint's, with the options the user gave on top.
 
@@ -585,7 +587,9 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **o
     if given.get("batch_size", base.batch_size) != base.batch_size:
         raise UsageError(f"{path}: was trained with --batch-size {base.batch_size}; a resumed run keeps it")
     if given.get("teacher_epochs", base.teacher_epochs) != base.teacher_epochs:
-        raise UsageError(f"{path}: was trained with --teacher-epochs {base.teacher_epochs}; a resumed run keeps it")
+        if base.teacher_epochs:
+            raise UsageError(f"{path}: was taught by the teacher; a resumed run keeps it (leave out --no-teacher)")
+        raise UsageError(f"{path}: was trained without the teacher; a resumed run keeps that (leave out --teacher)")
     if given.get("photo_share", base.photo_share) != base.photo_share:
         raise UsageError(f"{path}: was trained with the photo drawings; a resumed run keeps them (leave out --no-photos)")
     if photos and base.photo_share == 0:
