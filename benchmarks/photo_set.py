@@ -4,8 +4,8 @@ The 3,068 photos of clothing-dataset-small's train split are split once, by seed
 (fashionnet/photos.py): train (65%, the only photos training sees), validation (15%, for choosing
 settings) and hold-out (20%, reported once). The figures come from `fashionnet predict` run on the photo
 files when a copy of them is on this machine (../shared/data/clothing-photos or $FASHIONNET_PHOTOS), and
-otherwise from the shipped drawings (fashionnet/drawings/), which hold each photo's own drawing but not
-the variants predict averages over: those figures are close to predict's, not equal (say so where shown).
+otherwise from the shipped drawings (fashionnet/drawings/), which hold each photo's own drawing and the
+mask variants predict averages over: the same answers as predict's (issue 22).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""The real photos training learns from: 28x28 drawings of 3,068 labelled CC0 phone photos.
+"""The real photos training learns from: 28x28 drawings of 3,467 labelled CC0 phone photos.
 
-Each photo of clothing-dataset-small's train split is drawn by `images.load_view`, the function `predict`
-runs on every input, so training sees exactly the 28x28 drawing of the photo's own mask that `predict`
-shows the model (and `--show` draws). For a found garment, `predict` also averages its logits over up to
-four more drawings, of the mask eroded and dilated (garment.mask_variants); the shipped file holds only
-each photo's own drawing (`tools/make_drawings.py --variants` adds the others). The drawings ship in
-fashionnet/drawings/ (a compressed numpy file, about 1.6 MB) so that `make weights` needs neither the
-photos nor the internet; `tools/make_drawings.py` remakes them from a copy of the photos. They go stale
+Each photo (clothing-dataset-small's train split, and six more kinds from the full clothing-dataset) is
+drawn by `images.load_view`, the function `predict` runs on every input, so training sees exactly the 28x28
+drawings that `predict` shows the model: the photo's own mask (which `--show` draws) and, for a found
+garment, the up to four drawings of the mask eroded and dilated that `predict` averages its logits over
+(garment.mask_variants). The shipped file holds all of them, so training learns from what predict
+averages. The drawings ship in fashionnet/drawings/ (a compressed numpy file, about 8.5 MB) so that
+`make weights` needs neither the photos nor the internet; `tools/make_drawings.py` remakes them from a copy of the photos. They go stale
 when the drawing pipeline changes: the file records `images.PIPELINE_VERSION`, and training refuses a
 file drawn by another version.
 
@@ -247,7 +247,7 @@ def load(path: Path = DRAWINGS) -> PhotoDrawings:
 
 
 MAX_FILE_BYTES = 64 * 2**20  # the shipped file is 1.6 MB; one drawn with --variants about five times that
-MAX_PHOTOS = 50_000  # the data set's train split has 3,068
+MAX_PHOTOS = 50_000  # the shipped file has 3,467
 MAX_DRAWINGS = 5 * MAX_PHOTOS  # each photo's own drawing and at most four mask variants
 MAX_TEXT = 1024  # characters of one path or name
 # The most elements each array may declare: a file of MAX_PHOTOS photos, drawn with variants.
@@ -346,7 +346,7 @@ FORMAT = NpzFormat(ARRAYS, LIMITS, MAX_FILE_BYTES, "photo drawings file", REMAKE
 
 
 def locate_photos() -> Path | None:
-    """A copy of the data set's train split (labels.csv beside the photos), if this machine has one:
+    """A copy of the photos (labels.csv beside them), if this machine has one:
     $FASHIONNET_PHOTOS, else ../shared/data/clothing-photos beside the checkout."""
     root = Path(__file__).resolve().parents[1]
     for candidate in (os.environ.get("FASHIONNET_PHOTOS"), root.parent / "shared" / "data" / "clothing-photos"):

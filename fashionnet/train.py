@@ -70,10 +70,12 @@ class Recipe:
     # targets file; tools/make_teacher_targets.py trains it); 0: no distillation. The MLP's FashionMNIST
     # loss is then distill_weight parts matching the teacher at distill_temperature, the rest the labels;
     # photo_distill parts of each photo's loss match the teacher's answer for that drawing.
-    teacher_epochs: int = 15
+    teacher_epochs: int = 6
     distill_weight: float = 0.5
     distill_temperature: float = 4.0
     photo_distill: float = 0.0
+    # Fit the temperature on the validation photos as well as the held-out images (docs/photos.md).
+    photo_calibration: bool = True
     # Inputs are standardised while training (FashionMNIST's pixel mean and std); the saved weights have
     # this folded into the first layer, so every checkpoint takes the tutorial's ToTensor() input.
     mean: float = 0.2860
@@ -112,6 +114,7 @@ RECIPE_RULES: dict[str, tuple] = {
     "distill_weight": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "distill_temperature": (lambda v: is_real(v) and 0 < v <= 100, "above 0 and at most 100"),
     "photo_distill": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
+    "photo_calibration": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 
@@ -335,6 +338,8 @@ def fit(
     claim = claim or (OutputClaim(out) if out is not None else None)
     if photos is None or len(photos) == 0:
         recipe, photos = replace(recipe, photo_share=0.0), None
+    if not recipe.photo_calibration:
+        calibration_photos = None
     model: NeuralNetwork = build_model(seed=seed)
     generator = torch.Generator().manual_seed(seed + 1000)  # permutations, flips and photo batches
     optimizer = _optimizer(model, recipe)

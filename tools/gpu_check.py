@@ -69,7 +69,7 @@ def measure(device: str, workdir: Path, data_dir: str | None) -> dict:
     data = ["--data-dir", data_dir] if data_dir else []
     tag = device.replace(":", "-")
     steps = {
-        "train": lambda: run_json(["train", "--epochs", str(EPOCHS), "--teacher-epochs", "1", "--seed", "0",
+        "train": lambda: run_json(["train", "--epochs", str(EPOCHS), "--seed", "0",
                                    "--device", device, "--quiet",
                                    "--json", "--force", "--out", str(workdir / f"train-{tag}.safetensors"), *data]),
         "evaluate": lambda: run_json(["evaluate", "--device", device, "--json", *data]),
