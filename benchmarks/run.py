@@ -266,7 +266,8 @@ def bench_photos() -> list[dict]:
     rows = []
     _, proc = run([*FASHIONNET, "evaluate", "--json"])
     ece = json.loads(proc.stdout)["calibration_error"]
-    rows.append({"name": "test-set calibration error (ECE)", "value": ece, "ratio": ece, "target": 0.015, "unit": "ECE"})
+    rows.append({"name": "test-set calibration error (ECE)", "value": ece, "ratio": ece, "target": 0.015,
+                 "unit": "ECE"})
     drawings = photos.load()
     which = drawings.in_part(photos.HOLDOUT)
     folder = photos.locate_photos()
@@ -309,7 +310,8 @@ def bench_photos() -> list[dict]:
         rows.append({"name": label, "value": report[key], "ratio": report[key], "target": target, "unit": "share",
                      "higher_is_better": True, "photos": report["photos"], "source": source})
     rows.append({"name": "photos: calibration error (ECE, top probability vs right)", "value": report["photo_ece"],
-                 "ratio": report["photo_ece"], "target": 0.04, "unit": "ECE", "photos": report["photos"], "source": source})
+                 "ratio": report["photo_ece"], "target": 0.04, "unit": "ECE", "photos": report["photos"],
+                 "source": source})
     for category, accuracy in report["per_category"].items():  # no target of their own: shown, never missed
         rows.append({"name": f"photos: {category} accuracy", "value": accuracy, "ratio": accuracy, "target": 0.0,
                      "unit": "share (no target)", "higher_is_better": True, "source": source})

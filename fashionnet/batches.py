@@ -114,7 +114,8 @@ def train_step(model, optimizer, schedule, x: torch.Tensor, labels: torch.Tensor
 
 
 def mixed_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor | None, recipe,
-               smoothing: float, soft: torch.Tensor | None = None, photo_soft: torch.Tensor | None = None) -> torch.Tensor:
+               smoothing: float, soft: torch.Tensor | None = None,
+               photo_soft: torch.Tensor | None = None) -> torch.Tensor:
     """The loss of a mixed batch: `logits` holds the FashionMNIST images first (len(labels) of them), then
     the photo drawings. FashionMNIST: cross-entropy (label smoothing `smoothing`), blended with matching
     the teacher's logits `soft` when given (recipe.distill_weight of it). Photos: the partial-label or

@@ -614,10 +614,11 @@ def train(
     seed = 0 if seed is None else seed
     dev = select_device(device)
     drawings = photo_mod.load(photos if photos is not None else photo_mod.DRAWINGS) if recipe.photo_share > 0 else None
-    recipe, targets = training.teacher_for(recipe, resume_from, teacher, drawings)
-    photo_set = training.photo_set(drawings, targets if recipe.photo_distill > 0 else None) if drawings is not None else None
-    calibrating = drawings.calibration_set() if drawings is not None else None  # validation photos: never trained on
     train_split = data_mod.load_split("train", data_dir, limit=limit)
+    recipe, targets, untaught = training.teacher_for(recipe, resume_from, teacher, drawings, train_split.labels)
+    taught = targets if recipe.photo_distill > 0 else None
+    photo_set = training.photo_set(drawings, taught) if drawings is not None else None
+    calibrating = drawings.calibration_set() if drawings is not None else None  # validation photos: never trained on
     test_split = data_mod.load_split("test", data_dir, official=True)
     chatter = not (quiet or as_json)
     if not quiet:
@@ -634,7 +635,9 @@ def train(
         if targets is not None:
             typer.echo(f"Learning from a small CNN teacher's answers as well ({targets.test_accuracy:.2%} on the test "
                        f"set; {printable(targets.source)})", err=True)
-        elif not recipe.teacher_epochs:
+        elif untaught:
+            typer.echo(untaught, err=True)
+        else:
             typer.echo("Without the teacher (--no-teacher): from the labels alone", err=True)
     from fashionnet.render.training import ProgressReporter, epochs_table, loss_parts, losses_note
 

@@ -6,9 +6,9 @@ drawings that `predict` shows the model: the photo's own mask (which `--show` dr
 garment, the up to four drawings of the mask eroded and dilated that `predict` averages its logits over
 (garment.mask_variants). The shipped file holds all of them, so training learns from what predict
 averages. The drawings ship in fashionnet/drawings/ (a compressed numpy file, about 8.5 MB) so that
-`make weights` needs neither the photos nor the internet; `tools/make_drawings.py` remakes them from a copy of the photos. They go stale
-when the drawing pipeline changes: the file records `images.PIPELINE_VERSION`, and training refuses a
-file drawn by another version.
+`make weights` needs neither the photos nor the internet; `tools/make_drawings.py` remakes them from a
+copy of the photos. They go stale when the drawing pipeline changes: the file records
+`images.PIPELINE_VERSION`, and training refuses a file drawn by another version.
 
 Every photo belongs to one fixed part, chosen by seed and stratified by category: 65% train (training
 only ever sees these), 15% validation (for choosing settings) and 20% hold-out (reported once).

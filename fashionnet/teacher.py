@@ -156,13 +156,13 @@ def image_targets(targets: Targets, labels: torch.Tensor, n: int) -> torch.Tenso
     from fashionnet.errors import DataError
 
     if len(targets.images) < len(labels):
-        raise DataError(f"{targets.source}: the teacher's targets answer {len(targets.images):,} training images, this run has "
-                        f"{len(labels):,}; {REMAKE_TARGETS}")
+        raise DataError(f"{targets.source}: the teacher's targets answer {len(targets.images):,} training images, "
+                        f"this run has {len(labels):,}; {REMAKE_TARGETS}")
     answers = torch.from_numpy(np.ascontiguousarray(targets.images[: len(labels)], np.float32))
     agree = (answers[:, 0].argmax(1) == labels.cpu()).float().mean().item() if len(labels) else 1.0
     if agree < 0.8:
-        raise DataError(f"{targets.source}: the teacher's targets agree with only {agree:.0%} of these training images' labels: they "
-                        f"were made for other images; {REMAKE_TARGETS}")
+        raise DataError(f"{targets.source}: the teacher's targets agree with only {agree:.0%} of these training "
+                        f"images' labels: they were made for other images; {REMAKE_TARGETS}")
     return answers[:n]
 
 

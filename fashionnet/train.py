@@ -338,6 +338,8 @@ def fit(
     claim = claim or (OutputClaim(out) if out is not None else None)
     if photos is None or len(photos) == 0:
         recipe, photos = replace(recipe, photo_share=0.0), None
+    if targets is None:  # no teacher's answers: the labels alone, and the recipe it saves says so
+        recipe = replace(recipe, teacher_epochs=0, photo_distill=0.0)
     if not recipe.photo_calibration:
         calibration_photos = None
     model: NeuralNetwork = build_model(seed=seed)
@@ -373,9 +375,7 @@ def fit(
     last_saved = (start_epoch, resume[0]) if resume is not None else None  # what Ctrl-C can point to
     began = time.perf_counter()
     soft = None
-    if recipe.teacher_epochs > 0:
-        if targets is None:
-            raise UsageError("this recipe distils from the teacher's answers, and none were given")
+    if targets is not None:
         soft = teaching.image_targets(targets, train.labels, n).to(device)  # (n, 2, 10): as is and mirrored
         result.teacher = targets.report()
 
@@ -403,8 +403,9 @@ def fit(
                 target = None
                 if soft is not None:  # the teacher's answer for exactly the image the MLP sees
                     target = soft[index, mirrored.long()] if mirrored is not None else soft[index, 0]
-                loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing, target,
-                                         taught if recipe.photo_distill > 0 else None)
+                photo_soft = taught if recipe.photo_distill > 0 else None
+                loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing,
+                                         target, photo_soft)
                 loss_sum += loss * len(y)
                 correct += right
                 if batch % 20 == 19 or batch == batches - 1:
@@ -461,7 +462,8 @@ def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tenso
         from fashionnet.predict import average_drawings
 
         drawings, members, named = photos
-        drawn = average_drawings(predict_logits(model, torch.from_numpy(np.ascontiguousarray(drawings)), device), members)
+        drawn = predict_logits(model, torch.from_numpy(np.ascontiguousarray(drawings)), device)
+        drawn = average_drawings(drawn, members)
         logits, allowed = torch.cat([logits, drawn]), torch.cat([allowed, torch.from_numpy(np.asarray(named, bool))])
     return calibration.fit_temperature(logits, allowed)
 
@@ -546,14 +548,24 @@ def load_resume(path: Path) -> tuple[Path, Checkpoint]:
     return Path(path), checkpoint
 
 
-def teacher_for(recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Path | None,
-                drawings) -> tuple[Recipe, teaching.Targets | None]:
+def teacher_for(recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Path | None, drawings,
+                labels: torch.Tensor) -> tuple[Recipe, teaching.Targets | None, str | None]:
     """The teacher's answers this run learns from (the shipped file unless `path` names one; none when the
-    recipe has no teacher), and the recipe recording the teacher's epochs. A resumed run must learn from a
-    teacher of the epochs it began with; photo distillation needs answers made for these very drawings."""
+    recipe has no teacher), the recipe recording the teacher's epochs, and a note to show when the shipped
+    answers do not fit the training images (another data set, e.g. --data-dir): the run then learns from
+    the labels alone. A resumed run must learn from a teacher of the epochs it began with; photo
+    distillation needs answers made for these very drawings."""
     if recipe.teacher_epochs == 0:
-        return replace(recipe, photo_distill=0.0), None
+        return replace(recipe, photo_distill=0.0), None, None
     targets = teaching.load_targets(Path(path) if path is not None else teaching.TARGETS)
+    try:
+        teaching.image_targets(targets, labels, 0)
+    except DataError:
+        if path is not None or resume is not None:
+            raise
+        return (replace(recipe, teacher_epochs=0, photo_distill=0.0), None,
+                "The shipped teacher's answers are for FashionMNIST's own training images, not these: learning "
+                "from the labels alone")
     if resume is not None and targets.epochs != recipe.teacher_epochs:
         raise UsageError(f"{resume[0]}: was taught by a teacher of {recipe.teacher_epochs} epochs, but "
                          f"{targets.source} holds the answers of one of {targets.epochs}; resume it with its own "
@@ -562,7 +574,7 @@ def teacher_for(recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Pa
         if targets.drawings_sha256 != teaching.drawings_digest(drawings.drawings):
             raise DataError(f"{targets.source}: holds the teacher's answers for other photo drawings than these; "
                             f"{teaching.REMAKE_TARGETS}")
-    return replace(recipe, teacher_epochs=targets.epochs), targets
+    return replace(recipe, teacher_epochs=targets.epochs), targets, None
 
 
 def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **overrides) -> Recipe:

@@ -59,7 +59,8 @@ def test_every_photo_drawing_once_per_pass(tiny_photos):
     assert images.shape == (8, 28, 28) and images.dtype == torch.uint8 and soft is None
     assert torch.equal(allowed, tiny_photos.allowed[chosen[0]])
     logits = torch.randn(40, 2, 10)
-    taught = PhotoBatches(PhotoSet(tiny_photos.images, tiny_photos.allowed, logits), 8, torch.Generator().manual_seed(1))
+    with_answers = PhotoSet(tiny_photos.images, tiny_photos.allowed, logits)
+    taught = PhotoBatches(with_answers, 8, torch.Generator().manual_seed(1))
     images, _, soft = taught.batch(chosen[0])
     for image, answer, index in zip(images, soft, chosen[0]):  # the teacher's answer for the drawing as flipped
         mirrored = int(not torch.equal(answer, logits[index, 0]))
@@ -84,21 +85,22 @@ def test_photos_and_teacher_targets_train_and_resume_exactly(splits, tiny_photos
     assert straight.teacher["epochs"] == 3 and straight.teacher["test_accuracy"] == 0.93
     out = tmp_path / "run.safetensors"
     with pytest.raises(TrainingInterrupted):
-        fit(recipe, train, test, CPU, seed=5, out=out, callbacks=StopAtSecondEpoch(), photos=tiny_photos, targets=targets)
+        fit(recipe, train, test, CPU, seed=5, out=out, callbacks=StopAtSecondEpoch(), photos=tiny_photos,
+            targets=targets)
     saved = read_checkpoint(out)
     assert saved.metadata["photo_samples"] == 40 and saved.metadata["teacher"]["epochs"] == 3
     assert not any(k.startswith("teacher.") for k in saved.training), "the teacher's answers ship; no teacher travels"
-    resumed = fit(recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=tiny_photos, targets=targets)
+    resumed = fit(recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=tiny_photos,
+                  targets=targets)
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a), "resume continues with the same targets and photo batches"
     with pytest.raises(UsageError, match="photo drawings"):
         fit(recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=PhotoSet(
             tiny_photos.images[:30], tiny_photos.allowed[:30]), targets=targets)
-    with pytest.raises(UsageError, match="none were given"):
-        fit(recipe, train, test, CPU, seed=5)
+    assert fit(Recipe(epochs=1, batch_size=64), train, None, CPU).teacher is None, "no answers given: no teacher"
     with pytest.raises(UsageError, match="teacher of 3 epochs"):  # resumed with another teacher's answers
         teacher.save_targets(fake_targets(train, epochs=4), tmp_path / "other.npz")
-        teacher_for(recipe_for(load_resume(out)), load_resume(out), tmp_path / "other.npz", None)
+        teacher_for(recipe_for(load_resume(out)), load_resume(out), tmp_path / "other.npz", None, train.labels)
 
 
 def test_the_teacher_and_the_photos_change_what_is_learnt(splits, tiny_photos):
@@ -160,11 +162,14 @@ def _targets_file(path, **change):
 
 
 @pytest.mark.parametrize(("damage", "change", "message"), [
-    ("missing", None, "teacher targets not found; remake it with tools/make_teacher_targets.py, or train with --no-teacher"),
-    ("float32", {"images": np.zeros((600, 2, 10), np.float32)}, "array 'images' holds float32 values, expected float16"),
+    ("missing", None,
+     "teacher targets not found; remake it with tools/make_teacher_targets.py, or train with --no-teacher"),
+    ("float32", {"images": np.zeros((600, 2, 10), np.float32)},
+     "array 'images' holds float32 values, expected float16"),
     ("huge", {"photos": np.lib.format.open_memmap}, "declares shape"),
     ("shape", {"images": np.zeros((600, 10), np.float16)}, "array 'images' has 2 dimensions, expected 3"),
-    ("classes", {"images": np.zeros((600, 2, 9), np.float16)}, "array 'images' has shape [600, 2, 9], expected [N, 2, 10]"),
+    ("classes", {"images": np.zeros((600, 2, 9), np.float16)},
+     "array 'images' has shape [600, 2, 9], expected [N, 2, 10]"),
     ("nan", {"photos": np.full((4, 2, 10), np.nan, np.float16)}, "array 'photos' holds NaN or infinite values"),
     ("epochs", {"epochs": np.int64(0)}, "epochs or test accuracy are out of range"),
     ("no-images", {"images": None}, "not a teacher targets file (no images)"),

@@ -3,7 +3,7 @@
 Every step runs the installed `fashionnet` command, as a user would, once with --device cuda (or the
 device given) and once with --device cpu:
 
-    train     2 epochs, seed 0, 1 teacher epoch   test accuracy within 0.5 points
+    train     2 epochs, seed 0 (shipped teacher answers)  test accuracy within 0.5 points
     evaluate  the shipped weights            accuracy within 0.05 points
     predict   the 10 sample images           the same top-1 class for every image
     export    onnx, torchscript, safetensors the export's own check passes on both (1e-4)

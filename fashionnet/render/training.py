@@ -310,7 +310,8 @@ class ProgressReporter:
 
 
 class TeacherProgress:
-    """ProgressReporter's view for the CNN teacher that trains first: "Teacher 1/5" bars, "teacher epoch" lines."""
+    """ProgressReporter's view for the CNN teacher (tools/make_teacher_targets.py): "Teacher 1/5" bars,
+    "teacher epoch" lines."""
 
     def __init__(self, reporter: ProgressReporter):
         self.reporter = reporter
