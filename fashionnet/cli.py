@@ -633,8 +633,9 @@ def train(
             share = training.photos_per_batch(recipe, photo_set)
             typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
         if targets is not None:
-            typer.echo(f"Learning from a small CNN teacher's answers as well ({targets.test_accuracy:.2%} on the test "
-                       f"set; {printable(targets.source)})", err=True)
+            whose = "the shipped answers" if teacher is None else printable(targets.source)
+            typer.echo(f"Learning from a small CNN teacher's answers as well ({whose}; the teacher scores "
+                       f"{targets.test_accuracy:.2%} on the test set)", err=True)
         elif untaught:
             typer.echo(untaught, err=True)
         else:
