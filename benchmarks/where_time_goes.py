@@ -39,7 +39,11 @@ STAGED = r'''
 import time, sys, json, os
 t0 = time.perf_counter()
 import fashionnet.cli
-from fashionnet.predict import collect_inputs, CPU_THREADS, _flush, BATCH_SIZE
+from fashionnet.predict import CPU_THREADS, _flush, BATCH_SIZE
+try:
+    from fashionnet.inputs import collect_inputs
+except ImportError:  # a checkout from before the inputs module (--tree)
+    from fashionnet.predict import collect_inputs
 from fashionnet.render.predict import write_jsonl
 items = collect_inputs(sys.argv[1:])
 t1 = time.perf_counter()

@@ -1,6 +1,7 @@
 """fashionnet: the PyTorch "Build the Neural Network" tutorial model as a command-line classifier.
 
-This module imports no torch, so `fashionnet --help` stays instant.
+This module imports no torch, so `fashionnet --help` stays instant. The class names live here, and
+`class_name()` names a class in the user's language (the words are read only when it is called).
 """
 
 __version__ = "0.1.0"
@@ -21,6 +22,26 @@ CLASSES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
+
+
+def class_name(index: int, lang: str) -> str:
+    """A FashionMNIST class for display: the English name, or the translated name with the English one."""
+    from fashionnet.language import locale, text
+
+    name = locale(lang)["classes"][index]
+    return name if name == CLASSES[index] else text(lang, "ui.translated_class", name=name, english=CLASSES[index])
+
+
+def short_class(index: int, lang: str) -> str:
+    """The class name alone, for narrow captions."""
+    from fashionnet.language import locale
+
+    return locale(lang)["classes"][index]
+
+
+def class_words(lang: str) -> tuple[str, ...]:
+    """Every way a class name is displayed in `lang`: text wrapping keeps each of them whole."""
+    return tuple(dict.fromkeys(f(i, lang) for i in range(len(CLASSES)) for f in (class_name, short_class)))
 
 
 def class_index(name: str) -> int | None:

@@ -6,7 +6,6 @@ each run (about 500 compiles, a sixth of `--help`).
 """
 
 import functools
-import json
 import math
 import os
 import sys
@@ -20,6 +19,12 @@ from typer.core import TyperCommand, TyperGroup
 from fashionnet import SEED_MAX, __version__
 from fashionnet.calibration import DEFAULT_THRESHOLD
 from fashionnet.errors import ExitCode, FashionNetError, printable
+from fashionnet.render.output import print_json as _print_json
+from fashionnet.render.output import print_view as _print
+from fashionnet.render.output import word as _word
+from fashionnet.render.output import wrote as _wrote
+from fashionnet.runtime import import_torch as _import_torch
+from fashionnet.runtime import setup as _setup
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
@@ -130,13 +135,6 @@ app = typer.Typer(
 )
 
 
-def _word(lang: str, key: str, **values) -> str:
-    """One of the few words the CLI itself prints (error:, Interrupted., Wrote ...), in `lang`."""
-    from fashionnet.walkthrough import text
-
-    return text(lang, key, **values)
-
-
 def _lang_in(args) -> str:
     """The --lang a command line asks for, read before the parser has run (for its own error lines)."""
     args = list(args if args is not None else sys.argv[1:])
@@ -158,10 +156,6 @@ def _fail(exc: FashionNetError, code: ExitCode | None = None, lang: str = "en") 
         word = escape(_word(lang, "cli.error"))
         stderr_console().print(f"[bold red]{word}[/] {escape(printable(str(exc)))}", soft_wrap=True)
     return typer.Exit(int(code))
-
-
-def _wrote(path: Path, lang: str = "en") -> None:
-    typer.echo(_word(lang, "cli.wrote", path=printable(str(path))), err=True)
 
 
 def handle_errors(command):
@@ -238,7 +232,8 @@ OnnxWeightsOption = Annotated[
         show_default="the trained weights shipped with fashionnet",
     ),
 ]
-SeedOption = Annotated[int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the weights of --weights random.")]
+SeedOption = Annotated[int, typer.Option(
+    "--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the weights of --weights random.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of tables.")]
 
 
@@ -271,66 +266,6 @@ class Lang(str, Enum):
     zh = "zh"
 
 
-def _import_torch():
-    """The first `import torch` of a command, a fifth faster (fashionnet.startup): call it before
-    importing any module that imports torch."""
-    from fashionnet.startup import import_torch
-
-    return import_torch()
-
-
-def _setup(device: str | None, weights: str | None, seed: int, onnx: bool = False, cpu_threads: int | None = None):
-    """Select the device and load the model once, for any command; reports the device on stderr.
-    onnx=True: the command can also run an exported .onnx file (predict, evaluate). `cpu_threads` caps
-    torch's CPU threads from here on (None: torch's default)."""
-    from fashionnet.onnx_runner import is_onnx
-
-    torch = _import_torch()
-    if cpu_threads:
-        torch.set_num_threads(cpu_threads)  # before the weights are checked: their first op spins threads
-
-    if is_onnx(weights):
-        if not onnx:
-            from fashionnet.errors import UsageError
-
-            raise UsageError(f"{printable(weights)}: ONNX files run with predict and evaluate; this command needs a safetensors checkpoint")
-        return _setup_onnx(device, weights)
-    from fashionnet.device import select_device
-    from fashionnet.weights import load_model
-
-    dev = select_device(device)
-    typer.echo(f"Using {dev} device", err=True)
-    model, info = load_model(weights, seed=seed, device=dev)
-    return dev, model, info
-
-
-def _setup_onnx(device: str | None, weights: str):
-    """An exported ONNX file runs with onnxruntime on the CPU, whatever --device says."""
-    import torch
-
-    from fashionnet.device import checked_name
-    from fashionnet.onnx_runner import load_onnx_model
-
-    asked = checked_name(device)  # an unknown name is refused here too, even though onnxruntime ignores it
-    model, info = load_onnx_model(weights)
-    note = "" if asked in ("auto", "cpu") else f"; --device {asked} applies to PyTorch weights only"
-    typer.echo(f"Using cpu device (onnxruntime{note})", err=True)
-    return torch.device("cpu"), model, info
-
-
-def _print_json(obj, rows: bool = False) -> None:
-    """One JSON object on stdout; `rows` keeps each list of plain values (a picture's row) on one line."""
-    from fashionnet.render import json_rows, json_safe
-
-    typer.echo(json_rows(json_safe(obj)) if rows else json.dumps(json_safe(obj), indent=2, allow_nan=False))
-
-
-def _print(renderable) -> None:
-    from fashionnet.render.console import Trimmed, stdout_console
-
-    stdout_console().print(Trimmed(renderable))  # rich pads cells to their width: no trailing blanks
-
-
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
@@ -350,9 +285,14 @@ def summary(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", metavar="N", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
-    depth: Annotated[Optional[int], typer.Option("--depth", min=0, metavar="N", help="Show layers down to depth N; deeper ones are folded into their container's row.", show_default="all")] = None,
-    history: Annotated[bool, typer.Option("--history", help="Also show the weights' training history, one row per epoch (in --json: under weights.metadata).")] = False,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", "-b", metavar="N", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
+    depth: Annotated[Optional[int], typer.Option(
+        "--depth", min=0, metavar="N", help="Show layers down to depth N; deeper ones are folded into their "
+        "container's row.", show_default="all")] = None,
+    history: Annotated[bool, typer.Option(
+        "--history", help="Also show the weights' training history, one row per epoch (in --json: under "
+        "weights.metadata).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show the model's structure and, per layer, output shape, parameters and mult-adds (as torchinfo
@@ -371,19 +311,9 @@ def summary(
     print_whole(stdout_console(), summary_view(facts, device_line=str(dev), weights_line=info.describe(), depth=depth))
     if history:
         from fashionnet.introspect import history_rows
-        from fashionnet.render.training import epochs_table
+        from fashionnet.render.training import show_history
 
-        rows = history_rows(info)
-        if not rows:
-            typer.echo("These weights hold no training history.", err=True)
-            return
-        from rich.text import Text
-
-        from fashionnet.render.training import loss_parts
-
-        recipe = info.metadata.get("recipe")
-        _print(Text("\nTraining history", style="bold"))
-        _print(epochs_table(rows, *loss_parts(recipe if isinstance(recipe, dict) else {})))  # a mixed train loss is starred
+        show_history(history_rows(info), info)
 
 
 @app.command(short_help="Every named parameter: size, statistics, values.")
@@ -392,12 +322,18 @@ def params(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    name: Annotated[Optional[str], typer.Option("--name", "-n", metavar="PATTERN", help="Only parameters matching this glob or substring.")] = None,
-    rows: Annotated[int, typer.Option("--rows", metavar="N", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
+    name: Annotated[Optional[str], typer.Option(
+        "--name", "-n", metavar="PATTERN", help="Only parameters matching this glob or substring.")] = None,
+    rows: Annotated[int, typer.Option(
+        "--rows", metavar="N", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
     values: Annotated[int, typer.Option("--values", metavar="N", min=2, help="Values shown per previewed row.")] = 6,
-    show: Annotated[bool, typer.Option("--show", help="Draw first-layer neurons' weights as 28x28 pictures instead of the list.")] = False,
-    neurons: Annotated[int, typer.Option("--neurons", min=1, max=512, metavar="N", help="How many first-layer neurons --show and --plot draw.")] = 8,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write those neurons' weight pictures as a PNG grid with a colour bar (needs matplotlib).")] = None,
+    show: Annotated[bool, typer.Option(
+        "--show", help="Draw first-layer neurons' weights as 28x28 pictures instead of the list.")] = False,
+    neurons: Annotated[int, typer.Option(
+        "--neurons", min=1, max=512, metavar="N", help="How many first-layer neurons --show and --plot draw.")] = 8,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", metavar="FILE.png", callback=_expand_user, help="Also write those neurons' weight pictures "
+        "as a PNG grid with a colour bar (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -413,7 +349,10 @@ def params(
         claim = check_plot_path(plot, force)
     _dev, model, info = _setup(device, weights, seed)
     if show or plot is not None:
-        _draw_neurons(model, info, neurons, show, plot, as_json, claim)
+        from fashionnet.introspect import first_layer_neurons
+        from fashionnet.render.summary import show_neurons
+
+        show_neurons(first_layer_neurons(model, neurons), info, show, plot, as_json, claim)
         if show:
             return
     facts = parameter_facts(model, name, rows=rows, values=values)
@@ -430,34 +369,22 @@ def params(
     print_whole(stdout_console(), params_view(facts, rows))
 
 
-def _draw_neurons(model, info, count: int, show: bool, plot: Path | None, as_json: bool, claim=None) -> None:
-    from fashionnet.introspect import first_layer_neurons
-
-    pictures = first_layer_neurons(model, count)
-    if plot is not None:
-        from fashionnet.plots import plot_neurons
-
-        plot_neurons(pictures, plot, claim)
-        _wrote(plot)
-    if show and as_json:
-        _print_json({"weights": info.to_dict(), "neurons": [n.to_dict() for n in pictures]})
-    elif show:
-        from fashionnet.render.console import print_whole, stdout_console
-        from fashionnet.render.summary import neurons_view
-
-        typer.echo(f"Weights: {info.describe()}", err=True)
-        print_whole(stdout_console(), neurons_view(pictures))
-
-
 @app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")
 @handle_errors
 def walkthrough(
-    lang: Annotated[Lang, typer.Option("--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the random images and weights.")] = 0,
-    step: Annotated[Optional[int], typer.Option("--step", "-s", metavar="N", help="Show only step N (1-based).")] = None,
-    interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Wait for Enter between steps (terminals only).")] = False,
-    real: Annotated[bool, typer.Option("--real", help="Use real FashionMNIST test images and the trained weights.")] = False,
-    image: Annotated[Optional[str], typer.Option("--image", metavar="FILE", help="Run the steps on your own picture (any format predict reads) with the trained weights, instead of torch.rand.")] = None,
+    lang: Annotated[Lang, typer.Option(
+        "--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
+    seed: Annotated[int, typer.Option(
+        "--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the random images and weights.")] = 0,
+    step: Annotated[Optional[int], typer.Option(
+        "--step", "-s", metavar="N", help="Show only step N (1-based).")] = None,
+    interactive: Annotated[bool, typer.Option(
+        "--interactive", "-i", help="Wait for Enter between steps (terminals only).")] = False,
+    real: Annotated[bool, typer.Option(
+        "--real", help="Use real FashionMNIST test images and the trained weights.")] = False,
+    image: Annotated[Optional[str], typer.Option(
+        "--image", metavar="FILE", help="Run the steps on your own picture (any format predict reads) with "
+        "the trained weights, instead of torch.rand.")] = None,
     device: DeviceOption = None,
     weights: Annotated[
         Optional[str],
@@ -465,7 +392,9 @@ def walkthrough(
                      show_default="random, as in the tutorial; the shipped weights with --real or --image"),
     ] = None,
     data_dir: DataDirOption = None,
-    notebook: Annotated[Optional[Path], typer.Option("--notebook", metavar="FILE.ipynb", callback=_expand_user, help="Also write the walk as a Jupyter notebook that runs top to bottom.")] = None,
+    notebook: Annotated[Optional[Path], typer.Option(
+        "--notebook", metavar="FILE.ipynb", callback=_expand_user, help="Also write the walk as a Jupyter "
+        "notebook that runs top to bottom.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --notebook file if it exists.")] = False,
 ) -> None:
     """Walk through the tutorial's code, block by block, with its real output computed live."""
@@ -514,7 +443,8 @@ def walkthrough(
 @handle_errors
 def data(
     data_dir: DataDirOption = None,
-    download: Annotated[bool, typer.Option("--download", help="Download the official files into the user cache (needs internet).")] = False,
+    download: Annotated[bool, typer.Option(
+        "--download", help="Download the official files into the user cache (needs internet).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show where FashionMNIST was found, its files, and the number of images per split and class."""
@@ -540,23 +470,50 @@ def data(
 @app.command(short_help="Train the network on FashionMNIST and photo drawings.")
 @handle_errors
 def train(
-    recipe_name: Annotated[RecipeName, typer.Option("--recipe", metavar="default|tutorial", help="tutorial: the PyTorch tutorial's own training (SGD, plain cross-entropy), printed as the page prints it, then a table against the shipped weights.")] = RecipeName.default,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", metavar="N", min=1, help="Epochs to train.", show_default=f"{RECIPE_DEFAULTS['epochs']}; tutorial: 10")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", metavar="N", min=1, help="Images per step.", show_default=f"{RECIPE_DEFAULTS['batch_size']}; tutorial: 64")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", metavar="LR", help=f"Peak learning rate, {LR_RANGE}.", show_default=f"{RECIPE_DEFAULTS['lr']}; tutorial: 0.001")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for initial weights, shuffling and flips.", show_default="0; with --resume, the checkpoint's")] = None,
+    recipe_name: Annotated[RecipeName, typer.Option(
+        "--recipe", metavar="default|tutorial", help="tutorial: the PyTorch tutorial's own "
+        "training (SGD, plain cross-entropy), printed as the page prints it, then a table "
+        "against the shipped weights.")] = RecipeName.default,
+    epochs: Annotated[Optional[int], typer.Option(
+        "--epochs", "-e", metavar="N", min=1, help="Epochs to train.",
+        show_default=f"{RECIPE_DEFAULTS['epochs']}; tutorial: 10")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", "-b", metavar="N", min=1, help="Images per step.",
+        show_default=f"{RECIPE_DEFAULTS['batch_size']}; tutorial: 64")] = None,
+    lr: Annotated[Optional[float], typer.Option(
+        "--lr", metavar="LR", help=f"Peak learning rate, {LR_RANGE}.",
+        show_default=f"{RECIPE_DEFAULTS['lr']}; tutorial: 0.001")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        "--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for initial weights, shuffling and flips.",
+        show_default="0; with --resume, the checkpoint's")] = None,
     device: DeviceOption = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", callback=_expand_user, help="Checkpoint to write after every epoch.", show_default="checkpoints/fashionnet.safetensors; tutorial: checkpoints/tutorial.safetensors")] = None,
-    resume: Annotated[Optional[Path], typer.Option("--resume", metavar="FILE", callback=_expand_user, help="Continue training from this checkpoint (default recipe).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite --out and --plot if they exist (the shipped weights included).")] = False,
-    save_optimizer: Annotated[bool, typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
-    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", metavar="FILE", callback=_expand_user, help="Checkpoint to write after every epoch.",
+        show_default="checkpoints/fashionnet.safetensors; tutorial: checkpoints/tutorial.safetensors")] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", metavar="FILE", callback=_expand_user, help="Continue training from this checkpoint "
+        "(default recipe).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite --out and --plot if they exist (the shipped weights included).")] = False,
+    save_optimizer: Annotated[bool, typer.Option(
+        "--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
+    limit: Annotated[Optional[int], typer.Option(
+        "--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")] = None,
     data_dir: DataDirOption = None,
-    photos: Annotated[Optional[Path], typer.Option("--photos", metavar="FILE.npz", callback=_expand_user, help="Photo drawings to mix into every batch (made by tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
-    no_photos: Annotated[bool, typer.Option("--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
-    teacher: Annotated[Optional[Path], typer.Option("--teacher", metavar="FILE.npz", callback=_expand_user, help="The distillation teacher's answers to learn from (made by tools/make_teacher_targets.py).", show_default="the shipped fashionnet/drawings/teacher-targets.npz")] = None,
-    no_teacher: Annotated[bool, typer.Option("--no-teacher", help="Learn from the labels alone, without the teacher's answers.")] = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG (needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
+    photos: Annotated[Optional[Path], typer.Option(
+        "--photos", metavar="FILE.npz", callback=_expand_user, help="Photo drawings to mix into every batch (made by "
+        "tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
+    no_photos: Annotated[bool, typer.Option(
+        "--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
+    teacher: Annotated[Optional[Path], typer.Option(
+        "--teacher", metavar="FILE.npz", callback=_expand_user, help="The distillation teacher's answers to learn "
+        "from (made by tools/make_teacher_targets.py).",
+        show_default="the shipped fashionnet/drawings/teacher-targets.npz")] = None,
+    no_teacher: Annotated[bool, typer.Option(
+        "--no-teacher", help="Learn from the labels alone, without the teacher's answers.")] = False,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG "
+        "(needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -566,10 +523,7 @@ def train(
     ship with fashionnet (docs/training.md). The train loss it reports is what it minimises (a
     mix of those); the test loss is the plain cross-entropy that evaluate reports."""
     _import_torch()
-    from fashionnet import data as data_mod
-    from fashionnet import photos as photo_mod
     from fashionnet import train as training
-    from fashionnet.device import select_device
     from fashionnet.render.console import stderr_console
 
     plot_claim = None
@@ -587,150 +541,29 @@ def train(
             from fashionnet.errors import UsageError
 
             raise UsageError("--resume continues the default recipe; the tutorial recipe always starts afresh")
-        _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, plot_claim, quiet, as_json)
+        from fashionnet.render.training import show_tutorial_run
+        from fashionnet.tutorial_recipe import run_tutorial
+
+        note = None if quiet else functools.partial(typer.echo, err=True)
+        say = typer.echo if not (quiet or as_json) else None
+        run = run_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, note=note, say=say)
+        show_tutorial_run(run, plot, plot_claim, as_json)
         return
-    resume_from = training.load_resume(resume) if resume is not None else None
-    if no_photos and photos is not None:
-        from fashionnet.errors import UsageError
-
-        raise UsageError("--photos and --no-photos contradict each other; give one of them")
-    if no_teacher and teacher is not None:
-        from fashionnet.errors import UsageError
-
-        raise UsageError("--teacher and --no-teacher contradict each other; give one of them")
-    recipe = training.recipe_for(resume_from, photos is not None, epochs=epochs, batch_size=batch_size, lr=lr,
-                                 teacher_epochs=0 if no_teacher else None, photo_share=0.0 if no_photos else None)
-    out_path = training.resolve_output(out, resume, force)
-    from fashionnet.files import OutputClaim
-
-    claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
-    if resume_from:
-        saved_seed = resume_from[1].metadata["seed"]
-        if seed is not None and seed != saved_seed:
-            from fashionnet.errors import UsageError
-
-            raise UsageError(f"{printable(str(resume))}: was trained with --seed {saved_seed}; a resumed run keeps it")
-        seed = saved_seed
-    seed = 0 if seed is None else seed
-    dev = select_device(device)
-    drawings = photo_mod.load(photos if photos is not None else photo_mod.DRAWINGS) if recipe.photo_share > 0 else None
-    train_split = data_mod.load_split("train", data_dir, limit=limit)
-    recipe, targets, untaught = training.teacher_for(recipe, resume_from, teacher, drawings, train_split.labels)
-    taught = targets if recipe.photo_distill > 0 else None
-    photo_set = training.photo_set(drawings, taught) if drawings is not None else None
-    calibrating = drawings.calibration_set() if drawings is not None else None  # validation photos: never trained on
-    test_split = data_mod.load_split("test", data_dir, official=True)
-    chatter = not (quiet or as_json)
+    run = training.prepare_training(resume, photos, no_photos, seed, device, data_dir, limit, out, force, teacher,
+                                    no_teacher, epochs=epochs, batch_size=batch_size, lr=lr)
     if not quiet:
-        typer.echo(f"Using {dev} device", err=True)
-    if chatter:
-        held = int(len(train_split.images) * recipe.holdout)
-        kept = f" ({held:,} more held out to calibrate)" if held else ""
-        typer.echo(f"Training on {len(train_split.images) - held:,} images{kept}; checkpoints go to {printable(str(out_path))}", err=True)
-        if photo_set is None:
-            typer.echo("Without photo drawings (--no-photos): FashionMNIST alone", err=True)
-        else:
-            share = training.photos_per_batch(recipe, photo_set)
-            typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
-        if targets is not None:
-            whose = "the shipped answers" if teacher is None else printable(targets.source)
-            typer.echo(f"Learning from a small CNN teacher's answers as well ({whose}; the teacher scores "
-                       f"{targets.test_accuracy:.2%} on the test set)", err=True)
-        elif untaught:
-            typer.echo(untaught, err=True)
-        else:
-            typer.echo("Without the teacher (--no-teacher): from the labels alone", err=True)
-    from fashionnet.render.training import ProgressReporter, epochs_table, loss_parts, losses_note
+        typer.echo(f"Using {run.device} device", err=True)
+    from fashionnet.render.training import ProgressReporter, loss_parts, show_training, training_intro
 
-    smoothing, distill, photo_weight = loss_parts(recipe)
-    parts = (smoothing, distill, photo_weight if photo_set is not None else 0.0)  # what the train loss is made of
-    if chatter and any(parts):
-        from rich.text import Text
-
-        from fashionnet.render.console import Trimmed
-
-        stderr_console().print(Trimmed(Text(losses_note(*parts))))  # wrapped to the terminal
-    if chatter:
-        with ProgressReporter(stderr_console(), smoothed=any(parts)) as reporter:
-            result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, reporter,
-                                  save_optimizer, claim, photo_set, targets, calibrating)
+    smoothing, distill, photo_weight = loss_parts(run.recipe)
+    parts = (smoothing, distill, photo_weight if run.photo_set is not None else 0.0)  # what the train loss is made of
+    if quiet or as_json:
+        result = run.fit(None, save_optimizer)
     else:
-        result = training.fit(recipe, train_split, test_split, dev, seed, out_path, resume_from, None, save_optimizer,
-                              claim, photo_set, targets, calibrating)
-    if plot is not None:
-        from fashionnet.plots import plot_history
-
-        plot_history(result.history, plot, plot_claim)
-    report = {
-        "out": str(out_path), "device": str(dev), "seed": seed, "recipe": recipe.to_dict(),
-        "epochs": len(result.history), "seconds": result.seconds,
-        "test_accuracy": result.final.test_accuracy if result.final else None,
-        "test_loss": result.final.test_loss if result.final else None,
-        "history": [h.to_dict() for h in result.history],
-        "photo_drawings": len(photo_set) if photo_set is not None else 0, "teacher": result.teacher,
-    }
-    if as_json:
-        _print_json(report)
-        return
-    if not quiet:
-        _print(epochs_table(result.history, *parts))
-    final = result.final
-    accuracy = f"{final.test_accuracy:.2%}" if final and final.test_accuracy is not None else "n/a"
-    typer.echo(f"Saved {printable(str(out_path))} (test accuracy {accuracy}, {result.seconds:.1f}s)")
-    if plot is not None:
-        _wrote(plot)
-
-
-def _train_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, plot, plot_claim, quiet,
-                    as_json) -> None:
-    """--recipe tutorial: the page's training, its printed lines on stdout, then the side-by-side table."""
-    from fashionnet import data as data_mod
-    from fashionnet import tutorial_recipe as tutorial
-    from fashionnet.device import select_device
-    from fashionnet.train import resolve_output
-
-    from fashionnet.files import OutputClaim
-
-    recipe = tutorial.tutorial_recipe(epochs, batch_size, lr)
-    out_path = resolve_output(out if out is not None else tutorial.DEFAULT_OUT, None, force)
-    claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
-    seed = 0 if seed is None else seed
-    dev = select_device(device)
-    train_split = data_mod.load_split("train", data_dir, limit=limit)
-    test_split = data_mod.load_split("test", data_dir, official=True)
-    shipped = tutorial.shipped_figures()  # read first: a damaged shipped checkpoint fails before the work
-    chatter = not (quiet or as_json)
-    if not quiet:
-        typer.echo(f"Using {dev} device", err=True)
-    if chatter:
-        typer.echo(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
-                   f"{printable(str(out_path))}", err=True)
-    result = tutorial.fit_tutorial(recipe, train_split, test_split, dev, seed, out_path,
-                                   say=typer.echo if chatter else None, claim=claim)
-    figures = tutorial.tutorial_figures(recipe, result)
-    comparison = tutorial.compare(figures, shipped)
-    if plot is not None:
-        from fashionnet.plots import plot_recipes
-
-        curves = {"tutorial recipe (this run)": result.history}
-        if shipped is not None:
-            curves["shipped weights (from their checkpoint)"] = shipped.history
-        plot_recipes(curves, plot, plot_claim)
-    if as_json:
-        _print_json({"out": str(out_path), "device": str(dev), "seed": seed, "recipe": recipe.to_dict(),
-                     "epochs": len(result.history), "seconds": result.seconds,
-                     "test_accuracy": figures.test_accuracy, "test_loss": figures.test_loss,
-                     "history": [h.to_dict() for h in result.history],
-                     "shipped": shipped.to_dict() if shipped is not None else None,
-                     "comparison": comparison.to_dict()})
-        return
-    from fashionnet.render.training import comparison_view
-
-    _print(comparison_view(comparison))
-    accuracy = f"{figures.test_accuracy:.2%}" if figures.test_accuracy is not None else "n/a"
-    typer.echo(f"Saved {printable(str(out_path))} (test accuracy {accuracy}, {result.seconds:.1f}s)")
-    if plot is not None:
-        _wrote(plot)
+        training_intro(run, parts)
+        with ProgressReporter(stderr_console(), smoothed=any(parts)) as reporter:
+            result = run.fit(reporter, save_optimizer)
+    show_training(run, result, parts, plot, plot_claim, quiet, as_json)
 
 
 @app.command(short_help="Accuracy, per-class scores, confusion matrix.")
@@ -740,11 +573,18 @@ def evaluate(
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write the confusion matrix (log colour scale), or with --mistakes the pictures, as a PNG (needs matplotlib).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", metavar="FILE.png", callback=_expand_user, help="Also write the confusion matrix (log "
+        "colour scale), or with --mistakes the pictures, as a PNG (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --plot if it exists.")] = False,
-    mistakes: Annotated[bool, typer.Option("--mistakes", help="Show the misclassified test images as pictures (true → predicted, probability), surest first.")] = False,
-    only: Annotated[Optional[str], typer.Option("--class", metavar="CLASS", help="With --mistakes: only images of this true class (its name, the start of it, or 0-9).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="With --mistakes: how many pictures to show.", show_default="12")] = None,
+    mistakes: Annotated[bool, typer.Option(
+        "--mistakes", help="Show the misclassified test images as pictures (true → predicted, probability), "
+        "surest first.")] = False,
+    only: Annotated[Optional[str], typer.Option(
+        "--class", metavar="CLASS", help="With --mistakes: only images of this true class (its name, the "
+        "start of it, or 0-9).")] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        "--limit", metavar="N", min=1, help="With --mistakes: how many pictures to show.", show_default="12")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Measure accuracy and loss (the plain cross-entropy of the raw logits) on the 10,000 test images, per
@@ -764,26 +604,16 @@ def evaluate(
     test = data_mod.load_split("test", data_dir, official=True)
     dev, model, info = _setup(device, weights, seed, onnx=True)
     if mistakes:
-        _show_mistakes(test, model, dev, info, true_class, 12 if limit is None else limit, plot, claim, as_json)
+        from fashionnet.evaluate import mistake_report
+        from fashionnet.render.training import show_mistakes
+
+        report = mistake_report(test, model, dev, info, true_class, 12 if limit is None else limit, accuracy=as_json)
+        show_mistakes(report, true_class, dev, info, plot, claim, as_json)
         return
-    from fashionnet.evaluate import evaluate as run_evaluation
+    from fashionnet.evaluate import evaluate_weights
+    from fashionnet.render.training import show_evaluation
 
-    try:
-        result = run_evaluation(model, test.images, test.labels, dev, temperature=info.temperature, require_finite=True)
-    except FashionNetError as exc:  # name the weights: the message cannot know them
-        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
-    if plot is not None:
-        from fashionnet.plots import plot_confusion
-
-        plot_confusion(result.confusion, result.accuracy, plot, claim)
-    if as_json:
-        _print_json({**result.to_dict(), "device": str(dev), "weights": info.to_dict()})
-    else:
-        from fashionnet.render.training import evaluation_view
-
-        _print(evaluation_view(result, info.describe()))
-    if plot is not None:
-        _wrote(plot)
+    show_evaluation(evaluate_weights(model, test, dev, info), dev, info, plot, claim, as_json)
 
 
 def _class_option(name: str | None) -> int | None:
@@ -798,37 +628,6 @@ def _class_option(name: str | None) -> int | None:
         names = ", ".join(f"{i} {c}" for i, c in enumerate(CLASSES))
         raise UsageError(f"--class {printable(name)!r} names no single class; choose one of {names}")
     return index
-
-
-def _show_mistakes(test, model, dev, info, true_class: int | None, limit: int, plot: Path | None, claim,
-                   as_json: bool) -> None:
-    from fashionnet.evaluate import find_mistakes, metrics, test_logits
-
-    try:
-        logits = test_logits(model, test.images, dev)
-    except FashionNetError as exc:  # name the weights, as evaluate does
-        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
-    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit)
-    samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
-    if plot is not None:
-        from fashionnet.plots import plot_mistakes
-        from fashionnet.render.training import mistakes_heading
-
-        plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot, claim)
-    if as_json:
-        from fashionnet import CLASSES
-
-        accuracy = metrics(logits, test.labels, info.temperature).accuracy
-        _print_json({"class": CLASSES[true_class] if true_class is not None else None, "samples": samples,
-                     "misclassified": total, "shown": len(found), "accuracy": accuracy,
-                     "temperature": info.temperature, "mistakes": [m.to_dict() for m in found],
-                     "device": str(dev), "weights": info.to_dict()}, rows=True)
-    else:
-        from fashionnet.render.training import mistakes_view
-
-        _print(mistakes_view(total, found, samples, true_class, info.describe()))
-    if plot is not None:
-        _wrote(plot)
 
 
 def _probability(value: float) -> float:
@@ -851,23 +650,32 @@ class Invert(str, Enum):
              short_help="Classify image files.")
 @handle_errors
 def predict(
-    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look inside sub-folders too.")] = False,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", metavar="N", min=1, max=10, help="How many classes to show per image.")] = 3,
-    show: Annotated[bool, typer.Option("--show", help="Draw the 28x28 image the model saw next to each result.")] = False,
-    invert: Annotated[
-        Invert, typer.Option("--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light pictures.")
-    ] = Invert.auto,
+    top_k: Annotated[int, typer.Option(
+        "--top-k", "-k", metavar="N", min=1, max=10, help="How many classes to show per image.")] = 3,
+    show: Annotated[bool, typer.Option(
+        "--show", help="Draw the 28x28 image the model saw next to each result.")] = False,
+    invert: Annotated[Invert, typer.Option(
+        "--invert", metavar="auto|yes|no",
+        help="Negate the image: auto detects dark-on-light pictures.")] = Invert.auto,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
-    threshold: Annotated[float, typer.Option("--threshold", metavar="P", callback=_probability, help="Calibrated top probability (0 to 1) below which an answer is 'not sure' (a picture with no garment found is never sure).")] = DEFAULT_THRESHOLD,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", metavar="P", callback=_probability, help="Calibrated top probability (0 "
+        "to 1) below which an answer is 'not sure' (a picture with no garment found is never "
+        "sure).")] = DEFAULT_THRESHOLD,
     device: DeviceOption = None,
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
 ) -> None:
     """Classify image files: photos, product shots or FashionMNIST PNGs, of any size."""
     from fashionnet.errors import UsageError
-    from fashionnet.predict import CPU_THREADS, collect_inputs, predict_decoded, start_decoding
+    from fashionnet.decoding import start_decoding
+    from fashionnet.inputs import collect_inputs
+    from fashionnet.predict import CPU_THREADS, predict_decoded
+    from fashionnet.render.predict import emit_predictions
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
@@ -882,55 +690,32 @@ def predict(
             typer.echo(f"Weights: {info.describe()}", err=True)
         results = predict_decoded(decoding, model, device=dev, top_k=top_k, temperature=info.temperature,
                                   threshold=threshold)
-        failed = _emit_predictions(results, len(items), as_json, as_csv, show)
+        failed = emit_predictions(results, len(items), as_json, as_csv, show)
     if failed:
         raise typer.Exit(int(ExitCode.INPUT_FAILED))
-
-
-def _emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bool) -> int:
-    """Stream rows for scripts (nothing finished is lost if a later input fails) or collect for a view;
-    problems go to stderr as they happen. Returns the number of failed inputs."""
-    from fashionnet.render.console import stderr_console
-    from fashionnet.render.predict import error_line, predictions_view, write_csv, write_jsonl
-
-    err = stderr_console()
-    failed = 0
-
-    def watched():
-        nonlocal failed
-        from rich.progress import Progress
-
-        with Progress(console=err, transient=True, disable=total < 200) as progress:
-            task = progress.add_task("Classifying", total=total)
-            for result in results:
-                if not result.ok:
-                    failed += 1
-                    err.print(error_line(result), soft_wrap=True)
-                progress.advance(task)
-                yield result
-
-    if as_json:
-        write_jsonl(watched(), sys.stdout)
-    elif as_csv:
-        write_csv(watched(), sys.stdout)
-    else:
-        done = list(watched())
-        if any(r.ok for r in done):
-            _print(predictions_view(done, show=show))
-    return failed
 
 
 @app.command(short_help="One picture through the trained network, layer by layer (en/zh).")
 @handle_errors
 def explain(
-    picture: Annotated[str, typer.Argument(metavar="PICTURE", help="An image file in any format predict reads, or - for stdin.", show_default=False)],
-    show: Annotated[bool, typer.Option("--show", help="Also draw a photo's garment mask (or say why there is none).")] = False,
-    units: Annotated[int, typer.Option("--units", metavar="N", min=1, max=16, help="Units drawn per hidden layer: those the picture drove hardest.")] = 3,
-    invert: Annotated[Invert, typer.Option("--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light pictures.")] = Invert.auto,
-    lang: Annotated[Lang, typer.Option("--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", callback=_expand_user, help="Also write the whole explanation as one PNG (needs matplotlib; English).")] = None,
+    picture: Annotated[str, typer.Argument(
+        metavar="PICTURE", help="An image file in any format predict reads, or - for stdin.", show_default=False)],
+    show: Annotated[bool, typer.Option(
+        "--show", help="Also draw a photo's garment mask (or say why there is none).")] = False,
+    units: Annotated[int, typer.Option(
+        "--units", metavar="N", min=1, max=16, help="Units drawn per hidden layer: those the picture drove "
+        "hardest.")] = 3,
+    invert: Annotated[Invert, typer.Option(
+        "--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light "
+        "pictures.")] = Invert.auto,
+    lang: Annotated[Lang, typer.Option(
+        "--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", metavar="FILE.png", callback=_expand_user, help="Also write the whole explanation as one "
+        "PNG (needs matplotlib; English).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the same figures as one JSON object (pictures as 28x28 lists).")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the same figures as one JSON object (pictures as 28x28 lists).")] = False,
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
@@ -939,7 +724,7 @@ def explain(
     each hidden layer and which pixels drove the strongest, the 10 logits, the raw and the calibrated
     softmax side by side, and which pixels pushed the top class up or down."""
     from fashionnet.explain import one_input
-    from fashionnet.predict import start_decoding
+    from fashionnet.decoding import start_decoding
 
     claim = None
     if plot is not None:
@@ -954,22 +739,10 @@ def explain(
         decoded = next(iter(decoding))
     from fashionnet.explain import explain as run_explain, view_of_decoded
 
+    from fashionnet.render.explain import show_explanation
+
     result = run_explain(item.path, view_of_decoded(decoded), model, dev, info, units=units)
-    if plot is not None:
-        from fashionnet.plots import plot_explanation
-
-        plot_explanation(result, plot, claim)
-    if as_json:
-        from fashionnet.introspect import weights_dict
-
-        _print_json({**result.to_dict(), "device": str(dev), "weights": weights_dict(info)}, rows=True)
-    else:
-        from fashionnet.render.explain import explain_view
-
-        typer.echo(f"Weights: {info.describe()}", err=True)
-        _print(explain_view(result, lang.value, show))
-    if plot is not None:
-        _wrote(plot, lang.value)
+    show_explanation(result, dev, info, lang.value, show, plot, claim, as_json)
 
 
 class ExportFormat(str, Enum):
@@ -985,20 +758,22 @@ class ExportFormat(str, Enum):
              short_help="Export to ONNX, TorchScript or safetensors.")
 @handle_errors
 def export(
-    fmt: Annotated[
-        Optional[ExportFormat],
-        typer.Option("--format", "-f", metavar="onnx|torchscript|safetensors", help="File format.", show_default="from --out's suffix, else onnx"),
-    ] = None,
-    out: Annotated[
-        Optional[Path],
-        typer.Option("--out", "-o", metavar="FILE", callback=_expand_user, help="File to write.", show_default="fashionnet.onnx / .pt / .safetensors"),
-    ] = None,
+    fmt: Annotated[Optional[ExportFormat], typer.Option(
+        "--format", "-f", metavar="onnx|torchscript|safetensors", help="File format.",
+        show_default="from --out's suffix, else onnx")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", metavar="FILE", callback=_expand_user, help="File to write.",
+        show_default="fashionnet.onnx / .pt / .safetensors")] = None,
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", metavar="N", min=1, max=65536, help="Fix the ONNX input's batch size.", show_default="any")] = None,
-    opset: Annotated[Optional[int], typer.Option("--opset", metavar="N", help="ONNX opset version (9-20).", show_default="17")] = None,
-    half: Annotated[bool, typer.Option("--half", help="Store float16 weights (half the size); input and output stay float32.")] = False,
+    batch_size: Annotated[Optional[int], typer.Option(
+        "--batch-size", "-b", metavar="N", min=1, max=65536, help="Fix the ONNX input's batch size.",
+        show_default="any")] = None,
+    opset: Annotated[Optional[int], typer.Option(
+        "--opset", metavar="N", help="ONNX opset version (9-20).", show_default="17")] = None,
+    half: Annotated[bool, typer.Option(
+        "--half", help="Store float16 weights (half the size); input and output stay float32.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -1027,36 +802,14 @@ def export(
     _print(export_view(report))
 
 
-def _import_torch_from_a_short_path() -> None:
-    """From a current folder deeper than PATH_MAX, `import torch` dies in native code (oneMKL: 'Cannot load
-    libtorch_cpu.so'), which no Python handler can catch. There, torch is imported from / and the
-    current folder restored; relative paths keep working, since the kernel resolves them."""
-    try:
-        cwd = os.getcwd()
-    except OSError:
-        return
-    try:
-        limit = os.pathconf("/", "PC_PATH_MAX")
-    except (OSError, ValueError):
-        limit = 4096
-    if len(os.fsencode(cwd)) < limit - 512 or "torch" in sys.modules:
-        return
-    here = os.open(".", os.O_RDONLY)
-    try:
-        os.chdir("/")
-        _import_torch()
-    finally:
-        os.fchdir(here)
-        os.close(here)
-
-
 def run() -> int | str | None:
     """One command line (sys.argv), as the installed command runs it, returning its exit code instead of
     leaving: tests run several in one process this way."""
+    from fashionnet.startup import import_torch_from_a_short_path
     from fashionnet.streams import finish_streams, prepare_streams
 
     prepare_streams()
-    _import_torch_from_a_short_path()
+    import_torch_from_a_short_path()
     try:
         try:
             app()

@@ -136,3 +136,40 @@ def find_mistakes(logits: torch.Tensor, labels: torch.Tensor, images: torch.Tens
     mistakes = [Mistake(int(i), int(labels[i]), int(predicted[i]), float(confidence[i]), images[i].tolist())
                 for i in chosen]
     return len(where), mistakes
+
+
+def evaluate_weights(model: nn.Module, test, device: torch.device, info) -> Evaluation:
+    """`evaluate` on the test split `test` (images, labels) with the weights' own temperature; an error
+    names the weights (the check inside cannot know them)."""
+    from fashionnet.errors import FashionNetError, printable
+
+    try:
+        return evaluate(model, test.images, test.labels, device, temperature=info.temperature, require_finite=True)
+    except FashionNetError as exc:
+        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
+
+
+@dataclass
+class MistakeReport:
+    """`evaluate --mistakes`: how many test images (of one true class, when given) are misclassified,
+    the surest of those mistakes, and the accuracy over the whole test set (when asked for)."""
+
+    total: int
+    found: list[Mistake]
+    samples: int  # test images of `true_class` (all of them when None)
+    accuracy: float | None = None
+
+
+def mistake_report(test, model: nn.Module, device: torch.device, info, true_class: int | None, limit: int,
+                   accuracy: bool = False) -> MistakeReport:
+    """The misclassified images of the test split `test` (images, labels), the surest `limit` first."""
+    from fashionnet.errors import FashionNetError, printable
+
+    try:
+        logits = test_logits(model, test.images, device)
+    except FashionNetError as exc:  # name the weights, as evaluate does
+        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
+    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit)
+    samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
+    share = metrics(logits, test.labels, info.temperature).accuracy if accuracy else None
+    return MistakeReport(total, found, samples, share)

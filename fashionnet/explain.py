@@ -26,7 +26,7 @@ from fashionnet.images import BadImage, View
 if TYPE_CHECKING:
     import torch
 
-    from fashionnet.predict import Input
+    from fashionnet.inputs import Input
     from fashionnet.weights import WeightsInfo
 
 SIDE = 28
@@ -144,7 +144,7 @@ def one_input(picture: str, stdin: BinaryIO | None = None) -> Input:
     """The one picture to explain, collected as predict collects its inputs (so `~`, a quoted glob and
     `-` for stdin work alike); a folder or a pattern naming several files is refused, a problem found
     while collecting is that file's error."""
-    from fashionnet.predict import collect_inputs
+    from fashionnet.inputs import collect_inputs
 
     items = collect_inputs([picture], stdin=stdin)
     if len(items) != 1:
@@ -180,7 +180,8 @@ def explain(
     """Run one decoded picture through `model` stage by stage (see the module docstring)."""
     import torch
 
-    from fashionnet.predict import Input, predict_decoded
+    from fashionnet.inputs import Input
+    from fashionnet.predict import predict_decoded
 
     model.eval()
     stack = model.linear_relu_stack

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from fashionnet.errors import UsageError
 from fashionnet.files import OutputClaim, check_output, write_bytes_atomically
-from fashionnet.walkthrough import Step, heading, text
+from fashionnet.language import text
+from fashionnet.walkthrough import Step, heading
 
 
 def check_notebook_path(path: Path, force: bool) -> OutputClaim:

@@ -35,7 +35,7 @@ def _save(fig, path: Path, claim: OutputClaim | None) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"), claim)
 
 
-# The terminal's colours for signed maps (render.summary.SignedPicture): blue negative, black zero,
+# The terminal's colours for signed maps (render.widgets.SignedPicture): blue negative, black zero,
 # orange positive, so a picture reads the same on screen and in the PNG.
 NEGATIVE, POSITIVE = (0.0, 130 / 255, 1.0), (1.0, 150 / 255, 0.0)
 

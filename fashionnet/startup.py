@@ -35,6 +35,29 @@ def import_torch():
     return torch
 
 
+def import_torch_from_a_short_path() -> None:
+    """From a current folder deeper than PATH_MAX, `import torch` dies in native code (oneMKL: 'Cannot load
+    libtorch_cpu.so'), which no Python handler can catch. There, torch is imported from / and the
+    current folder restored; relative paths keep working, since the kernel resolves them."""
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return
+    try:
+        limit = os.pathconf("/", "PC_PATH_MAX")
+    except (OSError, ValueError):
+        limit = 4096
+    if len(os.fsencode(cwd)) < limit - 512 or "torch" in sys.modules:
+        return
+    here = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir("/")
+        import_torch()
+    finally:
+        os.fchdir(here)
+        os.close(here)
+
+
 def exit_now(code: int | str | None = 0) -> NoReturn:
     """End the installed command without the interpreter's teardown, which frees torch's objects one by
     one (0.3-0.5 s of `python -c "import torch"` on 2 cores) for a process that is about to vanish anyway.

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from fashionnet.batches import PhotoBatches, PhotoSet, flip, photos_per_batch, random_flips, shift, standardize, train_step
+from fashionnet.epochs import EpochStats
 from fashionnet.errors import printable
 from fashionnet.streams import raise_if_interrupted
 
@@ -64,8 +65,6 @@ def train_teacher(recipe, images: torch.Tensor, labels: torch.Tensor, photos: Ph
     """Train the teacher for recipe.teacher_epochs on the training images (B, 28, 28) uint8 on `device`,
     with the same share of photo drawings in every batch and the same photo losses as the MLP. `callbacks`
     gets epoch_start / batch_end / epoch_end(stats) like the MLP's training."""
-    from fashionnet.train import EpochStats
-
     model = build_teacher(seed, device)
     generator = torch.Generator().manual_seed(seed + 3000)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)

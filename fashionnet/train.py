@@ -14,7 +14,6 @@ from contextlib import contextmanager
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -25,6 +24,7 @@ from fashionnet.batches import (  # noqa: F401 - augment and standardize are par
     PhotoBatches, PhotoSet, augment, flip, photos_per_batch, random_flips, standardize, train_step,
 )
 from fashionnet.data import Split
+from fashionnet.epochs import Callbacks, EpochStats, Silent
 from fashionnet.errors import DataError, TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.model import NeuralNetwork, build_model
@@ -119,21 +119,6 @@ RECIPE_RULES: dict[str, tuple] = {
 
 
 @dataclass
-class EpochStats:
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    test_loss: float | None
-    test_accuracy: float | None
-    seconds: float
-    samples_per_second: float
-    lr: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
 class TrainResult:
     history: list[EpochStats] = field(default_factory=list)
     seconds: float = 0.0
@@ -144,23 +129,6 @@ class TrainResult:
     @property
     def final(self) -> EpochStats | None:
         return self.history[-1] if self.history else None
-
-
-class Callbacks(Protocol):
-    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None: ...
-    def batch_end(self, batch: int, samples: int, loss: float) -> None: ...
-    def epoch_end(self, stats: EpochStats) -> None: ...
-
-
-class Silent:
-    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
-        pass
-
-    def batch_end(self, batch: int, samples: int, loss: float) -> None:
-        pass
-
-    def epoch_end(self, stats: EpochStats) -> None:
-        pass
 
 
 def folded_state(model: NeuralNetwork, recipe: Recipe) -> dict[str, torch.Tensor]:
@@ -612,3 +580,73 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **o
     if photos and base.photo_share == 0:
         raise UsageError(f"{path}: was trained without photo drawings; a resumed run keeps that (leave out --photos)")
     return replace(base, **given)
+
+
+@dataclass
+class TrainingRun:
+    """A default-recipe run, set up and checked before any training: the recipe, where it saves, the data."""
+
+    recipe: Recipe
+    out: Path
+    claim: OutputClaim
+    seed: int
+    device: torch.device
+    resume_from: tuple[Path, Checkpoint] | None
+    photo_set: PhotoSet | None
+    train: Split
+    test: Split
+    targets: teaching.Targets | None = None  # the teacher's answers it learns from
+    teacher_named: bool = False  # --teacher FILE (else the shipped answers)
+    untaught: str | None = None  # why the shipped answers were left out, when they do not fit these images
+    calibration_photos: tuple | None = None  # validation photos the temperature is fitted on as well
+
+    def fit(self, callbacks: Callbacks | None, save_optimizer: bool = True) -> TrainResult:
+        return fit(self.recipe, self.train, self.test, self.device, self.seed, self.out, self.resume_from, callbacks,
+                   save_optimizer, self.claim, self.photo_set, self.targets, self.calibration_photos)
+
+    def report(self, result: TrainResult) -> dict:
+        """What `train --json` prints."""
+        return {
+            "out": str(self.out), "device": str(self.device), "seed": self.seed, "recipe": self.recipe.to_dict(),
+            "epochs": len(result.history), "seconds": result.seconds,
+            "test_accuracy": result.final.test_accuracy if result.final else None,
+            "test_loss": result.final.test_loss if result.final else None,
+            "history": [h.to_dict() for h in result.history],
+            "photo_drawings": len(self.photo_set) if self.photo_set is not None else 0, "teacher": result.teacher,
+        }
+
+
+def prepare_training(resume: Path | None, photos: Path | None, no_photos: bool, seed: int | None, device: str | None,
+                     data_dir: Path | None, limit: int | None, out: Path | None, force: bool,
+                     teacher: Path | None = None, no_teacher: bool = False, **overrides) -> TrainingRun:
+    """`train`'s options checked and its inputs loaded, in the order that fails cheapest first:
+    the checkpoint to resume, the recipe, --out, the seed, the device, the photo drawings, the data, the
+    teacher's answers."""
+    from fashionnet import data as data_mod
+    from fashionnet import photos as photo_mod
+    from fashionnet.device import select_device
+
+    resume_from = load_resume(resume) if resume is not None else None
+    if no_photos and photos is not None:
+        raise UsageError("--photos and --no-photos contradict each other; give one of them")
+    if no_teacher and teacher is not None:
+        raise UsageError("--teacher and --no-teacher contradict each other; give one of them")
+    recipe = recipe_for(resume_from, photos is not None, **overrides, photo_share=0.0 if no_photos else None,
+                        teacher_epochs=0 if no_teacher else None)
+    out_path = resolve_output(out, resume, force)
+    claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
+    if resume_from:
+        saved_seed = resume_from[1].metadata["seed"]
+        if seed is not None and seed != saved_seed:
+            raise UsageError(f"{printable(str(resume))}: was trained with --seed {saved_seed}; a resumed run keeps it")
+        seed = saved_seed
+    seed = 0 if seed is None else seed
+    dev = select_device(device)
+    drawings = photo_mod.load(photos if photos is not None else photo_mod.DRAWINGS) if recipe.photo_share > 0 else None
+    train_split = data_mod.load_split("train", data_dir, limit=limit)
+    test_split = data_mod.load_split("test", data_dir, official=True)
+    recipe, targets, untaught = teacher_for(recipe, resume_from, teacher, drawings, train_split.labels)
+    photos_in = photo_set(drawings, targets if recipe.photo_distill > 0 else None) if drawings is not None else None
+    calibrating = drawings.calibration_set() if drawings is not None else None  # validation photos: never trained on
+    return TrainingRun(recipe, out_path, claim, seed, dev, resume_from, photos_in, train_split, test_split, targets,
+                       teacher is not None, untaught, calibrating)

@@ -25,10 +25,11 @@ import torch
 from torch import nn
 
 from fashionnet.data import Split
+from fashionnet.epochs import EpochStats
 from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
 from fashionnet.files import OutputClaim
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
-from fashionnet.train import RECIPE_RULES, EpochStats
+from fashionnet.train import RECIPE_RULES
 from fashionnet.train import _checkpoint as training_checkpoint  # one metadata layout for every checkpoint
 from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, is_real, read_checkpoint, save_checkpoint
 
@@ -372,3 +373,54 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     if isinstance(get("epochs"), int) and get("epochs") > t["epochs"]:
         reasons.append((f"{get('epochs')} epochs", WHY["epochs"]))
     return Comparison(rows, reasons)
+
+
+@dataclass
+class TutorialRun:
+    """`train --recipe tutorial`, done: what was trained, where it went, and the side-by-side figures."""
+
+    recipe: TutorialRecipe
+    out: Path
+    device: torch.device
+    seed: int
+    result: TutorialResult
+    figures: RecipeFigures
+    shipped: RecipeFigures | None
+    comparison: Comparison
+
+    def to_dict(self) -> dict:
+        result, figures, shipped = self.result, self.figures, self.shipped
+        return {"out": str(self.out), "device": str(self.device), "seed": self.seed, "recipe": self.recipe.to_dict(),
+                "epochs": len(result.history), "seconds": result.seconds,
+                "test_accuracy": figures.test_accuracy, "test_loss": figures.test_loss,
+                "history": [h.to_dict() for h in result.history],
+                "shipped": shipped.to_dict() if shipped is not None else None,
+                "comparison": self.comparison.to_dict()}
+
+
+def run_tutorial(epochs: int | None, batch_size: int | None, lr: float | None, seed: int | None, device: str | None,
+                 out: Path | None, force: bool, limit: int | None, data_dir: Path | None, note: Say | None = None,
+                 say: Say | None = None) -> TutorialRun:
+    """--recipe tutorial: the page's training, then the figures to set beside the shipped weights'.
+    `note` gets the lines for stderr (None: quiet); `say` the lines the page prints (None: not shown)."""
+    from fashionnet import data as data_mod
+    from fashionnet.device import select_device
+    from fashionnet.errors import printable
+    from fashionnet.train import resolve_output
+
+    recipe = tutorial_recipe(epochs, batch_size, lr)
+    out_path = resolve_output(out if out is not None else DEFAULT_OUT, None, force)
+    claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
+    seed = 0 if seed is None else seed
+    dev = select_device(device)
+    train_split = data_mod.load_split("train", data_dir, limit=limit)
+    test_split = data_mod.load_split("test", data_dir, official=True)
+    shipped = shipped_figures()  # read first: a damaged shipped checkpoint fails before the work
+    if note is not None:
+        note(f"Using {dev} device")
+        if say is not None:
+            note(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
+                 f"{printable(str(out_path))}")
+    result = fit_tutorial(recipe, train_split, test_split, dev, seed, out_path, say=say, claim=claim)
+    figures = tutorial_figures(recipe, result)
+    return TutorialRun(recipe, out_path, dev, seed, result, figures, shipped, compare(figures, shipped))

@@ -14,15 +14,13 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
-import json
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
-from fashionnet import CLASSES
+from fashionnet import class_name, short_class
 from fashionnet.errors import UsageError, printable
+from fashionnet.language import languages, locale, text
 
 if TYPE_CHECKING:
     import torch
@@ -50,44 +48,6 @@ STEP_KEYS: tuple[str, ...] = (
 # narrower terminals get a set_printoptions line (marked as added) so the code still prints what is shown.
 TORCH_LINEWIDTH = 80
 MIN_LINEWIDTH = 40
-
-
-# --- Languages: one JSON file per language in fashionnet/locales ----------------------------------------
-
-
-def languages() -> tuple[str, ...]:
-    """Every language with a file in fashionnet/locales. Adding a language is adding one file, plus its
-    code in cli.Lang (kept there so `--help` need not list the folder; a test checks the two agree)."""
-    files = resources.files("fashionnet") / "locales"
-    return tuple(sorted(p.name.removesuffix(".json") for p in files.iterdir() if p.name.endswith(".json")))
-
-
-@cache
-def locale(lang: str) -> dict:
-    if lang not in languages():
-        raise UsageError(f"unknown language {lang!r}: choose one of {', '.join(languages())}")
-    return json.loads((resources.files("fashionnet") / "locales" / f"{lang}.json").read_text("utf-8"))
-
-
-def text(lang: str, key: str, **values) -> str:
-    """One user-facing string in `lang`, with {placeholders} filled in."""
-    return locale(lang)[key].format(**values)
-
-
-def class_name(index: int, lang: str) -> str:
-    """A FashionMNIST class for display: the English name, or the translated name with the English one."""
-    name = locale(lang)["classes"][index]
-    return name if name == CLASSES[index] else text(lang, "ui.translated_class", name=name, english=CLASSES[index])
-
-
-def short_class(index: int, lang: str) -> str:
-    """The class name alone, for narrow captions."""
-    return locale(lang)["classes"][index]
-
-
-def class_words(lang: str) -> tuple[str, ...]:
-    """Every way a class name is displayed in `lang`: text wrapping keeps each of them whole."""
-    return tuple(dict.fromkeys(f(i, lang) for i in range(len(CLASSES)) for f in (class_name, short_class)))
 
 
 def heading(lang: str, number: int, total: int, title: str) -> str:

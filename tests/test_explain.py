@@ -14,7 +14,7 @@ from fashionnet import CLASSES
 from fashionnet.explain import explain
 from fashionnet.images import load_view
 from fashionnet.predict import predict_paths
-from fashionnet.walkthrough import class_words
+from fashionnet import class_words
 from fashionnet.weights import load_model
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fashionnet" / "samples"

@@ -79,7 +79,7 @@ def test_photo_mask_and_picture_fit(invoke, narrow):
 
     from fashionnet.images import load_view
     from fashionnet.render.console import Picture
-    from fashionnet.render.predict import mask_picture
+    from fashionnet.render.widgets import mask_picture
 
     shown = [line.rstrip() for line in text.splitlines()]
     view = load_view(photo)

@@ -6,7 +6,7 @@ import pytest
 
 from fashionnet import plots
 from fashionnet.introspect import first_layer_neurons
-from fashionnet.render.summary import SignedPicture
+from fashionnet.render.widgets import SignedPicture
 from fashionnet.weights import load_model
 
 matplotlib = pytest.importorskip("matplotlib")  # the dev extra installs it; CI runs these

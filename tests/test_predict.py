@@ -18,10 +18,13 @@ from PIL import Image
 from rich.console import Console
 
 from fashionnet import CLASSES
+from fashionnet import decoding as decoding_module
 from fashionnet import predict as predict_module
-from fashionnet.predict import (Input, MemoryBudget, Prediction, classify, collect_inputs, predict_paths,
-                                start_decoding)
+from fashionnet.decoding import MemoryBudget, start_decoding
+from fashionnet.inputs import Input, collect_inputs
+from fashionnet.predict import Prediction, classify, predict_paths
 from fashionnet.render import predict as render
+from fashionnet.render import widgets
 from fashionnet.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,7 +228,7 @@ def test_worker_pool_gives_the_same_results_as_inline(tmp_path, model, monkeypat
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     items = collect_inputs([*paths[:20], str(tmp_path / "broken.png"), str(tmp_path / "gone.png"), *paths[20:]])
     inline = list(predict_paths(items, model, CPU, workers=1))
-    monkeypatch.setattr(predict_module, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(decoding_module, "PARALLEL_MIN_FILES", 1)
     decoding = start_decoding(items, workers=2)
     assert decoding._pool is not None  # the pool really ran
     pooled = list(predict_module.predict_decoded(decoding, model, CPU))
@@ -255,7 +258,7 @@ def test_a_few_photos_are_decoded_by_the_pool_with_the_same_answers(model):
 def test_this_process_decodes_the_chunks_no_worker_has_started(tmp_path, monkeypatch):
     # One worker (workers=2 counts this process): while it decodes from the front, this process takes
     # chunks from the back, and the answers still come in input order.
-    monkeypatch.setattr(predict_module, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(decoding_module, "PARALLEL_MIN_FILES", 1)
     paths = write_pngs(tmp_path, [garment(i % 7) for i in range(64)])
     with start_decoding([Input(p) for p in paths], workers=2) as decoding:
         assert len(decoding._jobs) > 2 and decoding._pool is not None
@@ -294,7 +297,7 @@ def test_memory_budget_makes_big_decodes_take_turns():
 def test_memory_budget_never_blocks_a_lone_image_small_ones_or_on_dead_holders():
     budget = MemoryBudget(100 << 20)
     with budget.reserve(500 << 20):  # alone: runs, though over the total (load_view refused real bombs)
-        with budget.reserve(predict_module.SMALL_DECODE - 1):  # small decodes are not counted
+        with budget.reserve(decoding_module.SMALL_DECODE - 1):  # small decodes are not counted
             assert budget.used == 500 << 20
         budget.holders_gone = lambda: True  # the workers holding it died: their memory is free
         with budget.reserve(60 << 20):
@@ -306,7 +309,7 @@ def test_memory_budget_never_blocks_a_lone_image_small_ones_or_on_dead_holders()
 # killed while it holds the budget's lock: this process's release and reserve must still return at once.
 KILLED_DECODERS = r'''
 import multiprocessing, time
-from fashionnet.predict import MemoryBudget
+from fashionnet.decoding import MemoryBudget
 context = multiprocessing.get_context("fork")
 budget = MemoryBudget(100 << 20, context)
 
@@ -348,7 +351,7 @@ def _decode_in_subprocess(paths: list[str], prelude: str = "") -> np.ndarray:
     # The CLI's order: start decoding (fork) with torch not yet imported.
     code = (
         "import json, os, sys\n"
-        "from fashionnet import predict as p\n"
+        "from fashionnet import decoding as p\n"
         "p.PARALLEL_MIN_FILES = 1\n"
         f"{prelude}\n"
         f"d = p.start_decoding([p.Input(x) for x in {paths!r}], workers=2)\n"
@@ -383,7 +386,7 @@ def test_a_pool_whose_start_fails_is_stopped_not_left_running(tmp_path):
     paths = write_pngs(tmp_path, [garment(i) for i in range(6)])
     code = (
         "import os, sys, threading, time\n"
-        "from fashionnet import predict as p\n"
+        "from fashionnet import decoding as p\n"
         "p.PARALLEL_MIN_FILES = 1\n"
         "def busy(job):\n"
         "    time.sleep(60)\n"
@@ -430,11 +433,11 @@ def test_single_prediction_shows_label_probability_and_bars():
 
 
 def test_bar_lengths():
-    assert render.bar(1.0, 8) == "█" * 8
-    assert render.bar(0.0, 8) == " " * 8
-    assert render.bar(0.5, 8) == "████    "
-    assert render.bar(0.5, 1) == "▌"
-    assert render.bar(0.94, 2) == "█▉"  # 15 of 16 eighths
+    assert widgets.bar(1.0, 8) == "█" * 8
+    assert widgets.bar(0.0, 8) == " " * 8
+    assert widgets.bar(0.5, 8) == "████    "
+    assert widgets.bar(0.5, 1) == "▌"
+    assert widgets.bar(0.94, 2) == "█▉"  # 15 of 16 eighths
 
 
 def test_show_puts_the_picture_beside_the_chart():

@@ -132,7 +132,7 @@ def test_symlinked_folders_follow_one_rule_and_nothing_is_classified_twice(invok
 
 
 def test_stdin_is_capped(cli):
-    from fashionnet.predict import STDIN_LIMIT
+    from fashionnet.inputs import STDIN_LIMIT
 
     proc = cli("predict", "-", "--weights", "random", input=bytes(STDIN_LIMIT + 4096))  # like `< /dev/zero`
     assert proc.returncode == ExitCode.INPUT_FAILED

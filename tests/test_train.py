@@ -297,7 +297,7 @@ def test_resume_with_a_calibration_hold_out_continues_exactly(splits, tmp_path):
 def test_the_label_smoothed_train_loss_is_labelled_and_its_floor_is_right():
     from fashionnet.render.training import epoch_line, epochs_table, losses_note, smoothing_floor
     from fashionnet.render.console import Trimmed
-    from fashionnet.train import EpochStats
+    from fashionnet.epochs import EpochStats
     from rich.console import Console
 
     target = torch.full((10,), 0.02)

@@ -15,7 +15,8 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from fashionnet.errors import UsageError
-from fashionnet.render.walkthrough import Paragraph, iter_steps, render_step, show_walkthrough
+from fashionnet.render.walkthrough import iter_steps, render_step, show_walkthrough
+from fashionnet.render.widgets import Paragraph
 from fashionnet.walkthrough import (
     STEP_KEYS,
     Facts,
@@ -693,7 +694,7 @@ def test_minibatch_pictures_are_full_size_where_three_fit():
 
 @pytest.mark.parametrize("width", [60, 40])
 def test_chinese_class_names_are_never_broken(fake_dir, width):
-    from fashionnet.walkthrough import class_words
+    from fashionnet import class_words
     from tests.test_explain import broken_names
 
     text = render(make_steps("zh", seed=4, real=True, data_dir=fake_dir, weights=None, width=width), width=width)

@@ -9,19 +9,20 @@ class names, before any figure would be cut.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich import box
 from rich.console import Group, RenderableType
 from rich.constrain import Constrain
 from rich.table import Table
 from rich.text import Text
 
+from fashionnet import class_name, class_words, short_class
 from fashionnet.explain import Explanation, HiddenLayer
 from fashionnet.errors import printable
+from fashionnet.language import text
 from fashionnet.render.console import Fitted, Picture, Trimmed, natural_width
-from fashionnet.render.predict import bar, mask_picture, percent
-from fashionnet.render.summary import PictureGrid, SignedPicture
-from fashionnet.render.walkthrough import PROSE_WIDTH, Paragraph
-from fashionnet.walkthrough import class_name, class_words, short_class, text
+from fashionnet.render.widgets import PROSE_WIDTH, Paragraph, PictureGrid, SignedPicture, bar, mask_picture, percent
 
 GAP = 2  # between pictures: two pairs of 28-column pictures fit 120 columns, one pair fits 60
 BAR = 12
@@ -185,3 +186,25 @@ def explain_view(e: Explanation, lang: str = "en", show: bool = False) -> Render
     parts.append(_prose(text(lang, said, drawings=e.answer.drawings, verdict=verdict(e, lang)), lang, "bold"))
     parts.append(_prose(text(lang, "inside.legend"), lang, "dim"))
     return Trimmed(Group(*parts))
+
+
+def show_explanation(e: Explanation, device, info, lang: str, show: bool, plot: Path | None, claim,
+                     as_json: bool) -> None:
+    """`explain`: the whole explanation as a PNG, then one JSON object or the view."""
+    import typer
+
+    from fashionnet.render.output import print_json, print_view, wrote
+
+    if plot is not None:
+        from fashionnet.plots import plot_explanation
+
+        plot_explanation(e, plot, claim)
+    if as_json:
+        from fashionnet.introspect import weights_dict
+
+        print_json({**e.to_dict(), "device": str(device), "weights": weights_dict(info)}, rows=True)
+    else:
+        typer.echo(f"Weights: {info.describe()}", err=True)
+        print_view(explain_view(e, lang, show))
+    if plot is not None:
+        wrote(plot, lang)

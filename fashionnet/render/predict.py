@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from urllib.parse import quote
 from collections.abc import Iterable, Sequence
 from typing import IO
@@ -24,24 +25,12 @@ from fashionnet.errors import printable
 from fashionnet.predict import Prediction
 from fashionnet.render import json_safe
 from fashionnet.render.console import Fitted, Picture
+from fashionnet.render.widgets import bar, mask_picture, percent
 
 BAR_WIDTH = 24  # picture (28) + gap (2) + label (11) + bar (24) + percent (7) + gaps stays under 80 columns
 DETAILED_MAX = 3  # up to this many images: a bar chart each; more: one compact table
 CSV_COLUMNS = ("path", "label", "index", "probability", "top", "error", "sure", "score", "found", "path_bytes")
 FORMULA_STARTS = ("=", "+", "-", "@")  # what makes a spreadsheet read a cell as a formula
-MASK_SIDE = 28  # --show draws a photo's garment mask with at most this many pixels on its longest side
-_EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def bar(probability: float, width: int = BAR_WIDTH) -> str:
-    """A horizontal bar in eighth-blocks, `width` characters wide at probability 1."""
-    eighths = round(max(0.0, min(1.0, probability)) * width * 8)
-    full, rest = divmod(eighths, 8)
-    return ("█" * full + (_EIGHTHS[rest] if rest else "")).ljust(width)
-
-
-def percent(probability: float) -> str:
-    return "<0.1%" if 0 < probability < 0.0005 else f"{probability:.1%}"
 
 
 MIN_BAR = 4  # narrower than this a bar says nothing: the chart becomes plain lines
@@ -77,15 +66,6 @@ def verdict(result: Prediction) -> Text:
         return Text.assemble(("not sure", "bold yellow"), f" — looks most like {result.label} "
                              f"{percent(result.probability)}{why}")
     return Text.assemble((result.label, "bold green"), f" {percent(result.probability)}")
-
-
-def mask_picture(mask) -> Picture:
-    """A photo's garment mask (bool array) scaled down for the terminal: garment white, background dark."""
-    h, w = mask.shape
-    scale = min(1.0, MASK_SIDE / max(h, w))
-    rows = [min(h - 1, int((r + 0.5) / scale)) for r in range(max(1, round(h * scale)))]
-    cols = [min(w - 1, int((c + 0.5) / scale)) for c in range(max(1, round(w * scale)))]
-    return Picture([[255 if mask[r, c] else 40 for c in cols] for r in rows])
 
 
 NO_MASK_CLEAN = "no garment mask: a clean background, so the picture was used as it is"
@@ -269,3 +249,36 @@ def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
                rec.get("error", ""), sure, "" if score is None else score, found,
                "" if shown == result.path else path_bytes(result.path)]
         writer.writerow([spreadsheet_safe(cell) for cell in row])
+
+
+def emit_predictions(results, total: int, as_json: bool, as_csv: bool, show: bool) -> int:
+    """Stream rows for scripts (nothing finished is lost if a later input fails) or collect for a view;
+    problems go to stderr as they happen. Returns the number of failed inputs."""
+    from fashionnet.render.console import stderr_console
+    from fashionnet.render.output import print_view
+
+    err = stderr_console()
+    failed = 0
+
+    def watched():
+        nonlocal failed
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True, disable=total < 200) as progress:
+            task = progress.add_task("Classifying", total=total)
+            for result in results:
+                if not result.ok:
+                    failed += 1
+                    err.print(error_line(result), soft_wrap=True)
+                progress.advance(task)
+                yield result
+
+    if as_json:
+        write_jsonl(watched(), sys.stdout)
+    elif as_csv:
+        write_csv(watched(), sys.stdout)
+    else:
+        done = list(watched())
+        if any(r.ok for r in done):
+            print_view(predictions_view(done, show=show))
+    return failed

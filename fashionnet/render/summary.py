@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
@@ -9,6 +11,7 @@ from rich.text import Text
 
 from fashionnet.introspect import ModelSummary, ParamFacts
 from fashionnet.render.console import Trimmed, verbatim
+from fashionnet.render.widgets import PictureGrid, SignedPicture
 
 
 def _shape(shape: list[int]) -> str:
@@ -143,56 +146,6 @@ def params_view(facts: list[ParamFacts], rows: int) -> RenderableType:
     return Trimmed(Group(*parts))
 
 
-class SignedPicture:
-    """A 28x28 map of signed weights: with colour, orange for positive and blue for negative on black
-    (brighter = larger); without colour, a grey ramp where the middle shade is zero."""
-
-    def __init__(self, weights: list[list[float]], scale: float):
-        self.rows = [[max(-1.0, min(1.0, v / scale)) for v in row] for row in weights]
-
-    @staticmethod
-    def _colour(v: float):
-        from rich.color import Color
-
-        a = abs(v)
-        return Color.from_rgb(round(255 * a), round(150 * a), 0) if v > 0 else Color.from_rgb(0, round(130 * a), round(255 * a))
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from rich.segment import Segment
-        from rich.style import Style
-
-        ramp = " .:-=+*#%@"
-        plain = console.no_color or console.color_system is None
-        for top, bottom in zip(self.rows[0::2], self.rows[1::2]):
-            if plain:
-                yield Segment("".join(ramp[min(9, int((a + b + 2) / 4 * 10))] for a, b in zip(top, bottom)))
-            else:
-                for a, b in zip(top, bottom):
-                    yield Segment("▀", Style(color=self._colour(a), bgcolor=self._colour(b)))
-            yield Segment.line()
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(len(self.rows[0]), len(self.rows[0]))
-
-
-class PictureGrid:
-    """As many pictures side by side as the terminal has room for."""
-
-    def __init__(self, cells: list[tuple[RenderableType, str]], cell_width: int = 28, gap: int = 3):
-        self.cells, self.cell_width, self.gap = cells, cell_width, gap
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        per_row = max(1, (options.max_width + self.gap) // (self.cell_width + self.gap))
-        for start in range(0, len(self.cells), per_row):
-            grid = Table.grid(padding=(0, self.gap, 0, 0))
-            chunk = self.cells[start : start + per_row]
-            for _ in chunk:
-                grid.add_column(width=self.cell_width)
-            grid.add_row(*(Group(picture, Text(caption, style="dim", overflow="fold")) for picture, caption in chunk))
-            yield grid
-            yield Text("")
-
-
 def neurons_view(neurons, layer_name: str = "linear_relu_stack.0") -> RenderableType:
     """`params --show`: what the first layer's neurons look for, one 28x28 picture per neuron."""
     cells = [(SignedPicture(n.weights, n.scale), f"neuron {n.index}  |w| ≤ {n.scale:.3f}") for n in neurons]
@@ -202,3 +155,23 @@ def neurons_view(neurons, layer_name: str = "linear_relu_stack.0") -> Renderable
         "positive, dark = negative, the middle shade is zero); each picture is scaled to its largest |weight|."
     )
     return Trimmed(Group(legend, Text(""), PictureGrid(cells)))
+
+
+def show_neurons(pictures, info, show: bool, plot: Path | None, as_json: bool, claim=None) -> None:
+    """`params --show/--plot`: the first layer's neuron pictures as a PNG, one JSON object or the view."""
+    from fashionnet.render.output import print_json, wrote
+
+    if plot is not None:
+        from fashionnet.plots import plot_neurons
+
+        plot_neurons(pictures, plot, claim)
+        wrote(plot)
+    if show and as_json:
+        print_json({"weights": info.to_dict(), "neurons": [n.to_dict() for n in pictures]})
+    elif show:
+        import typer
+
+        from fashionnet.render.console import print_whole, stdout_console
+
+        typer.echo(f"Weights: {info.describe()}", err=True)
+        print_whole(stdout_console(), neurons_view(pictures))

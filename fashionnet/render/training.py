@@ -227,8 +227,7 @@ def mistakes_view(total: int, mistakes, samples: int, true_class: int | None, so
     """The misclassified images as 28x28 pictures, as many side by side as fit, each captioned with its
     test-set index, 'true → predicted' and the calibrated probability of the wrong answer."""
     from fashionnet.render.console import Picture, Trimmed
-    from fashionnet.render.predict import percent
-    from fashionnet.render.summary import PictureGrid
+    from fashionnet.render.widgets import PictureGrid, percent
 
     cells = [(Picture(m.image), f"#{m.index}\n{m.true_label} →\n{m.predicted_label} {percent(m.probability)}")
              for m in mistakes]
@@ -332,3 +331,130 @@ class TeacherProgress:
         accuracy = report.get("test_accuracy")
         tested = f"test accuracy {accuracy:.2%}, " if accuracy is not None else ""
         self.reporter.progress.console.print(f"teacher ready ({tested}{report['seconds']:.1f}s)", highlight=False)
+
+
+def show_mistakes(report, true_class: int | None, device, info, plot: Path | None, claim, as_json: bool) -> None:
+    """`evaluate --mistakes`: the pictures as a PNG, one JSON object or the view."""
+    from fashionnet.render.output import print_json, print_view, wrote
+
+    total, found, samples = report.total, report.found, report.samples
+    if plot is not None:
+        from fashionnet.plots import plot_mistakes
+
+        plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot, claim)
+    if as_json:
+        print_json({"class": CLASSES[true_class] if true_class is not None else None, "samples": samples,
+                    "misclassified": total, "shown": len(found), "accuracy": report.accuracy,
+                    "temperature": info.temperature, "mistakes": [m.to_dict() for m in found],
+                    "device": str(device), "weights": info.to_dict()}, rows=True)
+    else:
+        print_view(mistakes_view(total, found, samples, true_class, info.describe()))
+    if plot is not None:
+        wrote(plot)
+
+
+def show_tutorial_run(run, plot: Path | None, plot_claim, as_json: bool) -> None:
+    """`train --recipe tutorial`'s end: both recipes' curves as a PNG, then one JSON object or the table."""
+    import typer
+
+    from fashionnet.render.output import print_json, print_view, wrote
+
+    if plot is not None:
+        from fashionnet.plots import plot_recipes
+
+        curves = {"tutorial recipe (this run)": run.result.history}
+        if run.shipped is not None:
+            curves["shipped weights (from their checkpoint)"] = run.shipped.history
+        plot_recipes(curves, plot, plot_claim)
+    if as_json:
+        print_json(run.to_dict())
+        return
+    print_view(comparison_view(run.comparison))
+    accuracy = f"{run.figures.test_accuracy:.2%}" if run.figures.test_accuracy is not None else "n/a"
+    typer.echo(f"Saved {printable(str(run.out))} (test accuracy {accuracy}, {run.result.seconds:.1f}s)")
+    if plot is not None:
+        wrote(plot)
+
+
+def training_intro(run, parts: tuple[float, float, float]) -> None:
+    """What `train` says on stderr before its first epoch: the images, the photo drawings, the teacher,
+    and what the train loss is made of (`parts`: label smoothing, distillation, photo weight)."""
+    import typer
+
+    from fashionnet.render.console import Trimmed, stderr_console
+    from fashionnet.batches import photos_per_batch
+
+    recipe, photo_set = run.recipe, run.photo_set
+    held = int(len(run.train.images) * recipe.holdout)
+    kept = f" ({held:,} more held out to calibrate)" if held else ""
+    typer.echo(f"Training on {len(run.train.images) - held:,} images{kept}; checkpoints go to "
+               f"{printable(str(run.out))}", err=True)
+    if photo_set is None:
+        typer.echo("Without photo drawings (--no-photos): FashionMNIST alone", err=True)
+    else:
+        share = photos_per_batch(recipe, photo_set)
+        typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
+    if run.targets is not None:
+        whose = printable(run.targets.source) if run.teacher_named else "the shipped answers"
+        typer.echo(f"Learning from a small CNN teacher's answers as well ({whose}; the teacher scores "
+                   f"{run.targets.test_accuracy:.2%} on the test set)", err=True)
+    elif run.untaught:
+        typer.echo(run.untaught, err=True)
+    else:
+        typer.echo("Without the teacher (--no-teacher): from the labels alone", err=True)
+    if any(parts):
+        stderr_console().print(Trimmed(Text(losses_note(*parts))))  # wrapped to the terminal
+
+
+def show_training(run, result, parts: tuple[float, float, float], plot: Path | None, plot_claim, quiet: bool,
+                  as_json: bool) -> None:
+    """`train`'s end: the learning curves as a PNG, then one JSON object, or the epochs table and where it saved."""
+    import typer
+
+    from fashionnet.render.output import print_json, print_view, wrote
+
+    if plot is not None:
+        from fashionnet.plots import plot_history
+
+        plot_history(result.history, plot, plot_claim)
+    if as_json:
+        print_json(run.report(result))
+        return
+    if not quiet:
+        print_view(epochs_table(result.history, *parts))
+    final = result.final
+    accuracy = f"{final.test_accuracy:.2%}" if final and final.test_accuracy is not None else "n/a"
+    typer.echo(f"Saved {printable(str(run.out))} (test accuracy {accuracy}, {result.seconds:.1f}s)")
+    if plot is not None:
+        wrote(plot)
+
+
+def show_history(rows, info) -> None:
+    """`summary --history`: the weights' training history, one row per epoch, or why there is none."""
+    import typer
+
+    from fashionnet.render.output import print_view
+
+    if not rows:
+        typer.echo("These weights hold no training history.", err=True)
+        return
+    recipe = info.metadata.get("recipe")
+    print_view(Text("\nTraining history", style="bold"))
+    # a mixed train loss is starred
+    print_view(epochs_table(rows, *loss_parts(recipe if isinstance(recipe, dict) else {})))
+
+
+def show_evaluation(result, device, info, plot: Path | None, claim, as_json: bool) -> None:
+    """`evaluate`: the confusion matrix as a PNG, then one JSON object or the metrics view."""
+    from fashionnet.render.output import print_json, print_view, wrote
+
+    if plot is not None:
+        from fashionnet.plots import plot_confusion
+
+        plot_confusion(result.confusion, result.accuracy, plot, claim)
+    if as_json:
+        print_json({**result.to_dict(), "device": str(device), "weights": info.to_dict()})
+    else:
+        print_view(evaluation_view(result, info.describe()))
+    if plot is not None:
+        wrote(plot)

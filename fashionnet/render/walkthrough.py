@@ -10,22 +10,22 @@ to an ASCII ramp and marks are words.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from rich import box
-from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import Console, Group, RenderableType
 from rich.constrain import Constrain
-from rich.measure import Measurement
 from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from fashionnet import class_words
+from fashionnet.language import text
 from fashionnet.render.console import Fitted, Picture, natural_width, print_whole, verbatim
+from fashionnet.render.widgets import PROSE_WIDTH, Paragraph
 from fashionnet.walkthrough import (
     Block,
     Code,
@@ -36,69 +36,10 @@ from fashionnet.walkthrough import (
     Probabilities,
     Step,
     check_step,
-    class_words,
     heading,
-    text,
 )
 
-PROSE_WIDTH = 80  # explanations never run wider than this, however wide the terminal
 BAR_WIDTH = 12
-
-# Tokens a line may break between: a run of non-CJK text, or a single CJK character, each keeping
-# any opening bracket before it and closing punctuation after it (so no line starts with "，" or "）").
-_CJK = r"\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
-_TOKENS = re.compile(rf"\s+|[(（「『]*(?:[{_CJK}]|[^\s{_CJK}]+)[,，。;；:：、)）」』!！?？]*")
-
-
-class Paragraph:
-    """Prose that wraps well in both languages. Rich breaks lines only at spaces, which leaves
-    Chinese text (no spaces) with ragged, half-empty lines; here a line may also break between any
-    two CJK characters, measured in terminal cells."""
-
-    def __init__(self, text: str, style: str = "", keep: Sequence[str] = ()):
-        self.text = text
-        self.style = style
-        self.keep = sorted({k for k in keep if k}, key=len, reverse=True)  # never broken, e.g. class names
-
-    def tokens(self) -> list[str]:
-        if not self.keep:
-            return _TOKENS.findall(self.text)
-        out: list[str] = []
-        for piece in re.split("(" + "|".join(map(re.escape, self.keep)) + ")", self.text):
-            if piece in self.keep:
-                out.append(piece)
-            elif piece:
-                out += _TOKENS.findall(piece)
-        return out
-
-    def lines(self, width: int) -> list[str]:
-        lines, line, space = [], "", False
-        for token in self.tokens():
-            if token.isspace():
-                space = bool(line)
-                continue
-            glue = " " if space else ""
-            space = False
-            if line and cell_len(line + glue + token) > width:
-                lines.append(line)
-                line = ""
-                glue = ""
-            line += glue + token
-            while cell_len(line) > width:  # a single word wider than the line: fold it
-                cut = max(1, max(i for i in range(1, len(line) + 1) if cell_len(line[:i]) <= width))
-                lines.append(line[:cut])
-                line = line[cut:]
-        if line:
-            lines.append(line)
-        return lines
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for line in self.lines(max(1, options.max_width)):
-            yield Text(line, style=self.style)
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        widest = max((cell_len(word) for word in self.text.split()), default=0)
-        return Measurement(min(widest, options.max_width), min(cell_len(self.text), options.max_width))
 
 
 def _halve(pixels: list[list[int]]) -> list[list[int]]:
