@@ -336,7 +336,8 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     temperature = shipped.temperature if _real(shipped.temperature, 0.01, 100) else None  # weights.METADATA_RULES' range
     calibration = "none (raw softmax)"
     if temperature is not None:
-        calibration = f"temperature {temperature:g}" + (f", fitted on {holdout:.0%} held out" if holdout else "")
+        photos_too = " and validation photos" if get("photo_calibration") is True and get("photo_share") else ""
+        calibration = f"temperature {temperature:g}" + (f", fitted on {holdout:.0%} held out{photos_too}" if holdout else "")
     share = get("photo_share") or 0
     photos = "none"
     if share:
