@@ -185,10 +185,14 @@ def _training_state(model, optimizer: torch.optim.Optimizer, generator: torch.Ge
     return tensors, state["param_groups"]
 
 
-def _restore_training(path: Path, checkpoint: Checkpoint, model, optimizer, generator) -> None:
-    groups = checkpoint.metadata.get("optimizer_param_groups")
-    if "rng" not in checkpoint.training or groups is None:
+def _require_training_state(path: Path, checkpoint: Checkpoint) -> None:
+    if "rng" not in checkpoint.training or checkpoint.metadata.get("optimizer_param_groups") is None:
         raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with --no-optimizer-state)")
+
+
+def _restore_training(path: Path, checkpoint: Checkpoint, model, optimizer, generator) -> None:
+    _require_training_state(path, checkpoint)
+    groups = checkpoint.metadata.get("optimizer_param_groups")
     raw = {k[len(RAW):]: v for k, v in checkpoint.training.items() if k.startswith(RAW)}
     check_state_dict(path, raw, model)
     state = _optimizer_state(path, checkpoint, optimizer)
@@ -627,6 +631,8 @@ def prepare_training(resume: Path | None, photos: Path | None, no_photos: bool, 
     from fashionnet.device import select_device
 
     resume_from = load_resume(resume) if resume is not None else None
+    if resume_from is not None:  # before the data and the teacher's answers are read for it
+        _require_training_state(*resume_from)
     if no_photos and photos is not None:
         raise UsageError("--photos and --no-photos contradict each other; give one of them")
     if no_teacher and teacher is not None:
