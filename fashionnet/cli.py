@@ -30,7 +30,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
     "be written or that another run wrote meanwhile); 3 FashionMNIST missing, corrupt or incomplete "
-    "(evaluate and train need the whole test split), or train's photo drawings missing, corrupt or stale; "
+    "(evaluate and train need the whole test split), or train's photo drawings or teacher's answers missing, corrupt or stale; "
     "4 checkpoint or ONNX file missing, corrupt, of the wrong shape or dtype, or giving outputs that are "
     "not numbers; 5 an export failed its own check; 130 interrupted; 141 stdout's reader went away."
 )
