@@ -13,9 +13,9 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --upgrade 'pip>=25.1'  # 25.1: --group reads pyproject.toml's [dependency-groups]
 	$(BIN)/pip install -q -c constraints.txt torch torchvision
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,export]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[export,heic]' --group dev
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install fashionnet (editable, with test tools)
@@ -33,8 +33,8 @@ data: ## Install FashionMNIST (Debian package dataset-fashion-mnist) when root +
 	fi
 
 run: install ## Classify the sample images that ship with fashionnet (the main demo)
-	$(BIN)/fashionnet predict fashionnet/samples --top-k 3
-	$(BIN)/fashionnet predict fashionnet/samples/photos --top-k 3
+	$(BIN)/fashionnet predict fashionnet/samples --top-k 2
+	$(BIN)/fashionnet predict fashionnet/samples/photos --top-k 2
 
 test: install ## Run the test suite
 	$(BIN)/pytest -q
@@ -55,4 +55,4 @@ gpu-check: install ## Train, evaluate, predict and export on the GPU and the CPU
 	$(BIN)/python tools/gpu_check.py
 
 clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [("L", "PNG"), ("RGB", "PNG"), ("RGBA", "PNG"), ("P", "PNG"), ("LA", "PNG"), ("1", "PNG"),
          ("I;16", "PNG"), ("I", "TIFF"), ("F", "TIFF"), ("CMYK", "TIFF"), ("RGB", "TIFF"), ("RGBA", "TIFF"),
-         ("RGB", "JPEG"), ("L", "JPEG"), ("CMYK", "JPEG"), ("RGB", "BMP"), ("RGBA", "WEBP")]
+         ("RGB", "JPEG"), ("L", "JPEG"), ("CMYK", "JPEG"), ("RGB", "BMP"), ("RGBA", "WEBP"), ("RGB", "AVIF"),
+         ("RGB", "HEIF")]  # HEIF needs pillow-heif (the heic extra); skipped without it
 
 # Runs in a fresh process: decodes a small photo first (imports, OpenCV), then the picture, and prints the
 # growth of the peak resident memory per pixel that Pillow decodes (a JPEG's after draft).
@@ -35,6 +36,9 @@ def peak():  # VmHWM: this process image's peak (ru_maxrss would include the par
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 path, warm = sys.argv[1], sys.argv[2]
+if path.endswith(".heif"):
+    import pillow_heif
+    pillow_heif.register_heif_opener()
 load_view(warm)
 before = peak()
 with Image.open(path) as img:
@@ -69,16 +73,30 @@ def picture(mode: str, side: int):
     return image
 
 
+def _heif_plugin() -> bool:
+    """pillow-heif's HEIF plugin registered in this process, so HEIF pictures can be written."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, action="append", help="square side in pixels (repeatable)")
+    parser.add_argument("--format", action="append", help="only this format, e.g. AVIF (repeatable)")
     args = parser.parse_args()
     sides = args.side or [2000, 3000]
     print(f"{'mode':<6} {'format':<6} " + " ".join(f"{f'{s} px':>10}" for s in sides) + "   table (bytes/pixel)")
     with tempfile.TemporaryDirectory() as tmp:
         warm = str(Path(tmp) / "warm.jpg")  # small, so its own peak stays below what is measured
         picture("RGB", 200).save(warm)
-        for mode, fmt in CASES:
+        for mode, fmt in [(m, f) for m, f in CASES if not args.format or f in args.format]:
+            if fmt == "HEIF" and not _heif_plugin():
+                print(f"{mode:<6} {fmt:<6} skipped: pillow-heif is not installed (pip install 'fashionnet[heic]')")
+                continue
             cells, table = [], 0.0
             for side in sides:
                 path = str(Path(tmp) / f"picture.{fmt.lower()}")

@@ -345,7 +345,9 @@ def figure(row: dict) -> float | None:
     """The number a row is judged by: `value` (rows from older records may only have `ratio`); None when
     it could not be measured (NaN, written as null)."""
     value = row.get("value", row.get("ratio"))
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):  # true is not 1.0
+        return None
+    return value if math.isfinite(value) else None
 
 
 def meets(row: dict) -> bool:
@@ -393,20 +395,118 @@ def write_json(path: Path, data) -> None:
     """Write atomically (a temporary file beside it, then a rename): an interrupted run never leaves a
     half-written record or baseline for the next run to choke on."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(_finite(data), indent=1) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(_finite(data), indent=1) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class BadRecord(Exception):
+    """benchmarks/baseline.json or the results folder cannot be used: said before anything runs."""
+
+
+MISSING = object()
+RECORD_LIMIT = 64 * 2**20  # a day's record of 15-minute runs stays far below this
+
+
+def _read_json(path: Path, what: str):
+    """A JSON file fashionnet's benchmarks wrote, read through files.read_bounded (kind and size checked
+    first: a FIFO never hangs the run, a huge file is never loaded); MISSING when it does not exist."""
+    from fashionnet.files import read_bounded
+
+    if not os.path.lexists(path):
+        return MISSING
+    try:
+        return json.loads(read_bounded(path, what, RECORD_LIMIT))
+    except (OSError, ValueError, RecursionError) as exc:  # TooLarge and JSONDecodeError are ValueErrors
+        detail = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise BadRecord(f"{path}: {detail}") from None
+
+
+def _row_problem(row) -> str | None:
+    if not isinstance(row, dict) or not isinstance(row.get("name"), str):
+        return "a row that is not an object with a name"
+    value = row.get("value", row.get("ratio"))
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return f"row {row['name']!r} has a value that is not a number ({json.dumps(value)[:40]})"
+    if "target" in row and (isinstance(row["target"], bool) or not isinstance(row["target"], (int, float))):
+        return f"row {row['name']!r} has a target that is not a number"
+    return None
+
+
+def read_baseline() -> dict:
+    """The committed baseline, checked whole before a benchmark runs: {"runs": {...}, "rows": [...]}."""
+    data = _read_json(BASELINE, "benchmark baseline")
+    if data is MISSING:
+        return {"runs": {}, "rows": []}
+    if not (isinstance(data, dict) and isinstance(data.get("rows"), list) and isinstance(data.get("runs", {}), dict)):
+        raise BadRecord(f"{BASELINE}: not a benchmark baseline (an object with a list of rows); restore it with "
+                        "git checkout benchmarks/baseline.json")
+    for row in data["rows"]:
+        problem = _row_problem(row)
+        if problem:
+            raise BadRecord(f"{BASELINE}: {problem}; restore it with git checkout benchmarks/baseline.json")
+    return data
 
 
 def load_baseline() -> dict[str, dict]:
-    if not BASELINE.exists():
-        return {}
-    return {row["name"]: row for row in json.loads(BASELINE.read_text())["rows"]}
+    return {row["name"]: row for row in read_baseline()["rows"]}
+
+
+def check_results(day: Path) -> list:
+    """The day's earlier runs, checked before anything runs. The results folder must be a writable
+    folder; a damaged record is moved aside under a name no earlier damaged record has (never lost)."""
+    if os.path.lexists(RESULTS) and not RESULTS.is_dir():
+        raise BadRecord(f"{RESULTS}: is not a folder; the run's record goes there")
+    try:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadRecord(f"{RESULTS}: cannot be created ({exc.strerror or exc})") from None
+    if not os.access(RESULTS, os.W_OK | os.X_OK):
+        raise BadRecord(f"{RESULTS}: cannot be written; the run's record goes there")
+    if os.path.lexists(day) and not day.is_file():
+        raise BadRecord(f"{day}: is not a regular file; move it away, the run's record goes there")
+    try:
+        runs = _read_json(day, "benchmark record")
+    except BadRecord as exc:
+        if os.path.islink(day) or not day.is_file():
+            raise
+        runs = exc  # unreadable JSON: moved aside below
+    if runs is MISSING:
+        return []
+    if isinstance(runs, list) and all(isinstance(r, dict) for r in runs):
+        return runs
+    n = 1
+    while os.path.lexists(aside := day.with_name(f"{day.stem}.damaged-{n}.json")):
+        n += 1
+    day.replace(aside)
+    print(f"{day.name} was not a list of runs; kept aside as {aside.name}", file=sys.stderr)
+    return []
+
+
+def shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def record_run(day: Path, runs: list, record: dict) -> Path:
+    """Append this run to the day's record; where that cannot be written, to a file of its own in the
+    temporary folder: a finished 15-minute run is never lost."""
+    try:
+        write_json(day, [*runs, record])
+        return day
+    except OSError as exc:
+        spare = Path(tempfile.mkdtemp(prefix="fashionnet-bench-")) / day.name
+        write_json(spare, [record])
+        print(f"{day}: cannot be written ({exc.strerror or exc}); this run is recorded in {spare}", file=sys.stderr)
+        return spare
 
 
 def save_baseline(rows: list[dict], chosen: list[str], record: dict) -> None:
     """This run's rows replace the baseline's rows of the groups that ran; the others are kept. Each row
     says which run it came from (`run`), and `runs` keeps those runs' machines and loads."""
-    old = json.loads(BASELINE.read_text()) if BASELINE.exists() else {"runs": {}, "rows": []}
+    old = read_baseline()
     kept = [row for row in old["rows"] if row.get("group") not in chosen]
     new = [{**row, "run": record["started"]} for row in rows]
     runs = {**old.get("runs", {}), record["started"]: record["machine"]}
@@ -443,6 +543,13 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     started = datetime.datetime.now()
+    day = RESULTS / f"{started:%Y-%m-%d}.json"
+    try:  # both files checked before a benchmark runs: a bad one must not cost a 15-minute run
+        baseline = load_baseline()
+        runs = check_results(day)
+    except BadRecord as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     info = machine()
     rows = []
     for name in chosen:
@@ -450,22 +557,19 @@ def main() -> None:
         for row in BENCHMARKS[name]():
             rows.append({**row, "group": name})
     info["load_average_after"] = list(os.getloadavg())
-    baseline = load_baseline()
     missed, slips = report(rows, baseline)
     record = {"started": started.isoformat(timespec="seconds"), "machine": info, "rows": rows}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    day = RESULTS / f"{started:%Y-%m-%d}.json"
-    try:
-        runs = json.loads(day.read_text()) if day.exists() else []
-    except ValueError:  # damaged by hand or by an older version: keep it aside, start the day afresh
-        day.replace(day.with_suffix(".damaged.json"))
-        runs = []
-    write_json(day, [*runs, record])
+    day = record_run(day, runs, record)
     print(f"\n{len(rows) - missed} of {len(rows)} targets met; {slips} figure(s) more than {SLIP:.0%} worse "
-          f"than the baseline. Recorded in {day.relative_to(ROOT)} (machine load {info['load_average'][0]:.1f} "
+          f"than the baseline. Recorded in {shown(day)} (machine load {info['load_average'][0]:.1f} "
           f"at the start, {info['load_average_after'][0]:.1f} at the end on {info['cores']} cores).")
     if args.save_baseline:
-        save_baseline(rows, chosen, record)
+        try:
+            save_baseline(rows, chosen, record)
+        except (OSError, BadRecord) as exc:
+            print(f"error: the baseline was not saved ({getattr(exc, 'strerror', None) or exc}); this run is "
+                  f"recorded in {day}", file=sys.stderr)
+            sys.exit(2)
         print(f"Saved as the baseline: {BASELINE.relative_to(ROOT)}")
     sys.exit(1 if missed or (slips and not args.save_baseline) else 0)
 

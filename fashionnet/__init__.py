@@ -4,7 +4,13 @@ This module imports no torch, so `fashionnet --help` stays instant. The class na
 `class_name()` names a class in the user's language (the words are read only when it is called).
 """
 
-__version__ = "0.1.0"
+from pathlib import Path
+
+__version__ = "0.1.0"  # the package's one version: pyproject.toml reads it from here
+
+# The pictures that ship inside the package (ten FashionMNIST test images; six phone photos in photos/):
+# `predict --samples` classifies them, `data --samples` prints where they are.
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
 # --seed and a checkpoint's seed: 0..2**63-1, what every torch generator accepts (seed + 1000 included).
 SEED_MAX = 2**63 - 1

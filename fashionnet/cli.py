@@ -40,11 +40,15 @@ class _OneLineErrors(TyperGroup):
     """Report usage errors as a single line on stderr (exit 2) instead of a usage box."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        for param in self.params:  # fashionnet's installer: atomic writes, one-line refusals (completion.py)
-            if param.name == "install_completion":
-                param.callback = _install_completion
+        for param in self.params:  # both answered by fashionnet.completion, for the shell named or this one
+            if param.name in _COMPLETION_HELP:
+                param.help = _COMPLETION_HELP[param.name]
         try:
             _check_completion_request()
+            if _answer_completion_option(sys.argv[1:] if args is None else list(args), prog_name):
+                if not standalone_mode:
+                    return 0
+                sys.exit(0)
             rv = super().main(
                 args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra
             )
@@ -55,13 +59,13 @@ class _OneLineErrors(TyperGroup):
             where = ctx.command_path if ctx is not None else "fashionnet"
             hint = f" (see '{where} --help')" if exc.exit_code == ExitCode.USAGE else ""
             message = printable(" ".join(exc.format_message().split()))
-            typer.echo(f"{printable(where)}: {_word(_lang_in(args), 'cli.error')} {message}{hint}", err=True)
+            typer.echo(f"{printable(where)}: {_error_word(_lang_in(args))}{message}{hint}", err=True)
             sys.exit(exc.exit_code)
         except FashionNetError as exc:  # raised while printing help or usage (stdout full or gone)
             if not standalone_mode:
                 raise
             if exc.exit_code != ExitCode.BROKEN_PIPE:
-                typer.echo(f"{_word(_lang_in(args), 'cli.error')} {printable(str(exc))}", err=True)
+                typer.echo(f"{_error_word(_lang_in(args))}{printable(str(exc))}", err=True)
             sys.exit(int(exc.exit_code))
         except typer.Abort:
             if not standalone_mode:
@@ -101,14 +105,21 @@ class _Command(TyperCommand):
                     formatter.write_dl(rows)
 
 
-def _install_completion(ctx, param, value):
-    """--install-completion, with its module (and the file-writing one under it) imported only when asked
-    for: every `--help` runs this callback."""
-    if not value or ctx.resilient_parsing:
-        return value
-    from fashionnet.completion import install_callback
+_COMPLETION_HELP = {
+    "install_completion": "Install completion for SHELL (bash, zsh, fish, pwsh) or, without one, the current shell.",
+    "show_completion": "Print the completion script for SHELL or, without one, the current shell.",
+}
 
-    return install_callback(ctx, param, value)
+
+def _answer_completion_option(args: list[str], prog_name: str | None) -> bool:
+    """`--install-completion [SHELL]` / `--show-completion [SHELL]`, answered before Typer parses (its own
+    options ignore the shell named); the module (and the file-writing one under it) imported only then."""
+    if not any(arg.partition("=")[0] in ("--install-completion", "--show-completion") for arg in args):
+        return False
+    from fashionnet.completion import answer
+
+    name = prog_name or os.path.basename(sys.argv[0])
+    return answer(args, "fashionnet" if name in ("", "__main__.py") else name)
 
 
 def _check_completion_request() -> None:
@@ -135,6 +146,13 @@ app = typer.Typer(
 )
 
 
+def _error_word(lang: str) -> str:
+    """'error: ' before a message; after a full-width colon (Chinese) no space follows."""
+    from fashionnet.language import after_colon
+
+    return after_colon(_word(lang, "cli.error"))
+
+
 def _lang_in(args) -> str:
     """The --lang a command line asks for, read before the parser has run (for its own error lines)."""
     args = list(args if args is not None else sys.argv[1:])
@@ -147,14 +165,14 @@ def _lang_in(args) -> str:
 
 
 def _fail(exc: FashionNetError, code: ExitCode | None = None, lang: str = "en") -> typer.Exit:
-    from rich.markup import escape
-
+    from fashionnet.outside_text import for_markup
     from fashionnet.render.console import stderr_console
 
     code = code if code is not None else exc.exit_code
     if code != ExitCode.BROKEN_PIPE:  # the reader went away: nobody to tell, as `head` expects
-        word = escape(_word(lang, "cli.error"))
-        stderr_console().print(f"[bold red]{word}[/] {escape(printable(str(exc)))}", soft_wrap=True)
+        word = for_markup(_error_word(lang).rstrip(" "))
+        gap = " " if _error_word(lang).endswith(" ") else ""
+        stderr_console().print(f"[bold red]{word}[/]{gap}{for_markup(str(exc))}", soft_wrap=True)
     return typer.Exit(int(code))
 
 
@@ -259,6 +277,7 @@ LR_RANGE = "above 0 and at most 1000"  # the same words as train.RECIPE_RULES["l
 class RecipeName(str, Enum):
     default = "default"
     tutorial = "tutorial"
+    ladder = "ladder"
 
 
 class Lang(str, Enum):
@@ -328,11 +347,12 @@ def params(
         "--rows", metavar="N", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
     values: Annotated[int, typer.Option("--values", metavar="N", min=2, help="Values shown per previewed row.")] = 6,
     show: Annotated[bool, typer.Option(
-        "--show", help="Draw first-layer neurons' weights as 28x28 pictures instead of the list.")] = False,
+        "--show", help="Draw first-layer units' weights as 28x28 pictures instead of the list.")] = False,
     neurons: Annotated[int, typer.Option(
-        "--neurons", min=1, max=512, metavar="N", help="How many first-layer neurons --show and --plot draw.")] = 8,
+        "--units", "--neurons", min=1, max=512, metavar="N",
+        help="How many first-layer units --show and --plot draw (--neurons: the same).")] = 8,
     plot: Annotated[Optional[Path], typer.Option(
-        "--plot", metavar="FILE.png", callback=_expand_user, help="Also write those neurons' weight pictures "
+        "--plot", metavar="FILE.png", callback=_expand_user, help="Also write those units' weight pictures "
         "as a PNG grid with a colour bar (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: JsonOption = False,
@@ -366,7 +386,7 @@ def params(
     from fashionnet.render.summary import params_view
 
     typer.echo(f"Weights: {info.describe()}", err=True)
-    print_whole(stdout_console(), params_view(facts, rows))
+    print_whole(stdout_console(), params_view(facts, rows, info.standardisation()))
 
 
 @app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")
@@ -429,8 +449,15 @@ def walkthrough(
     from fashionnet.render.walkthrough import show_walkthrough
 
     console = stdout_console()
+    figures = False
+    if notebook is not None:
+        from fashionnet.notebook import can_draw
+
+        figures = can_draw()
+        if not figures:
+            typer.echo("The notebook has no pictures: they need matplotlib (pip install 'fashionnet[plot]')", err=True)
     steps = build_steps(dev, info, lang=lang.value, seed=seed, real=real, data_dir=data_dir, width=console.width,
-                        test_size=test_size, image=image)
+                        test_size=test_size, image=image, figures=figures)
     if notebook is not None:
         from fashionnet.notebook import write_notebook
 
@@ -445,12 +472,25 @@ def data(
     data_dir: DataDirOption = None,
     download: Annotated[bool, typer.Option(
         "--download", help="Download the official files into the user cache (needs internet).")] = False,
+    samples: Annotated[bool, typer.Option(
+        "--samples", help="Only print the folder of the sample pictures that ship with fashionnet (photos/ inside it)."
+    )] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show where FashionMNIST was found, its files, and the number of images per split and class."""
     from fashionnet import data as data_mod
-    from fashionnet.errors import DataError
+    from fashionnet.errors import DataError, UsageError
 
+    if samples:
+        if download or data_dir is not None:
+            other = "--download" if download else "--data-dir"
+            raise UsageError(f"--samples only prints a folder; it does nothing with {other}")
+        folders = _sample_folders()
+        if as_json:
+            _print_json({"samples": folders[0], "photos": folders[1]})
+        else:
+            typer.echo(printable(folders[0]))
+        return
     if download:
         typer.echo(f"Downloading FashionMNIST into {data_mod.cache_dir()} ...", err=True)
         data_mod.download()
@@ -471,9 +511,10 @@ def data(
 @handle_errors
 def train(
     recipe_name: Annotated[RecipeName, typer.Option(
-        "--recipe", metavar="default|tutorial", help="tutorial: the PyTorch tutorial's own "
+        "--recipe", metavar="default|tutorial|ladder", help="tutorial: the PyTorch tutorial's own "
         "training (SGD, plain cross-entropy), printed as the page prints it, then a table "
-        "against the shipped weights.")] = RecipeName.default,
+        "against the shipped weights. ladder: from the tutorial's recipe to the shipped one, one change "
+        "at a time, each measured (saves nothing).")] = RecipeName.default,
     epochs: Annotated[Optional[int], typer.Option(
         "--epochs", "-e", metavar="N", min=1, help="Epochs to train.",
         show_default=f"{RECIPE_DEFAULTS['epochs']}; tutorial: 10")] = None,
@@ -502,7 +543,8 @@ def train(
     data_dir: DataDirOption = None,
     photos: Annotated[Optional[Path], typer.Option(
         "--photos", metavar="FILE.npz", callback=_expand_user, help="Photo drawings to mix into every batch (made by "
-        "tools/make_drawings.py).", show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
+        "tools/make_drawings.py in fashionnet's source).",
+        show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
     no_photos: Annotated[bool, typer.Option(
         "--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
     teacher: Annotated[Optional[Path], typer.Option(
@@ -520,8 +562,8 @@ def train(
     """Train the tutorial's network on FashionMNIST and real photo drawings; save a checkpoint every epoch.
 
     The network learns from the labels, the photo drawings and the answers of a small CNN teacher, which
-    ship with fashionnet (docs/training.md). The train loss it reports is what it minimises (a
-    mix of those); the test loss is the plain cross-entropy that evaluate reports."""
+    ship with fashionnet (docs/training.md in fashionnet's source). The train loss it reports is what it
+    minimises (a mix of those); the test loss is the plain cross-entropy that evaluate reports."""
     _import_torch()
     from fashionnet import train as training
     from fashionnet.render.console import stderr_console
@@ -531,6 +573,23 @@ def train(
         from fashionnet.plots import check_plot_path
 
         plot_claim = check_plot_path(plot, force)
+    if recipe_name is RecipeName.ladder:
+        given = [name for name, value in (("--batch-size", batch_size), ("--lr", lr), ("--out", out),
+                                          ("--resume", resume), ("--photos", photos), ("--no-photos", no_photos),
+                                          ("--teacher", teacher), ("--no-teacher", no_teacher), ("--plot", plot))
+                 if value]
+        if given:
+            from fashionnet.errors import UsageError
+
+            raise UsageError(f"{', '.join(given)}: not with --recipe ladder, whose rungs set their own recipe "
+                             "and save nothing (--epochs, --seed, --limit and --data-dir apply)")
+        from fashionnet.ladder import run_ladder
+        from fashionnet.render.training import show_ladder
+
+        show_ladder(run_ladder(epochs, seed, device, limit, data_dir,
+                               note=None if quiet else functools.partial(typer.echo, err=True), chatty=not as_json),
+                    as_json)
+        return
     if recipe_name is RecipeName.tutorial:
         if photos is not None or no_photos or teacher is not None or no_teacher:
             from fashionnet.errors import UsageError
@@ -583,6 +642,9 @@ def evaluate(
     only: Annotated[Optional[str], typer.Option(
         "--class", metavar="CLASS", help="With --mistakes: only images of this true class (its name, the "
         "start of it, or 0-9).")] = None,
+    taken_for: Annotated[Optional[str], typer.Option(
+        "--predicted", metavar="CLASS", help="With --mistakes: only images taken for this class (with --class: "
+        "one cell of the confusion matrix).")] = None,
     limit: Annotated[Optional[int], typer.Option(
         "--limit", metavar="N", min=1, help="With --mistakes: how many pictures to show.", show_default="12")] = None,
     as_json: JsonOption = False,
@@ -594,8 +656,9 @@ def evaluate(
     from fashionnet.errors import UsageError
 
     true_class = _class_option(only)
-    if not mistakes and (only is not None or limit is not None):
-        raise UsageError("--class and --limit go with --mistakes")
+    predicted_class = _class_option(taken_for, "--predicted")
+    if not mistakes and (only is not None or limit is not None or taken_for is not None):
+        raise UsageError("--class, --predicted and --limit go with --mistakes")
     claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
@@ -607,7 +670,8 @@ def evaluate(
         from fashionnet.evaluate import mistake_report
         from fashionnet.render.training import show_mistakes
 
-        report = mistake_report(test, model, dev, info, true_class, 12 if limit is None else limit, accuracy=as_json)
+        report = mistake_report(test, model, dev, info, true_class, 12 if limit is None else limit, accuracy=as_json,
+                                predicted_class=predicted_class)
         show_mistakes(report, true_class, dev, info, plot, claim, as_json)
         return
     from fashionnet.evaluate import evaluate_weights
@@ -616,7 +680,7 @@ def evaluate(
     show_evaluation(evaluate_weights(model, test, dev, info), dev, info, plot, claim, as_json)
 
 
-def _class_option(name: str | None) -> int | None:
+def _class_option(name: str | None, option: str = "--class") -> int | None:
     from fashionnet import CLASSES, class_index
 
     if name is None:
@@ -626,7 +690,7 @@ def _class_option(name: str | None) -> int | None:
         from fashionnet.errors import UsageError
 
         names = ", ".join(f"{i} {c}" for i, c in enumerate(CLASSES))
-        raise UsageError(f"--class {printable(name)!r} names no single class; choose one of {names}")
+        raise UsageError(f"{option} {printable(name)!r} names no single class; choose one of {names}")
     return index
 
 
@@ -650,8 +714,13 @@ class Invert(str, Enum):
              short_help="Classify image files.")
 @handle_errors
 def predict(
-    paths: Annotated[list[str], typer.Argument(
-        metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False)],
+    paths: Annotated[Optional[list[str]], typer.Argument(
+        metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False
+    )] = None,
+    samples: Annotated[bool, typer.Option(
+        "--samples", help="Also classify the pictures that ship with fashionnet: ten FashionMNIST test images and "
+        "six photos (their folder: fashionnet data --samples).",
+    )] = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look inside sub-folders too.")] = False,
     top_k: Annotated[int, typer.Option(
         "--top-k", "-k", metavar="N", min=1, max=10, help="How many classes to show per image.")] = 3,
@@ -681,7 +750,9 @@ def predict(
         raise UsageError("choose one of --json and --csv")
     if show and (as_json or as_csv):
         raise UsageError(f"--show draws pictures in the terminal view; it does nothing with {'--json' if as_json else '--csv'}")
-    items = collect_inputs(paths, recursive)
+    if not paths and not samples:
+        raise UsageError("give at least one PATH (an image, a folder, a glob pattern or - for stdin), or --samples")
+    items = collect_inputs([*(paths or []), *(_sample_folders() if samples else [])], recursive)
     flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
     # Decoder processes start before torch is imported, so decoding overlaps the ~2 s import.
     with start_decoding(items, flip) as decoding:
@@ -695,11 +766,22 @@ def predict(
         raise typer.Exit(int(ExitCode.INPUT_FAILED))
 
 
+def _sample_folders() -> list[str]:
+    from fashionnet import SAMPLES_DIR
+
+    return [str(SAMPLES_DIR), str(SAMPLES_DIR / "photos")]
+
+
 @app.command(short_help="One picture through the trained network, layer by layer (en/zh).")
 @handle_errors
 def explain(
-    picture: Annotated[str, typer.Argument(
-        metavar="PICTURE", help="An image file in any format predict reads, or - for stdin.", show_default=False)],
+    picture: Annotated[Optional[str], typer.Argument(
+        metavar="[PICTURE]", help="An image file in any format predict reads, or - for stdin.",
+        show_default=False)] = None,
+    test_index: Annotated[Optional[int], typer.Option(
+        "--test-index", metavar="N", min=0, help="Explain FashionMNIST test image N instead of a file "
+        "(evaluate --mistakes lists them).")] = None,
+    data_dir: DataDirOption = None,
     show: Annotated[bool, typer.Option(
         "--show", help="Also draw a photo's garment mask (or say why there is none).")] = False,
     units: Annotated[int, typer.Option(
@@ -723,25 +805,41 @@ def explain(
     """Show what the trained network does with one picture: the 28x28 it sees, how many ReLU units fire in
     each hidden layer and which pixels drove the strongest, the 10 logits, the raw and the calibrated
     softmax side by side, and which pixels pushed the top class up or down."""
+    from fashionnet.errors import UsageError
     from fashionnet.explain import one_input
     from fashionnet.decoding import start_decoding
 
+    if (picture is None) == (test_index is None):
+        raise UsageError("give one PICTURE, or --test-index N for a FashionMNIST test image")
+    if data_dir is not None and test_index is None:
+        raise UsageError("--data-dir goes with --test-index")
+    if as_json and (show or lang is not Lang.en):  # as predict refuses --show with --json
+        given = "--show draws the mask in the terminal view" if show else "--lang sets the explanations' language"
+        raise UsageError(f"{given}; it does nothing with --json")
     claim = None
     if plot is not None:
         from fashionnet.plots import check_plot_path
 
         claim = check_plot_path(plot, force)
-    item = one_input(picture, sys.stdin.buffer if picture == "-" else None)
-    flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
-    # The path predict takes: decoding starts before torch is imported (a photo's GrabCut overlaps it).
-    with start_decoding([item], flip) as decoding:
-        dev, model, info = _setup(device, weights, seed)
-        decoded = next(iter(decoding))
-    from fashionnet.explain import explain as run_explain, view_of_decoded
+    if test_index is not None:
+        from fashionnet.explain import test_picture
 
+        name, view = test_picture(test_index, data_dir)
+        dev, model, info = _setup(device, weights, seed)
+    else:
+        item = one_input(picture, sys.stdin.buffer if picture == "-" else None)
+        flip = {Invert.auto: None, Invert.yes: True, Invert.no: False}[invert]
+        # The path predict takes: decoding starts before torch is imported (a photo's GrabCut overlaps it).
+        with start_decoding([item], flip) as decoding:
+            dev, model, info = _setup(device, weights, seed)
+            decoded = next(iter(decoding))
+        from fashionnet.explain import view_of_decoded
+
+        name, view = item.path, view_of_decoded(decoded)
+    from fashionnet.explain import explain as run_explain
     from fashionnet.render.explain import show_explanation
 
-    result = run_explain(item.path, view_of_decoded(decoded), model, dev, info, units=units)
+    result = run_explain(name, view, model, dev, info, units=units)
     show_explanation(result, dev, info, lang.value, show, plot, claim, as_json)
 
 
@@ -805,10 +903,14 @@ def export(
 def run() -> int | str | None:
     """One command line (sys.argv), as the installed command runs it, returning its exit code instead of
     leaving: tests run several in one process this way."""
-    from fashionnet.startup import import_torch_from_a_short_path
+    from fashionnet.startup import check_current_folder, import_torch_from_a_short_path
     from fashionnet.streams import finish_streams, prepare_streams
 
-    prepare_streams()
+    try:  # once, for every command: closed standard streams and a deleted current folder
+        prepare_streams()
+        check_current_folder()
+    except SystemExit as done:
+        return done.code
     import_torch_from_a_short_path()
     try:
         try:
@@ -836,8 +938,8 @@ EXIT_CODES = {
               f"overwrite); 4 bad checkpoint; {_INTERRUPTED}",
     "walkthrough": f"Exit codes: 0 success; 1 the --image picture could not be read; 2 usage error (bad option, "
                    f"refused overwrite); 3 FashionMNIST missing or corrupt (--real); 4 bad checkpoint; {_INTERRUPTED}",
-    "data": f"Exit codes: 0 FashionMNIST found and complete; 2 usage error; 3 FashionMNIST missing, incomplete "
-            f"or corrupt; {_INTERRUPTED}",
+    "data": f"Exit codes: 0 FashionMNIST found and complete (with --samples: the folder printed); 2 usage error; "
+            f"3 FashionMNIST missing, incomplete or corrupt; {_INTERRUPTED}",
     "train": f"Exit codes: 0 trained and saved; 1 a file could not be read; 2 usage error (bad option, refused "
              f"overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt, or the photo "
              f"drawings (--photos) missing, corrupt or stale; 4 bad --resume "

@@ -1,9 +1,17 @@
-"""`--install-completion`: the shell's completion script, written where the shell reads it.
+"""`--install-completion [SHELL]` and `--show-completion [SHELL]`: the shell's completion script, printed or
+written where the shell reads it.
 
-Typer's own installer rewrites ~/.bashrc in place (a full disk would leave it half written), creates a
-missing home folder, and answers a read-only or directory ~/.bashrc with a traceback. This one follows
-fashionnet's rules for every file it writes (files.atomic_write) and refuses in one line what it cannot do,
-saying what to add by hand. Typer still generates the scripts and answers Tab.
+Typer's own options install the *running* shell's script whatever shell is named (`--install-completion
+zsh` from bash installs bash's), refuse `--show-completion bash` from dash, rewrite ~/.bashrc in place (a
+full disk would leave it half written), create a missing home folder, and answer a read-only or directory
+~/.bashrc with a traceback. fashionnet answers both options itself (cli._OneLineErrors reads them before
+Typer parses), follows its rules for every file it writes (files.atomic_write) and refuses in one line what it
+cannot do, saying what to do instead. Typer still generates the scripts and answers Tab.
+
+Typer has no public function that returns a script: `script()` takes it from the private
+`typer._completion_shared` (Typer 0.26 to 0.29 at least; tests/test_completion.py checks it against the public
+`_FASHIONNET_COMPLETE=source_SHELL`). If a later Typer moves it, the options say so in one line and name that
+public way, which Typer itself answers, instead of failing.
 """
 
 from __future__ import annotations
@@ -15,6 +23,55 @@ from fashionnet.errors import OutputError, UsageError, printable
 from fashionnet.files import write_bytes_atomically
 
 SHELLS = ("bash", "zsh", "fish")  # written here; PowerShell is left to Typer
+KNOWN_SHELLS = (*SHELLS, "powershell", "pwsh")  # the shells Typer has a script for
+OPTIONS = ("--install-completion", "--show-completion")
+COMPLETED = "fashionnet completes bash, zsh, fish and PowerShell (pwsh)"
+
+
+def request_in(args: list[str]) -> tuple[str, str | None] | None:
+    """The completion option among the root options, before any command: (option, the shell named or None
+    for the running one). `--show-completion zsh` and `--show-completion=zsh` name one; a next word that
+    starts with '-' is not a shell. None when neither option comes before the command."""
+    for i, arg in enumerate(args):
+        name, equals, value = arg.partition("=")
+        if name in OPTIONS:
+            if equals:
+                return name, value
+            following = args[i + 1] if i + 1 < len(args) else None
+            return name, following if following is not None and not following.startswith("-") else None
+        if not arg.startswith("-"):  # the command: the options after it are its own
+            return None
+    return None
+
+
+def _complete_var(prog_name: str) -> str:
+    return "_{}_COMPLETE".format(prog_name.replace("-", "_").upper())
+
+
+def script(prog_name: str, shell: str) -> str:
+    """The completion script for `shell` (one of KNOWN_SHELLS), as Typer writes it."""
+    try:
+        from typer._completion_shared import get_completion_script
+
+        return get_completion_script(prog_name=prog_name, complete_var=_complete_var(prog_name), shell=shell)
+    except (ImportError, AttributeError, TypeError):  # a Typer whose private module changed
+        raise UsageError(f"this version of Typer does not give fashionnet its {shell} completion script; print it "
+                         f"with: {_complete_var(prog_name)}=source_{shell} {prog_name}") from None
+
+
+def chosen_shell(option: str, shell: str | None) -> str:
+    """The shell named (any case), or the running one; UsageError naming the option's use when it is not
+    one that fashionnet completes."""
+    verb = "install" if option == "--install-completion" else "show"
+    if shell is not None:
+        if shell.lower() in KNOWN_SHELLS:
+            return shell.lower()
+        raise UsageError(f"cannot {verb} completion for the shell {printable(repr(shell))}: {COMPLETED}")
+    found = detect_shell()
+    if found in KNOWN_SHELLS:
+        return found
+    what = f"the {printable(found)} shell" if found else "this shell (it could not be detected)"
+    raise UsageError(f"cannot {verb} completion for {what}: {COMPLETED}; name one, e.g. '{option} bash'")
 
 
 def detect_shell() -> str | None:
@@ -58,49 +115,51 @@ def _add_lines(rc: Path, lines: list[str], keep_if: str | None = None) -> None:
 
 
 def install(prog_name: str, shell: str | None) -> tuple[str, Path]:
-    """Write the completion script for `shell` (detected when None) and hook it into the shell's start-up
-    file; returns (shell, script path). UsageError for a shell we do not complete, OutputError for a
-    file we cannot write."""
-    from typer._completion_shared import get_completion_script
-
-    shell = shell or detect_shell()
+    """Write the completion script for `shell` (the running one when None) and hook it into the shell's
+    start-up file; returns (shell, script path). UsageError for a shell we do not complete, OutputError for
+    a file we cannot write."""
+    shell = chosen_shell("--install-completion", shell)
     if shell in ("powershell", "pwsh"):  # Typer asks PowerShell itself where its profile is
-        from typer._completion_shared import install as typer_install
-
+        try:
+            from typer._completion_shared import install as typer_install
+        except ImportError:
+            raise UsageError(f"this version of Typer cannot install PowerShell completion for fashionnet; print "
+                             f"the script with '{prog_name} --show-completion {shell}' and add it to your "
+                             "profile") from None
         try:
             return typer_install(shell=shell, prog_name=prog_name, complete_var=None)
         except OSError as exc:
             raise OutputError(f"cannot install shell completion: {printable(str(exc.filename or ''))}: "
                               f"{exc.strerror or exc}") from None
-    if shell not in SHELLS:
-        what = f"the {printable(shell)} shell" if shell else "this shell (it could not be detected)"
-        raise UsageError(f"cannot install completion for {what}: fashionnet completes in bash, zsh, fish and "
-                         "PowerShell; "
-                         "print a script with --show-completion SHELL")
     home = _home()
-    complete_var = "_{}_COMPLETE".format(prog_name.replace("-", "_").upper())
-    script = get_completion_script(prog_name=prog_name, complete_var=complete_var, shell=shell) + "\n"
+    text = script(prog_name, shell) + "\n"
     if shell == "bash":
         path = home / ".bash_completions" / f"{prog_name}.sh"
-        write_bytes_atomically(path, script.encode())
+        write_bytes_atomically(path, text.encode())
         _add_lines(home / ".bashrc", [f"source '{path}'"])
     elif shell == "zsh":
         path = home / ".zfunc" / f"_{prog_name}"
-        write_bytes_atomically(path, script.encode())
+        write_bytes_atomically(path, text.encode())
         _add_lines(home / ".zshrc", ["fpath+=~/.zfunc; autoload -Uz compinit; compinit"])
     else:
         path = home / ".config" / "fish" / "completions" / f"{prog_name}.fish"
-        write_bytes_atomically(path, script.encode())
+        write_bytes_atomically(path, text.encode())
     return shell, path
 
 
-def install_callback(ctx, param, value):
-    """Replaces Typer's --install-completion callback (see cli._OneLineErrors)."""
+def answer(args: list[str], prog_name: str) -> bool:
+    """Answer `--install-completion [SHELL]` or `--show-completion [SHELL]` when `args` ask for one (True),
+    printing the script or where it was installed; False when they ask for neither."""
     import typer
 
-    if not value or ctx.resilient_parsing:
-        return value
-    shell, path = install(ctx.find_root().info_name or "fashionnet", value if isinstance(value, str) else None)
+    request = request_in(args)
+    if request is None:
+        return False
+    option, named = request
+    if option == "--show-completion":
+        typer.echo(script(prog_name, chosen_shell(option, named)))
+        return True
+    shell, path = install(prog_name, named)
     typer.echo(f"{shell} completion installed in {printable(str(path))}")
     typer.echo("Completion will take effect once you restart the terminal")
-    raise typer.Exit(0)
+    return True

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from fashionnet.errors import DataError
+from fashionnet.files import input_file_problem
 
 ENV_VAR = "FASHIONNET_DATA"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -28,16 +29,20 @@ EXPECTED = {"train": 60_000, "test": 10_000}
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 HOW_TO_GET = (
     "get FashionMNIST in one of three ways: install the Debian/Ubuntu package "
-    "(sudo apt-get install dataset-fashion-mnist, or `make data`); download it with "
+    "(sudo apt-get install dataset-fashion-mnist); download it with "
     "`fashionnet data --download` (needs internet); or put the four official *-ubyte.gz files in a "
     f"folder and pass --data-dir DIR or set {ENV_VAR}=DIR"
 )
 
 
 def cache_dir() -> Path:
-    """The per-user folder where `--download` puts the data ($XDG_CACHE_HOME/fashionnet/FashionMNIST)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "fashionnet" / "FashionMNIST"
+    """The per-user folder where `--download` puts the data: FashionMNIST in fashionnet's cache folder, by
+    each system's rule (platformdirs): $XDG_CACHE_HOME/fashionnet or ~/.cache/fashionnet on Linux (a
+    relative $XDG_CACHE_HOME is ignored, as the XDG rules say), ~/Library/Caches/fashionnet on macOS,
+    %LOCALAPPDATA%\\fashionnet\\Cache on Windows."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("fashionnet", appauthor=False) / "FashionMNIST"
 
 
 @dataclass
@@ -89,10 +94,17 @@ def locate(data_dir: Path | None = None) -> DataLocation:
         if _complete(folder):
             return DataLocation(folder, how, searched)
         if how.startswith(("--", "$")):
+            problem = input_file_problem(folder, "folder")  # names a FIFO or a device as what it is
             if folder.is_file():
                 raise DataError(f"{folder}: is a file, not a folder (given by {how})")
             if not folder.is_dir():
-                raise DataError(f"{folder}: no such folder (given by {how})")
+                what = problem if problem and not problem.startswith("no such") else "no such folder"
+                raise DataError(f"{folder}: {what} (given by {how})")
+            for stem in (stem for pair in FILES.values() for stem in pair):  # a FIFO in a file's place says so
+                for name in (stem + ".gz", stem):
+                    odd = os.path.lexists(folder / name) and input_file_problem(folder / name, "FashionMNIST file")
+                    if odd:
+                        raise DataError(f"{folder / name}: {odd}")
             missing = [stem for pair in FILES.values() for stem in pair if not _file_in(folder, stem)]
             raise DataError(f"{folder}: FashionMNIST is incomplete (missing {', '.join(missing)}); {HOW_TO_GET}")
     return DataLocation(None, "not found", searched)

@@ -86,15 +86,15 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, devic
     return metrics(test_logits(model, images, device, require_finite), labels, temperature)
 
 
-def test_logits(model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True) -> torch.Tensor:
-    """predict_logits, refusing outputs that are not numbers when `require_finite` (see evaluate)."""
+def test_logits(model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True,
+                source: str = "the model") -> torch.Tensor:
+    """predict_logits, refusing outputs that are not numbers when `require_finite` (finite_outputs, the
+    door every model output goes through; a guarded model has refused them already)."""
     logits = predict_logits(model, images, device)
-    if require_finite and not bool(torch.isfinite(logits).all()):
-        from fashionnet.errors import WeightsError
+    if require_finite:
+        from fashionnet.finite_outputs import check
 
-        bad = int((~torch.isfinite(logits).all(1)).sum())
-        raise WeightsError(f"the model's output is not a number for {bad:,} of {len(logits):,} test images "
-                           "(its weights overflow); these weights cannot be evaluated")
+        check(logits, source)
     return logits
 
 
@@ -107,6 +107,9 @@ class Mistake:
     predicted: int
     probability: float  # the calibrated probability of the (wrong) predicted class
     image: list[list[int]]  # (28, 28) 0..255
+    true_probability: float = 0.0  # the calibrated probability the model gave the true class
+    runner_up: int = 0  # the second most likely class (often the true one)
+    runner_up_probability: float = 0.0
 
     @property
     def true_label(self) -> str:
@@ -119,34 +122,39 @@ class Mistake:
     def to_dict(self) -> dict:
         return {"index": self.index, "true": self.true_label, "true_index": self.true,
                 "predicted": self.predicted_label, "predicted_index": self.predicted,
-                "probability": round(self.probability, 6), "image": self.image}
+                "probability": round(self.probability, 6),
+                "true_probability": float(f"{self.true_probability:.6g}"), "runner_up": CLASSES[self.runner_up],
+                "runner_up_probability": float(f"{self.runner_up_probability:.6g}"),
+                "explain": f"fashionnet explain --test-index {self.index}", "image": self.image}
 
 
 def find_mistakes(logits: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, temperature: float = 1.0,
-                  true_class: int | None = None, limit: int | None = None) -> tuple[int, list[Mistake]]:
-    """(how many, the first `limit`) of the misclassified images (of `true_class` only, when given),
-    the most confident mistakes first: those say most about what the model confuses."""
-    confidence, predicted = (logits / temperature).softmax(1).max(1)
+                  true_class: int | None = None, limit: int | None = None,
+                  predicted_class: int | None = None) -> tuple[int, list[Mistake]]:
+    """(how many, the first `limit`) of the misclassified images (of `true_class` only, and taken for
+    `predicted_class` only, when given: one cell of the confusion matrix), the most confident mistakes
+    first: those say most about what the model confuses, and include the test images labelled wrongly."""
+    probabilities = (logits / temperature).softmax(1)
+    ranked, classes = probabilities.topk(2, dim=1)
+    confidence, predicted = ranked[:, 0], classes[:, 0]
     wrong = predicted != labels
     if true_class is not None:
         wrong &= labels == true_class
+    if predicted_class is not None:
+        wrong &= predicted == predicted_class
     where = torch.nonzero(wrong).flatten()
     order = where[torch.argsort(confidence[where], descending=True, stable=True)]
     chosen = order if limit is None else order[:limit]
-    mistakes = [Mistake(int(i), int(labels[i]), int(predicted[i]), float(confidence[i]), images[i].tolist())
+    mistakes = [Mistake(int(i), int(labels[i]), int(predicted[i]), float(confidence[i]), images[i].tolist(),
+                        float(probabilities[i, labels[i]]), int(classes[i, 1]), float(ranked[i, 1]))
                 for i in chosen]
     return len(where), mistakes
 
 
 def evaluate_weights(model: nn.Module, test, device: torch.device, info) -> Evaluation:
-    """`evaluate` on the test split `test` (images, labels) with the weights' own temperature; an error
-    names the weights (the check inside cannot know them)."""
-    from fashionnet.errors import FashionNetError, printable
-
-    try:
-        return evaluate(model, test.images, test.labels, device, temperature=info.temperature, require_finite=True)
-    except FashionNetError as exc:
-        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
+    """`evaluate` on the test split `test` (images, labels) with the weights' own temperature. Outputs
+    that are not numbers were refused by the model-output door (finite_outputs), naming the weights."""
+    return evaluate(model, test.images, test.labels, device, temperature=info.temperature, require_finite=True)
 
 
 @dataclass
@@ -158,18 +166,15 @@ class MistakeReport:
     found: list[Mistake]
     samples: int  # test images of `true_class` (all of them when None)
     accuracy: float | None = None
+    predicted_class: int | None = None  # only the images taken for this class, when given
 
 
 def mistake_report(test, model: nn.Module, device: torch.device, info, true_class: int | None, limit: int,
-                   accuracy: bool = False) -> MistakeReport:
+                   accuracy: bool = False, predicted_class: int | None = None) -> MistakeReport:
     """The misclassified images of the test split `test` (images, labels), the surest `limit` first."""
-    from fashionnet.errors import FashionNetError, printable
-
-    try:
-        logits = test_logits(model, test.images, device)
-    except FashionNetError as exc:  # name the weights, as evaluate does
-        raise type(exc)(f"{printable(str(info.path or info.source))}: {exc}") from None
-    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit)
+    logits = test_logits(model, test.images, device)  # finite_outputs refuses outputs that are not numbers
+    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit,
+                                 predicted_class)
     samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
     share = metrics(logits, test.labels, info.temperature).accuracy if accuracy else None
-    return MistakeReport(total, found, samples, share)
+    return MistakeReport(total, found, samples, share, predicted_class)

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from fashionnet import CLASSES, __version__, calibration
+from fashionnet import CLASSES, SAMPLES_DIR, __version__, calibration
 from fashionnet.errors import ExitCode, FashionNetError, UsageError, WeightsError
 from fashionnet.files import atomic_write, check_output
+from fashionnet.finite_outputs import unguarded
 from fashionnet.images import SIZE, load_image
 from fashionnet.onnx_runner import INPUT_NAME, OUTPUT_NAME, OnnxSession, require
 from fashionnet.weights import RANDOM, WeightsInfo, load_model
@@ -36,7 +37,6 @@ HALF_TOLERANCE = 2e-2  # float16 keeps ~3 significant digits: the shipped weight
 DEFAULT_OPSET = 17  # run by every onnxruntime since 1.12
 MIN_OPSET, MAX_OPSET = 9, 20  # range of torch's TorchScript-based ONNX exporter
 RANDOM_INPUTS = 256
-SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 TORCHSCRIPT_METADATA = "fashionnet.json"  # the name of the metadata file inside a TorchScript archive
 INPUT_DESCRIPTION = f"float32 [N, {SIZE}, {SIZE}], pixels / 255 in [0, 1] (torchvision's ToTensor), light garment on black"
 
@@ -215,7 +215,8 @@ def _run_torchscript(tmp: str) -> tuple[Callable[[np.ndarray], np.ndarray], dict
     extra = {TORCHSCRIPT_METADATA: ""}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded = torch.jit.load(tmp, map_location="cpu", _extra_files=extra)
+        with open(tmp, "rb") as f:  # by Python, so any name the system allows (torch wants UTF-8 names)
+            loaded = torch.jit.load(io.BytesIO(f.read()), map_location="cpu", _extra_files=extra)
     loaded.eval()
 
     def run(x: np.ndarray) -> np.ndarray:
@@ -326,7 +327,8 @@ def export_model(
     # A safetensors export is a checkpoint: it keeps the training facts (epochs, recipe, history) too.
     stored = {**info.metadata, **meta} if fmt == "safetensors" else meta
     model = model.eval()
-    cpu_copy = copy.deepcopy(model).to("cpu").float().eval()  # every exported file holds CPU tensors
+    _reference(model, sample_inputs()[1], device)  # weights whose outputs are not numbers: exit 4 (finite_outputs)
+    cpu_copy = unguarded(copy.deepcopy(model)).to("cpu").float().eval()  # every exported file holds CPU tensors
     if half:
         check_half_range(cpu_copy)
     module = _Float16(cpu_copy) if half else cpu_copy

@@ -63,6 +63,67 @@ def input_file_problem(path: Path, noun: str) -> str | None:
     return None
 
 
+class TooLarge(ValueError):
+    """A file or header larger than what it may hold, refused before it is read."""
+
+
+def read_bounded(path: Path, noun: str, limit: int) -> bytes:
+    """The whole of a small file fashionnet reads (a benchmark baseline or record), its kind and size
+    checked before a byte is read: a FIFO never blocks, a huge file is never loaded. Raises OSError for
+    what the system refuses and TooLarge (a ValueError) for what it declares."""
+    problem = input_file_problem(path, noun)
+    if problem:
+        raise TooLarge(problem)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise TooLarge(f"is {size:,} bytes, more than a {noun} holds (at most {limit:,})")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"grew past {limit:,} bytes while it was read")
+    return data
+
+
+NPY_HEADER_MAX = 64 * 1024  # numpy writes headers of a few hundred bytes; its own reader allows 10,000
+
+
+def npy_header(stream) -> tuple[tuple, bool, object]:
+    """(shape, fortran_order, dtype) of the .npy array at the start of `stream`, the header's declared
+    length checked before it is read: a version 2 header may declare up to 4 GiB, which numpy's own
+    reader would read whole before refusing it. Raises ValueError for a header that is not a .npy one."""
+    import struct
+
+    import numpy as np
+
+    magic = stream.read(8)
+    if len(magic) != 8 or magic[:6] != b"\x93NUMPY":
+        raise ValueError("not a .npy array (no NUMPY magic)")
+    major = magic[6]
+    if major not in (1, 2, 3):
+        raise ValueError(f"a .npy array in format version {major}.{magic[7]}")
+    field = 2 if major == 1 else 4
+    raw = stream.read(field)
+    if len(raw) != field:
+        raise ValueError("a .npy header cut short")
+    length = struct.unpack("<H" if field == 2 else "<I", raw)[0]
+    if length > NPY_HEADER_MAX:
+        raise TooLarge(f"a .npy header declares {length:,} bytes (at most {NPY_HEADER_MAX:,})")
+    text = stream.read(length)
+    if len(text) != length:
+        raise ValueError("a .npy header cut short")
+    import ast
+
+    try:
+        header = ast.literal_eval(text.decode("utf-8" if major == 3 else "latin1"))
+        dtype = np.lib.format.descr_to_dtype(header["descr"])
+        shape, fortran = tuple(header["shape"]), bool(header["fortran_order"])
+    except (SyntaxError, ValueError, TypeError, KeyError, MemoryError, RecursionError):
+        raise ValueError("a .npy header that cannot be read") from None
+    if not all(isinstance(side, int) for side in shape):
+        raise ValueError("a .npy header with a shape that is not whole numbers")
+    return shape, fortran, dtype
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -156,15 +217,24 @@ class OutputClaim:
         self.identity = _identity(self.path)
 
 
+LOCK_NAME = ".fashionnet-save.lock"  # the lock file where the folder itself cannot be locked (no fcntl)
+
+
 @contextlib.contextmanager
 def _folder_lock(folder: Path):
     """An exclusive lock on the folder while a save checks its claim and renames: two runs of ours cannot
-    both pass the check. Where a folder cannot be locked (not opened, no flock) the check still runs."""
+    both pass the check. POSIX: flock on the folder itself, which leaves no file behind. Without fcntl
+    (Windows): filelock's lock file in the folder (LOCK_NAME; filelock removes it there on release).
+    Where a folder cannot be locked (not opened, no locks on that file system) the check still runs."""
     try:
         import fcntl
-
+    except ImportError:
+        with _lock_file(folder / LOCK_NAME):
+            yield
+        return
+    try:
         fd = os.open(folder, os.O_RDONLY)
-    except (ImportError, OSError):
+    except OSError:
         yield
         return
     try:
@@ -175,6 +245,22 @@ def _folder_lock(folder: Path):
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def _lock_file(path: Path):
+    from filelock import FileLock
+
+    lock = FileLock(path)
+    try:
+        lock.acquire()
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 TEMP_NAME_MAX = 200  # bytes of the target's name kept in a temporary name (the rest is a short hash)

@@ -41,10 +41,15 @@ DRAFT_SIZE = (1024, 1024)  # JPEGs are decoded at 1/2, 1/4 or 1/8 scale while st
 BACKGROUND = 255  # transparent pixels become white, the background of a product photo
 SHARPEN = ImageFilter.UnsharpMask(radius=1.0, percent=60, threshold=2)  # the paper's light Gaussian sharpen
 # The only formats Pillow may open: a file is never handed to another plugin (EPS would run Ghostscript).
-FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF")
-FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP and TIFF"
+# Pillow reads AVIF itself (its wheels carry libavif); HEIC, iPhones' default, needs pillow-heif (the
+# optional `heic` extra), whose plugin is registered only when a file's first bytes say HEIF.
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF", "AVIF")
+HEIF_FORMAT = "HEIF"  # pillow-heif's name for HEIC/HEIF in Pillow
+HEIC_EXTRA = "pip install 'fashionnet[heic]'"
+FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP, TIFF, AVIF, and HEIC with the heic extra"
 # Suffixes picked up when a directory is given; files named explicitly are sniffed by content instead.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".avif", ".heic",
+                  ".heif")
 # Decompression bombs are decided by the memory a decode will take, not by the pixel count in the header:
 # a 200 MP phone JPEG decodes at 1/8 scale in ~35 MB, a 9000x9000 RGBA PNG needs ~1.6 GB.
 IMAGE_MEMORY_LIMIT = 2 * 10**9  # the most one image may take to decode (bytes)
@@ -54,7 +59,9 @@ IMAGE_MEMORY_LIMIT = 2 * 10**9  # the most one image may take to decode (bytes)
 # 2000 and 3000 pixel squares, plus about 10%. A mode not listed takes the largest.
 BYTES_PER_PIXEL = {"1": 13, "L": 8, "P": 13, "RGB": 11, "YCbCr": 13, "CMYK": 13, "LAB": 13, "HSV": 13,
                    "I;16": 20, "I;16B": 20, "I;16L": 20, "I;16N": 20, "I": 23, "F": 23, "transparent": 23}
-FORMAT_BYTES_PER_PIXEL = {"WEBP": 8}  # libwebp decodes into a buffer of its own first
+# libwebp, libavif and libheif decode into buffers of their own first (an RGB AVIF measured 13.7 bytes per
+# pixel in all, a HEIC 11.7, at 2000 pixels: benchmarks/decode_memory.py; HEIF keeps room for 10-bit photos).
+FORMAT_BYTES_PER_PIXEL = {"WEBP": 8, "AVIF": 5, HEIF_FORMAT: 4}
 # Pillow's own pixel-count check stays as an outer fence for what fashionnet's rule cannot see (a TIFF's
 # tile, a GIF frame): while decoding it is raised to 2^31 pixels (it refuses at twice that, so any JPEG passes).
 PILLOW_PIXEL_LIMIT = 1 << 31
@@ -245,7 +252,7 @@ def _open_regular(name: str, path) -> io.BufferedReader:
 def _format_of(head: bytes) -> str | None:
     """Which format a file is, from Pillow's own signature checks of its first bytes (no plugin runs)."""
     if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
-        return "HEIF"  # no Pillow plugin knows it: iPhones' HEIC photos
+        return HEIF_FORMAT  # iPhones' HEIC photos: Pillow knows it only through pillow-heif
     if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
         return "AVIF"
     Image.init()
@@ -258,15 +265,37 @@ def _format_of(head: bytes) -> str | None:
     return None
 
 
+def _heif_plugin() -> bool:
+    """Whether Pillow can open HEIC/HEIF: pillow-heif (the heic extra) installed, its plugin registered."""
+    if HEIF_FORMAT in Image.OPEN:
+        return True
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return HEIF_FORMAT in Image.OPEN
+
+
+def _formats_for(source: io.BufferedIOBase) -> tuple[str, ...]:
+    """The formats Pillow may try on this file: FORMATS, and HEIF when its first bytes say HEIF and the
+    heic extra is installed (so pillow-heif is imported only for such files)."""
+    head = source.read(16)
+    source.seek(0)
+    return (*FORMATS, HEIF_FORMAT) if _format_of(head) == HEIF_FORMAT and _heif_plugin() else FORMATS
+
+
 def _unreadable(name: str, source: io.BufferedIOBase) -> BadImage:
     """Pillow could not identify the file: say what it is when its first bytes tell (a HEIC photo, a PNG
     whose header is damaged), else that it is not an image fashionnet reads."""
     source.seek(0)
     head = source.read(64)
     found = _format_of(head)
-    if found == "HEIF":
-        return BadImage(name, f"a HEIC/HEIF photo, which fashionnet does not read; save it as JPEG first "
-                        f"(fashionnet reads {FORMAT_NAMES})")
+    if found == HEIF_FORMAT and _heif_plugin():  # pillow-heif is there and it still could not read it
+        return BadImage(name, "a HEIC/HEIF file, but damaged or of a kind pillow-heif does not read")
+    if found == HEIF_FORMAT:
+        return BadImage(name, f"a HEIC/HEIF photo, which fashionnet reads only with the heic extra ({HEIC_EXTRA}); "
+                        "or save it as JPEG first")
     if found is not None and found not in FORMATS:
         return BadImage(name, f"not a supported image (format {found}); fashionnet reads {FORMAT_NAMES}")
     if found is not None:  # a PNG, JPEG... by its signature that no decoder would open: say why
@@ -325,7 +354,7 @@ def load_view(path: str | os.PathLike, invert: bool | None = None, data: bytes |
         with ExitStack() as reserved:
             with warnings.catch_warnings(), _pillow_pixel_limit():
                 warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the image is fine, stderr stays clean
-                with Image.open(source, formats=FORMATS) as img:
+                with Image.open(source, formats=_formats_for(source)) as img:
                     w, h = img.size
                     if min(w, h) < MIN_SIDE:
                         minimum = f"{MIN_SIDE}x{MIN_SIDE}"

@@ -30,3 +30,8 @@ def locale(lang: str) -> dict:
 def text(lang: str, key: str, **values) -> str:
     """One user-facing string in `lang`, with {placeholders} filled in."""
     return locale(lang)[key].format(**values)
+
+
+def after_colon(words: str) -> str:
+    """`words` ending in a colon, then the space that follows it: none after a full-width colon."""
+    return words if words.endswith("：") else words + " "

@@ -2,10 +2,14 @@
 
 One markdown cell per step (title and explanation in the walk's language) and one code cell with the
 code exactly as shown, its output attached, so the notebook reads like the walk and runs top to bottom.
+Where the step made a picture (X, the probabilities, the minibatch, the first layer's weights), a
+matplotlib cell draws it, its figure attached as the PNG it drew here.
 """
 
 from __future__ import annotations
 
+import base64
+import importlib.util
 import json
 import re
 from collections.abc import Sequence
@@ -15,6 +19,11 @@ from fashionnet.errors import UsageError
 from fashionnet.files import OutputClaim, check_output, write_bytes_atomically
 from fashionnet.language import text
 from fashionnet.walkthrough import Step, heading
+
+
+def can_draw() -> bool:
+    """Whether the notebook gets its pictures: matplotlib (the optional `plot` extra) is installed."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def check_notebook_path(path: Path, force: bool) -> OutputClaim:
@@ -69,6 +78,8 @@ def notebook_dict(steps: Sequence[Step], seed: int) -> dict:
                 "source": _lines(step.code),
             }
         )
+        if step.figure is not None:
+            cells.append(_figure_cell(step.figure))
     return {
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -78,6 +89,15 @@ def notebook_dict(steps: Sequence[Step], seed: int) -> dict:
         },
         "cells": [{**cell, "id": f"cell-{i}"} for i, cell in enumerate(cells)],
     }
+
+
+def _figure_cell(figure) -> dict:
+    """A code cell that draws, with the figures it drew attached as Jupyter shows them (image/png)."""
+    outputs = [{"output_type": "display_data", "metadata": {},
+                "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": ["<Figure>"]}}
+               for png in figure.pngs]
+    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": outputs,
+            "source": _lines(figure.code)}
 
 
 def write_notebook(path: Path, steps: Sequence[Step], seed: int, claim: OutputClaim | None = None) -> None:

@@ -181,4 +181,6 @@ def load_onnx_model(path: str | Path):
             return f"{session.path}, onnxruntime, batch {session.batch_size or 'dynamic'}"
 
     info = WeightsInfo(source="onnx", path=session.path, metadata=session.metadata)
-    return OnnxModel().eval(), info
+    from fashionnet.finite_outputs import guard
+
+    return guard(OnnxModel().eval(), str(session.path)), info

@@ -29,7 +29,7 @@ import numpy as np
 
 from fashionnet import CLASSES
 from fashionnet.errors import DataError, printable
-from fashionnet.files import atomic_write, input_file_problem
+from fashionnet.files import atomic_write, input_file_problem, npy_header
 
 DRAWINGS = Path(__file__).resolve().parent / "drawings" / "photo-drawings.npz"
 DATASET = ("clothing-dataset-small (train split) and six kinds of the full clothing-dataset, by Alexey Grigorev "
@@ -43,7 +43,8 @@ VALIDATION_SHARE = 0.15  # of each category, for choosing settings; never traine
 SPLIT_SEED = 0
 # The categories of clothing-dataset-small, whose parts were fixed first (issue 15).
 FIRST_CATEGORIES = ("dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt")
-REMAKE = "remake them with tools/make_drawings.py, or train with --no-photos"
+REMAKE = ("train with --no-photos, or remake them with tools/make_drawings.py (in fashionnet's source, not "
+          "installed with it)")
 
 # What every array of the file must be: (dtype kind, number of dimensions).
 ARRAYS = {
@@ -304,13 +305,10 @@ def read_npz(path: Path, name: str, form: NpzFormat) -> dict[str, np.ndarray]:
             arrays = {}
             for key in form.arrays:
                 with archive.open(key + ".npy") as member:
-                    version = np.lib.format.read_magic(member)
-                    if version == (1, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-                    elif version == (2, 0):
-                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
-                    else:
-                        raise ValueError(f"array '{key}' is in .npy format version {version[0]}.{version[1]}")
+                    try:
+                        shape, _, dtype = npy_header(member)  # its length checked before it is read
+                    except ValueError as exc:
+                        raise ValueError(f"array '{key}': {exc}") from None
                 _check_header(name, key, shape, dtype, form)
                 with archive.open(key + ".npy") as member:
                     arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
@@ -346,10 +344,12 @@ FORMAT = NpzFormat(ARRAYS, LIMITS, MAX_FILE_BYTES, "photo drawings file", REMAKE
 
 
 def locate_photos() -> Path | None:
-    """A copy of the photos (labels.csv beside them), if this machine has one:
-    $FASHIONNET_PHOTOS, else ../shared/data/clothing-photos beside the checkout."""
+    """A copy of the photos (labels.csv beside the photos), if this machine has one:
+    $FASHIONNET_PHOTOS, else, in a source checkout (pyproject.toml at its root), ../shared/data/clothing-photos
+    beside it; an installed copy has no checkout around it, so only $FASHIONNET_PHOTOS counts there."""
     root = Path(__file__).resolve().parents[1]
-    for candidate in (os.environ.get("FASHIONNET_PHOTOS"), root.parent / "shared" / "data" / "clothing-photos"):
+    beside = root.parent / "shared" / "data" / "clothing-photos" if (root / "pyproject.toml").is_file() else None
+    for candidate in (os.environ.get("FASHIONNET_PHOTOS"), beside):
         if candidate and (Path(candidate) / "labels.csv").is_file():
             return Path(candidate)
     return None

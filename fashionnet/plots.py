@@ -8,9 +8,13 @@ from pathlib import Path
 from fashionnet import CLASSES
 from fashionnet.errors import UsageError
 from fashionnet.files import OutputClaim, atomic_write, check_output
+from fashionnet.outside_text import for_title
 
 
 def _pyplot():
+    from fashionnet.startup import matplotlib_dirs
+
+    matplotlib_dirs()  # never a home created by matplotlib (HOME=/nonexistent)
     try:
         import matplotlib
 
@@ -133,19 +137,27 @@ def plot_neurons(neurons, path: Path, claim: OutputClaim | None = None) -> None:
     image = None
     for ax, neuron in zip(axes.flat, neurons):
         image = ax.imshow(np.asarray(neuron.weights) / neuron.scale, cmap=signed_colormap(), vmin=-1, vmax=1)
-        ax.set_title(f"neuron {neuron.index}\n|w| ≤ {neuron.scale:.3f}", fontsize=7)
+        ax.set_title(f"unit {neuron.index}\n|w| ≤ {neuron.scale:.3f}", fontsize=7)
     fig.suptitle("First layer (linear_relu_stack.0) weights per input pixel: orange +, blue −;\n"
-                 "each neuron scaled to its largest |weight|", fontsize=9)
+                 "each unit scaled to its largest |weight|", fontsize=9)
     if image is not None:
         fig.colorbar(image, ax=axes, label="weight / largest |w|")
     _save(fig, path, claim)
     plt.close(fig)
 
 
+MISTAKES_PLOT_MAX = 60  # pictures one --mistakes --plot draws: ten rows of six
+
+
 def plot_mistakes(mistakes, title: str, path: Path, claim: OutputClaim | None = None) -> None:
-    """Misclassified test images in a grid, each titled 'true → predicted' and the probability."""
+    """Misclassified test images in a grid, each titled 'true → predicted' and the probability: the
+    first MISTAKES_PLOT_MAX of them (the surest), so one PNG stays a readable page in bounded memory
+    (947 pictures were a 1381×41773 PNG and 1.7 GB)."""
     import math
 
+    if len(mistakes) > MISTAKES_PLOT_MAX:
+        title = f"{title}\n(the first {MISTAKES_PLOT_MAX} of {len(mistakes):,} shown are drawn)"
+        mistakes = mistakes[:MISTAKES_PLOT_MAX]
     plt = _pyplot()
     columns = max(1, min(6, len(mistakes)))
     rows = max(1, math.ceil(len(mistakes) / columns))
@@ -168,7 +180,7 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
 
     plt = _pyplot()
     cmap = signed_colormap()
-    per_row = max(4, *(len(layer.strongest) * (2 if i == 0 else 1) for i, layer in enumerate(e.layers)))
+    per_row = max(4, *(len(layer.strongest) * (2 if i == 0 else 1) + 1 for i, layer in enumerate(e.layers)))
     rows = 1 + len(e.layers)
     fig = plt.figure(figsize=(1.8 * per_row + 0.5, 2.3 * rows + 0.6), layout="constrained")
     grid = fig.add_gridspec(rows, per_row)
@@ -182,8 +194,9 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
 
     top = e.classes[e.top]
     # The first row has its own columns: the bar chart's class names must not push the pictures below apart.
-    head = grid[0, :].subgridspec(1, 5, width_ratios=[1, 1, 1, 0.7, 2.3])
-    first = [(fig.add_subplot(head[0, 0]), "input (28×28)")]
+    head = grid[0, :].subgridspec(1, 7, width_ratios=[1, 1, 1, 1, 1, 0.4, 2.3])
+    first = [(fig.add_subplot(head[0, 0]), f"drawing #1 of {len(e.drawings)} (28×28)" if len(e.drawings) > 1
+              else "input (28×28)")]
     first[0][0].imshow(e.image, cmap="gray", vmin=0, vmax=255)
     column = 1
     if e.mask is not None:
@@ -195,16 +208,25 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
         ax.set_title(title, fontsize=7)
         ax.axis("off")
     signed(fig.add_subplot(head[0, column]), e.saliency,
-           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\nbiases {e.saliency_bias:+.2f}")
-    bars = fig.add_subplot(head[0, 4])
+           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\n"
+           f"biases {e.saliency_bias:+.2f}; "
+           f"black picture {e.black_logit:+.2f}")
+    other = e.classes[e.runner_up]
+    signed(fig.add_subplot(head[0, column + 1]), e.contrast,
+           f"why {top.label}, not {other.label}:\ngradient × pixel of the\n"
+           f"logit difference {top.logit - other.logit:+.2f}")
+    signed(fig.add_subplot(head[0, column + 2]), e.occlusion,
+           f"{top.label}: greyed squares\n(logit drop when covered;\nblack pixels count too)")
+    bars = fig.add_subplot(head[0, 6])
     index = np.arange(len(e.classes))
     bars.barh(index - 0.2, [c.softmax for c in e.classes], height=0.4, label="softmax (raw)", color="0.6")
     bars.barh(index + 0.2, [c.calibrated for c in e.classes], height=0.4,
-              label=f"calibrated (logits / {e.temperature:g})", color=POSITIVE)
+              label=f"calibrated (logits / {e.temperature:g}): predict's", color=POSITIVE)
     bars.set_yticks(index, [f"{c.label}  {c.logit:+.2f}" for c in e.classes], fontsize=7)
     bars.invert_yaxis()
     bars.set_xlim(0, 1)
-    bars.set_title("class  logit · probabilities", fontsize=8)
+    logits = f"mean logit of {len(e.drawings)} drawings" if len(e.drawings) > 1 else "logit"
+    bars.set_title(f"class  {logits} · probabilities", fontsize=8)
     bars.legend(fontsize=7, loc="lower right")
     for row, layer in enumerate(e.layers, start=1):
         column = 0
@@ -218,11 +240,21 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
             signed(fig.add_subplot(grid[row, column]), unit.contribution,
                    f"unit {unit.index}: {label}\npixels {unit.from_pixels:+.2f}, out {unit.value:.2f}")
             column += 1
-    fig.suptitle(f"{e.path}: {layer_summary(e)}", fontsize=9)
+        if layer.activations:  # all the layer's outputs at once: black is a silent unit
+            ax = fig.add_subplot(grid[row, column])
+            ax.imshow(np.asarray(layer.activations), cmap="gray", vmin=0)
+            ax.set_title(f"{layer.relu}: all {layer.units} outputs\n{layer.active} fire (not black)", fontsize=7)
+            ax.axis("off")
+    fig.suptitle(f"{for_title(e.path)}: {layer_summary(e)}", fontsize=9)  # a name is outside text
     _save(fig, path, claim)
     plt.close(fig)
 
 
 def layer_summary(e) -> str:
+    """The page's title after the path: predict's answer as the terminal states it ("not sure" included),
+    what it was decided from, and how many units fire."""
+    from fashionnet.render.explain import verdict
+
     fired = ", ".join(f"{layer.active}/{layer.units} fire in {layer.linear}" for layer in e.layers)
-    return f"{CLASSES[e.answer.index]} {e.answer.probability:.1%} (as predict says); {fired}"
+    source = f"mean of {len(e.drawings)} drawings" if len(e.drawings) > 1 else "one drawing"
+    return f"predict says {verdict(e, 'en')} ({source}); {fired}"

@@ -96,7 +96,6 @@ def classify_scored(
     """
     import torch
 
-    from fashionnet.calibration import sureness
     from fashionnet.evaluate import predict_logits
 
     k = max(1, min(top_k, len(CLASSES)))
@@ -106,12 +105,50 @@ def classify_scored(
     try:
         # The same batched inference `evaluate` runs, over this one batch; logits come back on the CPU.
         logits = predict_logits(model, torch.from_numpy(images), device, batch_size=max(1, len(images)))
-        if members is not None:
-            logits = average_drawings(logits, members)
-        top_p, top_i = (logits / temperature).softmax(dim=1).topk(k, dim=1)  # (N, k)
-        return top_p.numpy(), top_i.numpy(), sureness(logits, temperature).numpy()
+        decision = decide(logits, temperature, members)
+        top_p, top_i = decision.probabilities.topk(k, dim=1)  # (N, k)
+        return top_p.numpy(), top_i.numpy(), decision.scores.numpy()
     finally:
         torch.set_num_threads(saved)
+
+
+@dataclass
+class Decision:
+    """What predict decides from the logits of its drawings, one row per answer."""
+
+    logits: torch.Tensor  # (M, 10): each answer's logits, the mean over its drawings
+    probabilities: torch.Tensor  # (M, 10): softmax(logits / temperature), the probabilities predict reports
+    scores: torch.Tensor  # (M,): the sureness score compared with --threshold
+
+
+def decide(logits: torch.Tensor, temperature: float = 1.0, members: np.ndarray | None = None) -> Decision:
+    """predict's decision, the one place it is made: (N, 10) logits of N drawings -> one answer per member
+    group (a photo is drawn several times: the logits of its drawings are averaged), then calibrated by
+    the checkpoint's temperature. `members` (N,) names each drawing's answer; None: one answer per row.
+    `explain` and the walkthrough call this too, so they show what predict decides."""
+    import torch
+
+    from fashionnet.calibration import sureness
+
+    if members is not None:
+        index = torch.from_numpy(np.asarray(members, dtype=np.int64))
+        count = torch.bincount(index).clamp(min=1).to(logits.dtype)
+        logits = torch.zeros(len(count), logits.shape[1], dtype=logits.dtype).index_add_(0, index, logits)
+        logits = logits / count[:, None]
+    return Decision(logits, (logits / temperature).softmax(dim=1), sureness(logits, temperature))
+
+
+def decide_view(path: str, view, model, device, temperature: float = 1.0,
+                threshold: float = DEFAULT_THRESHOLD) -> Prediction:
+    """predict's whole answer for one decoded picture (all its drawings, the temperature, "not sure"); an
+    answer predict could not give (weights whose outputs overflow) is the WeightsError predict reports."""
+    from fashionnet.errors import WeightsError
+
+    (prediction,) = predict_decoded([(Input(path), view, None)], model, device, top_k=len(CLASSES),
+                                    temperature=temperature, threshold=threshold)
+    if prediction.error is not None:
+        raise WeightsError(prediction.error)
+    return prediction
 
 
 def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int | None,
@@ -130,8 +167,8 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
     if good:
         grouped = np.array(members) if len(good) > answers else None  # None: no averaging, logits exact
         probs, indices, scores = classify_scored(np.stack(good), model, device, top_k, cpu_threads, temperature, grouped)
-        # Python numbers once per batch, not numpy scalars per row (10,000 PNGs: 0.1 s less)
-        finite = np.isfinite(probs).all(axis=1).tolist()
+        # Python numbers once per batch, not numpy scalars per row (10,000 PNGs: 0.1 s less). Logits that
+        # are not numbers never get here: the model-output door (finite_outputs) refused them, exit 4.
         probs, indices, scores = probs.tolist(), indices.tolist(), scores.tolist()
     row = 0
     for item, view, error in pending:
@@ -140,9 +177,6 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
             continue
         row_probs, row_indices, score = probs[row], indices[row], scores[row]
         row += 1
-        if not finite[row - 1]:  # finite weights can still overflow to inf logits
-            yield Prediction(path=item.path, error="the model's output is not a number (its weights overflow)")
-            continue
         top = [(CLASSES[c], c, q) for q, c in zip(row_probs, row_indices)]
         label, index, probability = top[0]
         sure = view.found and score >= threshold

@@ -20,6 +20,43 @@ import threading
 from typing import NoReturn
 
 
+def check_current_folder() -> None:
+    """A current folder that was deleted (`cd /tmp/g && rmdir /tmp/g`): `import torch` dies there in
+    native code (oneMKL cannot load libtorch_cpu.so) and every relative path fails naming no file. Checked
+    once at start-up, for every command: one line, exit 2."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        sys.stderr.write("error: the current folder no longer exists (it was deleted); cd to a folder that exists "
+                         "and run the command again\n")
+        sys.stderr.flush()
+        sys.exit(2)
+    except OSError:  # too deep to name (PATH_MAX) or not searchable: cli imports torch from / there
+        pass
+
+
+def matplotlib_dirs() -> None:
+    """matplotlib keeps its config and font cache under ~/.config and ~/.cache, creating every missing
+    folder on the way: with HOME unset, missing or unwritable (HOME=/nonexistent) it would create a home.
+    There its folders go to a private temporary folder instead, removed at exit. Called once, before
+    matplotlib is first imported (plots._pyplot, the only place that imports it)."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    home = os.path.expanduser("~")
+    places = [os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
+              os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")]
+    if home != "~" and os.path.isdir(home) and os.access(home, os.W_OK) and all(
+        os.path.isdir(p) or os.path.isdir(os.path.dirname(p.rstrip("/")) or "/") for p in places
+    ):
+        return
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="fashionnet-matplotlib-")
+    atexit.register(shutil.rmtree, folder, True)
+    os.environ["MPLCONFIGDIR"] = folder
+
+
 def import_torch():
     """Import torch (once) with the collector paused, then freeze what the import built."""
     if "torch" in sys.modules:

@@ -106,8 +106,31 @@ def raise_if_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+class ClosedInput:
+    """Standard input when the process has none (`<&-`): reading '-' says stdin is closed (its `buffer`
+    is None, as predict's and explain's readers expect), and nothing crashes on an attribute."""
+
+    buffer = None
+    closed = True
+    encoding = "utf-8"
+
+    def read(self, *args) -> str:
+        return ""
+
+    readline = read
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, "standard input is closed")
+
+
 def prepare_streams() -> None:
-    """Call once before the command runs. Exits 2 with one line if stdout is closed."""
+    """Call once before the command runs. Exits 2 with one line if stdout is closed; a closed stdin
+    becomes ClosedInput for every command."""
+    if sys.stdin is None:  # `<&-`
+        sys.stdin = ClosedInput()  # type: ignore[assignment]
     if sys.stderr is None:  # `2>&-`: errors have nowhere to go, but must not crash the run
         sys.stderr = open(os.devnull, "w")
     for stream in (sys.stdout, sys.stderr):

@@ -25,7 +25,7 @@ from fashionnet.batches import (  # noqa: F401 - augment and standardize are par
 )
 from fashionnet.data import Split
 from fashionnet.epochs import Callbacks, EpochStats, Silent
-from fashionnet.errors import DataError, TrainingInterrupted, UsageError, WeightsError, printable
+from fashionnet.errors import DataError, OutputError, TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.model import NeuralNetwork, build_model
 from fashionnet.streams import raise_if_interrupted
@@ -384,7 +384,13 @@ def fit(
                     callbacks.batch_end(batch + 1, min(n, (batch + 1) * recipe.batch_size), loss.item())
             seconds = time.perf_counter() - tick
             evaluator.load_state_dict(folded_state(model, recipe))
-            scores = evaluate(evaluator, test.images, test.labels, device) if test is not None else None
+            try:  # the door every model output goes through (finite_outputs): a diverged run stops here
+                scores = (evaluate(evaluator, test.images, test.labels, device, require_finite=True)
+                          if test is not None else None)
+            except WeightsError:
+                kept = _kept(last_saved, out, save_optimizer)
+                raise WeightsError(f"epoch {epoch + 1}: the network's outputs stopped being numbers (training "
+                                   f"diverged; a smaller --lr may help); {kept}") from None
             stats = EpochStats(
                 epoch=epoch + 1,
                 train_loss=loss_sum.item() / n,
@@ -406,22 +412,33 @@ def fit(
                     state.metadata[calibration.METADATA_KEY] = _temperature(evaluator, held_images, held_labels, device,
                                                                             calibration_photos)
                 with _interrupts_wait():  # a Ctrl-C as the file lands is reported with it
-                    save_checkpoint(out, state, claim)
+                    try:
+                        save_checkpoint(out, state, claim)
+                    except OutputError as exc:  # a full disk at epoch 3 keeps epoch 2: say so, and how to go on
+                        if last_saved is None:
+                            raise
+                        raise OutputError(f"{exc}; {_kept(last_saved, out, save_optimizer)}") from None
                     last_saved = (epoch + 1, out)
             callbacks.epoch_end(stats)
     except KeyboardInterrupt:
         running = len(history) + 1 if len(history) < recipe.epochs else recipe.epochs
-        if last_saved is None:
-            raise TrainingInterrupted(f"interrupted during epoch {running}: nothing was saved") from None
-        epoch, where = last_saved
-        resumable = save_optimizer or where != out
-        hint = f"; continue with --resume {where}" if resumable else ""
-        raise TrainingInterrupted(f"interrupted during epoch {running}: epoch {epoch} is saved in {where}{hint}") from None
+        kept = _kept(last_saved, out, save_optimizer)
+        raise TrainingInterrupted(f"interrupted during epoch {running}: {kept}") from None
     result.seconds = time.perf_counter() - began
     evaluator.load_state_dict(folded_state(model, recipe))
     result.model = evaluator.eval()
     result.temperature = _temperature(evaluator, held_images, held_labels, device, calibration_photos) if held else None
     return result
+
+
+def _kept(last_saved: tuple[int, Path] | None, out: Path | None, save_optimizer: bool) -> str:
+    """What a stopped run leaves: 'nothing was saved', or which epoch is saved where and how to go on."""
+    if last_saved is None:
+        return "nothing was saved"
+    epoch, where = last_saved
+    resumable = save_optimizer or where != out
+    hint = f"; continue with --resume {printable(str(where))}" if resumable else ""
+    return f"epoch {epoch} is saved in {printable(str(where))}{hint}"
 
 
 def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
@@ -517,6 +534,13 @@ def load_resume(path: Path) -> tuple[Path, Checkpoint]:
         raise WeightsError(f"{path}: not a fashionnet training checkpoint (no recipe recorded), cannot resume")
     if "seed" not in checkpoint.metadata:
         raise metadata_error(path, "seed", "is missing; cannot resume it")
+    recipe = checkpoint.metadata["recipe"]
+    if recipe.get("name") == "tutorial":  # said before the data loads, not as a recipe this version lacks
+        raise UsageError(f"{printable(str(path))}: was trained with --recipe tutorial, which always starts afresh "
+                         "(plain SGD keeps no optimizer state to resume); run --recipe tutorial again instead")
+    if "rng" not in checkpoint.training or checkpoint.metadata.get("optimizer_param_groups") is None:
+        raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with "
+                           "--no-optimizer-state)")
     return Path(path), checkpoint
 
 

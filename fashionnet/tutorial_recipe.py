@@ -26,8 +26,9 @@ from torch import nn
 
 from fashionnet.data import Split
 from fashionnet.epochs import EpochStats
-from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
+from fashionnet.errors import OutputError, TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.files import OutputClaim
+from fashionnet.finite_outputs import check
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
 from fashionnet.train import RECIPE_RULES
 from fashionnet.train import _checkpoint as training_checkpoint  # one metadata layout for every checkpoint
@@ -106,6 +107,7 @@ def test_loop(images: torch.Tensor, labels: torch.Tensor, model, loss_fn, batch_
         for start in range(0, size, batch_size):
             X, y = pixels_to_input(images[start : start + batch_size]), labels[start : start + batch_size]
             pred = model(X)
+            check(pred, "the network")  # the door every model output goes through (finite_outputs)
             test_loss += loss_fn(pred, y).item()
             summed += nn.functional.cross_entropy(pred, y, reduction="sum").item()
             correct += (pred.argmax(1) == y).type(torch.float).sum().item()
@@ -150,12 +152,22 @@ def fit_tutorial(
             tick = time.perf_counter()
             train_loss, train_accuracy = train_loop(images, labels, model, loss_fn, optimizer, recipe.batch_size, say)
             seconds = time.perf_counter() - tick
-            test_loss, test_accuracy = test_loop(test_images, test_labels, model, loss_fn, recipe.batch_size, say)
+            try:
+                test_loss, test_accuracy = test_loop(test_images, test_labels, model, loss_fn, recipe.batch_size, say)
+            except WeightsError:
+                where = f"epoch {saved} is saved in {printable(str(out))}" if saved else "nothing was saved"
+                raise WeightsError(f"epoch {t + 1}: the network's outputs stopped being numbers (training diverged; "
+                                   f"a smaller --lr may help); {where}") from None
             stats = EpochStats(t + 1, train_loss, train_accuracy, test_loss, test_accuracy, seconds,
                                len(images) / seconds if seconds > 0 else 0.0, recipe.lr)
             result.history.append(stats)
             if out is not None:
-                save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, train), claim)
+                try:
+                    save_checkpoint(out, _checkpoint(model, recipe, seed, result.history, train), claim)
+                except OutputError as exc:  # a full disk at epoch 3: epoch 2 is still there, say so
+                    if not saved:
+                        raise
+                    raise OutputError(f"{exc}; epoch {saved} is saved in {printable(str(out))}") from None
                 saved = t + 1
             if epoch_end is not None:
                 epoch_end(stats)
@@ -232,10 +244,17 @@ class Comparison:
 
     rows: list[tuple[str, str, str]]
     reasons: list[tuple[str, str]]  # (what changed, why it helps)
+    notes: list[str] = field(default_factory=list)  # one line each under the table: why a figure reads as it does
 
     def to_dict(self) -> dict:
         return {"rows": [{"what": a, "tutorial": b, "shipped": c} for a, b, c in self.rows],
-                "reasons": [{"change": a, "why": b} for a, b in self.reasons]}
+                "reasons": [{"change": a, "why": b} for a, b in self.reasons], "notes": self.notes}
+
+
+LADDER_NOTE = ("What each change does on its own, measured one at a time: fashionnet train --recipe ladder "
+               "(each rung the tutorial's 10 epochs; saves nothing).")
+LOSS_NOTE = ("test loss is the mean over every test image; the page's \"Avg loss\" above is the mean of its "
+             "batches' means, in which the short last batch counts as much as a full one, so the two differ a little.")
 
 
 # Why each change of the shipped recipe helps, keyed by the recipe field that makes it.
@@ -244,8 +263,8 @@ WHY = {
                  "the rate up, then anneals it to almost nothing: the network learns in a few epochs what "
                  "plain SGD at 0.001 needs many more for, and settles at the end. Weight decay keeps the "
                  "weights small, which generalises better.",
-    "batch_size": "Larger batches take fewer steps per epoch, so an epoch is several times faster on a CPU, "
-                  "and their gradients are steadier, which the higher learning rate needs.",
+    "batch_size": "Larger batches take fewer, larger steps per epoch, and their gradients are steadier, "
+                  "which the higher learning rate needs.",
     "label_smoothing": "Label smoothing aims at less than 100% on the right class, so the network stops "
                        "pushing apart the logits of images it already gets right; it generalises better. "
                        "It leaves the raw softmax under-confident, which the temperature repairs.",
@@ -256,15 +275,15 @@ WHY = {
             "cost; they stop for the last epochs so training ends on the images as they are.",
     "holdout": "A temperature fitted on held-out training images makes the probabilities match how often "
                "the model is right, so predict can say 'not sure' and mean it.",
-    "epochs": "Each epoch is several times faster, so more of them fit in the same time, and the "
-              "schedule is laid out over all of them.",
+    "epochs": "The one-cycle schedule is spread over all the epochs, so the rate anneals to almost nothing "
+              "by the last one.",
     "photos": "Drawings of real phone photos, made as predict makes them, show the network the garments it "
               "will meet outside FashionMNIST: shoes may be any of three classes, and hats, shorts and "
               "skirts are trained towards 'none of these', so predict can say 'not sure' of them. Their "
               "small weight leaves most of the network to FashionMNIST.",
     "teacher": "A small CNN sees neighbouring pixels together and learns FashionMNIST better; matching its "
                "softened answers tells the network which other classes an image resembles, not only its "
-               "label, which won back the accuracy the photos cost.",
+               "label.",
 }
 KNOWN = {"name", "optimizer", "loss", "shuffle", "epochs", "batch_size", "lr", "weight_decay", "warmup_fraction",
          "div_factor", "final_div_factor", "label_smoothing", "flip", "clean_epochs", "holdout", "mean", "std",
@@ -309,7 +328,7 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
             ("test loss", _loss(tutorial.test_loss), ""),
             ("training time", _seconds(tutorial.seconds, "this run"), "")]
     if shipped is None:
-        return Comparison(rows, [])
+        return Comparison(rows, [], [LOSS_NOTE, LADDER_NOTE])
     s = shipped.recipe
     reasons: list[tuple[str, str]] = []
 
@@ -373,7 +392,7 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
         reasons.append(("a CNN teacher", WHY["teacher"]))
     if isinstance(get("epochs"), int) and get("epochs") > t["epochs"]:
         reasons.append((f"{get('epochs')} epochs", WHY["epochs"]))
-    return Comparison(rows, reasons)
+    return Comparison(rows, reasons, [LOSS_NOTE, LADDER_NOTE])
 
 
 @dataclass
@@ -399,29 +418,38 @@ class TutorialRun:
                 "comparison": self.comparison.to_dict()}
 
 
+def load_for_run(seed: int | None, device: str | None, limit: int | None, data_dir: Path | None,
+                 note: Say | None = None) -> tuple[int, torch.device, Split, Split, RecipeFigures | None]:
+    """What a run set beside the shipped recipe needs (the tutorial's, the ladder's): the seed (0 unless
+    given), the device, the training and test splits, and the shipped weights' figures, read first so a
+    damaged shipped checkpoint fails before the work; `note` is told the device."""
+    from fashionnet import data as data_mod
+    from fashionnet.device import select_device
+
+    dev = select_device(device)
+    train_split = data_mod.load_split("train", data_dir, limit=limit)
+    test_split = data_mod.load_split("test", data_dir, official=True)
+    shipped = shipped_figures()
+    if note is not None:
+        note(f"Using {dev} device")
+    return 0 if seed is None else seed, dev, train_split, test_split, shipped
+
+
 def run_tutorial(epochs: int | None, batch_size: int | None, lr: float | None, seed: int | None, device: str | None,
                  out: Path | None, force: bool, limit: int | None, data_dir: Path | None, note: Say | None = None,
                  say: Say | None = None) -> TutorialRun:
     """--recipe tutorial: the page's training, then the figures to set beside the shipped weights'.
     `note` gets the lines for stderr (None: quiet); `say` the lines the page prints (None: not shown)."""
-    from fashionnet import data as data_mod
-    from fashionnet.device import select_device
     from fashionnet.errors import printable
     from fashionnet.train import resolve_output
 
     recipe = tutorial_recipe(epochs, batch_size, lr)
     out_path = resolve_output(out if out is not None else DEFAULT_OUT, None, force)
     claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
-    seed = 0 if seed is None else seed
-    dev = select_device(device)
-    train_split = data_mod.load_split("train", data_dir, limit=limit)
-    test_split = data_mod.load_split("test", data_dir, official=True)
-    shipped = shipped_figures()  # read first: a damaged shipped checkpoint fails before the work
-    if note is not None:
-        note(f"Using {dev} device")
-        if say is not None:
-            note(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
-                 f"{printable(str(out_path))}")
+    seed, dev, train_split, test_split, shipped = load_for_run(seed, device, limit, data_dir, note)
+    if note is not None and say is not None:
+        note(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
+             f"{printable(str(out_path))}")
     result = fit_tutorial(recipe, train_split, test_split, dev, seed, out_path, say=say, claim=claim)
     figures = tutorial_figures(recipe, result)
     return TutorialRun(recipe, out_path, dev, seed, result, figures, shipped, compare(figures, shipped))

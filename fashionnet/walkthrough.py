@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Union
 
 from fashionnet import class_name, short_class
 from fashionnet.errors import UsageError, printable
-from fashionnet.language import languages, locale, text
+from fashionnet.finite_outputs import guard, is_guarded
+from fashionnet.language import after_colon, languages, locale, text
 
 if TYPE_CHECKING:
     import torch
@@ -47,7 +48,8 @@ STEP_KEYS: tuple[str, ...] = (
 # torch's own default line width: at 80 columns and more the tensors print exactly as in the tutorial;
 # narrower terminals get a set_printoptions line (marked as added) so the code still prints what is shown.
 TORCH_LINEWIDTH = 80
-MIN_LINEWIDTH = 40
+MIN_LINEWIDTH = 24
+PRINT_PREFIX = len("Before ReLU: ")  # the longest text the page prints before a tensor, on the same line
 
 
 def heading(lang: str, number: int, total: int, title: str) -> str:
@@ -139,6 +141,84 @@ class Step:
     lang: str = "en"
     # The step's main tensors by their tutorial names, on the CPU: for tests and machine-readable output.
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    figure: Figure | None = None  # for the notebook: matplotlib code drawing what the step made, and its PNGs
+
+
+@dataclass
+class Figure:
+    """A notebook cell that draws what a step made (as the tutorial pages show pictures), run once here
+    so the notebook holds its output: the PNG of every figure the code drew."""
+
+    code: str
+    pngs: list[bytes] = field(default_factory=list)
+
+
+# What the notebook draws after these steps, in the names the page's code defines (matplotlib; English
+# titles, as matplotlib's fonts may lack other scripts).
+FIGURE_CODE = {
+    "forward": """import matplotlib.pyplot as plt
+
+plt.figure(figsize=(2.4, 2.4))
+plt.imshow(X[0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+plt.title("X[0]: 28×28 pixels in [0, 1]")
+plt.axis("off")
+plt.show()""",
+    "predict": """classes = {classes}
+probabilities = pred_probab[0].detach().cpu().numpy()
+plt.figure(figsize=(5, 2.6))
+plt.barh(range(10), probabilities, color=["tab:orange" if i == int(y_pred[0]) else "tab:gray" for i in range(10)])
+plt.yticks(range(10), classes)
+plt.gca().invert_yaxis()
+plt.xlabel("probability (nn.Softmax of the logits)")
+plt.show()""",
+    "minibatch": """fig, axes = plt.subplots(1, len(input_image), figsize=(2 * len(input_image), 2.2))
+for i, (ax, picture) in enumerate(zip(axes, input_image)):
+    ax.imshow(picture.cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.set_title(f"input_image[{{i}}]")
+    ax.axis("off")
+plt.show()""",
+    "parameters": """weights = model.linear_relu_stack[0].weight.detach().cpu()  # (512, 784): a row per unit
+fig, axes = plt.subplots(1, 8, figsize=(12, 1.9))
+for unit, ax in enumerate(axes):
+    row = weights[unit].reshape(28, 28).numpy()
+    scale = float(abs(row).max())
+    ax.imshow(row, cmap="coolwarm", vmin=-scale, vmax=scale)
+    ax.set_title(f"unit {{unit}}")
+    ax.axis("off")
+fig.suptitle("linear_relu_stack.0.weight rows as 28×28 pictures: red raises the unit, blue lowers it")
+plt.show()""",
+}
+
+
+def figure_code(key: str, lang: str) -> str | None:
+    """The notebook's drawing cell after step `key` (None: no picture there), marked as fashionnet's."""
+    from fashionnet import CLASSES
+
+    code = FIGURE_CODE.get(key)
+    if code is None:
+        return None
+    first, *rest = code.format(classes=list(CLASSES)).split("\n")
+    return "\n".join([mark(first, lang), *rest])
+
+
+def draw_figure(code: str, namespace: dict) -> Figure:
+    """Run a drawing cell in the walk's namespace with matplotlib's file-only backend; keep its PNGs."""
+    import warnings
+
+    from fashionnet.plots import _pyplot
+
+    plt = _pyplot()
+    plt.close("all")
+    with warnings.catch_warnings():  # plt.show() on the file-only backend says it shows nothing: we know
+        warnings.simplefilter("ignore", UserWarning)
+        run_code(code, namespace)
+    pngs = []
+    for number in plt.get_fignums():
+        buffer = io.BytesIO()
+        plt.figure(number).savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+        pngs.append(buffer.getvalue())
+    plt.close("all")
+    return Figure(code, pngs)
 
 
 # --- Code as shown ----------------------------------------------------------------------------------
@@ -319,15 +399,28 @@ def tutorial_session(device: torch.device | None = None):
     on) without disturbing the caller: the global random state and print options come back afterwards."""
     import torch
 
-    opts = torch._tensor_str.PRINT_OPTS  # torch has no public getter for its print options
-    saved = {k: getattr(opts, k) for k in ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")}
+    saved = _print_options(torch)
     devices = [device.index or 0] if device is not None and device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.enable_grad():
         torch.set_printoptions(profile="default")
         try:
             yield
         finally:
-            torch.set_printoptions(**saved)
+            if saved is not None:
+                torch.set_printoptions(**saved)
+            else:
+                torch.set_printoptions(profile="default")
+
+
+def _print_options(torch) -> dict | None:
+    """torch's print options now, or None where a torch no longer keeps them where 2.x does: torch has no
+    public getter, so this reads the private `torch._tensor_str.PRINT_OPTS`, and without it the caller gets
+    the default profile back (what a fresh process has)."""
+    try:
+        opts = torch._tensor_str.PRINT_OPTS
+        return {k: getattr(opts, k) for k in ("precision", "threshold", "edgeitems", "linewidth", "sci_mode")}
+    except AttributeError:
+        return None
 
 
 def run_code(code: str, namespace: dict) -> str:
@@ -339,10 +432,12 @@ def run_code(code: str, namespace: dict) -> str:
 
 
 def linewidth_for(width: int | None) -> int:
-    """torch's print width for a terminal of `width` columns: the default where it fits."""
+    """torch's print width for a terminal of `width` columns: the default where it fits; narrower, room
+    for the page's "Before ReLU: " too, which torch does not count, so no printed line is wider than the
+    terminal."""
     if width is None or width >= TORCH_LINEWIDTH:
         return TORCH_LINEWIDTH
-    return max(MIN_LINEWIDTH, width)
+    return max(MIN_LINEWIDTH, width - PRINT_PREFIX)
 
 
 def make_setup(
@@ -366,6 +461,11 @@ def make_setup(
         from fashionnet.weights import SHIPPED_WEIGHTS, TRAINING_PREFIX
 
         path = Path(weights_info.path) if weights_info.path else SHIPPED_WEIGHTS
+        from fashionnet.outside_text import is_text
+
+        if not is_text(str(path)):  # the code would name it wrongly, and safetensors opens UTF-8 names only
+            raise UsageError(f"{printable(str(path))}: the walkthrough's code loads the weights by name, and this "
+                             "name is not UTF-8 text; copy the file to a name that is")
         setup.weights = "SHIPPED_WEIGHTS" if weights_info.source == "shipped" else repr(str(path))
         from safetensors import safe_open
 
@@ -384,6 +484,11 @@ def make_setup(
     return setup
 
 
+def weights_line(info: WeightsInfo, lang: str) -> str:
+    """'Weights: shipped (test accuracy 90.53%)', the line commands print on stderr, in `lang`."""
+    return after_colon(text(lang, "ui.weights_line")) + describe_weights(info, lang)
+
+
 def describe_weights(info: WeightsInfo | None, lang: str) -> str:
     """WeightsInfo.describe(), in the walkthrough's language."""
     if info is None:
@@ -397,28 +502,44 @@ def describe_weights(info: WeightsInfo | None, lang: str) -> str:
     return label + (text(lang, "weights.accuracy", accuracy=accuracy) if accuracy is not None else "")
 
 
-def _drawings(X: torch.Tensor, image: str | None):
-    """The (N, 28, 28) uint8 drawings predict classifies for the shown input: the picture's own (a photo
-    is drawn a few times, with its garment mask thinner and thicker), else the shown image."""
-    import numpy as np
+def verdict_words(index: int, probability: float, sure: bool, lang: str) -> str:
+    """predict's answer in words: 'Shirt 94.4%', or 'not sure — looks most like Shirt 41.0%'."""
+    from fashionnet.render.predict import percent
 
-    if image is not None:
-        from fashionnet.images import load_view
-
-        view = load_view(image)
-        return view.image[None] if view.variants is None else np.concatenate([view.image[None], view.variants])
-    return (X.detach().float().cpu().clamp(0, 1) * 255).round().byte().numpy()
+    name = class_name(index, lang)
+    if not sure:
+        return text(lang, "inside.not_sure", label=name, percent=percent(probability))
+    return f"{name} {percent(probability)}"
 
 
-def _calibrated(model, device: torch.device, drawings, temperature: float) -> tuple[int, float]:
-    """(class, probability) as predict reports it: calibrated, averaged over a photo's drawings."""
-    import numpy as np
+def _answers(model, device: torch.device, logits: torch.Tensor, image: str | None, temperature: float,
+             lang: str) -> tuple[list[tuple[str, str]], int]:
+    """The facts that say what predict makes of the shown input, each labelled: the shown drawing's own
+    calibrated answer, and for a picture file predict's whole answer (a photo's drawings averaged, "not
+    sure" included), both from predict's own code. Returns them and how many drawings predict averages."""
+    from fashionnet.predict import decide, decide_view
+    from fashionnet.render.predict import percent
 
-    from fashionnet.predict import classify_scored
+    t = lambda key, **values: text(lang, key, **values)  # noqa: E731
+    own = decide(logits.detach().double().cpu()[:1], temperature).probabilities[0]
+    index, probability = int(own.argmax()), float(own.max())
+    if image is None:
+        value = t("ui.calibrated_value", label=class_name(index, lang), percent=percent(probability),
+                  temperature=f"{temperature:g}")
+        return [(t("ui.calibrated"), value)], 1
+    from fashionnet.images import load_view
 
-    members = np.zeros(len(drawings), dtype=np.int64) if len(drawings) > 1 else None
-    probs, indices, _ = classify_scored(drawings, model, device, top_k=1, temperature=temperature, members=members)
-    return int(indices[0, 0]), float(probs[0, 0])
+    view = load_view(image)
+    drawings = len(view.drawings())
+    answer = decide_view(image, view, model, device, temperature)
+    assert answer.index is not None and answer.probability is not None  # decide_view raises otherwise
+    said = verdict_words(answer.index, answer.probability, bool(answer.sure), lang)
+    if drawings == 1:
+        return [(t("ui.predict_says"), t("ui.predict_value", verdict=said, temperature=f"{temperature:g}"))], 1
+    return [(t("ui.calibrated_drawing"), t("ui.drawing_value", label=class_name(index, lang),
+                                           percent=percent(probability), temperature=f"{temperature:g}")),
+            (t("ui.predict_says"), t("ui.predict_value_averaged", verdict=said, drawings=drawings,
+                                      temperature=f"{temperature:g}"))], drawings
 
 
 def _pixels(image: torch.Tensor) -> list[list[int]]:
@@ -438,8 +559,12 @@ def build_steps(
     width: int | None = None,
     test_size: int = 0,
     image: str | None = None,
+    figures: bool = False,
 ) -> list[Step]:
     """Run every step of the page, in order, in one fresh namespace and return them.
+
+    With `figures` (the notebook, matplotlib installed), the steps that make a picture also draw it
+    (FIGURE_CODE), run in the same namespace so the notebook ships the pictures it would draw.
 
     `weights_info` says which weights the shown code loads (None or random: the tutorial's own random
     init after torch.manual_seed(seed)). With `real`, the forward and minibatch steps read test images
@@ -471,6 +596,10 @@ def build_steps(
             before = namespace.get("hidden1")
             output = run_code(code, namespace)
             ns = namespace
+            if "model" in ns and not is_guarded(ns["model"]):  # the door every model output goes through
+                from fashionnet.weights import weights_source
+
+                guard(ns["model"], weights_source(weights_info) if weights_info is not None else "the model")
             blocks: list[Block] = [Code(code)]
             if output:
                 blocks.append(Output(output, t("ui.output")))
@@ -521,13 +650,13 @@ def build_steps(
                     facts += [(t("ui.true_label"), f"{true} · {class_name(true, lang)}"), (t("ui.correct"), yes_no[predicted == true])]
                 temperature = weights_info.temperature if trained and weights_info is not None else 1.0
                 if temperature != 1.0:  # what predict would say: a learner sees both, and why they differ
-                    index, probability = _calibrated(ns["model"], device, _drawings(ns["X"], image), temperature)
-                    value = t("ui.calibrated_value", label=class_name(index, lang), percent=f"{probability:.1%}",
-                              temperature=f"{temperature:g}")
-                    facts.append((t("ui.calibrated"), value))
+                    said, drawings = _answers(ns["model"], device, ns["logits"], image, temperature, lang)
+                    facts += said
                 blocks.append(Facts(facts))
                 if temperature != 1.0:
                     blocks.append(Note(t("note.calibrated", temperature=f"{temperature:g}")))
+                    if drawings > 1:
+                        blocks.append(Note(t("note.averaged", drawings=drawings)))
                 tensors = {"pred_probab": probab, "y_pred": ns["y_pred"]}
             elif key == "minibatch":
                 explanation = own("minibatch")
@@ -594,5 +723,7 @@ def build_steps(
             if trained and key in ("linear", "sequential", "softmax"):
                 blocks.insert(0, Note(t("note.demo_layers")))
             kept = {name: value.detach().cpu() for name, value in tensors.items()}
-            steps.append(Step(key, t(f"title.{key}"), explanation, code, output, blocks, lang, kept))
+            drawing = figure_code(key, lang) if figures else None
+            figure = draw_figure(drawing, namespace) if drawing is not None else None
+            steps.append(Step(key, t(f"title.{key}"), explanation, code, output, blocks, lang, kept, figure))
     return steps

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +52,15 @@ class WeightsInfo:
         """The calibration temperature (validated when the checkpoint was loaded); 1.0 when there is none."""
         value = self.metadata.get(calibration.METADATA_KEY)
         return float(value) if value is not None else 1.0
+
+    def standardisation(self) -> tuple[float, float] | None:
+        """(mean, std) the recipe standardised pixels with (folded into the first layer when saving), when
+        the checkpoint records real ones that change anything; None otherwise."""
+        recipe = self.metadata.get("recipe")
+        mean, std = (recipe.get("mean"), recipe.get("std")) if isinstance(recipe, dict) else (None, None)
+        if not (is_real(mean) and is_real(std)) or not (0 < std < 1e6 and abs(mean) < 1e6) or (mean, std) == (0, 1):
+            return None
+        return float(mean), float(std)
 
     def describe(self) -> str:
         if self.source == RANDOM:
@@ -104,6 +115,25 @@ def _flat_numbers(value) -> bool:
     )
 
 
+def _share(v) -> bool:
+    return v is None or (is_real(v) and 0 <= v <= 1)
+
+
+def _at_least_0(v) -> bool:
+    return v is None or (is_real(v) and v >= 0)
+
+
+# Each field of a history row fashionnet reads (train.EpochStats), and what it must be: a table or a plot
+# shows them (`summary --history`, `train --recipe tutorial --plot`), so "x" or 1e308 must not get there.
+EPOCH_FIELDS = {"epoch": lambda v: is_whole(v) and 1 <= v <= 1_000_000, "train_accuracy": _share,
+                "test_accuracy": _share, "train_loss": _at_least_0, "test_loss": _at_least_0,
+                "seconds": _at_least_0, "samples_per_second": _at_least_0, "lr": _at_least_0}
+
+
+def _epoch_record(value) -> bool:
+    return _flat_numbers(value) and all(ok(value[k]) for k, ok in EPOCH_FIELDS.items() if k in value)
+
+
 # What each metadata field fashionnet reads must be; a field that fails names itself in the error.
 # Fields this version does not know (written by newer versions) are left alone.
 METADATA_RULES: dict[str, tuple] = {
@@ -119,7 +149,9 @@ METADATA_RULES: dict[str, tuple] = {
     "torch_version": (lambda v: isinstance(v, str), "a string"),
     "normalization": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
     "recipe": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
-    "history": (lambda v: isinstance(v, list) and all(_flat_numbers(h) for h in v), "a list of epoch records"),
+    "history": (lambda v: isinstance(v, list) and all(_epoch_record(h) for h in v),
+                "a list of epoch records (whole epochs from 1, accuracies from 0 to 1, losses and times of at "
+                "least 0)"),
     # fit_temperature searches 0.05..20; far outside that a "temperature" only breaks the probabilities
     calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0.01 <= v <= 100), "a temperature from 0.01 to 100"),
     "optimizer_param_groups": (lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v), "a list of objects"),
@@ -171,7 +203,10 @@ _PICKLE_HINT = ("convert it with: python -c \"import torch; from safetensors.tor
 
 
 def _foreign_format(path: Path) -> str | None:
-    """Name the common files that are not safetensors, from their first bytes."""
+    """Name the common files that are not safetensors, from their first bytes (or an ONNX file's suffix:
+    protobuf has no magic number)."""
+    if path.suffix.lower() == ".onnx":
+        return "not a safetensors checkpoint: an ONNX model (as export writes), which only predict and evaluate run"
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -182,6 +217,34 @@ def _foreign_format(path: Path) -> str | None:
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return f"not a safetensors file: a Python pickle (an old torch.save checkpoint); {_PICKLE_HINT}"
     return None
+
+
+CHECKPOINT_MAX_BYTES = 256 * 2**20  # a checkpoint with optimizer and teacher state is about 30 MB
+_ITEM_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+               "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
+
+def _declared_bytes(f, key: str) -> int:
+    """What a tensor's header says it takes, before it is read (unknown dtypes count as 8 bytes)."""
+    piece = f.get_slice(key)
+    return math.prod(piece.get_shape()) * _ITEM_BYTES.get(piece.get_dtype(), 8)
+
+
+@contextlib.contextmanager
+def _text_name(path: Path):
+    """A name safetensors (Rust, UTF-8 only) can open for `path`: the path itself, or for a name that is
+    not UTF-8 (`w\xff.safetensors`, which fashionnet itself may have written) the open file's /proc name."""
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+        return
+    yield name
 
 
 def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
@@ -197,9 +260,13 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
     if foreign:
         raise WeightsError(f"{path}: {foreign}")
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
+        with _text_name(path) as name, safe_open(name, framework="pt", device="cpu") as f:
             raw_meta = f.metadata()
             keys = [k for k in f.keys() if training or not k.startswith(TRAINING_PREFIX)]
+            declared = sum(_declared_bytes(f, key) for key in keys)  # from the header: nothing allocated yet
+            if declared > CHECKPOINT_MAX_BYTES:
+                raise WeightsError(f"{path}: declares {declared / 2**20:,.0f} MiB of tensors, more than any fashionnet "
+                                   f"checkpoint holds (at most {CHECKPOINT_MAX_BYTES >> 20} MiB); not reading them")
             tensors = {key: f.get_tensor(key) for key in keys}
     except PermissionError:
         raise WeightsError(f"{path}: permission denied") from None
@@ -250,4 +317,11 @@ def load_model(weights: str | Path | None, seed: int, device: torch.device) -> t
             model.load_state_dict({k: v.float() for k, v in checkpoint.model.items()})
             source = "shipped" if spec is None else "file"
             info = WeightsInfo(source=source, path=path, metadata=checkpoint.metadata)
-    return model.to(device).eval(), info
+    from fashionnet.finite_outputs import guard
+
+    return guard(model.to(device).eval(), weights_source(info)), info
+
+
+def weights_source(info: WeightsInfo) -> str:
+    """How errors about these weights name them: the file, or 'random weights (seed N)'."""
+    return str(info.path) if info.path is not None else f"random weights (seed {info.seed})"

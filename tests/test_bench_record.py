@@ -5,6 +5,8 @@ benchmarks themselves never run in the test suite; these check the bookkeeping o
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import pytest
 
@@ -76,3 +78,62 @@ def test_photo_scores_count_shoes_by_their_three_classes_and_measure_calibration
     # 15 bins: 0.8 and 0.9 right, 0.95 wrong -> |0.8-1|/3 + |0.9-1|/3 + |0.95-0|/3
     assert report["photo_ece"] == pytest.approx((0.2 + 0.1 + 0.95) / 3)
     assert report["unknown_not_sure"] == 0.5 and report["auroc"] == 1.0
+
+
+BAD_FILES = {"truncated": b'{"rows": [', "a list": b"[]", "a row without a name": b'{"rows":[{"value":1}]}',
+             "a true value": b'{"rows":[{"name":"x","value":true,"target":1}]}', "null": b"null"}
+
+
+@pytest.mark.parametrize("content", BAD_FILES.values(), ids=BAD_FILES.keys())
+def test_a_bad_baseline_stops_the_run_before_anything_runs(tmp_path, monkeypatch, capsys, content):
+    """Issue 23 item 4: a damaged baseline is one line and exit 2 before a benchmark runs (not a
+    traceback after 15 minutes)."""
+    monkeypatch.setattr(bench, "BASELINE", tmp_path / "baseline.json")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "BENCHMARKS", {"help": lambda: pytest.fail("a benchmark ran")})
+    monkeypatch.setattr(sys, "argv", ["run.py"])
+    (tmp_path / "baseline.json").write_bytes(content)
+    with pytest.raises(SystemExit) as done:
+        bench.main()
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "baseline.json" in err[0]
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_baseline_that_is_no_file_is_refused_without_waiting(tmp_path, monkeypatch, kind):
+    monkeypatch.setattr(bench, "BASELINE", tmp_path / "baseline.json")
+    if kind == "folder":
+        (tmp_path / "baseline.json").mkdir()
+    else:
+        os.mkfifo(tmp_path / "baseline.json")  # read, it would wait for a writer forever
+    with pytest.raises(bench.BadRecord, match="not a benchmark baseline"):
+        bench.read_baseline()
+
+
+def test_damaged_records_are_kept_aside_one_by_one_and_a_run_is_never_lost(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    day = tmp_path / "results" / "2026-12-07.json"
+    day.parent.mkdir()
+    for content in (b"null", b'{"a": 1}'):
+        day.write_bytes(content)
+        assert bench.check_results(day) == []
+    assert sorted(p.read_bytes() for p in day.parent.glob("*.damaged-*.json")) == [b"null", b'{"a": 1}']
+    assert bench.check_results(day) == []  # the damaged file moved away: a fresh day
+    record = {"started": "2026-12-07T10:00:00", "machine": {}, "rows": [row("one", 1.0, 1.1)]}
+    assert bench.record_run(day, [], record) == day and json.loads(day.read_text()) == [record]
+    (tmp_path / "gone").write_text("")  # the record's folder replaced by a file during the run
+    spare = bench.record_run(tmp_path / "gone" / "2026-12-07.json", [], record)
+    assert json.loads(spare.read_text()) == [record]
+    assert "this run is recorded in" in capsys.readouterr().err
+
+
+def test_a_results_path_that_is_a_file_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    (tmp_path / "results").write_text("")
+    with pytest.raises(bench.BadRecord, match="not a folder"):
+        bench.check_results(tmp_path / "results" / "x.json")
+
+
+def test_true_is_not_a_number():
+    assert bench.figure({"value": True}) is None

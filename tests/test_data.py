@@ -118,3 +118,12 @@ def test_environment_variable_is_named_as_such(invoke, tmp_path, monkeypatch):
     monkeypatch.setenv("FASHIONNET_DATA", str(tmp_path / "nowhere"))
     result = invoke("data")
     assert result.exit_code == 3 and "given by $FASHIONNET_DATA" in result.stderr
+
+
+def test_the_cache_folder_follows_the_xdg_rules(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.cache_dir() == tmp_path / "xdg" / "fashionnet" / "FashionMNIST"
+    for ignored in ("", "relative/cache"):  # unset, or not absolute: the XDG rules say ~/.cache
+        monkeypatch.setenv("XDG_CACHE_HOME", ignored)
+        assert data.cache_dir() == tmp_path / ".cache" / "fashionnet" / "FashionMNIST"

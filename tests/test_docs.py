@@ -102,3 +102,31 @@ def test_keep_names_lines_from_either_end():
     assert docs.abridge(lines, {"keep": "2-3"}) == ["  ... (1 lines left out here)", "2", "3", "  ... (7 lines left out here)"]
     with pytest.raises(ValueError):
         docs.kept("a-b", 3)
+
+
+def test_quick_start_ends_with_your_own_photo_by_a_line_that_works_after_make_run():
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    bin_dir = re.search(r"^BIN\s*:=\s*\$\(VENV\)/bin", makefile, re.M) and \
+        re.search(r"^VENV\s*:=\s*(\S+)", makefile, re.M)
+    assert bin_dir, "the Makefile installs into $(VENV)/bin"
+    own = [line for line in quick.splitlines() if line.startswith(f"{bin_dir[1]}/bin/fashionnet ")]
+    assert [shlex.split(line)[1] for line in own] == ["predict", "explain"], "the exact lines, after make run"
+    assert "source .venv/bin/activate" in quick
+    # every picture the learning path names is either the reader's own photo (introduced above) or shipped
+    path = readme.split("## A learning path", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"[\w./-]+\.(?:jpg|png)", path))
+    photo = shlex.split(own[0])[2]
+    assert named and all(name == photo or (ROOT / name).is_file() for name in named), named
+
+
+def test_make_run_shows_what_its_top_k_changes():
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    readme = (ROOT / "README.md").read_text("utf-8")
+    for line in makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]:
+        command = line.strip().split("fashionnet ", 1)[1]
+        assert f"$ fashionnet {command}\n" in readme, "the README shows what make run prints"

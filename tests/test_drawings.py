@@ -246,3 +246,23 @@ def test_two_epochs_on_a_real_slice_with_the_shipped_drawings_and_teacher(cli, t
     assert not any(k.startswith("teacher.") for k in read_checkpoint(out).training), "the teacher's answers ship"
     assert targets.drawings_sha256 == teacher.drawings_digest(shipped.drawings), "made for the shipped drawings"
     assert len(CLASSES) == shipped.named.shape[1]
+
+
+def test_the_photos_are_looked_for_beside_a_checkout_only(tmp_path, monkeypatch):
+    """../shared/data/clothing-photos counts beside a source checkout; an installed package (no
+    pyproject.toml above it, e.g. in site-packages) has only $FASHIONNET_PHOTOS."""
+    from fashionnet import photos as photo_mod
+
+    monkeypatch.delenv("FASHIONNET_PHOTOS", raising=False)
+    shared = tmp_path / "shared" / "data" / "clothing-photos"
+    shared.mkdir(parents=True)
+    (shared / "labels.csv").write_text("image,label\n")
+    root = tmp_path / "site-packages"
+    monkeypatch.setattr(photo_mod, "__file__", str(root / "fashionnet" / "photos.py"))
+    assert photo_mod.locate_photos() is None
+    root.mkdir()
+    (root / "pyproject.toml").write_text("")  # now a checkout
+    assert photo_mod.locate_photos() == shared
+    monkeypatch.setenv("FASHIONNET_PHOTOS", str(shared))
+    (root / "pyproject.toml").unlink()
+    assert photo_mod.locate_photos() == shared

@@ -94,6 +94,71 @@ def test_a_photo_answers_as_predict_does(shipped):
     assert result.mask is not None and result.to_dict()["mask"]["height"] == view.mask.shape[0]
 
 
+HAT = SAMPLES / "photos" / "hat.jpg"  # its drawings disagree: drawing #1 alone says Shirt, predict says Coat
+
+
+@pytest.mark.parametrize("photo", [HAT, PHOTO])
+def test_one_answer_per_photo_the_table_is_what_predict_decides(shipped, photo):
+    """explain's table, saliency and answer are predict's decision over all the drawings it averages."""
+    model, info = shipped
+    view = load_view(photo)
+    result = explain(str(photo), view, model, CPU, info)
+    (predicted,) = predict_paths([str(photo)], model, CPU, top_k=10, temperature=info.temperature)
+    drawings = view.drawings()
+    assert len(result.drawings) == len(drawings) > 1
+    with torch.no_grad():  # the oracle: the model on each drawing, the logits averaged
+        each = model(torch.from_numpy(drawings).float().div(255)).double()
+    mean = each.mean(0)
+    assert [c.logit for c in result.classes] == pytest.approx(mean.tolist(), abs=1e-5)
+    assert result.top == predicted.index == int(mean.argmax())
+    assert result.classes[result.top].calibrated == pytest.approx(predicted.probability, abs=2e-6)
+    assert [c.calibrated for c in result.classes] == pytest.approx(
+        [p for _, _, p in sorted(predicted.top, key=lambda t: t[1])], abs=2e-6)
+    assert (result.answer.index, result.answer.sure) == (predicted.index, predicted.sure)
+    for drawing, logits in zip(result.drawings, each):  # each caption: that drawing alone
+        assert drawing.top == int(logits.argmax())
+        assert drawing.probability == pytest.approx(float((logits / info.temperature).softmax(0).max()), abs=2e-6)
+    saliency = _grid(result.saliency)
+    assert float(saliency.sum()) + result.saliency_bias == pytest.approx(float(mean[result.top]), abs=1e-4)
+    with torch.no_grad():
+        assert result.black_logit == pytest.approx(float(model(torch.zeros(1, 28, 28))[0, result.top]), abs=1e-5)
+
+
+def test_hat_shows_one_story_in_terminal_and_plot(invoke, shipped):
+    from fashionnet.plots import layer_summary
+    from fashionnet.render.explain import verdict
+
+    model, info = shipped
+    result = explain(str(HAT), load_view(HAT), model, CPU, info)
+    said = verdict(result, "en")
+    out = invoke("explain", str(HAT)).stdout
+    flat = " ".join(out.split())
+    assert flat.startswith(f"{HAT}: {said} ") and flat.count(said) == 2  # the header and the last line
+    assert "mean logit" in out and f"{len(result.drawings)} drawings" in out
+    assert re.search(rf"^{result.top}\s+{result.classes[result.top].label}\s+\S+\s+\S+\s+"
+                     rf"{re.escape(said.rsplit(' ', 1)[-1])}", out, re.M), "the table's top row is predict's figure"
+    assert layer_summary(result).startswith(f"predict says {said} (mean of {len(result.drawings)} drawings)")
+
+
+def test_plot_title_keeps_not_sure(tmp_path, shipped):
+    from PIL import Image
+
+    from fashionnet.plots import layer_summary
+
+    blank = tmp_path / "blank.png"
+    Image.new("L", (28, 28), 128).save(blank)
+    model, info = shipped
+    result = explain(str(blank), load_view(blank), model, CPU, info)
+    assert not result.answer.sure and layer_summary(result).startswith("predict says not sure — looks most like ")
+
+
+def test_baseline_is_a_black_picture(invoke):
+    out = " ".join(invoke("explain", str(SHIRT)).stdout.split())
+    found = re.search(r"Shirt logit is ([-+]\d+\.\d+), this picture adds ([-+]\d+\.\d+)", out)
+    logit = re.search(r"together they make the logit, ([-+]\d+\.\d+)", out)
+    assert found and logit and float(found[1]) + float(found[2]) == pytest.approx(float(logit[1]), abs=2e-3)
+
+
 def test_the_command_shows_each_stage(invoke):
     result = invoke("explain", str(SHIRT))
     assert result.exit_code == 0, result.stderr
@@ -117,7 +182,8 @@ def test_json_gives_the_same_figures_in_a_fixed_order_byte_for_byte(invoke, shir
     assert invoke("explain", str(SHIRT), "--json", "--units", "4").stdout == first.stdout
     data = json.loads(first.stdout)
     assert list(data) == ["path", "image", "found", "lit_pixels", "mask", "layers", "output_layer", "classes", "top",
-                          "temperature", "label_smoothing", "saliency", "answer", "device", "weights"]
+                          "temperature", "label_smoothing", "saliency", "contrast", "occlusion", "answer", "drawings",
+                          "device", "weights"]
     expected = json.loads(json.dumps(shirt.to_dict()))
     assert {k: data[k] for k in expected} == expected
     assert len(data["image"]) == 28 and all(len(row) == 28 for row in data["image"])
@@ -176,7 +242,7 @@ def test_bad_input_is_one_line_with_its_exit_code(invoke, tmp_path):
     assert invoke("explain", str(SHIRT), "--weights", str(onnx)).exit_code == 2
     assert invoke("explain", str(SHIRT), "--units", "0").exit_code == 2
     zh = invoke("explain", str(bad), "--lang", "zh")
-    assert zh.exit_code == 1 and zh.stderr.splitlines()[-1].startswith(f"错误： {bad}")
+    assert zh.exit_code == 1 and zh.stderr.splitlines()[-1].startswith(f"错误：{bad}")
 
 
 def test_stdin_is_read_as_predict_reads_it(invoke):
@@ -198,3 +264,65 @@ def test_plot_writes_one_png_and_keeps_the_overwrite_rule(invoke, tmp_path):
 def test_random_weights_have_no_temperature(invoke):
     out = invoke("explain", str(SHIRT), "--weights", "random").stdout
     assert "These weights carry no temperature (T = 1), so both columns are the same." in out
+
+
+def test_chinese_reviewers_wording_and_full_width_colons(invoke):
+    from fashionnet.walkthrough import locale
+
+    zh = locale("zh")
+    batch = "第一个维度是批量维度，每个下标对应一张图像"
+    assert all(batch in zh[key] for key in ("explain.minibatch", "explain.minibatch.real", "explain.minibatch.image"))
+    assert "它沿用上面那三张图像（你的图片及其两个翻转副本），不再随机生成" in zh["explain.sequential.image"]
+    opening = zh["explain.sequential"].split("这里")[0]  # one wording for nn.Sequential in all three variants
+    assert all(zh[key].startswith(opening) for key in ("explain.sequential.real", "explain.sequential.image"))
+    smoothing = "训练目标只给正确类别 {target} 的概率，而不是 100%；网络因此学会了从不给出完全确定的答案"
+    assert smoothing in zh["inside.why.smoothing"]
+    held = "在训练时预留、未参与学习的那部分训练图像上拟合的"
+    assert all(held in zh[k] for k in ("inside.why.sharpen", "inside.why.soften"))
+    assert (zh["ui.negatives"], zh["ui.zeros"]) == ("ReLU 之前为负的值", "ReLU 之后为 0 的值")
+    assert "标有“# fashionnet 补充”的几行" in zh["explain.imports"]
+    result = invoke("explain", str(SHIRT), "--lang", "zh")
+    assert "6-shirt.png：衬衫（Shirt）" in result.stdout
+    assert "哪些像素抬高或压低了“衬衫（Shirt）”的 logit" in result.stdout
+    assert "权重：随附的已训练权重（测试准确率" in result.stderr and "Weights:" not in result.stderr
+    assert "： " not in result.stdout + result.stderr, "no space after a full-width colon"
+
+
+def test_activation_strips_and_the_contrastive_map(shipped, shirt, invoke):
+    model, _info = shipped
+    x = torch.from_numpy(load_view(SHIRT).image).float().div(255).reshape(1, -1)
+    with torch.no_grad():
+        first = model.linear_relu_stack[1](model.linear_relu_stack[0](x))[0]
+        second = model.linear_relu_stack[3](model.linear_relu_stack[2](first[None]))[0]
+    for layer, out in zip(shirt.layers, (first, second)):  # every output, 16 rows of 32
+        assert len(layer.activations) == 16 and {len(row) for row in layer.activations} == {32}
+        assert _grid(layer.activations).reshape(-1).tolist() == pytest.approx(out.double().tolist(), abs=1e-5)
+        assert sum(v > 0 for row in layer.activations for v in row) == layer.active
+    logits = {c.index: c.logit for c in shirt.classes}
+    order = sorted(logits, key=logits.get, reverse=True)
+    assert (shirt.top, shirt.runner_up) == tuple(order[:2])
+    contrast = _grid(shirt.contrast)
+    difference = logits[shirt.top] - logits[shirt.runner_up]
+    assert float(contrast.sum()) + shirt.contrast_bias == pytest.approx(difference, abs=1e-4)
+    out = invoke("explain", str(SHIRT)).stdout
+    assert out.count("all 512 outputs · 16×32") == 2 and "Why Shirt and not T-shirt/top" in out
+
+
+def test_greyed_squares_measure_what_covering_does(shipped, shirt):
+    from fashionnet.explain import FILL, PATCH
+
+    model, _info = shipped
+    x = torch.from_numpy(load_view(SHIRT).image).float().div(255)
+    covered = x.clone()
+    covered[:PATCH, :PATCH] = FILL  # the corner pixel lies under one square only
+    with torch.no_grad():
+        drop = float(model(x[None])[0, shirt.top] - model(covered[None])[0, shirt.top])
+    assert shirt.occlusion[0][0] == pytest.approx(drop, abs=1e-5)
+    background = np.asarray(shirt.image) == 0
+    assert np.abs(np.asarray(shirt.occlusion))[background].max() > 0, "a black pixel can count"
+
+
+def test_a_photos_table_keeps_every_figure_at_40_columns(invoke, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    out = invoke("explain", str(PHOTO), "--units", "1").stdout
+    assert "…" not in out and max(cell_len(line) for line in out.splitlines()) <= 40

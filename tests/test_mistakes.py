@@ -79,3 +79,36 @@ def test_mistakes_with_random_weights_and_a_png(invoke, fake_data, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("→") == 7 and plot.read_bytes()[:4] == b"\x89PNG"
     assert f"Wrote {plot}" in result.stderr
+
+
+def test_one_confusion_cell_with_the_true_class_and_runner_up():
+    logits = torch.tensor([[3.0, 1, 0], [0, 2.0, 1], [1, 0, 5.0], [4.0, 2, 0], [0, 1.0, 0]])
+    labels = torch.tensor([0, 2, 1, 1, 1])
+    images = torch.zeros(5, 28, 28, dtype=torch.int64)
+    total, found = find_mistakes(logits, labels, images, true_class=1, predicted_class=0)
+    assert total == 1 and [m.index for m in found] == [3]
+    (m,) = found
+    probabilities = logits[3].softmax(0)
+    assert m.true_probability == pytest.approx(probabilities[1].item()) and (m.runner_up, m.true) == (1, 1)
+    assert m.to_dict()["explain"] == "fashionnet explain --test-index 3"
+
+
+def test_each_mistake_names_the_command_that_explains_it(invoke, fake_data):
+    result = invoke("evaluate", "--mistakes", "--limit", "2", "--data-dir", str(fake_data), "--predicted", "Bag")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "taken for Bag" in out and "label is itself wrong" in out
+    report = json.loads(invoke("evaluate", "--mistakes", "--limit", "2", "--data-dir", str(fake_data),
+                               "--predicted", "Bag", "--json").stdout)
+    assert report["predicted"] == "Bag" and report["mistakes"]
+    for m in report["mistakes"]:
+        assert m["predicted"] == "Bag" != m["true"] and m["explain"] in out
+        index = m["explain"].rsplit(" ", 1)[1]
+        explained = invoke("explain", "--test-index", index, "--data-dir", str(fake_data), "--json")
+        answer = json.loads(explained.stdout)
+        assert answer["path"] == f"test image #{index}, labelled {m['true']}"
+        said = (answer["answer"]["label"], answer["answer"]["probability"])
+        assert said == ("Bag", pytest.approx(m["probability"], abs=1e-5))
+    assert invoke("explain", "--test-index", "10000", "--data-dir", str(fake_data)).exit_code == 2
+    assert invoke("explain").exit_code == 2 and invoke("explain", "x.png", "--test-index", "1").exit_code == 2
+    assert invoke("evaluate", "--predicted", "Bag", "--data-dir", str(fake_data)).exit_code == 2

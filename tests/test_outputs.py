@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +137,19 @@ def test_sigkill_during_a_save_then_the_next_run_cleans_up(cli, fake_data, tmp_p
     proc = cli("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(out), "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+def test_without_fcntl_the_save_lock_is_filelocks(tmp_path, monkeypatch):
+    """Where fcntl is missing (Windows) a save still locks its folder, with filelock's lock file."""
+    from filelock import FileLock, Timeout
+
+    from fashionnet.files import LOCK_NAME, _folder_lock, atomic_write
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` fails, as on Windows
+    other = FileLock(tmp_path / LOCK_NAME, timeout=0)  # another run's attempt, that must not get in
+    with _folder_lock(tmp_path), pytest.raises(Timeout):
+        other.acquire()
+    other.acquire()
+    other.release()
+    atomic_write(tmp_path / "out.txt", lambda name: Path(name).write_text("saved"))
+    assert (tmp_path / "out.txt").read_text() == "saved"

@@ -183,3 +183,41 @@ def test_uniform_32_bit_tiffs_are_blank_and_not_sure(invoke, tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.exit_code == 0 and len(rows) == 2, result.stderr
     assert all(row["found"] is False and row["sure"] is False for row in rows)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_the_table_shows_the_top_k_asked_for(invoke, monkeypatch, k):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    samples = Path("fashionnet") / "samples"
+    result = invoke("predict", str(samples), "--top-k", str(k))
+    assert result.exit_code == 0, result.stderr
+    header = result.stdout.splitlines()[0].split()
+    assert header[3:] == {1: [], 2: ["runner-up"], 4: ["next", "3"]}[k]
+    lines = invoke("predict", str(samples), "--json", "--top-k", str(k)).stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    shirt = next(r for r in rows if r["path"].endswith("6-shirt.png"))
+    block = result.stdout.split("6-shirt.png", 1)[1].split("7-sneaker.png", 1)[0]
+    for other in shirt["top"][1:]:  # every class after the first, in the table
+        assert other["label"] in block
+    assert len(shirt["top"]) == k
+
+
+def test_percentages_never_round_to_certain_or_to_nothing():
+    from fashionnet.render.predict import percent, significant
+
+    assert [percent(p) for p in (0.0, 3.7e-7, 0.0004999, 0.0005, 0.5, 0.9994, 0.9995, 0.99999994, 1.0)] == [
+        "0.0%", "<0.1%", "<0.1%", "0.1%", "50.0%", "99.9%", ">99.9%", ">99.9%", "100.0%"]
+    assert significant(3.7e-7) == 3.7e-7 and significant(0.123456789) == 0.123457
+
+
+def test_the_shipped_pictures_are_found_without_a_path(invoke):
+    """An installed copy has no fashionnet/samples beside the user: `data --samples` prints where they are,
+    `predict --samples` classifies them (tests/test_smoke.py runs it), and no PATH at all is a usage error."""
+    result = invoke("data", "--samples")
+    assert result.exit_code == 0 and result.stdout == f"{SAMPLES}\n"
+    assert len(list(Path(result.stdout.strip()).glob("*.png"))) == 10
+    assert json.loads(invoke("data", "--samples", "--json").stdout)["photos"] == str(SAMPLES / "photos")
+    result = invoke("data", "--samples", "--download")
+    assert result.exit_code == 2 and "--download" in result.stderr and result.stdout == ""
+    result = invoke("predict")
+    assert result.exit_code == 2 and "--samples" in result.stderr and result.stderr.count("\n") == 1

@@ -87,9 +87,12 @@ def test_evaluate(installed, fake_data):
     assert report["accuracy"] == pytest.approx(report["weights"]["test_accuracy"])
 
 
-def test_predict(installed):
-    """`make run`'s demo: the shipped samples and photos with the shipped weights."""
-    rows = [json.loads(x) for x in _ok(installed("predict", str(SAMPLES), str(PHOTOS), "--json")).splitlines()]
+def test_predict(installed, tmp_path):
+    """`make run`'s demo as an installed user runs it (`--samples`, from another folder): the shipped
+    samples and photos with the shipped weights."""
+    proc = installed("predict", "--samples", "--json", cwd=tmp_path)
+    rows = [json.loads(x) for x in _ok(proc).splitlines()]
+    assert [r["path"] for r in rows] == [str(p) for p in sorted(SAMPLES.glob("*.png")) + sorted(PHOTOS.glob("*.jpg"))]
     samples, photos = rows[:10], rows[10:]
     truth = {s["file"]: s["label"] for s in json.loads((SAMPLES / "samples.json").read_text())}
     assert sum(truth[Path(r["path"]).name] == r["label"] for r in samples) >= 9, samples

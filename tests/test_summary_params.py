@@ -203,7 +203,7 @@ def test_summary_at_narrow_widths_keeps_lines_and_figures_whole(cli, columns):
     assert longest_table_line <= int(columns)
 
 
-def test_params_output_has_no_trailing_spaces_and_wrapped_previews_keep_their_column(cli):
+def test_params_output_has_no_trailing_spaces_and_narrowed_previews_keep_their_column(cli):
     result = cli("params", "--weights", "random", "--name", "*.0.weight", "--values", "20", env={"COLUMNS": "60"})
     out = result.stdout.decode()
     lines = out.splitlines()
@@ -212,8 +212,9 @@ def test_params_output_has_no_trailing_spaces_and_wrapped_previews_keep_their_co
     column = lines[start].index("[", len("values[:2]"))
     preview = lines[start:]
     preview = preview[: next(i for i, line in enumerate(preview) if not line.strip())]
-    assert len(preview) > 2  # 20 values do not fit 60 columns: the rows wrap ...
-    assert all(line[:column].strip() in ("", "values[:2]") for line in preview)  # ... inside their column
+    assert len(preview) == 2  # 20 values do not fit 60 columns: each row shows fewer, one line per row ...
+    assert all("..." in line and line.endswith("]") for line in preview)
+    assert all(line[:column].strip() in ("", "values[:2]") for line in preview)  # ... in their column
     assert max(len(line) for line in lines) <= 60
 
 
@@ -233,10 +234,10 @@ def test_first_layer_neurons_are_the_weight_rows_as_images():
 
 
 def test_params_show_draws_the_chosen_number_of_neurons(cli):
-    result = cli("params", "--show", "--neurons", "3", env={"COLUMNS": "100"})
+    result = cli("params", "--show", "--units", "3", env={"COLUMNS": "100"})
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode()
-    assert "neuron 0" in out and "neuron 2" in out and "neuron 3" not in out
+    assert "unit 0" in out and "unit 2" in out and "unit 3" not in out and "neuron" not in out
     picture_rows = [line for line in out.splitlines() if len(line) >= 28 and set(line[:28]) <= set(" .:-=+*#%@")]
     assert len(picture_rows) == 14  # 28 pixel rows, two per line; three pictures side by side at 100 columns
     assert not [line for line in out.splitlines() if line != line.rstrip()]
@@ -280,3 +281,25 @@ def test_checkpoint_metadata_comes_back_in_key_order():
     raw = {"seed": "0", "classes": "[]", "epochs": "3", "format": "x", "history": "[]"}
     assert list(decode_metadata(raw)) == ["classes", "epochs", "history", "seed"]
     assert list(decode_metadata(dict(reversed(list(raw.items()))))) == ["classes", "epochs", "history", "seed"]
+
+
+@pytest.mark.parametrize("width", [40, 60])
+def test_params_preview_keeps_one_line_per_tensor_row(invoke, monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = invoke("params", "--name", "linear_relu_stack.0.weight", "--rows", "3").stdout
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("values[:3]"))
+    rows = lines[start:start + 4]
+    assert all(line.rstrip().endswith("]") for line in rows[:3]) and "[" in rows[0] and not rows[3].strip()
+    assert max(len(line) for line in lines) <= width and "..." in rows[0]
+
+
+def test_params_says_why_the_first_biases_are_large(invoke):
+    shipped = invoke("params", "--name", "linear_relu_stack.0.bias").stdout
+    assert "folded in" in shipped and "standardised the pixels" in shipped
+    assert "folded in" not in invoke("params", "--name", "linear_relu_stack.0.bias", "--weights", "random").stdout
+
+
+def test_summary_explains_mult_adds_with_bias_adds(invoke):
+    out = " ".join(invoke("summary").stdout.split())
+    assert "linear_relu_stack.0 makes 784 × 512 multiply-adds and 512 bias adds per image, 401,920." in out

@@ -177,6 +177,7 @@ def test_the_table_reads_the_shipped_recipe_from_its_checkpoint():
 def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
     """The shipped checkpoint's metadata is input too: a recipe field that is not a number training runs
     with (text, true/false, out of range) is shown as unknown, never formatted into a traceback."""
+    from fashionnet.errors import WeightsError
     from fashionnet.tutorial_recipe import RecipeFigures
     from fashionnet.weights import Checkpoint, save_checkpoint
 
@@ -185,11 +186,15 @@ def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
     meta["recipe"] = {**meta["recipe"], "photo_weight": "heavy", "distill_weight": True, "distill_temperature": -4.0,
                       "batch_size": "512", "lr": "fast", "mean": "grey", "holdout": 7, "photo_share": 0.125}
     meta["teacher"] = {"epochs": 6, "test_accuracy": "high", "seconds": True}
-    meta["history"] = [{**h, "seconds": "slow"} for h in meta["history"]]
+    slow = tmp_path / "slow.safetensors"  # history rows are type-checked when read (issue 23): refused
+    save_checkpoint(slow, Checkpoint(model=shipped.model, training={},
+                                     metadata={**meta, "history": [{**h, "seconds": "slow"} for h in meta["history"]]}))
+    with pytest.raises(WeightsError, match="metadata field 'history'"):
+        shipped_figures(slow)
     tampered = tmp_path / "tampered.safetensors"
     save_checkpoint(tampered, Checkpoint(model=shipped.model, training={}, metadata=meta))
     figures = shipped_figures(tampered)
-    assert figures.seconds is None, "a time that is not a number leaves the total unknown"
+    assert figures.seconds == sum(h["seconds"] for h in meta["history"]), "a teacher time that is no number is left out"
     mine = RecipeFigures("tutorial", TutorialRecipe().to_dict(), [], 80.0, 0.7, 0.8)
     comparison = compare(mine, figures)
     rows = {what: b for what, _a, b in comparison.rows}
@@ -206,3 +211,27 @@ def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
     assert rows["photos"] == "32 photo drawings in every batch, loss weight 0.2"
     assert rows["test accuracy"] == rows["test loss"] == rows["training time"] == "--"
     assert rows["calibration"] == "none (raw softmax)"
+
+
+def test_the_table_says_why_its_test_loss_is_not_the_pages_avg_loss():
+    from rich.console import Console
+
+    from fashionnet.render.training import comparison_view
+    from fashionnet.tutorial_recipe import RecipeFigures
+
+    mine = RecipeFigures("tutorial", TutorialRecipe().to_dict(), [], 80.0, 0.7, 0.8)
+    console = Console(width=80, record=True, color_system=None)
+    for shipped in (None, shipped_figures()):
+        console.print(comparison_view(compare(mine, shipped)))
+        text = " ".join(console.export_text().split())
+        assert "test loss is the mean over every test image; the page's \"Avg loss\" above is the mean of" in text
+
+
+def test_why_lines_claim_no_effect_they_do_not_measure():
+    """Item 5 of issue 24: a 'why it helps' line states a measured effect or none (1.9× is not 'several
+    times faster'; +0.11 points is not 'won back')."""
+    from fashionnet.tutorial_recipe import WHY
+
+    for why in WHY.values():
+        lowered = why.lower()
+        assert not any(claim in lowered for claim in ("times faster", "won back", "wins back")), why

@@ -1,5 +1,6 @@
 """The walkthrough: the page's every code block, in order; what it shows is what its code prints."""
 
+import base64
 import io
 import json
 import re
@@ -309,10 +310,10 @@ def test_real_mode_runs_the_shipped_weights(fake_dir):
 
 def test_narrow_terminal_sets_torchs_print_width_in_the_shown_code():
     narrow = by_key(make_steps(width=60))
-    assert "torch.set_printoptions(linewidth=60)" in narrow["imports"].code
+    assert "torch.set_printoptions(linewidth=47)" in narrow["imports"].code  # 60 less "Before ReLU: "
     assert "set_printoptions" not in by_key(make_steps(width=120))["imports"].code
     rows = narrow["relu"].output.splitlines()
-    assert all(len(line) <= 60 for line in rows if not line.startswith(("Before", "After")))
+    assert max(len(line) for line in rows) <= 60, "the lines that start 'Before ReLU: ' too"
 
 
 def test_device_other_than_the_tutorials_choice_is_a_marked_line(monkeypatch):
@@ -502,7 +503,7 @@ def test_walkthrough_at_60_columns(cli):
     proc = cli("walkthrough", "--weights", "random", env={"COLUMNS": "60"})
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
-    assert "torch.set_printoptions(linewidth=60)  # added by fashionnet" in out
+    assert "torch.set_printoptions(linewidth=47)  # added by fashionnet" in out
     from tests.test_model import TUTORIAL_STRUCTURE
 
     lines = out.splitlines()
@@ -612,12 +613,21 @@ def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(fresh_runs,
     code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     markdown = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
     steps = make_steps(lang, seed=5, width=80)
-    assert ["".join(cell["source"]) for cell in code_cells] == [step.code for step in steps]
+    from fashionnet.walkthrough import figure_code
+
+    drawing = {figure_code(step.key, lang) for step in steps} - {None}
+    pictures = [cell for cell in code_cells if "".join(cell["source"]) in drawing]
+    assert ["".join(cell["source"]) for cell in code_cells if cell not in pictures] == [step.code for step in steps]
+    assert len(pictures) == len(drawing) >= 4, "X, the probabilities, the minibatch and the first layer's weights"
+    for cell in pictures:  # each drawn here, its figure attached as Jupyter shows it
+        (shown,) = cell["outputs"]
+        assert shown["output_type"] == "display_data"
+        assert base64.b64decode(shown["data"]["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
     assert all(markdown_text(step.explanation) in markdown for step in steps)
     assert "`__init__`" in markdown and not re.search(r"(?<!`)__init__", markdown), "dunders render as code"
     assert "error" not in result, result.get("error")
     for cell, output in zip(code_cells, result["outputs"]):
-        stored = "".join(cell["outputs"][0]["text"]) if cell["outputs"] else ""
+        stored = "".join(cell["outputs"][0]["text"]) if cell["outputs"] and cell not in pictures else ""
         assert output == stored
 
 
@@ -629,7 +639,8 @@ def test_notebook_with_relative_paths_runs_from_its_own_folder(fresh_runs):
     assert "error" not in result, result.get("error")
     code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     assert "mine.safetensors" in code and "'/" in code, "absolute paths in the notebook"
-    stored = ["".join(c["outputs"][0]["text"]) if c["outputs"] else "" for c in notebook["cells"] if c["cell_type"] == "code"]
+    stored = ["".join(c["outputs"][0].get("text", "")) if c["outputs"] else "" for c in notebook["cells"]
+              if c["cell_type"] == "code"]
     assert result["outputs"] == stored
 
 
@@ -676,7 +687,10 @@ def test_real_step_6_shows_the_calibrated_answer_predict_gives(fake_dir):
     pixels = (steps["forward"].tensors["X"] * 255).round().byte().numpy()
     probs, indices = classify(pixels, model, CPU, top_k=1, temperature=info.temperature)
     name = locale("en")["classes"][int(indices[0, 0])]
-    assert facts["calibrated"] == f"{name} {probs[0, 0]:.1%} (logits / {info.temperature:g}, as predict reports it)"
+    from fashionnet.render.predict import percent
+
+    expected = f"{name} {percent(probs[0, 0])} (logits / {info.temperature:g}, as predict reports it)"
+    assert facts["calibrated"] == expected
     notes = [b.text for b in steps["predict"].blocks if isinstance(b, Note)]
     assert notes and "temperature" in notes[0] and "label smoothing" in notes[0]
     raw = float(steps["predict"].tensors["pred_probab"].max())
@@ -721,7 +735,15 @@ def test_image_steps_print_what_they_show_and_classify_the_picture(image_steps, 
     from fashionnet.predict import predict_paths
 
     (answer,) = predict_paths([str(ROOT / PHOTO)], model, CPU, top_k=1, temperature=info.temperature)
-    assert facts["calibrated"].startswith(f"T-shirt/top {answer.probability:.1%} ")
+    drawings = len(view.drawings())
+    said = facts["predict says"]  # predict's own answer, every drawing it averages, labelled as such
+    assert said.endswith(f"(the mean logits of {drawings} drawings / {info.temperature:g})") and drawings > 1
+    from fashionnet.render.predict import percent
+
+    assert said.startswith(f"{answer.label} {percent(answer.probability)} " if answer.sure else
+                           f"not sure — looks most like {answer.label} {percent(answer.probability)} ")
+    own = (steps["forward"].tensors["logits"][0].double() / info.temperature).softmax(0)  # drawing #1 alone
+    assert facts["calibrated, drawing #1"].startswith(f"T-shirt/top {percent(float(own.max()))} (these logits / ")
     batch = steps["minibatch"].tensors["input_image"]
     assert torch.equal(batch[1], batch[0].flip(1)) and torch.equal(batch[2], batch[0].flip(0))
     assert "# input_image = torch.rand(3,28,28)  # added by fashionnet" in steps["sequential"].code
@@ -733,7 +755,7 @@ def test_image_option_through_the_cli(invoke, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     result = invoke("walkthrough", "--image", PHOTO, "--step", "6")
     assert result.exit_code == 0, result.stderr
-    assert "calibrated:  T-shirt/top" in result.stdout
+    assert "calibrated, drawing #1:  T-shirt/top" in result.stdout and "predict says:" in result.stdout
     notebook = tmp_path / "walk.ipynb"
     assert invoke("walkthrough", "--image", PHOTO, "--step", "1", "--notebook", str(notebook)).exit_code == 0
     assert f"load_image({str(ROOT / PHOTO)!r})" in notebook.read_text(), "absolute: Jupyter runs it from its folder"
@@ -749,9 +771,9 @@ def test_image_option_through_the_cli(invoke, tmp_path, monkeypatch):
 
 def test_chinese_words_of_the_cli(invoke, tmp_path, monkeypatch):
     result = invoke("walkthrough", "--lang", "zh", "--step", "99")
-    assert result.exit_code == 2 and result.stderr.startswith("错误： ")
+    assert result.exit_code == 2 and result.stderr.startswith("错误：") and not result.stderr.startswith("错误： ")
     parse = invoke("walkthrough", "--lang", "zh", "--seed", "x")
-    assert parse.exit_code == 2 and " walkthrough: 错误： Invalid value for '--seed'" in parse.stderr
+    assert parse.exit_code == 2 and " walkthrough: 错误：Invalid value for '--seed'" in parse.stderr
     notebook = tmp_path / "walk.ipynb"
     wrote = invoke("walkthrough", "--lang", "zh", "--step", "1", "--notebook", str(notebook))
     assert f"已写入 {notebook}" in wrote.stderr
@@ -764,3 +786,22 @@ def test_chinese_words_of_the_cli(invoke, tmp_path, monkeypatch):
     stopped = invoke("walkthrough", "--lang", "zh")
     assert stopped.exit_code == 130 and stopped.stderr.splitlines()[-1] == "已中断。"
     assert invoke("walkthrough").stderr.splitlines()[-1] == "Interrupted."
+
+
+def test_print_options_come_back_even_where_torch_hides_them(monkeypatch):
+    """tutorial_session reads torch's private PRINT_OPTS (torch has no public getter): the caller's options
+    come back, and a torch without that attribute gets the default profile back instead of failing."""
+    import torch
+
+    from fashionnet.walkthrough import tutorial_session
+
+    with torch._tensor_str.printoptions(precision=2):
+        with tutorial_session():
+            assert torch._tensor_str.PRINT_OPTS.precision == 4
+        assert torch._tensor_str.PRINT_OPTS.precision == 2
+        real = torch._tensor_str
+        monkeypatch.setattr(torch, "_tensor_str", object())  # a torch that keeps its options elsewhere
+        with tutorial_session():
+            pass
+        monkeypatch.undo()
+        assert real.PRINT_OPTS.precision == 4

@@ -2,15 +2,22 @@
 
 
 def json_safe(obj):
-    """The same data with NaN and infinity as null: what json.dumps would print for them is not JSON."""
+    """The same data with NaN and infinity as null (what json.dumps would print for them is not JSON),
+    and every string valid JSON (outside_text.for_json: `path_bytes` beside a name that is not UTF-8)."""
+    from fashionnet.outside_text import for_json
+
+    return _finite(for_json(obj))
+
+
+def _finite(obj):
     import math
 
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
+        return {k: _finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
+        return [_finite(v) for v in obj]
     return obj
 
 

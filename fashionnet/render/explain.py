@@ -18,10 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from fashionnet import class_name, class_words, short_class
-from fashionnet.explain import Explanation, HiddenLayer
 from fashionnet.errors import printable
-from fashionnet.language import text
-from fashionnet.render.console import Fitted, Picture, Trimmed, natural_width
+from fashionnet.explain import PATCH, Explanation, HiddenLayer
+from fashionnet.language import after_colon, text
+from fashionnet.render.console import Picture, Trimmed, first_that_fits, stack
 from fashionnet.render.widgets import PROSE_WIDTH, Paragraph, PictureGrid, SignedPicture, bar, mask_picture, percent
 
 GAP = 2  # between pictures: two pairs of 28-column pictures fit 120 columns, one pair fits 60
@@ -35,6 +35,12 @@ def _scale(picture: list[list[float]]) -> float:
 def signed(picture: list[list[float]]) -> SignedPicture:
     """A signed 28x28 map scaled to its own largest |value| (orange +, blue -; a grey ramp without colour)."""
     return SignedPicture(picture, _scale(picture))
+
+
+def strip(values: list[list[float]]) -> Picture:
+    """A hidden layer's outputs (after ReLU, so >= 0) as a grey picture scaled to the largest: black is 0."""
+    top = max((v for row in values for v in row), default=0.0) or 1.0
+    return Picture([[round(255 * max(0.0, v) / top) for v in row] for row in values])
 
 
 def _num(value: float) -> str:
@@ -67,6 +73,11 @@ def _sees(e: Explanation, lang: str, show: bool) -> list[RenderableType]:
         parts.append(_prose(t("inside.sees.not_found"), lang))
     if show and e.mask is not None:
         cells.insert(0, (mask_picture(e.mask), t("inside.caption.mask")))
+    if len(e.drawings) > 1:  # a found photo: every drawing predict averages, each with what it alone gets
+        parts.append(_prose(t("inside.sees.drawings", drawings=len(e.drawings)), lang))
+        cells = cells[:-1] + [(Picture(d.image), t("inside.caption.drawing", n=n, label=short_class(d.top, lang),
+                                                   percent=percent(d.probability)))
+                              for n, d in enumerate(e.drawings, start=1)]
     parts += [Text(""), PictureGrid(cells, gap=GAP)]
     if show and e.mask is None:
         parts.append(_prose(t("inside.no_mask.not_found" if not e.found else "inside.no_mask.clean"), lang))
@@ -78,10 +89,19 @@ def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: s
     relu = "." + layer.relu.rsplit(".", 1)[-1]  # "linear_relu_stack.0 + .1"
     title = t("inside.layer.title", number=number, linear=layer.linear, relu=relu, inputs=layer.inputs,
               units=layer.units)
+    if len(e.drawings) > 1:
+        title += t("inside.layer.of_drawing")
     fire = t("inside.layer.fire", active=layer.active, units=layer.units, silent=layer.units - layer.active)
     parts: list[RenderableType] = [_heading(title, lang), _prose(fire, lang)]
+    if layer.activations:  # every output of the layer at once, as CNN Explainer draws a layer
+        parts += [Text(""), PictureGrid([(strip(layer.activations), t("inside.caption.strip", units=layer.units,
+                                                                          rows=len(layer.activations),
+                                                                          columns=len(layer.activations[0])))],
+                                        gap=GAP)]
     if not layer.strongest:
         return parts
+    if all(abs(u.from_pixels) < 5e-4 for u in layer.strongest):  # a blank picture: no pixel drove any unit
+        return [*parts, _prose(t("inside.layer.no_pixels"), lang)]
     parts.append(_prose(t("inside.layer1.text" if first else "inside.layer2.text"), lang))
     cells = []
     for unit in layer.strongest:
@@ -102,12 +122,14 @@ def class_table(e: Explanation, lang: str) -> RenderableType:
     figure stays whole."""
     t = lambda key: text(lang, key)  # noqa: E731
 
-    def table(names, bars: bool, index: bool = True, gap: int = 1) -> Table:
+    def table(names, bars: bool, index: bool = True, gap: int = 1, mean: bool = True) -> Table:
         grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, gap))
         if index:
             grid.add_column("#", justify="right", no_wrap=True)
         grid.add_column(t("inside.col.class"), no_wrap=True)
-        for key in ("inside.col.logit", "inside.col.softmax", "inside.col.calibrated"):
+        # "mean logit" heads a photo's column; the narrowest layout says "logit" (the prose says it is a mean)
+        logit = "inside.col.mean_logit" if mean and len(e.drawings) > 1 else "inside.col.logit"
+        for key in (logit, "inside.col.softmax", "inside.col.calibrated"):
             grid.add_column(t(key), justify="right", no_wrap=True)
         if bars:
             grid.add_column("", no_wrap=True)
@@ -120,16 +142,12 @@ def class_table(e: Explanation, lang: str) -> RenderableType:
         return grid
 
     full, short = (lambda i: class_name(i, lang)), (lambda i: short_class(i, lang))
-    layouts = [table(full, True), table(full, False), table(short, False), table(short, False, index=False, gap=0)]
-    widths = [natural_width(layout) for layout in layouts]
-
-    def build(width: int) -> RenderableType:
-        for layout, needed in zip(layouts, widths):
-            if needed <= width:
-                return layout
-        return layouts[-1]
-
-    return Fitted(build)
+    layouts = [table(full, True), table(full, False), table(short, False), table(short, False, index=False, gap=0),
+               table(short, False, index=False, gap=0, mean=False)]
+    logit = "mean_logit" if len(e.drawings) > 1 else "logit"
+    headers = [t(f"inside.col.{key}") for key in ("class", logit, "softmax", "calibrated")]
+    rows = [[full(s.index), f"{s.logit:+.3f}", percent(s.softmax), percent(s.calibrated)] for s in e.classes]
+    return first_that_fits(layouts, stack(headers, rows, [s.index == e.top for s in e.classes]))
 
 
 def why_they_differ(e: Explanation, lang: str) -> str:
@@ -152,7 +170,9 @@ def _output(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     inputs = e.layers[-1].units if e.layers else 0
     return [
         _heading(t("inside.output.title", number=number, linear=e.output, inputs=inputs, classes=len(e.classes)), lang),
-        _prose(t("inside.output.text", temperature=f"{e.temperature:g}"), lang),
+        _prose(t("inside.output.text", temperature=f"{e.temperature:g}") if e.temperature != 1.0
+               else t("inside.output.text.no_temperature"), lang),
+        *([_prose(t("inside.output.averaged", drawings=len(e.drawings)), lang)] if len(e.drawings) > 1 else []),
         Text(""),
         class_table(e, lang),
         Text(""),
@@ -164,26 +184,47 @@ def _saliency(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     t = lambda key, **values: text(lang, key, **values)  # noqa: E731
     name = class_name(e.top, lang)
     logit = e.classes[e.top].logit
+    averaged = [_prose(t("inside.saliency.averaged", drawings=len(e.drawings)), lang)] if len(e.drawings) > 1 else []
     return [
         _heading(t("inside.saliency.title", number=number, label=name), lang),
         _prose(t("inside.saliency.text", label=name, up=_num(e.saliency_up), down=_num(e.saliency_down),
                  bias=_num(e.saliency_bias), logit=_num(logit)), lang),
+        *averaged,
+        _prose(t("inside.saliency.baseline", label=name, black=_num(e.black_logit), adds=_num(logit - e.black_logit)),
+               lang),
         Text(""),
-        PictureGrid([(signed(e.saliency), t("inside.caption.saliency", label=short_class(e.top, lang)))], gap=GAP),
+        PictureGrid([(signed(e.saliency), t("inside.caption.saliency", label=short_class(e.top, lang))),
+                     (signed(e.occlusion), t("inside.caption.occlusion", label=short_class(e.top, lang)))], gap=GAP),
+        _prose(t("inside.occlusion.text", label=name, side=PATCH), lang),
+    ]
+
+
+def _contrast(e: Explanation, number: int, lang: str) -> list[RenderableType]:
+    t = lambda key, **values: text(lang, key, **values)  # noqa: E731
+    name, other = class_name(e.top, lang), class_name(e.runner_up, lang)
+    difference = e.classes[e.top].logit - e.classes[e.runner_up].logit
+    caption = t("inside.caption.contrast", label=short_class(e.top, lang), other=short_class(e.runner_up, lang))
+    return [
+        _heading(t("inside.contrast.title", number=number, label=name, other=other), lang),
+        _prose(t("inside.contrast.text", label=name, other=other, difference=_num(difference), up=_num(e.contrast_up),
+                 down=_num(e.contrast_down), bias=_num(e.contrast_bias)), lang),
+        Text(""),
+        PictureGrid([(signed(e.contrast), caption)], gap=GAP),
     ]
 
 
 def explain_view(e: Explanation, lang: str = "en", show: bool = False) -> RenderableType:
     """The whole explanation: header, then the picture, each hidden layer, the logits and the saliency."""
-    header = printable(e.path) + text(lang, "ui.colon") + " " + verdict(e, lang)
+    header = after_colon(printable(e.path) + text(lang, "ui.colon")) + verdict(e, lang)
     parts: list[RenderableType] = [_heading(header, lang), Text(""), *_sees(e, lang, show)]
     number = 2
     for index, layer in enumerate(e.layers):
         parts += [Text(""), *_layer(e, layer, number, index == 0, lang)]
         number += 1
-    parts += [Text(""), *_output(e, number, lang), Text(""), *_saliency(e, number + 1, lang), Text("")]
-    said = "inside.answer.averaged" if e.answer.drawings > 1 else "inside.answer"
-    parts.append(_prose(text(lang, said, drawings=e.answer.drawings, verdict=verdict(e, lang)), lang, "bold"))
+    parts += [Text(""), *_output(e, number, lang), Text(""), *_saliency(e, number + 1, lang), Text(""),
+              *_contrast(e, number + 2, lang), Text("")]
+    said = "inside.answer.averaged" if len(e.drawings) > 1 else "inside.answer"
+    parts.append(_prose(text(lang, said, drawings=len(e.drawings), verdict=verdict(e, lang)), lang, "bold"))
     parts.append(_prose(text(lang, "inside.legend"), lang, "dim"))
     return Trimmed(Group(*parts))
 
@@ -204,7 +245,9 @@ def show_explanation(e: Explanation, device, info, lang: str, show: bool, plot: 
 
         print_json({**e.to_dict(), "device": str(device), "weights": weights_dict(info)}, rows=True)
     else:
-        typer.echo(f"Weights: {info.describe()}", err=True)
+        from fashionnet.walkthrough import weights_line
+
+        typer.echo(weights_line(info, lang), err=True)
         print_view(explain_view(e, lang, show))
     if plot is not None:
         wrote(plot, lang)

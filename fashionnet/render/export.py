@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from fashionnet.errors import printable
+from fashionnet.outside_text import for_markup
 
 
 def _size(n: int) -> str:
@@ -18,12 +17,12 @@ def export_view(report) -> RenderableType:
     """Header facts, one row per check, then the metadata stored in the file."""
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
-    head.add_row("File", escape(f"{printable(report.out)} ({_size(report.bytes)})"))
+    head.add_row("File", f"{for_markup(report.out)} ({_size(report.bytes)})")
     head.add_row("Format", report.format + (f", opset {report.opset}" if report.opset is not None else ""))
     head.add_row("Input", f"float32 [{report.batch_size or 'N'}, 28, 28] in [0, 1]"
                  + ("" if report.batch_size else " (any batch size)"))
     head.add_row("Precision", report.dtype)
-    head.add_row("Checked with", escape(printable(f"{report.runtime}, against PyTorch on {report.reference_device}")))
+    head.add_row("Checked with", for_markup(f"{report.runtime}, against PyTorch on {report.reference_device}"))
 
     checks = Table(show_edge=False, header_style="bold", pad_edge=False)
     checks.add_column("Inputs")
@@ -36,6 +35,6 @@ def export_view(report) -> RenderableType:
     meta.add_column(style="dim")
     for key, value in report.metadata.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        meta.add_row(escape(printable(key)), escape(printable(shown)))
+        meta.add_row(for_markup(key), for_markup(shown))
     verdict = Text(f"Check passed: every difference is within {report.tolerance:.0e}.", style="green")
     return Group(head, Text(""), checks, verdict, Text(""), Text("Metadata in the file:", style="bold"), meta)

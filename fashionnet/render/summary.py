@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from fashionnet.introspect import ModelSummary, ParamFacts
-from fashionnet.render.console import Trimmed, verbatim
+from fashionnet.render.console import Fitted, Trimmed, stack, verbatim
 from fashionnet.render.widgets import PictureGrid, SignedPicture
 
 
@@ -100,18 +101,36 @@ def summary_view(
     totals = Table.grid(padding=(0, 2))
     totals.add_column(style="bold", no_wrap=True)
     totals.add_column(overflow="fold")
-    for key, value in totals_rows(summary, device_line, weights_line):
+    rows = totals_rows(summary, device_line, weights_line)
+    for key, value in rows:
         totals.add_row(key, value)
+    note = mult_adds_note(summary)
     return Trimmed(
         Group(
             Text("Model structure:", style="bold"),
             verbatim(summary.structure),
             Text(""),
             _Adaptive(HEADERS, layer_rows(summary, depth), right={2, 3}),
+            *([Text(note, style="dim")] if note else []),
             Text(""),
-            totals,
+            # values fold; where even the labels do not fit beside a short value, each label gets its own line
+            Fitted(lambda width: totals if max(cell_len(k) for k, _ in rows) + 14 <= width
+                   else stack((), [[key, value] for key, value in rows], [True] * len(rows))),
         )
     )
+
+
+def mult_adds_note(summary: ModelSummary) -> str | None:
+    """Why a Linear layer's mult-adds equal its parameter count: torchinfo counts the bias additions too.
+    Worked on the first Linear layer, per image, from the summary's own figures."""
+    linear = next((layer for layer in summary.layers if layer.type == "Linear" and layer.leaf), None)
+    batch = summary.input_shape[0] if summary.input_shape else 0
+    if linear is None or not batch or not linear.output_shape:
+        return None
+    outputs = linear.output_shape[-1]
+    inputs = linear.params // outputs - 1 if outputs else 0
+    return (f"Mult-adds count a Linear layer's bias additions too, as torchinfo does: {linear.name} makes "
+            f"{inputs} × {outputs} multiply-adds and {outputs} bias adds per image, {inputs * outputs + outputs:,}.")
 
 
 def _fmt(v: float | None) -> str:
@@ -125,9 +144,32 @@ def preview_text(preview: list) -> str:
     return "[" + ", ".join(_fmt(v) for v in preview) + "]"
 
 
-def params_view(facts: list[ParamFacts], rows: int) -> RenderableType:
+def fit_row(row: list, width: int) -> list:
+    """A preview row narrowed to `width` characters by leaving out values next to its '...' (None), or
+    before its last two when it has none, so that one tensor row stays one line; at least two values stay."""
+    row = list(row)
+    while len("[" + ", ".join(_fmt(v) for v in row) + "]") > width and sum(v is not None for v in row) > 2:
+        if None not in row:
+            row[-3:-2] = [None]  # '...' in place of the third value from the end
+            continue
+        gap = row.index(None)
+        before, after = gap, len(row) - gap - 1
+        del row[gap - 1 if before > after else gap + 1]
+    return row
+
+
+LABEL_WIDTH = len("dtype / device") + 2  # the facts' label column and the gap after it
+
+
+def params_view(facts: list[ParamFacts], rows: int, standardised: tuple[float, float] | None = None) -> RenderableType:
     """One block per parameter (a wide table would not fit 80 columns): facts, stats and the preview.
-    The preview column folds long rows inside its own column, so wrapped values keep their indentation."""
+    Each previewed tensor row stays one line, with fewer values where the terminal is narrow (2 rows
+    never look like 4). `standardised` (mean, std): the recipe trained on standardised pixels and folded
+    that into the first layer, which explains its large biases; said under that parameter."""
+    return Fitted(lambda width: _params(facts, rows, standardised, max(20, width - LABEL_WIDTH)))
+
+
+def _params(facts: list[ParamFacts], rows: int, standardised: tuple[float, float] | None, room: int) -> RenderableType:
     parts: list[RenderableType] = []
     for p in facts:
         head = Text.assemble((p.name, "bold cyan"), " | Size: ", p.size)
@@ -139,7 +181,17 @@ def params_view(facts: list[ParamFacts], rows: int) -> RenderableType:
         grid.add_row("requires_grad", str(p.requires_grad))
         grid.add_row("mean / std", f"{p.mean:.5f} / {p.std:.5f}")
         grid.add_row("min / max", f"{p.min:.5f} / {p.max:.5f}")
-        grid.add_row(f"values[:{rows}]", preview_text(p.preview))
+        preview = p.preview
+        if preview and isinstance(preview[0], list):
+            preview = [fit_row(row, room) for row in preview]
+        elif preview:
+            preview = fit_row(preview, room)
+        grid.add_row(f"values[:{rows}]", preview_text(preview))
+        if standardised is not None and p.name == "linear_relu_stack.0.bias":
+            mean, std = standardised
+            grid.add_row("folded in", f"training standardised the pixels, (x - {mean:g}) / {std:g}; that step is "
+                         f"folded into this layer when saving (weight / {std:g}, bias - sum(weight × {mean:g} / "
+                         f"{std:g})), so the saved model takes pixels / 255 as the tutorial's does")
         parts += [head, grid, Text("")]
     total = sum(p.numel for p in facts)
     parts.append(Text(f"{len(facts)} parameter tensor(s), {total:,} values"))
@@ -147,11 +199,12 @@ def params_view(facts: list[ParamFacts], rows: int) -> RenderableType:
 
 
 def neurons_view(neurons, layer_name: str = "linear_relu_stack.0") -> RenderableType:
-    """`params --show`: what the first layer's neurons look for, one 28x28 picture per neuron."""
-    cells = [(SignedPicture(n.weights, n.scale), f"neuron {n.index}  |w| ≤ {n.scale:.3f}") for n in neurons]
+    """`params --show`: what the first layer's units (neurons) look for, one 28x28 picture per unit; "unit"
+    as `explain` says it."""
+    cells = [(SignedPicture(n.weights, n.scale), f"unit {n.index}  |w| ≤ {n.scale:.3f}") for n in neurons]
     legend = Text(
-        f"{layer_name}.weight[i] as 28x28 pictures: each neuron's weight per input pixel. Bright/orange "
-        "where a lit pixel raises the neuron's output, blue where it lowers it (without colour: light = "
+        f"{layer_name}.weight[i] as 28x28 pictures: each unit's weight per input pixel. Bright/orange "
+        "where a lit pixel raises the unit's output, blue where it lowers it (without colour: light = "
         "positive, dark = negative, the middle shade is zero); each picture is scaled to its largest |weight|."
     )
     return Trimmed(Group(legend, Text(""), PictureGrid(cells)))

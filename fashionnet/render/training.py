@@ -6,7 +6,6 @@ from pathlib import Path
 
 from rich.color import Color
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.style import Style
 from rich.table import Table
@@ -14,6 +13,7 @@ from rich.text import Text
 
 from fashionnet import CLASSES
 from fashionnet.errors import printable
+from fashionnet.outside_text import for_markup, for_terminal
 from fashionnet.render.console import Fitted, natural_width
 
 # Short column headings for the 10x10 confusion matrix (fits 80 columns).
@@ -26,13 +26,13 @@ def data_view(report) -> RenderableType:
     if report.folder is None:
         searched = Table.grid(padding=(0, 2))
         for how, path in report.searched:
-            searched.add_row(f"[dim]{escape(how)}[/]", escape(printable(str(path))))
+            searched.add_row(f"[dim]{for_markup(how)}[/]", for_markup(str(path)))
         return Group(Text("FashionMNIST was not found. Looked in:", style="bold red"), searched)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
-    head.add_row("Folder", escape(printable(str(report.folder))))
-    head.add_row("Found via", escape(report.how))
-    head.add_row("Files", escape(", ".join(Path(p).name for p in report.files.values())))
+    head.add_row("Folder", for_markup(str(report.folder)))
+    head.add_row("Found via", for_markup(report.how))
+    head.add_row("Files", for_markup(", ".join(Path(p).name for p in report.files.values())))
     parts.append(head)
     counts = Table(show_edge=False, header_style="bold", pad_edge=False)
     counts.add_column("Class")
@@ -214,27 +214,51 @@ def evaluation_view(evaluation, source: str) -> RenderableType:
     )
 
 
-def mistakes_heading(total: int, shown: int, samples: int, true_class: int | None) -> str:
-    """'112 of the 1,000 Shirt test images are misclassified; the 12 the model was surest about:'"""
+def mistakes_heading(total: int, shown: int, samples: int, true_class: int | None,
+                     predicted_class: int | None = None) -> str:
+    """'112 of the 1,000 Shirt test images are misclassified; the 12 the model was surest about:'
+    (with a predicted class: '... are taken for T-shirt/top; ...')."""
     what = f"{CLASSES[true_class]} test images" if true_class is not None else "test images"
+    wrong = f"taken for {CLASSES[predicted_class]}" if predicted_class is not None else "misclassified"
     if total == 0:
-        return f"None of the {samples:,} {what} is misclassified."
+        return f"None of the {samples:,} {what} is {wrong}."
     which = f"the {shown} the model was surest about" if shown < total else "all of them, surest first"
-    return f"{total:,} of the {samples:,} {what} are misclassified; {which}:"
+    return f"{total:,} of the {samples:,} {what} are {wrong}; {which}:"
 
 
-def mistakes_view(total: int, mistakes, samples: int, true_class: int | None, source: str) -> RenderableType:
-    """The misclassified images as 28x28 pictures, as many side by side as fit, each captioned with its
-    test-set index, 'true → predicted' and the calibrated probability of the wrong answer."""
+MISLABELLED_NOTE = ("The surest mistakes are often test images whose label is itself wrong or doubtful: look at "
+                    "the first few before blaming the model. Under each: the true class's probability, the "
+                    "runner-up, and the command that explains it.")
+
+
+def mistake_caption(m) -> str:
+    """Under a misclassified picture: index, true → predicted and how sure, the true class's probability,
+    the runner-up (when it is not the true class), and the command that explains this image."""
+    from fashionnet.render.widgets import percent
+
+    lines = [f"#{m.index} {m.true_label} →", f"{m.predicted_label} {percent(m.probability)}",
+             f"{m.true_label} itself: {percent(m.true_probability)}"]
+    if m.runner_up != m.true:
+        lines.append(f"runner-up: {CLASSES[m.runner_up]} {percent(m.runner_up_probability)}")
+    lines.append(f"fashionnet explain --test-index {m.index}")
+    return "\n".join(lines)
+
+
+MISTAKE_CELL = len("fashionnet explain --test-index 9999")  # the widest caption line: the command, whole
+
+
+def mistakes_view(total: int, mistakes, samples: int, true_class: int | None, source: str,
+                  predicted_class: int | None = None) -> RenderableType:
+    """The misclassified images as 28x28 pictures, as many side by side as fit, each captioned by
+    `mistake_caption`."""
     from fashionnet.render.console import Picture, Trimmed
-    from fashionnet.render.widgets import PictureGrid, percent
+    from fashionnet.render.widgets import PictureGrid
 
-    cells = [(Picture(m.image), f"#{m.index}\n{m.true_label} →\n{m.predicted_label} {percent(m.probability)}")
-             for m in mistakes]
-    parts: list[RenderableType] = [Text(mistakes_heading(total, len(mistakes), samples, true_class), style="bold"),
-                                   Text(f"Weights: {source}", style="dim"), Text("")]
+    cells = [(Picture(m.image), mistake_caption(m)) for m in mistakes]
+    heading = mistakes_heading(total, len(mistakes), samples, true_class, predicted_class)
+    parts: list[RenderableType] = [Text(heading, style="bold"), Text(f"Weights: {source}", style="dim"), Text("")]
     if cells:
-        parts.append(PictureGrid(cells))
+        parts += [Text(MISLABELLED_NOTE, style="dim"), Text(""), PictureGrid(cells, cell_width=MISTAKE_CELL)]
     return Trimmed(Group(*parts))
 
 
@@ -247,18 +271,20 @@ def comparison_view(comparison) -> RenderableType:
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("tutorial (this run)", ratio=2)
     table.add_column("shipped weights", ratio=3)
-    for what, mine, theirs in comparison.rows:
-        table.add_row(what, mine, theirs or "--")
+    for what, mine, theirs in comparison.rows:  # the shipped side is checkpoint metadata: outside text
+        table.add_row(Text(for_terminal(what)), Text(for_terminal(mine)), Text(for_terminal(theirs or "--")))
 
     def stacked() -> RenderableType:
         lines: list[RenderableType] = []
         for what, mine, theirs in comparison.rows:
-            lines += [Text(what, style="bold"), Text(f"  tutorial: {mine}", overflow="fold"),
-                      Text(f"  shipped:  {theirs or '--'}", overflow="fold")]
+            lines += [Text(for_terminal(what), style="bold"),
+                      Text(f"  tutorial: {for_terminal(mine)}", overflow="fold"),
+                      Text(f"  shipped:  {for_terminal(theirs or '--')}", overflow="fold")]
         return Group(*lines)
 
     parts: list[RenderableType] = [Text("The tutorial's recipe and the shipped one", style="bold"),
-                                   Fitted(lambda width: table if width >= 60 else stacked())]
+                                   Fitted(lambda width: table if width >= 60 else stacked()),
+                                   *(Text(note, style="dim") for note in comparison.notes)]
     if comparison.reasons:
         reasons = Table.grid(padding=(0, 1))
         reasons.add_column(no_wrap=True)
@@ -333,22 +359,87 @@ class TeacherProgress:
         self.reporter.progress.console.print(f"teacher ready ({tested}{report['seconds']:.1f}s)", highlight=False)
 
 
+def _points(change: float | None) -> str:
+    return "--" if change is None else f"{change * 100:+.1f} points"
+
+
+def ladder_view(steps, shipped=None) -> RenderableType:
+    """`train --recipe ladder`: each rung's measured test accuracy, its change and its time, then why each
+    change helps beside what it did in this run; the shipped weights' own figures last, marked recorded."""
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("what this rung adds", ratio=1)
+    table.add_column("test acc.", justify="right", no_wrap=True)
+    table.add_column("change", justify="right", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
+    for number, step in enumerate(steps, start=1):
+        change = "--" if step.change is None else f"{step.change * 100:+.1f}"
+        table.add_row(str(number), step.name, _pct(step.test_accuracy), change, f"{step.seconds:.0f} s")
+
+    def stacked() -> RenderableType:
+        lines: list[RenderableType] = []
+        for number, step in enumerate(steps, start=1):
+            lines += [Text(f"{number}. {step.name}", style="bold", overflow="fold"),
+                      Text(f"  {_pct(step.test_accuracy)}, {_points(step.change)}, {step.seconds:.0f} s",
+                           overflow="fold")]
+        return Group(*lines)
+
+    epochs = steps[0].epochs if steps else 0
+    parts: list[RenderableType] = [
+        Text(f"From the tutorial's recipe to the shipped one, one change per rung ({epochs} "
+             f"epoch{'s' if epochs != 1 else ''} each, "
+             "measured in this run; change in points of test accuracy)", style="bold"),
+        Fitted(lambda width: table if width >= 60 else stacked()),
+    ]
+    if shipped is not None:
+        when = f", {shipped.seconds:.0f} s" if isinstance(shipped.seconds, (int, float)) else ""
+        parts.append(Text(f"The shipped weights add photo drawings, a CNN teacher and {len(shipped.history)} epochs: "
+                          f"{_pct(shipped.test_accuracy)} (recorded in their checkpoint when trained{when}; not "
+                          "rerun here)", style="dim"))
+    reasons = Table.grid(padding=(0, 1))
+    reasons.add_column(no_wrap=True)
+    reasons.add_column()
+    for step in steps[1:]:
+        reasons.add_row("-", Text.assemble((step.name, "bold"), f" ({_points(step.change)}, {step.seconds:.0f} s "
+                                           f"here): {step.why}"))
+    parts += [Text(""), Text("What each change did here, and what it is for", style="bold"), reasons]
+    return Group(*parts)
+
+
+def show_ladder(run, as_json: bool) -> None:
+    """`train --recipe ladder`'s end: one JSON object or the table."""
+    from fashionnet.render.output import print_json, print_view
+
+    if as_json:
+        print_json(run.to_dict())
+    else:
+        print_view(ladder_view(run.steps, run.shipped))
+
+
 def show_mistakes(report, true_class: int | None, device, info, plot: Path | None, claim, as_json: bool) -> None:
     """`evaluate --mistakes`: the pictures as a PNG, one JSON object or the view."""
     from fashionnet.render.output import print_json, print_view, wrote
 
-    total, found, samples = report.total, report.found, report.samples
+    total, found, samples, predicted = report.total, report.found, report.samples, report.predicted_class
     if plot is not None:
-        from fashionnet.plots import plot_mistakes
+        import typer
 
-        plot_mistakes(found, mistakes_heading(total, len(found), samples, true_class).rstrip(":"), plot, claim)
+        from fashionnet.plots import MISTAKES_PLOT_MAX, plot_mistakes
+
+        if len(found) > MISTAKES_PLOT_MAX:
+            typer.echo(f"The plot draws the first {MISTAKES_PLOT_MAX} of the {len(found):,} pictures shown", err=True)
+        heading = mistakes_heading(total, len(found), samples, true_class, predicted)
+        plot_mistakes(found, heading.rstrip(":"), plot, claim)
     if as_json:
-        print_json({"class": CLASSES[true_class] if true_class is not None else None, "samples": samples,
+        print_json({"class": CLASSES[true_class] if true_class is not None else None,
+                    "predicted": CLASSES[predicted] if predicted is not None else None, "samples": samples,
                     "misclassified": total, "shown": len(found), "accuracy": report.accuracy,
                     "temperature": info.temperature, "mistakes": [m.to_dict() for m in found],
                     "device": str(device), "weights": info.to_dict()}, rows=True)
     else:
-        print_view(mistakes_view(total, found, samples, true_class, info.describe()))
+        print_view(mistakes_view(total, found, samples, true_class, info.describe(), predicted))
     if plot is not None:
         wrote(plot)
 

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from fashionnet import class_words
 from fashionnet.language import text
-from fashionnet.render.console import Fitted, Picture, natural_width, print_whole, verbatim
+from fashionnet.render.console import Fitted, Picture, first_that_fits, print_whole, stack, verbatim
 from fashionnet.render.widgets import PROSE_WIDTH, Paragraph
 from fashionnet.walkthrough import (
     Block,
@@ -107,6 +107,8 @@ def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
     """The ten classes with probability and bar; where the full class names do not fit the terminal, the
     names alone (a translated name without its English one), then no bars, so no name is ever broken."""
     class_header, probability_header, note_header = block.headers
+    marks = [((r.predicted, block.predicted_label), (r.true, block.true_label)) for r in block.rows]
+    notes = [block.separator.join(label for flag, label in pairs if flag and label) for pairs in marks]
 
     def table(short: bool, bars: bool = True) -> Table:
         grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
@@ -116,20 +118,19 @@ def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
         if bars:
             grid.add_column("", no_wrap=True)
         grid.add_column(note_header, no_wrap=bars, overflow="fold")
-        for row in block.rows:
-            marks = ((row.predicted, block.predicted_label), (row.true, block.true_label))
-            notes = [label for flag, label in marks if flag and label]
+        for row, note in zip(block.rows, notes, strict=True):
             style = "bold" if row.predicted else None
             name = row.short if short and row.short else row.name
             cells = [str(row.index), name, f"{row.probability:.4f}"]
             if bars:
                 cells.append("█" * round(row.probability * BAR_WIDTH))
-            grid.add_row(*cells, block.separator.join(notes), style=style)
+            grid.add_row(*cells, note, style=style)
         return grid
 
     layouts = [table(False), table(True), table(True, bars=False)]
-    needed = [natural_width(layout) for layout in layouts]
-    return Fitted(lambda width: next((t for t, n in zip(layouts, needed) if n <= width), layouts[-1]))
+    rows = [[f"{r.index} {r.short or r.name}", f"{r.probability:.4f}", note]
+            for r, note in zip(block.rows, notes, strict=True)]
+    return first_that_fits(layouts, stack(block.headers, rows, [r.predicted for r in block.rows]))
 
 
 _RENDERERS: dict[type, Callable[..., RenderableType]] = {

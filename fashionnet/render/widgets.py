@@ -83,7 +83,12 @@ def bar(probability: float, width: int) -> str:
 
 
 def percent(probability: float) -> str:
-    return "<0.1%" if 0 < probability < 0.0005 else f"{probability:.1%}"
+    """One decimal, never rounding a small value to 0.0% or a value short of certain to 100.0%."""
+    if 0 < probability < 0.0005:
+        return "<0.1%"
+    if 0.9995 <= probability < 1:
+        return ">99.9%"
+    return f"{probability:.1%}"
 
 
 def mask_picture(mask) -> Picture:
