@@ -4,8 +4,8 @@ The 3,068 photos of clothing-dataset-small's train split are split once, by seed
 (fashionnet/photos.py): train (65%, the only photos training sees), validation (15%, for choosing
 settings) and hold-out (20%, reported once). The figures come from `fashionnet predict` run on the photo
 files when a copy of them is on this machine (../shared/data/clothing-photos or $FASHIONNET_PHOTOS), and
-otherwise from the shipped drawings (fashionnet/drawings/), which hold each photo's own drawing but not
-the variants predict averages over: those figures are close to predict's, not equal (say so where shown).
+otherwise from the shipped drawings (fashionnet/drawings/), which hold each photo's own drawing and the
+mask variants predict averages over: the same answers as predict's (issue 22).
 """
 
 from __future__ import annotations
@@ -69,7 +69,22 @@ def scores(named: np.ndarray, acceptable: np.ndarray, category: list[str], answe
         "auroc": auroc(answers.score[known], answers.score[unknown]),
         "unknown_not_sure": float((~answers.sure[unknown]).mean()) if unknown.any() else float("nan"),
         "correct_sure": float(answers.sure[correct].mean()) if correct.any() else float("nan"),
+        "photo_ece": photo_ece(answers.score[known], hit[known]),
+        "shoes_wrong_sure": float((answers.sure & ~hit)[known & (np.asarray(category) == "shoes")].mean())
+        if (known & (np.asarray(category) == "shoes")).any() else float("nan"),
     }
+
+
+def photo_ece(score: np.ndarray, right: np.ndarray) -> float:
+    """Calibration error on photos: the calibrated top probability against whether the answer was the
+    class a person would name (15 equal-width bins, as for the test set)."""
+    import torch
+
+    from fashionnet.calibration import confidence_error
+
+    if not len(score):
+        return float("nan")
+    return confidence_error(torch.from_numpy(np.asarray(score, float)), torch.from_numpy(np.asarray(right, bool)))
 
 
 def part_scores(drawings, part: int, answers_for) -> dict:

@@ -19,16 +19,19 @@ from fashionnet import losses
 @dataclass
 class PhotoSet:
     """The photo drawings training mixes in: (P, 28, 28) uint8 drawings and (P, 10) bool, the classes each
-    allows (one class; shoes: sandal, sneaker or ankle boot; none at all: hat, shorts or skirt)."""
+    allows (one class; shoes: sandal, sneaker or ankle boot; none at all: hat, shorts or skirt), and the
+    teacher's logits for each drawing as it is and mirrored, (P, 2, 10), when they are known."""
 
     images: torch.Tensor
     allowed: torch.Tensor
+    soft: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.images)
 
     def to(self, device: torch.device) -> PhotoSet:
-        return PhotoSet(self.images.to(device), self.allowed.to(device))
+        soft = self.soft.to(device) if self.soft is not None else None
+        return PhotoSet(self.images.to(device), self.allowed.to(device), soft)
 
 
 def random_flips(count: int, generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -80,10 +83,13 @@ class PhotoBatches:
                           [torch.zeros(0, dtype=torch.long)])
         return order[:need].reshape(batches, self.per_batch).to(self.photos.images.device)
 
-    def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The drawings at `indices`, flipped and shifted at random, with the classes they allow."""
-        images = shift(augment(self.photos.images[indices], self.generator), self.generator, 1)
-        return images, self.photos.allowed[indices]
+    def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The drawings at `indices`, flipped and shifted at random, with the classes they allow and the
+        teacher's logits for each as flipped (None without them)."""
+        mirrored = random_flips(len(indices), self.generator, self.photos.images.device)
+        images = shift(flip(self.photos.images[indices], mirrored), self.generator, 1)
+        soft = self.photos.soft[indices, mirrored.long()] if self.photos.soft is not None else None
+        return images, self.photos.allowed[indices], soft
 
 
 def photos_per_batch(recipe, photos: PhotoSet | None) -> int:
@@ -94,11 +100,12 @@ def photos_per_batch(recipe, photos: PhotoSet | None) -> int:
 
 
 def train_step(model, optimizer, schedule, x: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor | None,
-               recipe, smoothing: float, soft: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               recipe, smoothing: float, soft: torch.Tensor | None = None,
+               photo_soft: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on a mixed batch (x: FashionMNIST images first, then photo drawings; uint8),
     the same for the network and its teacher: (the loss, detached; how many FashionMNIST images were right)."""
     logits = model(standardize(x, recipe))
-    loss = mixed_loss(logits, labels, allowed, recipe, smoothing, soft)
+    loss = mixed_loss(logits, labels, allowed, recipe, smoothing, soft, photo_soft)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -107,16 +114,22 @@ def train_step(model, optimizer, schedule, x: torch.Tensor, labels: torch.Tensor
 
 
 def mixed_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor | None, recipe,
-               smoothing: float, soft: torch.Tensor | None = None) -> torch.Tensor:
+               smoothing: float, soft: torch.Tensor | None = None,
+               photo_soft: torch.Tensor | None = None) -> torch.Tensor:
     """The loss of a mixed batch: `logits` holds the FashionMNIST images first (len(labels) of them), then
     the photo drawings. FashionMNIST: cross-entropy (label smoothing `smoothing`), blended with matching
     the teacher's logits `soft` when given (recipe.distill_weight of it). Photos: the partial-label or
-    uniform loss (losses.photo), weighted by recipe.photo_weight."""
+    uniform loss (losses.photo), blended with matching the teacher's logits `photo_soft` when given
+    (recipe.photo_distill of it), weighted by recipe.photo_weight."""
     n = len(labels)
     loss = F.cross_entropy(logits[:n], labels, label_smoothing=smoothing)
     if soft is not None:
         taught = losses.distillation(logits[:n], soft, recipe.distill_temperature).mean()
         loss = (1 - recipe.distill_weight) * loss + recipe.distill_weight * taught
     if allowed is not None and len(allowed):
-        loss = loss + recipe.photo_weight * losses.photo(logits[n:], allowed).mean()
+        own = losses.photo(logits[n:], allowed)
+        if photo_soft is not None:
+            taught = losses.distillation(logits[n:], photo_soft, recipe.distill_temperature)
+            own = (1 - recipe.photo_distill) * own + recipe.photo_distill * taught
+        loss = loss + recipe.photo_weight * own.mean()
     return loss

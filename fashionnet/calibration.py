@@ -25,13 +25,18 @@ ECE_BINS = 15
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """The T > 0 that minimises the cross-entropy of softmax(logits / T): a 1-D convex problem in log T,
-    solved by golden-section search (deterministic, no optimiser state)."""
+    solved by golden-section search (deterministic, no optimiser state). `labels` is (N,) classes, or
+    (N, K) bool, the classes each answer may be (a photo of shoes: sandal, sneaker or ankle boot), whose
+    probabilities then count together (losses.partial_label)."""
     import torch
 
-    logits, labels = logits.double(), labels.long()
+    from fashionnet.losses import partial_label
+
+    logits = logits.double()
+    allowed = labels.bool() if labels.dim() == 2 else torch.nn.functional.one_hot(labels.long(), logits.shape[1]).bool()
 
     def nll(log_t: float) -> float:
-        return torch.nn.functional.cross_entropy(logits / math.exp(log_t), labels).item()
+        return partial_label(logits / math.exp(log_t), allowed).mean().item()
 
     lo, hi = math.log(0.05), math.log(20.0)
     ratio = (math.sqrt(5) - 1) / 2

@@ -27,7 +27,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
     "be written or that another run wrote meanwhile); 3 FashionMNIST missing, corrupt or incomplete "
-    "(evaluate and train need the whole test split), or train's photo drawings missing, corrupt or stale; "
+    "(evaluate and train need the whole test split), or train's photo drawings or teacher's answers missing, corrupt or stale; "
     "4 checkpoint or ONNX file missing, corrupt, of the wrong shape or dtype, or giving outputs that are "
     "not numbers; 5 an export failed its own check; 130 interrupted; 141 stdout's reader went away."
 )
@@ -274,7 +274,7 @@ DataDirOption = Annotated[
 
 
 # Shown in `train --help` without importing torch; tests/test_train.py checks them against train.Recipe.
-RECIPE_DEFAULTS = {"epochs": 30, "batch_size": 512, "lr": 0.002, "teacher_epochs": 6}
+RECIPE_DEFAULTS = {"epochs": 30, "batch_size": 512, "lr": 0.002}
 
 
 LR_RANGE = "above 0 and at most 1000"  # the same words as train.RECIPE_RULES["lr"] (a test keeps them equal)
@@ -553,10 +553,13 @@ def train(
         show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
     no_photos: Annotated[bool, typer.Option(
         "--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
-    teacher_epochs: Annotated[int | None, typer.Option(
-        "--teacher-epochs", metavar="N", min=0, help="Epochs of the CNN teacher trained first for distillation; 0: "
-        "none.", show_default=str(RECIPE_DEFAULTS["teacher_epochs"]))] = None,
-    plot: Annotated[Path | None, typer.Option(
+    teacher: Annotated[Optional[Path], typer.Option(
+        "--teacher", metavar="FILE.npz", callback=_expand_user, help="The distillation teacher's answers to learn "
+        "from (made by tools/make_teacher_targets.py).",
+        show_default="the shipped fashionnet/drawings/teacher-targets.npz")] = None,
+    no_teacher: Annotated[bool, typer.Option(
+        "--no-teacher", help="Learn from the labels alone, without the teacher's answers.")] = False,
+    plot: Annotated[Optional[Path], typer.Option(
         "--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG "
         "(needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
@@ -564,9 +567,9 @@ def train(
 ) -> None:
     """Train the tutorial's network on FashionMNIST and real photo drawings; save a checkpoint every epoch.
 
-    The default recipe first trains a small CNN teacher, then the network learns from its answers, the
-    labels and the photo drawings (docs/training.md in fashionnet's source). The train loss it reports is
-    what it minimises (a mix of those); the test loss is the plain cross-entropy that evaluate reports."""
+    The network learns from the labels, the photo drawings and the answers of a small CNN teacher, which
+    ship with fashionnet (docs/training.md in fashionnet's source). The train loss it reports is what it
+    minimises (a mix of those); the test loss is the plain cross-entropy that evaluate reports."""
     _import_torch()
     from fashionnet import train as training
     from fashionnet.render.console import stderr_console
@@ -579,7 +582,8 @@ def train(
     if recipe_name is RecipeName.ladder:
         given = [name for name, value in (("--batch-size", batch_size), ("--lr", lr), ("--out", out),
                                           ("--resume", resume), ("--photos", photos), ("--no-photos", no_photos),
-                                          ("--teacher-epochs", teacher_epochs), ("--plot", plot)) if value]
+                                          ("--teacher", teacher), ("--no-teacher", no_teacher), ("--plot", plot))
+                 if value]
         if given:
             from fashionnet.errors import UsageError
 
@@ -593,10 +597,10 @@ def train(
                     as_json)
         return
     if recipe_name is RecipeName.tutorial:
-        if photos is not None or no_photos or teacher_epochs is not None:
+        if photos is not None or no_photos or teacher is not None or no_teacher:
             from fashionnet.errors import UsageError
 
-            raise UsageError("--photos, --no-photos and --teacher-epochs belong to the default recipe; "
+            raise UsageError("--photos, --no-photos, --teacher and --no-teacher belong to the default recipe; "
                              "the tutorial's recipe trains on FashionMNIST alone")
         if resume is not None:
             from fashionnet.errors import UsageError
@@ -610,8 +614,8 @@ def train(
         tutorial = run_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, note=note, say=say)
         show_tutorial_run(tutorial, plot, plot_claim, as_json)
         return
-    run = training.prepare_training(resume, photos, no_photos, seed, device, data_dir, limit, out, force, epochs=epochs,
-                                    batch_size=batch_size, lr=lr, teacher_epochs=teacher_epochs)
+    run = training.prepare_training(resume, photos, no_photos, seed, device, data_dir, limit, out, force, teacher,
+                                    no_teacher, epochs=epochs, batch_size=batch_size, lr=lr)
     if not quiet:
         typer.echo(f"Using {run.device} device", err=True)
     from fashionnet.render.training import ProgressReporter, loss_parts, show_training, training_intro

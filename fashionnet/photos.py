@@ -1,14 +1,14 @@
-"""The real photos training learns from: 28x28 drawings of 3,068 labelled CC0 phone photos.
+"""The real photos training learns from: 28x28 drawings of 3,467 labelled CC0 phone photos.
 
-Each photo of clothing-dataset-small's train split is drawn by `images.load_view`, the function `predict`
-runs on every input, so training sees exactly the 28x28 drawing of the photo's own mask that `predict`
-shows the model (and `--show` draws). For a found garment, `predict` also averages its logits over up to
-four more drawings, of the mask eroded and dilated (garment.mask_variants); the shipped file holds only
-each photo's own drawing (`tools/make_drawings.py --variants` adds the others). The drawings ship in
-fashionnet/drawings/ (a compressed numpy file, about 1.6 MB) so that `make weights` needs neither the
-photos nor the internet; `tools/make_drawings.py` remakes them from a copy of the photos. They go stale
-when the drawing pipeline changes: the file records `images.PIPELINE_VERSION`, and training refuses a
-file drawn by another version.
+Each photo (clothing-dataset-small's train split, and six more kinds from the full clothing-dataset) is
+drawn by `images.load_view`, the function `predict` runs on every input, so training sees exactly the 28x28
+drawings that `predict` shows the model: the photo's own mask (which `--show` draws) and, for a found
+garment, the up to four drawings of the mask eroded and dilated that `predict` averages its logits over
+(garment.mask_variants). The shipped file holds all of them, so training learns from what predict
+averages. The drawings ship in fashionnet/drawings/ (a compressed numpy file, about 8.5 MB) so that
+`make weights` needs neither the photos nor the internet; `tools/make_drawings.py` remakes them from a
+copy of the photos. They go stale when the drawing pipeline changes: the file records
+`images.PIPELINE_VERSION`, and training refuses a file drawn by another version.
 
 Every photo belongs to one fixed part, chosen by seed and stratified by category: 65% train (training
 only ever sees these), 15% validation (for choosing settings) and 20% hold-out (reported once).
@@ -21,6 +21,7 @@ import math
 import os
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from fashionnet.errors import DataError, printable
 from fashionnet.files import atomic_write, input_file_problem, npy_header
 
 DRAWINGS = Path(__file__).resolve().parent / "drawings" / "photo-drawings.npz"
-DATASET = "clothing-dataset-small (train split), by Alexey Grigorev and contributors"
+DATASET = ("clothing-dataset-small (train split) and six kinds of the full clothing-dataset, by Alexey Grigorev "
+           "and contributors")
 DATASET_URL = "https://github.com/alexeygrigorev/clothing-dataset-small"
 LICENCE = "CC0 1.0 Universal (public domain dedication)"
 PARTS = ("train", "validation", "hold-out")
@@ -39,6 +41,8 @@ TRAIN, VALIDATION, HOLDOUT = 0, 1, 2
 HOLDOUT_SHARE = 0.20  # of each category, kept away from training and from choosing settings
 VALIDATION_SHARE = 0.15  # of each category, for choosing settings; never trained on either
 SPLIT_SEED = 0
+# The categories of clothing-dataset-small, whose parts were fixed first (issue 15).
+FIRST_CATEGORIES = ("dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt")
 REMAKE = ("train with --no-photos, or remake them with tools/make_drawings.py (in fashionnet's source, not "
           "installed with it)")
 
@@ -88,12 +92,22 @@ class PhotoDrawings:
         """(N,) the index of each photo's own drawing (the one `--show` draws)."""
         return np.searchsorted(self.owner, np.arange(len(self)))
 
-    def training_set(self) -> tuple[np.ndarray, np.ndarray]:
-        """The train part's drawings of found garments, each with the classes its photo allows:
-        ((P, 28, 28) uint8, (P, 10) bool, all False for a garment that is none of the ten)."""
+    def training_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The train part's drawings of found garments (each photo's own drawing and its mask variants, when
+        the file holds them), with the classes its photo allows and where each drawing is in the file:
+        ((P, 28, 28) uint8, (P, 10) bool, all False for a garment that is none of the ten; (P,) int)."""
         keep = (self.part == TRAIN) & self.found
-        chosen = keep[self.owner]
-        return self.drawings[chosen], self.named[self.owner[chosen]]
+        rows = np.flatnonzero(keep[self.owner])
+        return self.drawings[rows], self.named[self.owner[rows]], rows
+
+
+    def calibration_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The validation part's found garments of the ten classes, for fitting the temperature: their
+        drawings (R, 28, 28), which photo each drawing belongs to (R,) counted from 0, and the classes each
+        photo allows (K, 10) bool."""
+        which = np.flatnonzero((self.part == VALIDATION) & self.found & self.named.any(1))
+        rows = np.flatnonzero(np.isin(self.owner, which))
+        return self.drawings[rows], np.searchsorted(which, self.owner[rows]), self.named[which]
 
 
 def read_labels(folder: Path) -> list[Photo]:
@@ -114,8 +128,14 @@ def assign_parts(categories: list[str], seed: int = SPLIT_SEED) -> np.ndarray:
     names = np.asarray(categories)
     part = np.full(len(names), TRAIN, np.uint8)
     rng = np.random.default_rng(seed)
-    for name in sorted(set(names.tolist())):
-        members = np.flatnonzero(names == name)
+    present = set(categories.tolist())
+    # The first ten categories draw from one stream in sorted order, as they always did, so adding kinds
+    # never moves an old photo between parts; each later kind draws from its own stream.
+    first = sorted(present & set(FIRST_CATEGORIES))
+    for name in first + sorted(present - set(first)):
+        if name not in FIRST_CATEGORIES:
+            rng = np.random.default_rng([seed, *name.encode()])
+        members = np.flatnonzero(categories == name)
         shuffled = members[rng.permutation(len(members))]
         held, checked = round(HOLDOUT_SHARE * len(members)), round(VALIDATION_SHARE * len(members))
         part[shuffled[:held]] = HOLDOUT
@@ -191,14 +211,8 @@ def load(path: Path = DRAWINGS) -> PhotoDrawings:
         if problem == "no such file":
             problem = "photo drawings not found"
         raise DataError(f"{name}: {problem}; {REMAKE}")
-    try:
-        arrays = _read_arrays(path, name)
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError,
-            NotImplementedError, RuntimeError) as exc:  # zipfile: an unknown compression, an encrypted member
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{name}: not a readable photo drawings file ({printable(detail)}); {REMAKE}") from None
+    with read_problem(name, "photo drawings file", REMAKE):
+        arrays = read_npz(path, name, FORMAT)
     images, owner, n = arrays["drawings"], arrays["owner"], len(arrays["path"])
     if n == 0:
         raise DataError(f"{name}: holds no photos; {REMAKE}")
@@ -236,8 +250,8 @@ def load(path: Path = DRAWINGS) -> PhotoDrawings:
                          int(arrays["split_seed"]))
 
 
-MAX_FILE_BYTES = 64 * 2**20  # the shipped file is 1.6 MB; one drawn with --variants about five times that
-MAX_PHOTOS = 50_000  # the data set's train split has 3,068
+MAX_FILE_BYTES = 64 * 2**20  # the shipped file, with the mask variants, is 8.5 MB
+MAX_PHOTOS = 50_000  # the shipped file has 3,467
 MAX_DRAWINGS = 5 * MAX_PHOTOS  # each photo's own drawing and at most four mask variants
 MAX_TEXT = 1024  # characters of one path or name
 # The most elements each array may declare: a file of MAX_PHOTOS photos, drawn with variants.
@@ -246,30 +260,59 @@ LIMITS = {"drawings": MAX_DRAWINGS * 28 * 28, "owner": MAX_DRAWINGS, "path": MAX
           "found": MAX_PHOTOS, "part": MAX_PHOTOS}
 
 
-def _read_arrays(path: Path, name: str) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class NpzFormat:
+    """What one kind of .npz file shipped beside the package must hold, for `read_npz`: each array's
+    (dtype kind, dimensions) and most elements, the file's largest size, its name in messages and how
+    to remake it."""
+
+    arrays: dict[str, tuple[str, int]]
+    limits: dict[str, int]
+    max_bytes: int
+    what: str  # "photo drawings file"
+    remake: str
+    exact: dict[str, np.dtype]  # arrays whose dtype must be exactly this one
+
+
+@contextmanager
+def read_problem(name: str, what: str, remake: str):
+    """Whatever reading a shipped .npz raises becomes one DataError naming the file."""
+    try:
+        yield
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError,
+            NotImplementedError, RuntimeError) as exc:  # zipfile: an unknown compression, an encrypted member
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{name}: not a readable {what} ({printable(detail)}); {remake}") from None
+
+
+def read_npz(path: Path, name: str, form: NpzFormat) -> dict[str, np.ndarray]:
     """The file's arrays, each read straight from its zip member (np.savez's layout) after its .npy header
-    passed `_check_header`: pickles are never loaded, members the format does not name never read."""
+    passed `_check_header`: pickles are never loaded, members the format does not name never read. The
+    one reader of every .npz fashionnet ships (the photo drawings, the teacher's targets)."""
+    what, remake = form.what, form.remake
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        if size > MAX_FILE_BYTES:
-            raise DataError(f"{name}: is {size / 2**20:,.0f} MiB, larger than any photo drawings file "
-                            f"(at most {MAX_FILE_BYTES // 2**20} MiB); {REMAKE}")
+        if size > form.max_bytes:
+            raise DataError(f"{name}: is {size / 2**20:,.0f} MiB, larger than any {what} "
+                            f"(at most {form.max_bytes // 2**20} MiB); {remake}")
         if f.read(6) == b"\x93NUMPY":
-            raise DataError(f"{name}: holds a single numpy array (.npy), not a photo drawings file (.npz); {REMAKE}")
+            raise DataError(f"{name}: holds a single numpy array (.npy), not a {what} (.npz); {remake}")
         f.seek(0)
         with zipfile.ZipFile(f) as archive:
             members = set(archive.namelist())
-            missing = [key for key in ARRAYS if key + ".npy" not in members]
+            missing = [key for key in form.arrays if key + ".npy" not in members]
             if missing:
-                raise DataError(f"{name}: not a photo drawings file (no {', '.join(missing)}); {REMAKE}")
+                raise DataError(f"{name}: not a {what} (no {', '.join(missing)}); {remake}")
             arrays = {}
-            for key in ARRAYS:
+            for key in form.arrays:
                 with archive.open(key + ".npy") as member:
                     try:
                         shape, _, dtype = npy_header(member)  # its length checked before it is read
                     except ValueError as exc:
                         raise ValueError(f"array '{key}': {exc}") from None
-                _check_header(name, key, shape, dtype)
+                _check_header(name, key, shape, dtype, form)
                 with archive.open(key + ".npy") as member:
                     arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
                     if member.read(1):  # also reads to the end, where zipfile checks the CRC
@@ -277,29 +320,34 @@ def _read_arrays(path: Path, name: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _check_header(name: str, key: str, shape: tuple, dtype: np.dtype) -> None:
+def _check_header(name: str, key: str, shape: tuple, dtype: np.dtype, form: NpzFormat) -> None:
     """Refuse an array by what its header declares (type, dimensions, size), before it is read."""
-    kind, ndim = ARRAYS[key]
-    if dtype.kind != kind or (key == "drawings" and dtype != np.uint8):
-        expected = "uint8 (pixels from 0 to 255)" if key == "drawings" else _KINDS[kind]
-        raise DataError(f"{name}: array '{key}' holds {printable(str(dtype))} values, expected {expected}; {REMAKE}")
+    kind, ndim = form.arrays[key]
+    remake = form.remake
+    exact = form.exact.get(key)
+    if dtype.kind != kind or (exact is not None and dtype != exact):
+        expected = EXACT_NAMES.get(str(exact), str(exact)) if exact is not None else _KINDS[kind]
+        raise DataError(f"{name}: array '{key}' holds {printable(str(dtype))} values, expected {expected}; {remake}")
     if len(shape) != ndim:
-        raise DataError(f"{name}: array '{key}' has {len(shape)} dimensions, expected {ndim}; {REMAKE}")
+        raise DataError(f"{name}: array '{key}' has {len(shape)} dimensions, expected {ndim}; {remake}")
     if any(side < 0 for side in shape):
-        raise DataError(f"{name}: array '{key}' declares the impossible shape {list(shape)}; {REMAKE}")
+        raise DataError(f"{name}: array '{key}' declares the impossible shape {list(shape)}; {remake}")
     if kind == "U" and dtype.itemsize > 4 * MAX_TEXT:
         raise DataError(f"{name}: array '{key}' holds text of {dtype.itemsize // 4:,} characters, more than "
-                        f"{MAX_TEXT:,}; {REMAKE}")
-    if math.prod(shape) > LIMITS.get(key, 1):
-        raise DataError(f"{name}: array '{key}' declares shape {list(shape)}, more than a photo drawings file "
-                        f"holds (at most {MAX_PHOTOS:,} photos); {REMAKE}")
+                        f"{MAX_TEXT:,}; {remake}")
+    if math.prod(shape) > form.limits.get(key, 1):
+        raise DataError(f"{name}: array '{key}' declares shape {list(shape)}, more than a {form.what} "
+                        f"holds; {remake}")
 
 
-_KINDS = {"u": "unsigned integers", "i": "integers", "U": "text", "b": "booleans"}
+EXACT_NAMES = {"uint8": "uint8 (pixels from 0 to 255)", "float16": "float16"}
+_KINDS = {"u": "unsigned integers", "i": "integers", "U": "text", "b": "booleans", "f": "floating-point numbers"}
+
+FORMAT = NpzFormat(ARRAYS, LIMITS, MAX_FILE_BYTES, "photo drawings file", REMAKE, {"drawings": np.dtype(np.uint8)})
 
 
 def locate_photos() -> Path | None:
-    """A copy of the data set's train split (labels.csv beside the photos), if this machine has one:
+    """A copy of the photos (labels.csv beside the photos), if this machine has one:
     $FASHIONNET_PHOTOS, else, in a source checkout (pyproject.toml at its root), ../shared/data/clothing-photos
     beside it; an installed copy has no checkout around it, so only $FASHIONNET_PHOTOS counts there."""
     root = Path(__file__).resolve().parents[1]

@@ -82,6 +82,17 @@ def classify(
     return probs, indices
 
 
+def average_drawings(logits: torch.Tensor, members: np.ndarray) -> torch.Tensor:
+    """(N, K) logits of N drawings, (N,) which answer each belongs to -> (M, K): each answer's logits
+    averaged over its drawings (a photo's mask and its eroded and dilated variants). Training fits the
+    temperature on photos through this same averaging."""
+    import torch
+
+    index = torch.from_numpy(np.asarray(members, dtype=np.int64))
+    count = torch.bincount(index).clamp(min=1).to(logits.dtype)
+    return torch.zeros(len(count), logits.shape[1], dtype=logits.dtype).index_add_(0, index, logits) / count[:, None]
+
+
 def classify_scored(
     images: np.ndarray,
     model: torch.nn.Module,

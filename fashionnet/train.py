@@ -31,7 +31,7 @@ from fashionnet.batches import (  # noqa: F401 - augment and standardize are par
 )
 from fashionnet.data import Split
 from fashionnet.epochs import Callbacks, EpochStats, Silent
-from fashionnet.errors import OutputError, TrainingInterrupted, UsageError, WeightsError, printable
+from fashionnet.errors import DataError, OutputError, TrainingInterrupted, UsageError, WeightsError, printable
 from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.files import OutputClaim, check_writable
 from fashionnet.model import NeuralNetwork, build_model
@@ -56,8 +56,9 @@ class Recipe:
     Found by sweeps on the real data (see docs/training.md): AdamW with a one-cycle schedule, label
     smoothing, and random horizontal flips that stop for the last epochs. Shifts, pixel dropout, input
     noise and weight averaging all made this MLP worse or no better. Photo drawings are mixed into every
-    batch (docs/photos.md), and a small CNN trained first teaches the MLP (knowledge distillation); with
-    the teacher, 30 epochs and label smoothing 0.1 did better than FashionMNIST alone's 21 and 0.2.
+    batch (docs/photos.md), and a small CNN teaches the MLP (knowledge distillation) through its answers,
+    which ship (teacher.TARGETS); with the teacher, 30 epochs and label smoothing 0.1 did better than
+    FashionMNIST alone's 21 and 0.2.
     """
 
     epochs: int = 30
@@ -78,11 +79,16 @@ class Recipe:
     # FashionMNIST's. 0 trains on FashionMNIST alone (--no-photos).
     photo_share: float = 0.125
     photo_weight: float = 0.15
-    # Epochs of the CNN teacher (teacher.py) trained first; 0: no distillation. The MLP's FashionMNIST loss
-    # is then distill_weight parts matching the teacher at distill_temperature, the rest the labels.
+    # Epochs of the CNN teacher (teacher.py) whose shipped answers the MLP distils from (recorded from the
+    # targets file; tools/make_teacher_targets.py trains it); 0: no distillation. The MLP's FashionMNIST
+    # loss is then distill_weight parts matching the teacher at distill_temperature, the rest the labels;
+    # photo_distill parts of each photo's loss match the teacher's answer for that drawing.
     teacher_epochs: int = 6
     distill_weight: float = 0.5
     distill_temperature: float = 4.0
+    photo_distill: float = 0.0
+    # Fit the temperature on the validation photos as well as the held-out images (docs/photos.md).
+    photo_calibration: bool = True
     # Inputs are standardised while training (FashionMNIST's pixel mean and std); the saved weights have
     # this folded into the first layer, so every checkpoint takes the tutorial's ToTensor() input.
     mean: float = 0.2860
@@ -120,6 +126,8 @@ RECIPE_RULES: dict[str, tuple] = {
     "teacher_epochs": (lambda v: is_whole(v) and 0 <= v <= 1000, "a whole number from 0 to 1000"),
     "distill_weight": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "distill_temperature": (lambda v: is_real(v) and 0 < v <= 100, "above 0 and at most 100"),
+    "photo_distill": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
+    "photo_calibration": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 
@@ -146,10 +154,15 @@ def folded_state(model: NeuralNetwork, recipe: Recipe) -> dict[str, torch.Tensor
     return state
 
 
-def photo_set(drawings) -> PhotoSet:
-    """The train part of a photo drawings file (photos.PhotoDrawings) as the tensors fit() mixes in."""
-    images, allowed = drawings.training_set()
-    return PhotoSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(np.ascontiguousarray(allowed)))
+def photo_set(drawings, targets=None) -> PhotoSet:
+    """The train part of a photo drawings file (photos.PhotoDrawings) as the tensors fit() mixes in, with
+    the teacher's answers for those drawings when `targets` (teacher.Targets made for this file) are given."""
+    images, allowed, rows = drawings.training_set()
+    soft = None
+    if targets is not None:
+        soft = torch.from_numpy(np.ascontiguousarray(targets.photos[rows], np.float32))
+    return PhotoSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(np.ascontiguousarray(allowed)),
+                    soft)
 
 
 def _optimizer(model: NeuralNetwork, recipe: Recipe) -> torch.optim.Optimizer:
@@ -187,11 +200,14 @@ def _training_state(model, optimizer: torch.optim.Optimizer, generator: torch.Ge
     return tensors, state["param_groups"]
 
 
+def _require_training_state(path: Path, checkpoint: Checkpoint) -> None:
+    if "rng" not in checkpoint.training or checkpoint.metadata.get("optimizer_param_groups") is None:
+        raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with --no-optimizer-state)")
+
+
 def _restore_training(path: Path, checkpoint: Checkpoint, model, optimizer, generator) -> None:
+    _require_training_state(path, checkpoint)
     groups = checkpoint.metadata.get("optimizer_param_groups")
-    if "rng" not in checkpoint.training or groups is None:
-        raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed "
-                           "(it was saved with --no-optimizer-state)")
     raw = {k[len(RAW):]: v for k, v in checkpoint.training.items() if k.startswith(RAW)}
     check_state_dict(path, raw, model)
     state = _optimizer_state(path, checkpoint, optimizer)
@@ -290,12 +306,17 @@ def fit(
     save_optimizer: bool = True,
     claim: OutputClaim | None = None,
     photos: PhotoSet | None = None,
+    targets=None,
+    calibration_photos: tuple | None = None,
 ) -> TrainResult:
     """Train the tutorial's model; save a checkpoint after every epoch (atomically) when `out` is set.
 
     `photos` are the photo drawings mixed into every batch (recipe.photo_share of it); without them the
-    run is FashionMNIST alone, and the recipe it saves says so. With recipe.teacher_epochs, a CNN teacher
-    is trained first (or, resuming, taken from the checkpoint) and the MLP also learns its soft targets.
+    run is FashionMNIST alone, and the recipe it saves says so. `targets` (teacher.Targets, needed when
+    recipe.teacher_epochs > 0) are the CNN teacher's answers for the training images, which the MLP also
+    learns from. The temperature is fitted on the held-out training images together with
+    `calibration_photos` (photos.PhotoDrawings.calibration_set: validation photos never trained on), so
+    that the probabilities are honest for photos as well as for FashionMNIST.
     The returned model (result.model) holds the folded weights, like the checkpoint: it takes [0, 1] input.
     `claim` (files.check_output's) is what `out` was when the run was checked: a save never replaces a
     file another run wrote since (two runs with one --out).
@@ -304,6 +325,10 @@ def fit(
     claim = claim or (OutputClaim(out) if out is not None else None)
     if photos is None or len(photos) == 0:
         recipe, photos = replace(recipe, photo_share=0.0), None
+    if targets is None:  # no teacher's answers: the labels alone, and the recipe it saves says so
+        recipe = replace(recipe, teacher_epochs=0, photo_distill=0.0)
+    if not recipe.photo_calibration:
+        calibration_photos = None
     model: NeuralNetwork = build_model(seed=seed)
     generator = torch.Generator().manual_seed(seed + 1000)  # permutations, flips and photo batches
     optimizer = _optimizer(model, recipe)
@@ -336,21 +361,12 @@ def fit(
     result = TrainResult(history=history)
     last_saved = (start_epoch, resume[0]) if resume is not None else None  # what Ctrl-C can point to
     began = time.perf_counter()
-    teacher, soft = None, None
-    teaching_epoch = [0]  # the teacher's epoch under way, for the Ctrl-C message
+    soft = None
+    if targets is not None:
+        soft = teaching.image_targets(targets, train.labels, n).to(device)  # (n, 2, 10): as is and mirrored
+        result.teacher = targets.report()
 
     try:
-        if recipe.teacher_epochs > 0:
-            if resume is not None:
-                teacher = teaching.restore_teacher(resume[0], resume[1].training, seed, device)
-                result.teacher = resume[1].metadata.get("teacher")
-            else:
-                teacher_callbacks = _TeacherCallbacks(callbacks, teaching_epoch)
-                teacher = teaching.train_teacher(recipe, images, labels, mixed, device, seed, teacher_callbacks)
-                result.teacher = _teacher_report(teacher, recipe, test, device, time.perf_counter() - began)
-                teacher_callbacks.finished(result.teacher)
-            soft = teaching.soft_targets(teacher, images, recipe)  # (n, 2, 10): as is and mirrored
-        teaching_epoch[0] = 0
         for epoch in range(start_epoch, recipe.epochs):
             callbacks.epoch_start(epoch + 1, recipe.epochs, batches)
             tick = time.perf_counter()
@@ -367,15 +383,16 @@ def fit(
                 mirrored = random_flips(len(index), generator, device) if flipping else None
                 if mirrored is not None:
                     x = flip(x, mirrored)
-                allowed = None
-                if mixing is not None and chosen is not None:
-                    extra, allowed = mixing.batch(chosen[batch])
+                allowed, taught = None, None
+                if mixing is not None:
+                    extra, allowed, taught = mixing.batch(chosen[batch])
                     x = torch.cat([x, extra])
                 target = None
                 if soft is not None:  # the teacher's answer for exactly the image the MLP sees
                     target = soft[index, mirrored.long()] if mirrored is not None else soft[index, 0]
+                photo_soft = taught if recipe.photo_distill > 0 else None
                 loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing,
-                                         target)
+                                         target, photo_soft)
                 loss_sum += loss * len(y)
                 correct += right
                 if batch % 20 == 19 or batch == batches - 1:
@@ -406,10 +423,9 @@ def fit(
                 state.metadata["photo_samples"] = photo_count
                 if result.teacher is not None:
                     state.metadata["teacher"] = result.teacher
-                if save_optimizer and teacher is not None:
-                    state.training.update(teaching.teacher_state(teacher))
                 if held:
-                    state.metadata[calibration.METADATA_KEY] = _temperature(evaluator, held_images, held_labels, device)
+                    state.metadata[calibration.METADATA_KEY] = _temperature(evaluator, held_images, held_labels, device,
+                                                                            calibration_photos)
                 with _interrupts_wait():  # a Ctrl-C as the file lands is reported with it
                     try:
                         save_checkpoint(out, state, claim)
@@ -420,16 +436,13 @@ def fit(
                     last_saved = (epoch + 1, out)
             callbacks.epoch_end(stats)
     except KeyboardInterrupt:
-        if teaching_epoch[0]:  # the teacher trains only in a fresh run: nothing is saved before it is done
-            raise TrainingInterrupted(f"interrupted during the teacher's epoch {teaching_epoch[0]}: "
-                                      "nothing was saved") from None
         running = len(history) + 1 if len(history) < recipe.epochs else recipe.epochs
         kept = _kept(last_saved, out, save_optimizer)
         raise TrainingInterrupted(f"interrupted during epoch {running}: {kept}") from None
     result.seconds = time.perf_counter() - began
     evaluator.load_state_dict(folded_state(model, recipe))
     result.model = evaluator.eval()
-    result.temperature = _temperature(evaluator, held_images, held_labels, device) if held else None
+    result.temperature = _temperature(evaluator, held_images, held_labels, device, calibration_photos) if held else None
     return result
 
 
@@ -443,42 +456,20 @@ def _kept(last_saved: tuple[int, Path] | None, out: Path | None, save_optimizer:
     return f"epoch {epoch} is saved in {printable(str(where))}{hint}"
 
 
-class _TeacherCallbacks:
-    """Passes the teacher's progress to the caller's `teacher()` view of its callbacks (the CLI draws it
-    as "Teacher 1/5"); callbacks without one see nothing of the teacher."""
+def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
+                 photos: tuple | None = None) -> float:
+    """The temperature fitted on the held-out images and, when given, on photos as predict answers them
+    (logits averaged over each photo's drawings, predict.average_drawings)."""
+    logits = predict_logits(model, images, device)
+    allowed = torch.nn.functional.one_hot(labels.cpu().long(), len(CLASSES)).bool()
+    if photos is not None and len(photos[2]):
+        from fashionnet.predict import average_drawings
 
-    def __init__(self, callbacks, epoch: list[int]):
-        view = getattr(callbacks, "teacher", None)
-        self.inner = view() if callable(view) else Silent()
-        self.epoch = epoch
-
-    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
-        self.epoch[0] = epoch
-        self.inner.epoch_start(epoch, epochs, batches)
-
-    def batch_end(self, batch: int, samples: int, loss: float) -> None:
-        self.inner.batch_end(batch, samples, loss)
-
-    def epoch_end(self, stats: EpochStats) -> None:
-        self.inner.epoch_end(stats)
-
-    def finished(self, report: dict) -> None:
-        done = getattr(self.inner, "finished", None)
-        if callable(done):
-            done(report)
-
-
-def _teacher_report(teacher, recipe: Recipe, test: Split | None, device: torch.device, seconds: float) -> dict:
-    """What the checkpoint's metadata says about the teacher: its epochs, test accuracy and time."""
-    accuracy = None
-    if test is not None:
-        logits = teaching.teacher_logits(teacher, test.images.to(device), recipe)
-        accuracy = (logits.argmax(1).cpu() == test.labels).float().mean().item()
-    return {"epochs": recipe.teacher_epochs, "test_accuracy": accuracy, "seconds": round(seconds, 1)}
-
-
-def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
-    return calibration.fit_temperature(predict_logits(model, images, device), labels.cpu())
+        drawings, members, named = photos
+        drawn = predict_logits(model, torch.from_numpy(np.ascontiguousarray(drawings)), device)
+        drawn = average_drawings(drawn, members)
+        logits, allowed = torch.cat([logits, drawn]), torch.cat([allowed, torch.from_numpy(np.asarray(named, bool))])
+    return calibration.fit_temperature(logits, allowed)
 
 
 def _resume_point(path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: int,
@@ -569,6 +560,35 @@ def load_resume(path: Path) -> tuple[Path, Checkpoint]:
     return Path(path), checkpoint
 
 
+def teacher_for(recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Path | None, drawings,
+                labels: torch.Tensor) -> tuple[Recipe, teaching.Targets | None, str | None]:
+    """The teacher's answers this run learns from (the shipped file unless `path` names one; none when the
+    recipe has no teacher), the recipe recording the teacher's epochs, and a note to show when the shipped
+    answers do not fit the training images (another data set, e.g. --data-dir): the run then learns from
+    the labels alone. A resumed run must learn from a teacher of the epochs it began with; photo
+    distillation needs answers made for these very drawings."""
+    if recipe.teacher_epochs == 0:
+        return replace(recipe, photo_distill=0.0), None, None
+    targets = teaching.load_targets(Path(path) if path is not None else teaching.TARGETS)
+    try:
+        teaching.image_targets(targets, labels, 0)
+    except DataError:
+        if path is not None or resume is not None:
+            raise
+        return (replace(recipe, teacher_epochs=0, photo_distill=0.0), None,
+                "The shipped teacher's answers are for FashionMNIST's own training images, not these: learning "
+                "from the labels alone")
+    if resume is not None and targets.epochs != recipe.teacher_epochs:
+        raise UsageError(f"{resume[0]}: was taught by a teacher of {recipe.teacher_epochs} epochs, but "
+                         f"{targets.source} holds the answers of one of {targets.epochs}; resume it with its own "
+                         "teacher's answers (--teacher FILE) or start afresh")
+    if recipe.photo_distill > 0 and drawings is not None:
+        if targets.drawings_sha256 != teaching.drawings_digest(drawings.drawings):
+            raise DataError(f"{targets.source}: holds the teacher's answers for other photo drawings than these; "
+                            f"{teaching.REMAKE_TARGETS}")
+    return replace(recipe, teacher_epochs=targets.epochs), targets, None
+
+
 def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **overrides) -> Recipe:
     """The default recipe, or the resumed checkpoint's, with the options the user gave on top.
 
@@ -596,7 +616,9 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **o
     if given.get("batch_size", base.batch_size) != base.batch_size:
         raise UsageError(f"{path}: was trained with --batch-size {base.batch_size}; a resumed run keeps it")
     if given.get("teacher_epochs", base.teacher_epochs) != base.teacher_epochs:
-        raise UsageError(f"{path}: was trained with --teacher-epochs {base.teacher_epochs}; a resumed run keeps it")
+        if base.teacher_epochs:
+            raise UsageError(f"{path}: was taught by the teacher; a resumed run keeps it (leave out --no-teacher)")
+        raise UsageError(f"{path}: was trained without the teacher; a resumed run keeps that (leave out --teacher)")
     if given.get("photo_share", base.photo_share) != base.photo_share:
         raise UsageError(f"{path}: was trained with the photo drawings; a resumed run keeps them "
                          "(leave out --no-photos)")
@@ -618,10 +640,14 @@ class TrainingRun:
     photo_set: PhotoSet | None
     train: Split
     test: Split
+    targets: teaching.Targets | None = None  # the teacher's answers it learns from
+    teacher_named: bool = False  # --teacher FILE (else the shipped answers)
+    untaught: str | None = None  # why the shipped answers were left out, when they do not fit these images
+    calibration_photos: tuple | None = None  # validation photos the temperature is fitted on as well
 
     def fit(self, callbacks: Callbacks | None, save_optimizer: bool = True) -> TrainResult:
         return fit(self.recipe, self.train, self.test, self.device, self.seed, self.out, self.resume_from, callbacks,
-                   save_optimizer, self.claim, self.photo_set)
+                   save_optimizer, self.claim, self.photo_set, self.targets, self.calibration_photos)
 
     def report(self, result: TrainResult) -> dict:
         """What `train --json` prints."""
@@ -637,16 +663,23 @@ class TrainingRun:
 
 def prepare_training(resume: Path | None, photos: Path | None, no_photos: bool, seed: int | None, device: str | None,
                      data_dir: Path | None, limit: int | None, out: Path | None, force: bool,
-                     **overrides) -> TrainingRun:
+                     teacher: Path | None = None, no_teacher: bool = False, **overrides) -> TrainingRun:
     """`train`'s options checked and its inputs loaded, in the order that fails cheapest first:
-    the checkpoint to resume, the recipe, --out, the seed, the device, the photo drawings, the data."""
-    from fashionnet import data as data_mod, photos as photo_mod
+    the checkpoint to resume, the recipe, --out, the seed, the device, the photo drawings, the data, the
+    teacher's answers."""
+    from fashionnet import data as data_mod
+    from fashionnet import photos as photo_mod
     from fashionnet.device import select_device
 
     resume_from = load_resume(resume) if resume is not None else None
+    if resume_from is not None:  # before the data and the teacher's answers are read for it
+        _require_training_state(*resume_from)
     if no_photos and photos is not None:
         raise UsageError("--photos and --no-photos contradict each other; give one of them")
-    recipe = recipe_for(resume_from, photos is not None, **overrides, photo_share=0.0 if no_photos else None)
+    if no_teacher and teacher is not None:
+        raise UsageError("--teacher and --no-teacher contradict each other; give one of them")
+    recipe = recipe_for(resume_from, photos is not None, **overrides, photo_share=0.0 if no_photos else None,
+                        teacher_epochs=0 if no_teacher else None)
     out_path = resolve_output(out, resume, force)
     claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
     if resume_from:
@@ -657,7 +690,10 @@ def prepare_training(resume: Path | None, photos: Path | None, no_photos: bool, 
     seed = 0 if seed is None else seed
     dev = select_device(device)
     drawings = photo_mod.load(photos if photos is not None else photo_mod.DRAWINGS) if recipe.photo_share > 0 else None
-    photos_in = photo_set(drawings) if drawings is not None else None
     train_split = data_mod.load_split("train", data_dir, limit=limit)
     test_split = data_mod.load_split("test", data_dir, official=True)
-    return TrainingRun(recipe, out_path, claim, seed, dev, resume_from, photos_in, train_split, test_split)
+    recipe, targets, untaught = teacher_for(recipe, resume_from, teacher, drawings, train_split.labels)
+    photos_in = photo_set(drawings, targets if recipe.photo_distill > 0 else None) if drawings is not None else None
+    calibrating = drawings.calibration_set() if drawings is not None else None  # validation photos: never trained on
+    return TrainingRun(recipe, out_path, claim, seed, dev, resume_from, photos_in, train_split, test_split, targets,
+                       teacher is not None, untaught, calibrating)

@@ -237,9 +237,7 @@ def shipped_figures(path: Path = SHIPPED_WEIGHTS) -> RecipeFigures | None:
         raise WeightsError(f"{path}: metadata field 'history' is not a list of epoch records") from None
     # Metadata is hostile input: a time that is not a number of seconds leaves the total unknown ("--").
     seconds = sum(h.seconds for h in history) if history and all(_real(h.seconds, 0) for h in history) else None
-    teacher = meta.get("teacher") if isinstance(meta.get("teacher"), dict) else None
-    if seconds is not None and teacher is not None and _real(teacher.get("seconds"), 0):
-        seconds += teacher["seconds"]  # the teacher trains first: part of the training time
+    teacher = meta.get("teacher") if isinstance(meta.get("teacher"), dict) else None  # trained once, beforehand
     return RecipeFigures("shipped", dict(meta.get("recipe") or {}), history, seconds, meta.get("test_accuracy"),
                          meta.get("test_loss"), meta.get("temperature"), teacher)
 
@@ -303,7 +301,8 @@ WHY = {
 }
 KNOWN = {"name", "optimizer", "loss", "shuffle", "epochs", "batch_size", "lr", "weight_decay", "warmup_fraction",
          "div_factor", "final_div_factor", "label_smoothing", "flip", "clean_epochs", "holdout", "mean", "std",
-         "photo_share", "photo_weight", "teacher_epochs", "distill_weight", "distill_temperature"}
+         "photo_share", "photo_weight", "teacher_epochs", "distill_weight", "distill_temperature", "photo_distill",
+         "photo_calibration"}
 
 
 def _pct(value: float | None) -> str:
@@ -372,7 +371,8 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     temperature = shipped.temperature if _real(shipped.temperature, 0.01, 100) else None
     calibration = "none (raw softmax)"
     if temperature is not None:
-        calibration = f"temperature {temperature:g}" + (f", fitted on {holdout:.0%} held out" if holdout else "")
+        photos_too = " and validation photos" if get("photo_calibration") is True and get("photo_share") else ""
+        calibration = f"temperature {temperature:g}" + (f", fitted on {holdout:.0%} held out{photos_too}" if holdout else "")
     share = get("photo_share") or 0
     photos = "none"
     if share:
@@ -382,13 +382,12 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     if taught:
         known = shipped.teacher or {}
         score = f" ({known['test_accuracy']:.2%})" if _real(known.get("test_accuracy"), 0, 1) else ""
-        teacher = (f"a small CNN, {taught} epochs{score}; {_g(get('distill_weight'))} of the loss matches it "
-                   f"at temperature {_g(get('distill_temperature'))}")
-    when = "when trained, teacher included" if taught and shipped.teacher else "when trained"
-    shipped_values = [optimizer, f"{get('batch_size', '--')}", f"{get('epochs', '--')}", loss, inputs, flips,
-                      calibration, photos, teacher, _pct(shipped.test_accuracy), _loss(shipped.test_loss),
-                      _seconds(shipped.seconds, when)]
-    rows = [(what, mine, theirs) for (what, mine, _), theirs in zip(rows, shipped_values, strict=True)]
+        teacher = (f"a small CNN, {taught} epochs{score}; {_g(get('distill_weight'))} of the loss matches its "
+                   f"shipped answers at temperature {_g(get('distill_temperature'))}")
+    when = "when trained"
+    shipped_values = [optimizer, f"{get('batch_size', '--')}", f"{get('epochs', '--')}", loss, inputs, flips, calibration,
+                      photos, teacher, _pct(shipped.test_accuracy), _loss(shipped.test_loss), _seconds(shipped.seconds, when)]
+    rows = [(what, mine, theirs) for (what, mine, _), theirs in zip(rows, shipped_values)]
     others = {k: v for k, v in s.items() if k not in KNOWN}
     if others:
         rows.insert(9, ("also", "--", ", ".join(f"{k} {v}" for k, v in sorted(others.items()))))

@@ -64,6 +64,24 @@ def test_the_baseline_keeps_the_groups_a_run_did_not_measure(tmp_path, monkeypat
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_photo_scores_count_shoes_by_their_three_classes_and_measure_calibration():
+    import numpy as np
+
+    from benchmarks import photo_set
+
+    named = np.zeros((5, 10), bool)
+    named[0, 0] = True  # a t-shirt
+    named[1:3, [5, 7, 9]] = True  # two pairs of shoes; the last two photos are none of the ten (a hat)
+    answers = photo_set.Answers(np.array([0, 7, 3, 0, 0]), np.array([0.9, 0.8, 0.95, 0.3, 0.7]),
+                                np.array([True, True, True, False, True]))
+    report = photo_set.scores(named, named, ["t-shirt", "shoes", "shoes", "hat", "hat"], answers)
+    assert report["strict_accuracy"] == 2 / 3 and report["per_category"] == {"shoes": 0.5, "t-shirt": 1.0}
+    assert report["shoes_wrong_sure"] == 0.5, "the pair called a Dress was sure of it"
+    # 15 bins: 0.8 and 0.9 right, 0.95 wrong -> |0.8-1|/3 + |0.9-1|/3 + |0.95-0|/3
+    assert report["photo_ece"] == pytest.approx((0.2 + 0.1 + 0.95) / 3)
+    assert report["unknown_not_sure"] == 0.5 and report["auroc"] == 1.0
+
+
 BAD_FILES = {"truncated": b'{"rows": [', "a list": b"[]", "a row without a name": b'{"rows":[{"value":1}]}',
              "a true value": b'{"rows":[{"name":"x","value":true,"target":1}]}', "null": b"null"}
 

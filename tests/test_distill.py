@@ -1,14 +1,17 @@
-"""Training with photo drawings and a distillation teacher (issue 15): mixed batches, the teacher's place in
-checkpoints, and exact resumption."""
+"""Training with photo drawings and a distillation teacher (issues 15 and 22): mixed batches, the teacher's
+shipped answers (read like hostile input), the temperature fitted on photos too, and exact resumption."""
 
+import zipfile
+
+import numpy as np
 import pytest
 import torch
 
-from fashionnet import data
+from fashionnet import data, teacher
 from fashionnet.batches import PhotoBatches, PhotoSet, shift
-from fashionnet.errors import TrainingInterrupted, UsageError, WeightsError
-from fashionnet.teacher import build_teacher, restore_teacher, teacher_state
-from fashionnet.train import Recipe, fit, load_resume, recipe_for
+from fashionnet.calibration import fit_temperature
+from fashionnet.errors import DataError, TrainingInterrupted, UsageError
+from fashionnet.train import Recipe, fit, load_resume, recipe_for, teacher_for
 from fashionnet.weights import read_checkpoint
 from tests.test_train import StopAtSecondEpoch
 
@@ -52,88 +55,158 @@ def test_every_photo_drawing_once_per_pass(tiny_photos):
     assert chosen.shape == (10, 8)
     assert sorted(chosen[:5].flatten().tolist()) == list(range(40))
     assert sorted(chosen[5:].flatten().tolist()) == list(range(40))
-    images, allowed = batches.batch(chosen[0])
-    assert images.shape == (8, 28, 28) and images.dtype == torch.uint8
+    images, allowed, soft = batches.batch(chosen[0])
+    assert images.shape == (8, 28, 28) and images.dtype == torch.uint8 and soft is None
     assert torch.equal(allowed, tiny_photos.allowed[chosen[0]])
+    logits = torch.randn(40, 2, 10)
+    with_answers = PhotoSet(tiny_photos.images, tiny_photos.allowed, logits)
+    taught = PhotoBatches(with_answers, 8, torch.Generator().manual_seed(1))
+    images, _, soft = taught.batch(chosen[0])
+    for image, answer, index in zip(images, soft, chosen[0]):  # the teacher's answer for the drawing as flipped
+        mirrored = int(not torch.equal(answer, logits[index, 0]))
+        assert torch.equal(answer, logits[index, mirrored])
 
 
-def test_photos_and_teacher_train_and_resume_exactly(splits, tiny_photos, tmp_path):
+def fake_targets(train, drawings=None, epochs=3) -> teacher.Targets:
+    """A teacher that knows the labels: its logits favour each image's label (as it is and mirrored)."""
+    logits = np.full((len(train.labels), 2, 10), -1.0, np.float16)
+    logits[np.arange(len(train.labels)), :, train.labels.numpy()] = 3.0
+    photos = np.zeros((0 if drawings is None else len(drawings), 2, 10), np.float16)
+    digest = teacher.drawings_digest(drawings if drawings is not None else np.zeros((0, 28, 28), np.uint8))
+    return teacher.Targets(logits, photos, digest, epochs, 0.93, 12.5, 0, "targets.npz")
+
+
+def test_photos_and_teacher_targets_train_and_resume_exactly(splits, tiny_photos, tmp_path):
     train, test = splits
-    recipe = Recipe(epochs=2, batch_size=64, teacher_epochs=1, photo_share=0.25)
-    straight = fit(recipe, train, test, CPU, seed=5, out=tmp_path / "straight.safetensors", photos=tiny_photos)
-    assert straight.teacher["epochs"] == 1 and 0 <= straight.teacher["test_accuracy"] <= 1
+    targets = fake_targets(train)
+    recipe = Recipe(epochs=2, batch_size=64, teacher_epochs=3, photo_share=0.25)
+    straight = fit(recipe, train, test, CPU, seed=5, out=tmp_path / "straight.safetensors", photos=tiny_photos,
+                   targets=targets)
+    assert straight.teacher["epochs"] == 3 and straight.teacher["test_accuracy"] == 0.93
     out = tmp_path / "run.safetensors"
     with pytest.raises(TrainingInterrupted):
-        fit(recipe, train, test, CPU, seed=5, out=out, callbacks=StopAtSecondEpoch(), photos=tiny_photos)
+        fit(recipe, train, test, CPU, seed=5, out=out, callbacks=StopAtSecondEpoch(), photos=tiny_photos,
+            targets=targets)
     saved = read_checkpoint(out)
-    assert saved.metadata["photo_samples"] == 40 and saved.metadata["teacher"]["epochs"] == 1
-    assert any(k.startswith("teacher.") for k in saved.training)
-    resumed = fit(recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=tiny_photos)
+    assert saved.metadata["photo_samples"] == 40 and saved.metadata["teacher"]["epochs"] == 3
+    assert not any(k.startswith("teacher.") for k in saved.training), "the teacher's answers ship; no teacher travels"
+    resumed = fit(recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=tiny_photos,
+                  targets=targets)
     a, b = straight.model.state_dict(), resumed.model.state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a), "resume continues with the same teacher and photo batches"
+    assert all(torch.equal(a[k], b[k]) for k in a), "resume continues with the same targets and photo batches"
     with pytest.raises(UsageError, match="photo drawings"):
         fit(recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=PhotoSet(
-            tiny_photos.images[:30], tiny_photos.allowed[:30]))
+            tiny_photos.images[:30], tiny_photos.allowed[:30]), targets=targets)
+    assert fit(Recipe(epochs=1, batch_size=64), train, None, CPU).teacher is None, "no answers given: no teacher"
+    with pytest.raises(UsageError, match="teacher of 3 epochs"):  # resumed with another teacher's answers
+        teacher.save_targets(fake_targets(train, epochs=4), tmp_path / "other.npz")
+        teacher_for(recipe_for(load_resume(out)), load_resume(out), tmp_path / "other.npz", None, train.labels)
 
 
 def test_the_teacher_and_the_photos_change_what_is_learnt(splits, tiny_photos):
     train, test = splits
     plain = fit(Recipe(epochs=1, batch_size=64, teacher_epochs=0), train, test, CPU, seed=0).model.state_dict()
-    taught = fit(Recipe(epochs=1, batch_size=64, teacher_epochs=1), train, test, CPU, seed=0).model.state_dict()
+    taught = fit(Recipe(epochs=1, batch_size=64, teacher_epochs=1), train, test, CPU, seed=0,
+                 targets=fake_targets(train)).model.state_dict()
     mixed = fit(Recipe(epochs=1, batch_size=64, teacher_epochs=0), train, test, CPU, seed=0, photos=tiny_photos)
     key = "linear_relu_stack.4.weight"
     assert not torch.equal(plain[key], taught[key]) and not torch.equal(plain[key], mixed.model.state_dict()[key])
     assert set(plain) == set(mixed.model.state_dict()), "the shipped model is the tutorial's, teacher or not"
 
 
+def test_targets_for_other_images_are_refused(splits):
+    train, _ = splits
+    wrong = fake_targets(train)
+    wrong.images = np.roll(wrong.images, 1, axis=2)  # every answer one class off: made for other images
+    with pytest.raises(DataError, match=r"^targets.npz: the teacher's targets agree with only 0%"):
+        fit(Recipe(epochs=1, batch_size=64, teacher_epochs=1), train, None, CPU, targets=wrong)
+    short = fake_targets(train)
+    short.images = short.images[:100]
+    with pytest.raises(DataError, match="answer 100 training images, this run has 600"):
+        fit(Recipe(epochs=1, batch_size=64, teacher_epochs=1), train, None, CPU, targets=short)
+
+
 def test_resume_keeps_photos_and_teacher(splits, tiny_photos, tmp_path):
     out = tmp_path / "m.safetensors"
-    fit(Recipe(epochs=1, batch_size=64, teacher_epochs=1), splits[0], None, CPU, out=out, photos=tiny_photos)
+    fit(Recipe(epochs=1, batch_size=64, teacher_epochs=1), splits[0], None, CPU, out=out, photos=tiny_photos,
+        targets=fake_targets(splits[0]))
     resume = load_resume(out)
     with pytest.raises(UsageError, match="--no-photos"):
         recipe_for(resume, photo_share=0.0)
-    with pytest.raises(UsageError, match="--teacher-epochs 1"):
-        recipe_for(resume, teacher_epochs=3)
+    with pytest.raises(UsageError, match="leave out --no-teacher"):
+        recipe_for(resume, teacher_epochs=0)
     assert recipe_for(resume, epochs=3).teacher_epochs == 1
 
 
-def test_ctrl_c_while_the_teacher_trains_says_nothing_was_saved(splits, tmp_path):
-    class StopAtOnce(StopAtSecondEpoch):
-        def epoch_start(self, epoch, epochs, batches):
-            raise KeyboardInterrupt
-
-    class StopInTheTeacher(StopAtSecondEpoch):
-        def teacher(self):
-            return StopAtOnce()  # the teacher trains first, in a fresh run only: the MLP has saved nothing yet
-
-    out = tmp_path / "never.safetensors"
-    with pytest.raises(TrainingInterrupted, match=r"^interrupted during the teacher's epoch 1: nothing was saved$"):
-        fit(Recipe(epochs=1, batch_size=64, teacher_epochs=2), splits[0], None, CPU, out=out,
-            callbacks=StopInTheTeacher())
-    assert not out.exists()
+def test_the_targets_file_round_trips_and_its_teacher_trains(splits, tiny_photos, tmp_path):
+    train, test = splits
+    recipe = Recipe(teacher_epochs=1, batch_size=64)
+    model = teacher.train_teacher(recipe, train.images, train.labels, tiny_photos, CPU, 0)
+    made = teacher.Targets(teacher.soft_targets(model, train.images, recipe).numpy(),
+                           teacher.soft_targets(model, tiny_photos.images, recipe).numpy(),
+                           teacher.drawings_digest(tiny_photos.images.numpy()), 1, 0.5, 3.0, 0)
+    teacher.save_targets(made, tmp_path / "t.npz")
+    back = teacher.load_targets(tmp_path / "t.npz")
+    assert back.images.dtype == np.float16 and back.images.shape == (600, 2, 10) and back.photos.shape == (40, 2, 10)
+    assert np.allclose(back.images, made.images, atol=0.02, rtol=0.01) and back.epochs == 1
+    assert back.source.endswith("t.npz") and back.report()["epochs"] == 1
 
 
-@pytest.mark.parametrize("damage", ["missing", "shape", "nan", "extra", "negative-variance", "negative-count"])
-def test_a_damaged_teacher_in_a_checkpoint_is_refused(damage):
-    state = {k[len("teacher."):]: v for k, v in teacher_state(build_teacher(0)).items()}
-    if damage == "missing":
-        state = {}
-    elif damage == "shape":
-        state["classifier.weight"] = torch.zeros(3, 3)
-    elif damage == "nan":
-        state["classifier.bias"] = torch.full((10,), float("nan"))
-    elif damage == "negative-variance":  # finite, but batch normalisation's square root would make it NaN
-        state["features.3.running_var"][5] = -1.0
-    elif damage == "negative-count":
-        state["features.7.num_batches_tracked"] = torch.tensor(-3)
-    else:
-        state["intruder"] = torch.zeros(1)
-    with pytest.raises(WeightsError, match="ck.safetensors"):
-        restore_teacher("ck.safetensors", {"teacher." + k: v for k, v in state.items()}, 0, CPU)
-    if damage == "negative-variance":
-        with pytest.raises(WeightsError, match="features.3.running_var holds negative values"):
-            restore_teacher("ck.safetensors", {"teacher." + k: v for k, v in state.items()}, 0, CPU)
-    restore_teacher("ck.safetensors", teacher_state(build_teacher(0)), 0, CPU)  # the undamaged teacher is taken
+def _targets_file(path, **change):
+    arrays = {"images": np.zeros((600, 2, 10), np.float16), "photos": np.zeros((4, 2, 10), np.float16),
+              "drawings_sha256": np.str_("0" * 64), "epochs": np.int64(10), "test_accuracy": np.float64(0.93),
+              "seconds": np.float64(1.0), "seed": np.int64(0)}
+    arrays.update(change)
+    np.savez_compressed(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+@pytest.mark.parametrize(("damage", "change", "message"), [
+    ("missing", None,
+     "teacher targets not found; remake it with tools/make_teacher_targets.py, or train with --no-teacher"),
+    ("float32", {"images": np.zeros((600, 2, 10), np.float32)},
+     "array 'images' holds float32 values, expected float16"),
+    ("huge", {"photos": np.lib.format.open_memmap}, "declares shape"),
+    ("shape", {"images": np.zeros((600, 10), np.float16)}, "array 'images' has 2 dimensions, expected 3"),
+    ("classes", {"images": np.zeros((600, 2, 9), np.float16)},
+     "array 'images' has shape [600, 2, 9], expected [N, 2, 10]"),
+    ("nan", {"photos": np.full((4, 2, 10), np.nan, np.float16)}, "array 'photos' holds NaN or infinite values"),
+    ("epochs", {"epochs": np.int64(0)}, "epochs or test accuracy are out of range"),
+    ("no-images", {"images": None}, "not a teacher targets file (no images)"),
+    ("not-zip", b"hello", "not a readable teacher targets file"),
+])
+def test_a_damaged_targets_file_is_one_line_naming_it(tmp_path, damage, change, message):
+    path = tmp_path / "targets.npz"
+    if damage == "huge":  # a forged header declaring a billion rows: refused before a byte is inflated
+        with zipfile.ZipFile(path, "w") as archive:
+            _targets_file(tmp_path / "ok.npz")
+            with zipfile.ZipFile(tmp_path / "ok.npz") as ok:
+                for member in ok.namelist():
+                    data_ = ok.read(member)
+                    if member == "photos.npy":
+                        header = "{'descr': '<f2', 'fortran_order': False, 'shape': (1000000000, 2, 10), }"
+                        data_ = b"\x93NUMPY\x01\x00" + len(header.ljust(117) + "\n").to_bytes(2, "little") + \
+                            (header.ljust(117) + "\n").encode()
+                    archive.writestr(member, data_)
+    elif isinstance(change, bytes):
+        path.write_bytes(change)
+    elif damage != "missing":
+        _targets_file(path, **change)
+    with pytest.raises(DataError) as caught:
+        teacher.load_targets(path)
+    assert str(caught.value).startswith(str(path)) and message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_temperature_counts_a_photos_allowed_classes_together():
+    """Shoes answered as a sandal, a sneaker or an ankle boot are all right: fitted as such, the temperature
+    sharpens (right answers), where counted against one class it softens (wrong ones)."""
+    logits = torch.zeros(5, 10)
+    logits[0, 5] = logits[1, 7] = logits[2, 9] = logits[3, 0] = logits[4, 0] = 2.0
+    labels = torch.tensor([5, 5, 5, 0, 1])
+    allowed = torch.nn.functional.one_hot(labels, 10).bool()
+    assert fit_temperature(logits, labels) == fit_temperature(logits, allowed) == pytest.approx(1.116, abs=1e-3)
+    allowed[:3, [5, 7, 9]] = True
+    assert fit_temperature(logits, allowed) == pytest.approx(0.596, abs=1e-3)
 
 
 def test_the_train_loss_note_says_what_the_mix_is():

@@ -56,7 +56,7 @@ class Case:
     extra: dict = field(default_factory=dict)
 
 
-TRAIN = ["--data-dir", "{D}", "--epochs", "1", "--limit", "100", "--batch-size", "50", "--teacher-epochs", "0",
+TRAIN = ["--data-dir", "{D}", "--epochs", "1", "--limit", "100", "--batch-size", "50", "--no-teacher",
          "--no-photos", "--out", "{O}", "--quiet"]
 MATRIX: dict[str, Case] = {
     # summary runs the model on a batch of zeros for its shapes, and shows none of its outputs
@@ -348,7 +348,7 @@ def test_a_npy_header_declaring_gigabytes_is_refused_before_it_is_read(tmp_path,
     bomb = _npz_with_header(tmp_path, b"\x93NUMPY\x02\x00" + struct.pack("<I", 3 << 29) + b" " * 4096)
     tracemalloc.start()
     try:
-        result = invoke("train", "--photos", str(bomb), "--epochs", "1", "--limit", "100", "--teacher-epochs", "0",
+        result = invoke("train", "--photos", str(bomb), "--epochs", "1", "--limit", "100", "--no-teacher",
                         "--data-dir", str(fake_data), "--out", str(tmp_path / "o.safetensors"))
         peak = tracemalloc.get_traced_memory()[1]
     finally:

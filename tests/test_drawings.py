@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashionnet import CLASSES, images, photos
+from fashionnet import CLASSES, images, photos, teacher
 from fashionnet.errors import DataError, ExitCode
 from fashionnet.weights import SHIPPED_WEIGHTS, read_checkpoint
 from tests.conftest import needs_real_data
@@ -25,18 +25,20 @@ def shipped():
 
 
 def test_shipped_drawings_hold_every_photo_with_its_labels_and_part(shipped):
-    assert len(shipped) == 3068 and shipped.drawings.shape == (3068, 28, 28)
+    assert len(shipped) == 3467 and shipped.drawings.shape[1:] == (28, 28)
+    drawings = np.bincount(shipped.owner)  # a segmented garment's mask variants too (erosion may empty one)
+    assert (drawings[~shipped.found] == 1).all() and (drawings[shipped.found] == 5).mean() > 0.9
     assert shipped.pipeline == images.PIPELINE_VERSION
-    assert photos.DRAWINGS.stat().st_size < min(2_000_000, SHIPPED_WEIGHTS.stat().st_size)
+    assert photos.DRAWINGS.stat().st_size < 10_000_000
     counts = {name: int((shipped.part == i).sum()) for i, name in enumerate(photos.PARTS)}
-    assert counts == {"train": 1994, "validation": 460, "hold-out": 614}
+    assert counts == {"train": 2255, "validation": 519, "hold-out": 693}
     names = list(shipped.categories)
-    assert sorted(names) == ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt",
-                             "t-shirt"]
-    for i in range(len(names)):  # stratified: every category keeps its 65 / 15 / 20 split
+    assert sorted(names) == ["blazer", "blouse", "dress", "hat", "hoodie", "longsleeve", "outwear", "pants", "polo",
+                             "shirt", "shoes", "shorts", "skirt", "t-shirt", "top", "undershirt"]
+    for i, _name in enumerate(names):  # stratified: every category keeps its 65 / 15 / 20 split
         members = shipped.category == i
-        assert abs((shipped.part[members] == photos.HOLDOUT).mean() - 0.20) < 0.01
-        assert abs((shipped.part[members] == photos.VALIDATION).mean() - 0.15) < 0.01
+        assert (shipped.part[members] == photos.HOLDOUT).sum() == round(0.20 * members.sum())
+        assert (shipped.part[members] == photos.VALIDATION).sum() == round(0.15 * members.sum())
     shoes = shipped.category == names.index("shoes")
     assert (shipped.named[shoes] == np.isin(np.arange(10), [5, 7, 9])).all()
     for unknown in ("hat", "shorts", "skirt"):
@@ -49,12 +51,26 @@ def test_shipped_drawings_hold_every_photo_with_its_labels_and_part(shipped):
 def test_parts_are_fixed_by_seed_and_training_never_sees_validation_or_hold_out(shipped):
     again = photos.assign_parts([shipped.categories[c] for c in shipped.category])
     assert np.array_equal(again, shipped.part), "the same labels give the same parts"
-    assert not np.array_equal(photos.assign_parts([shipped.categories[c] for c in shipped.category], seed=1),
-                              shipped.part)
-    drawn, allowed = shipped.training_set()
-    train = (shipped.part == photos.TRAIN) & shipped.found
+    assert not np.array_equal(photos.assign_parts([shipped.categories[c] for c in shipped.category], seed=1), shipped.part)
+    drawn, allowed, rows = shipped.training_set()
+    train = ((shipped.part == photos.TRAIN) & shipped.found)[shipped.owner]  # each photo's drawing and its variants
     assert len(drawn) == train.sum() and np.array_equal(drawn, shipped.drawings[train])
-    assert np.array_equal(allowed, shipped.named[train])
+    assert np.array_equal(rows, np.flatnonzero(train)) and np.array_equal(allowed, shipped.named[shipped.owner[train]])
+    _, members, named = shipped.calibration_set()  # the temperature's photos: validation only, never trained on
+    assert (shipped.part[np.flatnonzero(shipped.named.any(1) & shipped.found & (shipped.part == photos.VALIDATION))]
+            == photos.VALIDATION).all() and len(named) == members.max() + 1
+
+
+def test_new_kinds_never_move_an_old_photo_between_parts(shipped):
+    categories = [str(shipped.categories[c]) for c in shipped.category]
+    first = [c in photos.FIRST_CATEGORIES for c in categories]
+    alone = photos.assign_parts([c for c, f in zip(categories, first) if f])
+    assert np.array_equal(alone, shipped.part[np.array(first)]), "the ten first kinds split as before the six new ones"
+    new = sorted(set(categories) - set(photos.FIRST_CATEGORIES))
+    assert new == ["blazer", "blouse", "hoodie", "polo", "top", "undershirt"]
+    for kind in new:  # each new kind has its own fixed hold-out and validation part
+        parts = shipped.part[np.array(categories) == kind]
+        assert (parts == photos.HOLDOUT).sum() >= 3 and (parts == photos.VALIDATION).sum() >= 3
 
 
 def _sample_originals() -> dict[str, str]:
@@ -104,7 +120,7 @@ def _npy_header(shape: tuple, descr: str = "|u1") -> bytes:
 
 BAD_FILES = {  # case: what the one line must say
     "missing": "photo drawings not found", "truncated": "not a readable photo drawings file",
-    "not-npz": "not a readable photo drawings file", "wrong-shape": "array 'drawings' has shape [3068, 27, 27]",
+    "not-npz": "not a readable photo drawings file", "wrong-shape": "array 'drawings' has shape [16877, 27, 27]",
     "stale": "the drawings are stale", "no-labels": "not a photo drawings file (no named)", "folder": "not a file",
     "npy": "holds a single numpy array (.npy), not a photo drawings file (.npz)",
     "bad-deflate": "Error -3 while decompressing data",
@@ -191,31 +207,45 @@ def test_resuming_a_run_without_photos_refuses_photos(invoke, trained, fake_data
     assert home.exit_code == 3 and f"{tmp_path / 'mine.npz'}: photo drawings not found" in home.stderr, home.stderr
 
 
-def test_training_without_photos_says_so(invoke, fake_data, tmp_path):
+def test_training_without_photos_or_teacher_says_so(invoke, fake_data, tmp_path):
     out = tmp_path / "plain.safetensors"
-    result = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--teacher-epochs", "0", "--epochs", "1",
+    result = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--no-teacher", "--epochs", "1",
                     "--out", str(out))
     assert result.exit_code == 0, result.stderr
     assert "Without photo drawings (--no-photos)" in result.stderr
+    assert "Without the teacher (--no-teacher)" in result.stderr
     meta = read_checkpoint(out).metadata
-    assert meta["photo_samples"] == 0 and meta["recipe"]["photo_share"] == 0.0
+    assert meta["photo_samples"] == 0 and meta["recipe"]["photo_share"] == 0.0 and meta["recipe"]["teacher_epochs"] == 0
     both = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--photos", str(photos.DRAWINGS), "--out",
                   str(tmp_path / "x.safetensors"))
     assert both.exit_code == 2 and "contradict" in both.stderr
+    both = invoke("train", "--data-dir", str(fake_data), "--no-teacher", "--teacher", "t.npz", "--out",
+                  str(tmp_path / "x.safetensors"))
+    assert both.exit_code == 2 and "--teacher and --no-teacher contradict" in both.stderr
+    missing = invoke("train", "--data-dir", str(fake_data), "--teacher", str(tmp_path / "gone.npz"), "--out",
+                     str(tmp_path / "x.safetensors"))
+    assert missing.exit_code == 3 and f"{tmp_path / 'gone.npz'}: teacher targets not found" in missing.stderr
+    assert not (tmp_path / "x.safetensors").exists()
+    other = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--epochs", "1", "--out", str(out), "--force")
+    assert other.exit_code == 0 and "not these: learning from the labels alone" in other.stderr, other.stderr
+    assert read_checkpoint(out).metadata["recipe"]["teacher_epochs"] == 0, "other images: the shipped answers do not fit"
 
 
 @needs_real_data
-def test_two_epochs_on_a_real_slice_with_the_shipped_drawings_and_a_teacher(cli, tmp_path, shipped):
+def test_two_epochs_on_a_real_slice_with_the_shipped_drawings_and_teacher(cli, tmp_path, shipped):
+    from fashionnet.teacher import load_targets
+
     out = tmp_path / "photos.safetensors"
-    proc = cli("train", "--limit", "3000", "--epochs", "2", "--teacher-epochs", "1", "--out", str(out), "--json",
-               "--device", "cpu")
+    proc = cli("train", "--limit", "3000", "--epochs", "2", "--out", str(out), "--json", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
-    assert summary["photo_drawings"] == int(((shipped.part == photos.TRAIN) & shipped.found).sum())
-    assert summary["test_accuracy"] > 0.5 and 0.5 < summary["teacher"]["test_accuracy"] <= 1
+    assert summary["photo_drawings"] == len(shipped.training_set()[0])
+    targets = load_targets()
+    assert summary["test_accuracy"] > 0.5 and summary["teacher"]["test_accuracy"] == targets.test_accuracy
     meta = read_checkpoint(out).metadata
-    assert meta["photo_samples"] == summary["photo_drawings"] and meta["teacher"]["epochs"] == 1
-    assert any(k.startswith("teacher.") for k in read_checkpoint(out).training), "the teacher travels for --resume"
+    assert meta["photo_samples"] == summary["photo_drawings"] and meta["teacher"]["epochs"] == targets.epochs
+    assert not any(k.startswith("teacher.") for k in read_checkpoint(out).training), "the teacher's answers ship"
+    assert targets.drawings_sha256 == teacher.drawings_digest(shipped.drawings), "made for the shipped drawings"
     assert len(CLASSES) == shipped.named.shape[1]
 
 

@@ -11,7 +11,8 @@ from fashionnet.weights import SHIPPED_WEIGHTS, load_model, read_checkpoint
 from tests.conftest import needs_real_data
 
 CPU = torch.device("cpu")
-SMALL = Recipe(epochs=2, batch_size=64, lr=3e-3, clean_epochs=1, photo_share=0.0)  # fit() without photos records 0
+# fit() without photos or the teacher's answers records 0 for both
+SMALL = Recipe(epochs=2, batch_size=64, lr=3e-3, clean_epochs=1, photo_share=0.0, teacher_epochs=0)
 
 
 @pytest.fixture
@@ -318,7 +319,12 @@ def test_the_label_smoothed_train_loss_is_labelled_and_its_floor_is_right():
 
 
 def test_training_output_says_which_loss_is_which(invoke, fake_data, tmp_path):
-    result = invoke("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(tmp_path / "m.safetensors"))
+    from fashionnet import data, teacher
+    from tests.test_distill import fake_targets
+
+    teacher.save_targets(fake_targets(data.load_split("train", fake_data)), tmp_path / "answers.npz")
+    result = invoke("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(tmp_path / "m.safetensors"),
+                    "--teacher", str(tmp_path / "answers.npz"))
     assert result.exit_code == 0, result.stderr
     shown = " ".join(result.stdout.split())  # the note wraps at 80 columns
     assert "Train loss*" in shown and "plain cross-entropy" in shown and "distance to the teacher" in shown

@@ -1,12 +1,12 @@
-"""Remake fashionnet/drawings/photo-drawings.npz: every photo of clothing-dataset-small's train split drawn
+"""Remake fashionnet/drawings/photo-drawings.npz: every labelled photo drawn
 as `predict` draws it, with its labels and its part (train / validation / hold-out).
 
     python tools/make_drawings.py PHOTOS_FOLDER [--out FILE] [--workers N]
 
-PHOTOS_FOLDER is a copy of the train split with its labels.csv (path, category, fashionmnist, acceptable),
+PHOTOS_FOLDER is a copy of the photos with their labels.csv (path, category, fashionmnist, acceptable),
 as in ../shared/data/clothing-photos; without it, $FASHIONNET_PHOTOS or that folder is used. Run it
 whenever the drawing pipeline changes (images.PIPELINE_VERSION), then `make weights`. About a minute
-per core for the 3,068 photos (GrabCut).
+per core for the 3,467 photos (GrabCut).
 """
 
 import argparse
@@ -25,8 +25,9 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, help="the photos, with labels.csv")
     parser.add_argument("--out", type=Path, default=photos.DRAWINGS, help="where to write (default: the shipped file)")
     parser.add_argument("--workers", type=int, default=2, help="decoder processes (default 2)")
-    parser.add_argument("--variants", action="store_true", help="also store the drawings of each photo's eroded and "
-                        "dilated masks, which predict averages over (5x the size; for measuring, not shipped)")
+    parser.add_argument("--no-variants", dest="variants", action="store_false", help="store only each photo's own "
+                        "drawing, not also those of its eroded and dilated masks that predict averages over (and "
+                        "training learns from)")
     args = parser.parse_args()
     folder = args.folder or photos.locate_photos()
     if folder is None or not (folder / "labels.csv").is_file():

@@ -337,7 +337,8 @@ class ProgressReporter:
 
 
 class TeacherProgress:
-    """ProgressReporter's view for the CNN teacher that trains first: "Teacher 1/5" bars, "teacher epoch" lines."""
+    """ProgressReporter's view for the CNN teacher (tools/make_teacher_targets.py): "Teacher 1/5" bars,
+    "teacher epoch" lines."""
 
     def __init__(self, reporter: ProgressReporter):
         self.reporter = reporter
@@ -485,9 +486,14 @@ def training_intro(run, parts: tuple[float, float, float]) -> None:
     else:
         share = photos_per_batch(recipe, photo_set)
         typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
-    if recipe.teacher_epochs and run.resume_from is None:
-        count = f"{recipe.teacher_epochs} epoch" + ("s" if recipe.teacher_epochs != 1 else "")
-        typer.echo(f"A small CNN teacher trains first ({count}); then the network learns from it as well", err=True)
+    if run.targets is not None:
+        whose = printable(run.targets.source) if run.teacher_named else "the shipped answers"
+        typer.echo(f"Learning from a small CNN teacher's answers as well ({whose}; the teacher scores "
+                   f"{run.targets.test_accuracy:.2%} on the test set)", err=True)
+    elif run.untaught:
+        typer.echo(run.untaught, err=True)
+    else:
+        typer.echo("Without the teacher (--no-teacher): from the labels alone", err=True)
     if any(parts):
         stderr_console().print(Trimmed(Text(losses_note(*parts))))  # wrapped to the terminal
 

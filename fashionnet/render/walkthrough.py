@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.constrain import Constrain
 from rich.rule import Rule
@@ -77,15 +78,21 @@ def render_pictures(block: Pictures, lang: str) -> RenderableType:
     def build(width: int) -> RenderableType:
         full = sum(len(pixels[0]) if pixels else 0 for pixels in block.images) + gap * (len(block.images) - 1)
         halve = block.small and full > width
-        grid = Table.grid(padding=(0, gap))
-        for _ in block.images:
-            grid.add_column()
-        cells = []
-        for pixels, caption in zip(block.images, block.captions, strict=True):
-            picture = Picture(_halve(pixels) if halve else pixels)
-            cells.append(Group(picture, Text(caption, style="dim", overflow="fold")))
-        grid.add_row(*cells)
-        return grid
+        images = [_halve(pixels) if halve else pixels for pixels in block.images]
+        # A cell is as wide as its picture or its caption's longest line; as many cells per row as fit, so a
+        # caption never wraps inside a class name (at 40 columns three halved pictures take two rows).
+        cell = max(max((len(p[0]) for p in images if p), default=0),
+                   max((cell_len(line) for c in block.captions for line in c.split("\n")), default=0))
+        per_row = max(1, (width + gap) // (cell + gap))
+        rows = []
+        for start in range(0, len(images), per_row):
+            grid = Table.grid(padding=(0, gap, 0, 0))
+            chunk = list(zip(images[start:start + per_row], block.captions[start:start + per_row], strict=True))
+            for _ in chunk:
+                grid.add_column(min_width=min(cell, width))
+            grid.add_row(*(Group(Picture(p), Text(c, style="dim", overflow="fold")) for p, c in chunk))
+            rows.append(grid)
+        return rows[0] if len(rows) == 1 else Group(*rows)
 
     return Fitted(build)
 
