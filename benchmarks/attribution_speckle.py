@@ -19,8 +19,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "fashionnet" / "samples"
 
 def flips(values: np.ndarray, lit: np.ndarray) -> float:
     """Share of neighbouring lit pairs whose signs differ."""
-    pairs = [(values[:, :-1], values[:, 1:], lit[:, :-1] & lit[:, 1:]),
-             (values[:-1], values[1:], lit[:-1] & lit[1:])]
+    pairs = [(values[:, :-1], values[:, 1:], lit[:, :-1] & lit[:, 1:]), (values[:-1], values[1:], lit[:-1] & lit[1:])]
     differ = sum(int(((np.sign(a) * np.sign(b)) < 0)[both].sum()) for a, b, both in pairs)
     total = sum(int(both.sum()) for _, _, both in pairs)
     return differ / total if total else 0.0

@@ -21,14 +21,31 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = [("L", "PNG"), ("RGB", "PNG"), ("RGBA", "PNG"), ("P", "PNG"), ("LA", "PNG"), ("1", "PNG"),
-         ("I;16", "PNG"), ("I", "TIFF"), ("F", "TIFF"), ("CMYK", "TIFF"), ("RGB", "TIFF"), ("RGBA", "TIFF"),
-         ("RGB", "JPEG"), ("L", "JPEG"), ("CMYK", "JPEG"), ("RGB", "BMP"), ("RGBA", "WEBP"), ("RGB", "AVIF"),
-         ("RGB", "HEIF")]  # HEIF needs pillow-heif (the heic extra); skipped without it
+CASES = [
+    ("L", "PNG"),
+    ("RGB", "PNG"),
+    ("RGBA", "PNG"),
+    ("P", "PNG"),
+    ("LA", "PNG"),
+    ("1", "PNG"),
+    ("I;16", "PNG"),
+    ("I", "TIFF"),
+    ("F", "TIFF"),
+    ("CMYK", "TIFF"),
+    ("RGB", "TIFF"),
+    ("RGBA", "TIFF"),
+    ("RGB", "JPEG"),
+    ("L", "JPEG"),
+    ("CMYK", "JPEG"),
+    ("RGB", "BMP"),
+    ("RGBA", "WEBP"),
+    ("RGB", "AVIF"),
+    ("RGB", "HEIF"),
+]  # HEIF needs pillow-heif (the heic extra); skipped without it
 
 # Runs in a fresh process: decodes a small photo first (imports, OpenCV), then the picture, and prints the
 # growth of the peak resident memory per pixel that Pillow decodes (a JPEG's after draft).
-MEASURE = r'''
+MEASURE = r"""
 import json, sys
 from PIL import Image
 from fashionnet.images import DRAFT_SIZE, decode_bytes, load_view
@@ -48,7 +65,7 @@ with Image.open(path) as img:
 load_view(path)
 grown = peak() - before
 print(json.dumps({"measured": grown / (w * h), "table": estimate / (w * h)}))
-'''
+"""
 
 
 def picture(mode: str, side: int):
@@ -101,8 +118,9 @@ def main() -> None:
             for side in sides:
                 path = str(Path(tmp) / f"picture.{fmt.lower()}")
                 picture(mode, side).save(path, fmt)
-                out = subprocess.run([sys.executable, "-c", MEASURE, path, warm], capture_output=True, text=True,
-                                     cwd=ROOT)
+                out = subprocess.run(
+                    [sys.executable, "-c", MEASURE, path, warm], capture_output=True, text=True, cwd=ROOT
+                )
                 if out.returncode != 0:
                     raise SystemExit(out.stderr[-2000:])
                 result = json.loads(out.stdout)

@@ -49,8 +49,10 @@ def _tight(pixels: np.ndarray, rng: np.random.Generator) -> Image.Image:
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     touching = rng.permutation(4)[: int(rng.integers(2, 5))]
-    pad = [[0 if 0 in touching else 30, 0 if 1 in touching else 30],
-           [0 if 2 in touching else 30, 0 if 3 in touching else 30]]
+    pad = [
+        [0 if 0 in touching else 30, 0 if 1 in touching else 30],
+        [0 if 2 in touching else 30, 0 if 3 in touching else 30],
+    ]
     return Image.fromarray(np.pad(a, pad, constant_values=255)).convert("RGB")
 
 
@@ -58,22 +60,54 @@ def _margin(pixels: np.ndarray, rng: np.random.Generator) -> Image.Image:
     side = int(rng.integers(100, 300))
     garment = ImageOps.invert(Image.fromarray(pixels)).resize((side, side), Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", (side + int(rng.integers(40, 200)), side + int(rng.integers(40, 200))), (255, 255, 255))
-    canvas.paste(garment.convert("RGB"),
-                 (int(rng.integers(0, canvas.width - side)), int(rng.integers(0, canvas.height - side))))
+    canvas.paste(
+        garment.convert("RGB"), (int(rng.integers(0, canvas.width - side)), int(rng.integers(0, canvas.height - side)))
+    )
     return canvas
 
 
 # Outlines of garments in a unit square (x right, y down), FashionMNIST class -> polygons.
 OUTLINES = {
-    0: [[(0.3, 0.1), (0.42, 0.1), (0.5, 0.18), (0.58, 0.1), (0.7, 0.1), (0.95, 0.3), (0.85, 0.42), (0.75, 0.35),
-         (0.75, 0.95), (0.25, 0.95), (0.25, 0.35), (0.15, 0.42), (0.05, 0.3)]],
+    0: [
+        [
+            (0.3, 0.1),
+            (0.42, 0.1),
+            (0.5, 0.18),
+            (0.58, 0.1),
+            (0.7, 0.1),
+            (0.95, 0.3),
+            (0.85, 0.42),
+            (0.75, 0.35),
+            (0.75, 0.95),
+            (0.25, 0.95),
+            (0.25, 0.35),
+            (0.15, 0.42),
+            (0.05, 0.3),
+        ]
+    ],
     1: [[(0.3, 0.05), (0.7, 0.05), (0.74, 0.95), (0.56, 0.95), (0.5, 0.3), (0.44, 0.95), (0.26, 0.95)]],
-    2: [[(0.32, 0.08), (0.68, 0.08), (0.9, 0.2), (0.97, 0.9), (0.85, 0.9), (0.77, 0.35), (0.77, 0.95), (0.23, 0.95),
-         (0.23, 0.35), (0.15, 0.9), (0.03, 0.9), (0.1, 0.2)]],
+    2: [
+        [
+            (0.32, 0.08),
+            (0.68, 0.08),
+            (0.9, 0.2),
+            (0.97, 0.9),
+            (0.85, 0.9),
+            (0.77, 0.35),
+            (0.77, 0.95),
+            (0.23, 0.95),
+            (0.23, 0.35),
+            (0.15, 0.9),
+            (0.03, 0.9),
+            (0.1, 0.2),
+        ]
+    ],
     3: [[(0.38, 0.05), (0.62, 0.05), (0.64, 0.4), (0.85, 0.95), (0.15, 0.95), (0.36, 0.4)]],
     7: [[(0.05, 0.55), (0.35, 0.45), (0.55, 0.35), (0.7, 0.4), (0.8, 0.55), (0.95, 0.62), (0.95, 0.75), (0.05, 0.75)]],
-    8: [[(0.1, 0.35), (0.9, 0.35), (0.9, 0.95), (0.1, 0.95)], [(0.3, 0.35), (0.35, 0.1), (0.65, 0.1), (0.7, 0.35),
-         (0.6, 0.35), (0.57, 0.2), (0.43, 0.2), (0.4, 0.35)]],
+    8: [
+        [(0.1, 0.35), (0.9, 0.35), (0.9, 0.95), (0.1, 0.95)],
+        [(0.3, 0.35), (0.35, 0.1), (0.65, 0.1), (0.7, 0.35), (0.6, 0.35), (0.57, 0.2), (0.43, 0.2), (0.4, 0.35)],
+    ],
     9: [[(0.25, 0.05), (0.6, 0.05), (0.62, 0.55), (0.95, 0.7), (0.95, 0.9), (0.2, 0.9), (0.22, 0.5)]],
 }
 
@@ -99,8 +133,12 @@ def sets(count: int, seed: int = 0) -> dict[str, list[tuple[bytes, int]]]:
     chosen = rng.choice(len(pictures), size=count, replace=False)
     kinds = ("clean", "formats", "16-bit", "tinted", "product shot", "product shot, tight")
     out: dict[str, list[tuple[bytes, int]]] = {name: [] for name in kinds}
-    formats: list[tuple[str, dict[str, Any]]] = [("JPEG", {"quality": 90}), ("WEBP", {"lossless": True}), ("BMP", {}),
-                                                 ("TIFF", {})]
+    formats: list[tuple[str, dict[str, Any]]] = [
+        ("JPEG", {"quality": 90}),
+        ("WEBP", {"lossless": True}),
+        ("BMP", {}),
+        ("TIFF", {}),
+    ]
     for n, i in enumerate(chosen):
         pixels, label = pictures[i], int(labels[i])
         gray = Image.fromarray(pixels)
@@ -113,8 +151,9 @@ def sets(count: int, seed: int = 0) -> dict[str, list[tuple[bytes, int]]]:
         out["tinted"].append((_encoded(Image.fromarray((pixels[..., None] * tint).astype(np.uint8)), "PNG"), label))
         out["product shot"].append((_encoded(_margin(pixels, rng), "JPEG", quality=85), label))
         out["product shot, tight"].append((_encoded(_tight(pixels, rng), "JPEG", quality=85), label))
-    out["drawn"] = [(_encoded(_drawn(label, rng), "PNG"), label)
-                    for label in OUTLINES for _ in range(max(1, count // 25))]
+    out["drawn"] = [
+        (_encoded(_drawn(label, rng), "PNG"), label) for label in OUTLINES for _ in range(max(1, count // 25))
+    ]
     return out
 
 
@@ -132,8 +171,9 @@ def accuracy(weights: str | None, pictures: list[tuple[bytes, int]]) -> tuple[fl
         drawings += list(view.drawings())
         members += [n] * len(view.drawings())
         segmented += view.mask is not None
-    _, top, _ = classify_scored(np.stack(drawings), model, torch.device("cpu"), top_k=1,
-                                temperature=info.temperature, members=np.array(members))
+    _, top, _ = classify_scored(
+        np.stack(drawings), model, torch.device("cpu"), top_k=1, temperature=info.temperature, members=np.array(members)
+    )
     truth = np.array([label for _, label in pictures])
     return float((top[:, 0] == truth).mean()), segmented / len(pictures)
 

@@ -105,10 +105,13 @@ def segmenter(onnx: str | None) -> None:
     predicted, score = probs.argmax(1), np.where(found, probs.max(1), 0.0)
     print(f"{'u2netp' if onnx else 'GrabCut'}: {seconds / len(photos) * 2 * 1000:.0f} ms of one core per photo")
     named, acceptable = _classes(photos)
-    s = photo_set.scores(named, acceptable, [p.category for p in photos],
-                         photo_set.Answers(predicted, score, np.ones(len(photos), bool)))
-    print(f"  validation: strict {s['strict_accuracy']:.1%}, acceptable {s['acceptable_accuracy']:.1%}, "
-          f"AUROC {s['auroc']:.3f}")
+    s = photo_set.scores(
+        named, acceptable, [p.category for p in photos], photo_set.Answers(predicted, score, np.ones(len(photos), bool))
+    )
+    print(
+        f"  validation: strict {s['strict_accuracy']:.1%}, acceptable {s['acceptable_accuracy']:.1%}, "
+        f"AUROC {s['auroc']:.3f}"
+    )
 
 
 def score() -> None:
@@ -125,8 +128,19 @@ def score() -> None:
     shape = np.nan_to_num(shape)
     aspect = np.log(np.clip(shape[:, 0], 0.1, 10))
     onehot = np.eye(10)[predicted]
-    x = np.column_stack([np.log(top), np.log(margin + 1e-3), aspect, shape[:, 1], shape[:, 2], found,
-                         onehot, onehot * aspect[:, None], np.ones(len(photos))])
+    x = np.column_stack(
+        [
+            np.log(top),
+            np.log(margin + 1e-3),
+            aspect,
+            shape[:, 1],
+            shape[:, 2],
+            found,
+            onehot,
+            onehot * aspect[:, None],
+            np.ones(len(photos)),
+        ]
+    )
     known = np.array([bool(p.named) for p in photos])
     half = np.where(part == photo_data.TRAIN, 0, 1)
     for fit_on in (0,):
@@ -134,8 +148,10 @@ def score() -> None:
         s = x[half != fit_on] @ w.numpy()
         k = known[half != fit_on]
         plain = top[half != fit_on]
-        print(f"fitted on the train part, measured on validation: AUROC {photo_set.auroc(s[k], s[~k]):.3f} "
-              f"(calibrated top probability alone: {photo_set.auroc(plain[k], plain[~k]):.3f})")
+        print(
+            f"fitted on the train part, measured on validation: AUROC {photo_set.auroc(s[k], s[~k]):.3f} "
+            f"(calibrated top probability alone: {photo_set.auroc(plain[k], plain[~k]):.3f})"
+        )
 
 
 def calibration() -> None:
@@ -166,17 +182,21 @@ def calibration() -> None:
     grid = np.linspace(0.4, 0.8, 81)
     best = min(grid, key=lambda t: ece(test_logits / t))
     print(f"best single temperature on the test set itself ({best:.3f}): ECE {ece(test_logits / best):.2%}")
-    for name, per_class, bias in (("temperature + per-class bias", False, True),
-                                  ("per-class temperatures", True, False),
-                                  ("per-class temperatures + biases", True, True)):
+    for name, per_class, bias in (
+        ("temperature + per-class bias", False, True),
+        ("per-class temperatures", True, False),
+        ("per-class temperatures + biases", True, True),
+    ):
         log_t, b = _fit_scaling(held_logits, held_labels, per_class, bias)
         print(f"{name}, fitted on the hold-out: ECE {ece(test_logits * torch.exp(-log_t) + b):.2%}")
     conf_h, pred_h = (held_logits / T).softmax(1).max(1)
     xs, ys = _isotonic(conf_h.numpy(), (pred_h == held_labels).numpy())
     conf_t, pred_t = (test_logits / T).softmax(1).max(1)
     mapped = torch.from_numpy(np.interp(conf_t.numpy(), xs, ys))
-    print(f"top-label isotonic map, fitted on the hold-out ({len(xs)} steps): "
-          f"ECE {confidence_error(mapped, pred_t == test_labels):.2%}")
+    print(
+        f"top-label isotonic map, fitted on the hold-out ({len(xs)} steps): "
+        f"ECE {confidence_error(mapped, pred_t == test_labels):.2%}"
+    )
 
 
 def _fit_logistic(xs, ys):

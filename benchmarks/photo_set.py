@@ -42,8 +42,9 @@ def from_drawings(drawings, which: np.ndarray, model, temperature: float, thresh
 
     rows = np.flatnonzero(np.isin(drawings.owner, which))
     members = np.searchsorted(which, drawings.owner[rows])  # which must be sorted
-    probs, indices, scores = classify_scored(drawings.drawings[rows], model, torch.device("cpu"), top_k=1,
-                                             temperature=temperature, members=members)
+    probs, indices, scores = classify_scored(
+        drawings.drawings[rows], model, torch.device("cpu"), top_k=1, temperature=temperature, members=members
+    )
     return Answers(indices[:, 0], scores, drawings.found[which] & (scores >= threshold))
 
 
@@ -56,22 +57,26 @@ def scores(named: np.ndarray, acceptable: np.ndarray, category: list[str], answe
     answered = answers.predicted >= 0  # -1: predict failed on the photo, which is never a right answer
     chosen = np.where(answered, answers.predicted, 0)
     hit = named[np.arange(len(named)), chosen] & answered
-    per_category = {c: float(hit[known & (np.asarray(category) == c)].mean())
-                    for c in sorted(set(np.asarray(category)[known].tolist()))}
+    per_category = {
+        c: float(hit[known & (np.asarray(category) == c)].mean())
+        for c in sorted(set(np.asarray(category)[known].tolist()))
+    }
     correct = known & hit
     return {
         "photos": int(len(named)),
         "strict_accuracy": float(hit[known].mean()) if known.any() else float("nan"),
         "balanced_accuracy": float(np.mean(list(per_category.values()))) if per_category else float("nan"),
-        "acceptable_accuracy": (float((acceptable[np.arange(len(named)), chosen] & answered)[known].mean())
-                                if known.any() else float("nan")),
+        "acceptable_accuracy": (
+            float((acceptable[np.arange(len(named)), chosen] & answered)[known].mean()) if known.any() else float("nan")
+        ),
         "per_category": per_category,
         "auroc": auroc(answers.score[known], answers.score[unknown]),
         "unknown_not_sure": float((~answers.sure[unknown]).mean()) if unknown.any() else float("nan"),
         "correct_sure": float(answers.sure[correct].mean()) if correct.any() else float("nan"),
         "photo_ece": photo_ece(answers.score[known], hit[known]),
         "shoes_wrong_sure": float((answers.sure & ~hit)[known & (np.asarray(category) == "shoes")].mean())
-        if (known & (np.asarray(category) == "shoes")).any() else float("nan"),
+        if (known & (np.asarray(category) == "shoes")).any()
+        else float("nan"),
     }
 
 

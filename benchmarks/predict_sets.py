@@ -46,8 +46,9 @@ def export_photo_like(folder: Path, count: int = 2000, seed: int = 0) -> tuple[P
         garment = garment.resize((size, size), Image.Resampling.LANCZOS)
         canvas_w, canvas_h = size + int(rng.integers(60, 300)), size + int(rng.integers(60, 300))
         canvas = Image.new("RGB", (canvas_w, canvas_h), (255, 255, 255))
-        canvas.paste(garment.convert("RGB"),
-                     (int(rng.integers(0, canvas_w - size)), int(rng.integers(0, canvas_h - size))))
+        canvas.paste(
+            garment.convert("RGB"), (int(rng.integers(0, canvas_w - size)), int(rng.integers(0, canvas_h - size)))
+        )
         name = f"{i:05d}_{labels[i]}"
         canvas.save(folder / f"{name}.jpg", quality=85)
         names[name] = int(labels[i])

@@ -41,8 +41,9 @@ def run(cmd: list[str], **kwargs) -> tuple[float, subprocess.CompletedProcess]:
     proc = subprocess.run(cmd, capture_output=True, env=ENV, **kwargs)
     seconds = time.perf_counter() - start
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n"
-                         f"{proc.stderr.decode()[-2000:]}")
+        raise SystemExit(
+            f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.decode()[-2000:]}"
+        )
     return seconds, proc
 
 
@@ -56,8 +57,9 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n"
-                         f"{proc.stderr.decode()[-2000:]}")
+        raise SystemExit(
+            f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr.decode()[-2000:]}"
+        )
     return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
@@ -79,10 +81,15 @@ def ratio_to_import_torch(cmd: list[str], repeats: int = 9) -> dict:
             cpus.append(cpu)
     ratio = min(mine) / min(base)
     return {
-        "value": ratio, "ratio": ratio, "median_ratio": statistics.median(mine) / statistics.median(base),
-        "seconds": min(mine), "import_torch_seconds": min(base), "runs": repeats,
+        "value": ratio,
+        "ratio": ratio,
+        "median_ratio": statistics.median(mine) / statistics.median(base),
+        "seconds": min(mine),
+        "import_torch_seconds": min(base),
+        "runs": repeats,
         # CPU time is steadier than wall time on a busy machine, but blind to what runs in parallel
-        "cpu_ratio": min(mine_cpu) / min(base_cpu), "cpu_seconds": min(mine_cpu),
+        "cpu_ratio": min(mine_cpu) / min(base_cpu),
+        "cpu_seconds": min(mine_cpu),
     }
 
 
@@ -104,8 +111,12 @@ def peak_rss_run(cmd: list[str]) -> tuple[float, int, str]:
 
 def bench_help() -> list[dict]:
     rows = []
-    for args, target in ((["--help"], 0.05), (["summary", "--help"], 0.15), (["train", "--help"], 0.15),
-                         (["export", "--help"], 0.15)):
+    for args, target in (
+        (["--help"], 0.05),
+        (["summary", "--help"], 0.15),
+        (["train", "--help"], 0.15),
+        (["export", "--help"], 0.15),
+    ):
         r = ratio_to_import_torch([*FASHIONNET, *args])
         rows.append({"name": f"fashionnet {' '.join(args)}", **r, "target": target, "unit": "x import torch"})
     return rows
@@ -141,15 +152,41 @@ def bench_training() -> list[dict]:
     # epoch on 2 quiet cores). The epoch target was 1/3 before the photos. Since issue 22 the teacher's
     # answers ship (tools/make_teacher_targets.py), so no teacher trains inside `make weights`.
     return [
-        {"name": "one training epoch / tutorial epoch", "seconds": epoch, "tutorial_epoch_seconds": tutorial,
-         "value": epoch / tutorial, "ratio": epoch / tutorial, "target": 0.6, "unit": "x tutorial epoch"},
-        {"name": "make weights (teacher included) / tutorial epoch", "epochs": summary["epochs"],
-         "seconds": wall, "tutorial_epoch_seconds": tutorial, "value": wall / tutorial, "ratio": wall / tutorial,
-         "target": 175.0, "unit": "x tutorial epoch"},
-        {"name": "default recipe test accuracy", "value": summary["test_accuracy"], "ratio": summary["test_accuracy"],
-         "target": 0.905, "higher_is_better": True, "unit": "top-1"},
-        {"name": "peak memory of train (whole process)", "value": rss / 1e9, "ratio": rss / 1e9, "target": 1.5,
-         "unit": "GB", "process_wall_seconds": wall},
+        {
+            "name": "one training epoch / tutorial epoch",
+            "seconds": epoch,
+            "tutorial_epoch_seconds": tutorial,
+            "value": epoch / tutorial,
+            "ratio": epoch / tutorial,
+            "target": 0.6,
+            "unit": "x tutorial epoch",
+        },
+        {
+            "name": "make weights (teacher included) / tutorial epoch",
+            "epochs": summary["epochs"],
+            "seconds": wall,
+            "tutorial_epoch_seconds": tutorial,
+            "value": wall / tutorial,
+            "ratio": wall / tutorial,
+            "target": 175.0,
+            "unit": "x tutorial epoch",
+        },
+        {
+            "name": "default recipe test accuracy",
+            "value": summary["test_accuracy"],
+            "ratio": summary["test_accuracy"],
+            "target": 0.905,
+            "higher_is_better": True,
+            "unit": "top-1",
+        },
+        {
+            "name": "peak memory of train (whole process)",
+            "value": rss / 1e9,
+            "ratio": rss / 1e9,
+            "target": 1.5,
+            "unit": "GB",
+            "process_wall_seconds": wall,
+        },
     ]
 
 
@@ -169,15 +206,32 @@ def bench_predict() -> list[dict]:
         predicted = _accuracy([*FASHIONNET, "predict", str(clean_dir), "--json"], labels)
         _, proc = run([*FASHIONNET, "evaluate", "--json"])
         evaluated = json.loads(proc.stdout)["accuracy"]
-        rows.append({"name": "predict vs evaluate accuracy gap (points)", "value": abs(predicted - evaluated) * 100,
-                     "ratio": abs(predicted - evaluated) * 100, "target": 0.1, "unit": "points",
-                     "predict_accuracy": predicted, "evaluate_accuracy": evaluated})
+        rows.append(
+            {
+                "name": "predict vs evaluate accuracy gap (points)",
+                "value": abs(predicted - evaluated) * 100,
+                "ratio": abs(predicted - evaluated) * 100,
+                "target": 0.1,
+                "unit": "points",
+                "predict_accuracy": predicted,
+                "evaluate_accuracy": evaluated,
+            }
+        )
 
         photo_dir, photo_labels = export_photo_like(tmp / "photos")
         photo = _accuracy([*FASHIONNET, "predict", str(photo_dir), "--json"], photo_labels)
-        rows.append({"name": "photo-like variants: accuracy drop (points)", "value": (evaluated - photo) * 100,
-                     "ratio": (evaluated - photo) * 100, "target": 5.0, "unit": "points",
-                     "photo_accuracy": photo, "clean_accuracy": evaluated, "photos": len(photo_labels)})
+        rows.append(
+            {
+                "name": "photo-like variants: accuracy drop (points)",
+                "value": (evaluated - photo) * 100,
+                "ratio": (evaluated - photo) * 100,
+                "target": 5.0,
+                "unit": "points",
+                "photo_accuracy": photo,
+                "clean_accuracy": evaluated,
+                "photos": len(photo_labels),
+            }
+        )
     return rows
 
 
@@ -198,8 +252,17 @@ def bench_decode_memory() -> list[dict]:
             (folder / f"{i}.png").write_bytes((folder / "0.png").read_bytes())
         wall, peak, out = peak_tree_memory([*FASHIONNET, "predict", str(folder), "--json"])
     labels = [json.loads(line).get("label") for line in out.splitlines()]
-    return [{"name": "peak memory, predict on four 9000x9000 RGBA PNGs", "value": peak / 1e9, "ratio": peak / 1e9,
-             "target": 2.5, "unit": "GB (all processes)", "process_wall_seconds": wall, "labels": labels}]
+    return [
+        {
+            "name": "peak memory, predict on four 9000x9000 RGBA PNGs",
+            "value": peak / 1e9,
+            "ratio": peak / 1e9,
+            "target": 2.5,
+            "unit": "GB (all processes)",
+            "process_wall_seconds": wall,
+            "labels": labels,
+        }
+    ]
 
 
 def peak_tree_memory(cmd: list[str], interval: float = 0.02) -> tuple[float, int, str]:
@@ -271,8 +334,9 @@ def bench_photos() -> list[dict]:
     rows = []
     _, proc = run([*FASHIONNET, "evaluate", "--json"])
     ece = json.loads(proc.stdout)["calibration_error"]
-    rows.append({"name": "test-set calibration error (ECE)", "value": ece, "ratio": ece, "target": 0.015,
-                 "unit": "ECE"})
+    rows.append(
+        {"name": "test-set calibration error (ECE)", "value": ece, "ratio": ece, "target": 0.015, "unit": "ECE"}
+    )
     drawings = photos.load()
     which = drawings.in_part(photos.HOLDOUT)
     folder = photos.locate_photos()
@@ -288,18 +352,23 @@ def bench_photos() -> list[dict]:
         paths = [str(folder / str(drawings.path[i])) for i in which]
         _, proc = run([*FASHIONNET, "predict", *paths, "--json"])
         found = {row["path"]: row for row in map(json.loads, proc.stdout.decode().splitlines())}
-        answers = photo_set.Answers(np.array([found[p].get("index", -1) for p in paths]),
-                                    np.array([found[p].get("score", 0.0) for p in paths]),
-                                    np.array([bool(found[p].get("sure")) for p in paths]))
+        answers = photo_set.Answers(
+            np.array([found[p].get("index", -1) for p in paths]),
+            np.array([found[p].get("score", 0.0) for p in paths]),
+            np.array([bool(found[p].get("sure")) for p in paths]),
+        )
     else:
         import torch
 
         from fashionnet.weights import load_model
 
         source = "shipped drawings"
-        print("photos: no copy of the photos here (../shared/data/clothing-photos or $FASHIONNET_PHOTOS): the hold-out "
-              "figures come from the shipped drawings (with the mask variants predict averages over), and the "
-              "100-photo speed row is skipped", file=sys.stderr)
+        print(
+            "photos: no copy of the photos here (../shared/data/clothing-photos or $FASHIONNET_PHOTOS): the hold-out "
+            "figures come from the shipped drawings (with the mask variants predict averages over), and the "
+            "100-photo speed row is skipped",
+            file=sys.stderr,
+        )
         model, info = load_model(None, 0, torch.device("cpu"))
         answers = photo_set.from_drawings(drawings, which, model, info.temperature, DEFAULT_THRESHOLD)
     names = [str(drawings.categories[c]) for c in drawings.category[which]]
@@ -312,14 +381,41 @@ def bench_photos() -> list[dict]:
         ("unknown_not_sure", "photos: hat/shorts/skirt marked not sure", 0.80),
         ("correct_sure", "photos: correct answers kept sure", 0.80),
     ):
-        rows.append({"name": label, "value": report[key], "ratio": report[key], "target": target, "unit": "share",
-                     "higher_is_better": True, "photos": report["photos"], "source": source})
-    rows.append({"name": "photos: calibration error (ECE, top probability vs right)", "value": report["photo_ece"],
-                 "ratio": report["photo_ece"], "target": 0.04, "unit": "ECE", "photos": report["photos"],
-                 "source": source})
+        rows.append(
+            {
+                "name": label,
+                "value": report[key],
+                "ratio": report[key],
+                "target": target,
+                "unit": "share",
+                "higher_is_better": True,
+                "photos": report["photos"],
+                "source": source,
+            }
+        )
+    rows.append(
+        {
+            "name": "photos: calibration error (ECE, top probability vs right)",
+            "value": report["photo_ece"],
+            "ratio": report["photo_ece"],
+            "target": 0.04,
+            "unit": "ECE",
+            "photos": report["photos"],
+            "source": source,
+        }
+    )
     for category, accuracy in report["per_category"].items():  # no target of their own: shown, never missed
-        rows.append({"name": f"photos: {category} accuracy", "value": accuracy, "ratio": accuracy, "target": 0.0,
-                     "unit": "share (no target)", "higher_is_better": True, "source": source})
+        rows.append(
+            {
+                "name": f"photos: {category} accuracy",
+                "value": accuracy,
+                "ratio": accuracy,
+                "target": 0.0,
+                "unit": "share (no target)",
+                "higher_is_better": True,
+                "source": source,
+            }
+        )
     rows[-1]["detail"] = report
     return rows
 
@@ -329,16 +425,25 @@ def bench_explain() -> list[dict]:
     while torch is imported), target 1.3x `python -c "import torch"`."""
     samples = ROOT / "fashionnet" / "samples"
     rows = []
-    for label, picture in (("a 28x28 PNG", samples / "6-shirt.png"),
-                           ("a phone photo", samples / "photos" / "t-shirt.jpg")):
+    for label, picture in (
+        ("a 28x28 PNG", samples / "6-shirt.png"),
+        ("a phone photo", samples / "photos" / "t-shirt.jpg"),
+    ):
         r = ratio_to_import_torch([*FASHIONNET, "explain", str(picture)], repeats=7)
         rows.append({"name": f"fashionnet explain ({label})", **r, "target": 1.30, "unit": "x import torch"})
     return rows
 
 
-BENCHMARKS = {"help": bench_help, "summary": bench_summary, "evaluate": bench_evaluate,
-              "training": bench_training, "predict": bench_predict, "memory": bench_decode_memory,
-              "photos": bench_photos, "explain": bench_explain}
+BENCHMARKS = {
+    "help": bench_help,
+    "summary": bench_summary,
+    "evaluate": bench_evaluate,
+    "training": bench_training,
+    "predict": bench_predict,
+    "memory": bench_decode_memory,
+    "photos": bench_photos,
+    "explain": bench_explain,
+}
 
 
 RESULTS = ROOT / "benchmarks" / "results"  # one file per day, every run appended (not committed)
@@ -384,9 +489,15 @@ def machine() -> dict:
     except AttributeError:
         cores = os.cpu_count()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return {"cores": cores, "nice": os.nice(0), "load_average": list(os.getloadavg()),
-            "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "commit": commit.stdout.strip()}
+    return {
+        "cores": cores,
+        "nice": os.nice(0),
+        "load_average": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "commit": commit.stdout.strip(),
+    }
 
 
 def _finite(value):
@@ -451,8 +562,10 @@ def read_baseline() -> dict:
     if data is MISSING:
         return {"runs": {}, "rows": []}
     if not (isinstance(data, dict) and isinstance(data.get("rows"), list) and isinstance(data.get("runs", {}), dict)):
-        raise BadRecord(f"{BASELINE}: not a benchmark baseline (an object with a list of rows); restore it with "
-                        "git checkout benchmarks/baseline.json")
+        raise BadRecord(
+            f"{BASELINE}: not a benchmark baseline (an object with a list of rows); restore it with "
+            "git checkout benchmarks/baseline.json"
+        )
     for row in data["rows"]:
         problem = _row_problem(row)
         if problem:
@@ -544,8 +657,9 @@ def report(rows: list[dict], baseline: dict[str, dict]) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated subset of: " + ", ".join(BENCHMARKS))
-    parser.add_argument("--save-baseline", action="store_true",
-                        help="make this run's figures the baseline (benchmarks/baseline.json)")
+    parser.add_argument(
+        "--save-baseline", action="store_true", help="make this run's figures the baseline (benchmarks/baseline.json)"
+    )
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
@@ -569,15 +683,20 @@ def main() -> None:
     missed, slips = report(rows, baseline)
     record = {"started": started.isoformat(timespec="seconds"), "machine": info, "rows": rows}
     day = record_run(day, runs, record)
-    print(f"\n{len(rows) - missed} of {len(rows)} targets met; {slips} figure(s) more than {SLIP:.0%} worse "
-          f"than the baseline. Recorded in {shown(day)} (machine load {info['load_average'][0]:.1f} "
-          f"at the start, {info['load_average_after'][0]:.1f} at the end on {info['cores']} cores).")
+    print(
+        f"\n{len(rows) - missed} of {len(rows)} targets met; {slips} figure(s) more than {SLIP:.0%} worse "
+        f"than the baseline. Recorded in {shown(day)} (machine load {info['load_average'][0]:.1f} "
+        f"at the start, {info['load_average_after'][0]:.1f} at the end on {info['cores']} cores)."
+    )
     if args.save_baseline:
         try:
             save_baseline(rows, chosen, record)
         except (OSError, BadRecord) as exc:
-            print(f"error: the baseline was not saved ({getattr(exc, 'strerror', None) or exc}); this run is "
-                  f"recorded in {day}", file=sys.stderr)
+            print(
+                f"error: the baseline was not saved ({getattr(exc, 'strerror', None) or exc}); this run is "
+                f"recorded in {day}",
+                file=sys.stderr,
+            )
             sys.exit(2)
         print(f"Saved as the baseline: {BASELINE.relative_to(ROOT)}")
     sys.exit(1 if missed or (slips and not args.save_baseline) else 0)

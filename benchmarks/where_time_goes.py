@@ -35,7 +35,7 @@ STAGES = (
 )
 
 # Runs in a fresh interpreter: prints one JSON object of stage -> seconds, then exits the way the CLI does.
-STAGED = r'''
+STAGED = r"""
 import time, sys, json, os
 t0 = time.perf_counter()
 import fashionnet.cli
@@ -101,14 +101,18 @@ print(json.dumps({"start": t1 - t0, "import": t2 - t1, "decode": decode, "prepro
 sys.stdout.flush()
 os.write(2, repr(time.time()).encode())
 exit_now(0)
-'''
+"""
 
 
 def staged(args: list[str], tree: Path) -> dict:
     """One run of STAGED on the checkout `tree`; `exit` is the time from its last line to the process's end."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tree)!r})\n" + STAGED, *args],
-                          capture_output=True, text=True, cwd=tree)
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tree)!r})\n" + STAGED, *args],
+        capture_output=True,
+        text=True,
+        cwd=tree,
+    )
     ended = time.time()
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-2000:])
@@ -147,8 +151,12 @@ def cli_command(tree: Path) -> list[str]:
 
     if tree == ROOT:
         return [*FASHIONNET]
-    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(tree)!r}); sys.argv[0] = 'fashionnet'; "
-            "from fashionnet.cli import main; main()"]
+    return [
+        sys.executable,
+        "-c",
+        f"import sys; sys.path.insert(0, {str(tree)!r}); sys.argv[0] = 'fashionnet'; "
+        "from fashionnet.cli import main; main()",
+    ]
 
 
 def main() -> None:
@@ -157,8 +165,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per workload (best of)")
-    parser.add_argument("--before", type=Path, metavar="TREE",
-                        help="also measure this checkout (e.g. `git archive` of an older commit), interleaved")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="TREE",
+        help="also measure this checkout (e.g. `git archive` of an older commit), interleaved",
+    )
     args = parser.parse_args()
     trees = {"now": ROOT}
     if args.before:
@@ -176,10 +188,17 @@ def main() -> None:
                 (listing / f"{i:03d}.jpg").symlink_to(folder / p.path)
             workloads["100 photos"] = [str(listing)]
         workloads["one PNG"] = [str(sorted(clean.iterdir())[0])]
-        columns = best_stages({(w, t): (paths, tree) for w, paths in workloads.items() for t, tree in trees.items()},
-                              args.runs)
-        wall = walls({(w, t): [*cli_command(tree), "predict", *paths, "--json"] for w, paths in workloads.items()
-                      for t, tree in trees.items()}, args.runs)
+        columns = best_stages(
+            {(w, t): (paths, tree) for w, paths in workloads.items() for t, tree in trees.items()}, args.runs
+        )
+        wall = walls(
+            {
+                (w, t): [*cli_command(tree), "predict", *paths, "--json"]
+                for w, paths in workloads.items()
+                for t, tree in trees.items()
+            },
+            args.runs,
+        )
     keys = list(columns)
     heads = [w if len(trees) == 1 else f"{w}, {t}" for w, t in keys]
     print("| stage (seconds of one core, each stage alone) | " + " | ".join(heads) + " |")
@@ -187,10 +206,15 @@ def main() -> None:
     for key, label in STAGES:
         print(f"| {label} | " + " | ".join(f"{columns[k][key]:.2f}" for k in keys) + " |")
     print("| sum of the stages | " + " | ".join(f"{sum(columns[k].values()):.2f}" for k in keys) + " |")
-    print(f"| `predict --json` wall time, best of {args.runs} (x `import torch`) | "
-          + " | ".join(f"{wall[k][0]:.2f} ({wall[k][1]:.2f}x)" for k in keys) + " |")
-    print(f"\n`python -c \"import torch\"`: {wall['import torch'][0]:.2f} s, best of {args.runs}, "
-          "interleaved with the above.")
+    print(
+        f"| `predict --json` wall time, best of {args.runs} (x `import torch`) | "
+        + " | ".join(f"{wall[k][0]:.2f} ({wall[k][1]:.2f}x)" for k in keys)
+        + " |"
+    )
+    print(
+        f'\n`python -c "import torch"`: {wall["import torch"][0]:.2f} s, best of {args.runs}, '
+        "interleaved with the above."
+    )
 
 
 if __name__ == "__main__":

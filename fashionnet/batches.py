@@ -79,8 +79,10 @@ class PhotoBatches:
         """(batches, per_batch) indices into the photo set (on the photos' device)."""
         need = batches * self.per_batch
         passes = math.ceil(need / len(self.photos)) if need else 0
-        order = torch.cat([torch.randperm(len(self.photos), generator=self.generator) for _ in range(passes)] or
-                          [torch.zeros(0, dtype=torch.long)])
+        order = torch.cat(
+            [torch.randperm(len(self.photos), generator=self.generator) for _ in range(passes)]
+            or [torch.zeros(0, dtype=torch.long)]
+        )
         return order[:need].reshape(batches, self.per_batch).to(self.photos.images.device)
 
     def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -99,9 +101,18 @@ def photos_per_batch(recipe, photos: PhotoSet | None) -> int:
     return max(1, round(recipe.photo_share * recipe.batch_size))
 
 
-def train_step(model, optimizer, schedule, x: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor | None,
-               recipe, smoothing: float, soft: torch.Tensor | None = None,
-               photo_soft: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def train_step(
+    model,
+    optimizer,
+    schedule,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    allowed: torch.Tensor | None,
+    recipe,
+    smoothing: float,
+    soft: torch.Tensor | None = None,
+    photo_soft: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on a mixed batch (x: FashionMNIST images first, then photo drawings; uint8),
     the same for the network and its teacher: (the loss, detached; how many FashionMNIST images were right)."""
     logits = model(standardize(x, recipe))
@@ -113,9 +124,15 @@ def train_step(model, optimizer, schedule, x: torch.Tensor, labels: torch.Tensor
     return loss.detach(), (logits[: len(labels)].detach().argmax(1) == labels).sum()
 
 
-def mixed_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor | None, recipe,
-               smoothing: float, soft: torch.Tensor | None = None,
-               photo_soft: torch.Tensor | None = None) -> torch.Tensor:
+def mixed_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    allowed: torch.Tensor | None,
+    recipe,
+    smoothing: float,
+    soft: torch.Tensor | None = None,
+    photo_soft: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The loss of a mixed batch: `logits` holds the FashionMNIST images first (len(labels) of them), then
     the photo drawings. FashionMNIST: cross-entropy (label smoothing `smoothing`), blended with matching
     the teacher's logits `soft` when given (recipe.distill_weight of it). Photos: the partial-label or

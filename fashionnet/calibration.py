@@ -73,7 +73,8 @@ def confidence_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int 
         sel = which == b
         if sel.any():
             total += sel.double().mean().item() * abs(
-                confidence[sel].double().mean().item() - correct[sel].mean().item())
+                confidence[sel].double().mean().item() - correct[sel].mean().item()
+            )
     return total
 
 

@@ -27,7 +27,8 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success; 1 some inputs failed (the others were processed) or a file could not be "
     "read; 2 usage error (bad option, unknown or unavailable device, refused overwrite, output that cannot "
     "be written or that another run wrote meanwhile); 3 FashionMNIST missing, corrupt or incomplete "
-    "(evaluate and train need the whole test split), or train's photo drawings or teacher's answers missing, corrupt or stale; "
+    "(evaluate and train need the whole test split), or train's photo drawings or teacher's answers missing, "
+    "corrupt or stale; "
     "4 checkpoint or ONNX file missing, corrupt, of the wrong shape or dtype, or giving outputs that are "
     "not numbers; 5 an export failed its own check; 130 interrupted; 141 stdout's reader went away."
 )
@@ -55,8 +56,12 @@ class _OneLineErrors(TyperGroup):
                     return 0
                 sys.exit(0)
             rv = super().main(
-                args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
-                windows_expand_args=windows_expand_args, **extra
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
             )
         except typer.TyperException as exc:  # Typer's (vendored click's) usage and parameter errors
             if not standalone_mode:
@@ -137,8 +142,10 @@ def _check_completion_request() -> None:
     if "COMP_WORDS" not in os.environ or not cword.isdigit():
         from fashionnet.errors import UsageError
 
-        raise UsageError(f"shell completion needs COMP_WORDS and a whole-number COMP_CWORD, as bash sets them "
-                         f"(COMP_CWORD is {printable(repr(cword))})")
+        raise UsageError(
+            f"shell completion needs COMP_WORDS and a whole-number COMP_CWORD, as bash sets them "
+            f"(COMP_CWORD is {printable(repr(cword))})"
+        )
 
 
 app = typer.Typer(
@@ -165,8 +172,8 @@ def _lang_in(args) -> str:
     for i, arg in enumerate(args):
         if arg in ("--lang", "-l") and i + 1 < len(args) and args[i + 1] in Lang.__members__:
             return args[i + 1]
-        if arg.startswith("--lang=") and arg[len("--lang="):] in Lang.__members__:
-            return arg[len("--lang="):]
+        if arg.startswith("--lang=") and arg[len("--lang=") :] in Lang.__members__:
+            return arg[len("--lang=") :]
     return "en"
 
 
@@ -236,6 +243,8 @@ def _expand_user(value: Path | None) -> Path | None:
     """`~` and `~user` in a path option mean the home folder, as in --weights and predict's paths (the
     shell leaves them alone in `--out=~/m.safetensors` and in quotes)."""
     return Path(os.path.expanduser(value)) if value is not None else None
+
+
 WeightsOption = Annotated[
     str | None,
     typer.Option(
@@ -256,8 +265,9 @@ OnnxWeightsOption = Annotated[
         show_default="the trained weights shipped with fashionnet",
     ),
 ]
-SeedOption = Annotated[int, typer.Option(
-    "--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the weights of --weights random.")]
+SeedOption = Annotated[
+    int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the weights of --weights random.")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of tables.")]
 
 
@@ -310,14 +320,29 @@ def summary(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[int, typer.Option(
-        "--batch-size", "-b", metavar="N", min=1, max=65536, help="Batch size for shapes, mult-adds and memory.")] = 1,
-    depth: Annotated[int | None, typer.Option(
-        "--depth", min=0, metavar="N", help="Show layers down to depth N; deeper ones are folded into their "
-        "container's row.", show_default="all")] = None,
-    history: Annotated[bool, typer.Option(
-        "--history", help="Also show the weights' training history, one row per epoch (in --json: under "
-        "weights.metadata).")] = False,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", "-b", metavar="N", min=1, max=65536, help="Batch size for shapes, mult-adds and memory."
+        ),
+    ] = 1,
+    depth: Annotated[
+        int | None,
+        typer.Option(
+            "--depth",
+            min=0,
+            metavar="N",
+            help="Show layers down to depth N; deeper ones are folded into their container's row.",
+            show_default="all",
+        ),
+    ] = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Also show the weights' training history, one row per epoch (in --json: under weights.metadata).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show the model's structure and, per layer, output shape, parameters and mult-adds (as torchinfo
@@ -347,19 +372,38 @@ def params(
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    name: Annotated[str | None, typer.Option(
-        "--name", "-n", metavar="PATTERN", help="Only parameters matching this glob or substring.")] = None,
-    rows: Annotated[int, typer.Option(
-        "--rows", metavar="N", min=1, help="Rows of each tensor to preview (the tutorial's param[:2]).")] = 2,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", metavar="PATTERN", help="Only parameters matching this glob or substring."),
+    ] = None,
+    rows: Annotated[
+        int,
+        typer.Option("--rows", metavar="N", min=1, help="Rows of each tensor to preview (the tutorial's param[:2])."),
+    ] = 2,
     values: Annotated[int, typer.Option("--values", metavar="N", min=2, help="Values shown per previewed row.")] = 6,
-    show: Annotated[bool, typer.Option(
-        "--show", help="Draw first-layer units' weights as 28x28 pictures instead of the list.")] = False,
-    neurons: Annotated[int, typer.Option(
-        "--units", "--neurons", min=1, max=512, metavar="N",
-        help="How many first-layer units --show and --plot draw (--neurons: the same).")] = 8,
-    plot: Annotated[Path | None, typer.Option(
-        "--plot", metavar="FILE.png", callback=_expand_user, help="Also write those units' weight pictures "
-        "as a PNG grid with a colour bar (needs matplotlib).")] = None,
+    show: Annotated[
+        bool, typer.Option("--show", help="Draw first-layer units' weights as 28x28 pictures instead of the list.")
+    ] = False,
+    neurons: Annotated[
+        int,
+        typer.Option(
+            "--units",
+            "--neurons",
+            min=1,
+            max=512,
+            metavar="N",
+            help="How many first-layer units --show and --plot draw (--neurons: the same).",
+        ),
+    ] = 8,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            callback=_expand_user,
+            help="Also write those units' weight pictures as a PNG grid with a colour bar (needs matplotlib).",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -398,29 +442,49 @@ def params(
 @app.command(short_help="The tutorial's layer-by-layer walk, live (en/zh).")
 @handle_errors
 def walkthrough(
-    lang: Annotated[Lang, typer.Option(
-        "--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
-    seed: Annotated[int, typer.Option(
-        "--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the random images and weights.")] = 0,
-    step: Annotated[int | None, typer.Option(
-        "--step", "-s", metavar="N", help="Show only step N (1-based).")] = None,
-    interactive: Annotated[bool, typer.Option(
-        "--interactive", "-i", help="Wait for Enter between steps (terminals only).")] = False,
-    real: Annotated[bool, typer.Option(
-        "--real", help="Use real FashionMNIST test images and the trained weights.")] = False,
-    image: Annotated[str | None, typer.Option(
-        "--image", metavar="FILE", help="Run the steps on your own picture (any format predict reads) with "
-        "the trained weights, instead of torch.rand.")] = None,
+    lang: Annotated[
+        Lang, typer.Option("--lang", "-l", metavar="en|zh", help="Language of the explanations.")
+    ] = Lang.en,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for the random images and weights.")
+    ] = 0,
+    step: Annotated[int | None, typer.Option("--step", "-s", metavar="N", help="Show only step N (1-based).")] = None,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i", help="Wait for Enter between steps (terminals only).")
+    ] = False,
+    real: Annotated[
+        bool, typer.Option("--real", help="Use real FashionMNIST test images and the trained weights.")
+    ] = False,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            metavar="FILE",
+            help="Run the steps on your own picture (any format predict reads) with "
+            "the trained weights, instead of torch.rand.",
+        ),
+    ] = None,
     device: DeviceOption = None,
     weights: Annotated[
         str | None,
-        typer.Option("--weights", "-w", metavar="FILE|random", help="A safetensors checkpoint, or 'random'.",
-                     show_default="random, as in the tutorial; the shipped weights with --real or --image"),
+        typer.Option(
+            "--weights",
+            "-w",
+            metavar="FILE|random",
+            help="A safetensors checkpoint, or 'random'.",
+            show_default="random, as in the tutorial; the shipped weights with --real or --image",
+        ),
     ] = None,
     data_dir: DataDirOption = None,
-    notebook: Annotated[Path | None, typer.Option(
-        "--notebook", metavar="FILE.ipynb", callback=_expand_user, help="Also write the walk as a Jupyter "
-        "notebook that runs top to bottom.")] = None,
+    notebook: Annotated[
+        Path | None,
+        typer.Option(
+            "--notebook",
+            metavar="FILE.ipynb",
+            callback=_expand_user,
+            help="Also write the walk as a Jupyter notebook that runs top to bottom.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --notebook file if it exists.")] = False,
 ) -> None:
     """Walk through the tutorial's code, block by block, with its real output computed live."""
@@ -462,8 +526,18 @@ def walkthrough(
         figures = can_draw()
         if not figures:
             typer.echo("The notebook has no pictures: they need matplotlib (pip install 'fashionnet[plot]')", err=True)
-    steps = build_steps(dev, info, lang=lang.value, seed=seed, real=real, data_dir=data_dir, width=console.width,
-                        test_size=test_size, image=image, figures=figures)
+    steps = build_steps(
+        dev,
+        info,
+        lang=lang.value,
+        seed=seed,
+        real=real,
+        data_dir=data_dir,
+        width=console.width,
+        test_size=test_size,
+        image=image,
+        figures=figures,
+    )
     if notebook is not None:
         from fashionnet.notebook import write_notebook
 
@@ -476,11 +550,16 @@ def walkthrough(
 @handle_errors
 def data(
     data_dir: DataDirOption = None,
-    download: Annotated[bool, typer.Option(
-        "--download", help="Download the official files into the user cache (needs internet).")] = False,
-    samples: Annotated[bool, typer.Option(
-        "--samples", help="Only print the folder of the sample pictures that ship with fashionnet (photos/ inside it)."
-    )] = False,
+    download: Annotated[
+        bool, typer.Option("--download", help="Download the official files into the user cache (needs internet).")
+    ] = False,
+    samples: Annotated[
+        bool,
+        typer.Option(
+            "--samples",
+            help="Only print the folder of the sample pictures that ship with fashionnet (photos/ inside it).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show where FashionMNIST was found, its files, and the number of images per split and class."""
@@ -516,52 +595,127 @@ def data(
 @app.command(short_help="Train the network on FashionMNIST and photo drawings.")
 @handle_errors
 def train(
-    recipe_name: Annotated[RecipeName, typer.Option(
-        "--recipe", metavar="default|tutorial|ladder", help="tutorial: the PyTorch tutorial's own "
-        "training (SGD, plain cross-entropy), printed as the page prints it, then a table "
-        "against the shipped weights. ladder: from the tutorial's recipe to the shipped one, one change "
-        "at a time, each measured (saves nothing).")] = RecipeName.default,
-    epochs: Annotated[int | None, typer.Option(
-        "--epochs", "-e", metavar="N", min=1, help="Epochs to train.",
-        show_default=f"{RECIPE_DEFAULTS['epochs']}; tutorial: 10")] = None,
-    batch_size: Annotated[int | None, typer.Option(
-        "--batch-size", "-b", metavar="N", min=1, help="Images per step.",
-        show_default=f"{RECIPE_DEFAULTS['batch_size']}; tutorial: 64")] = None,
-    lr: Annotated[float | None, typer.Option(
-        "--lr", metavar="LR", help=f"Peak learning rate, {LR_RANGE}.",
-        show_default=f"{RECIPE_DEFAULTS['lr']}; tutorial: 0.001")] = None,
-    seed: Annotated[int | None, typer.Option(
-        "--seed", metavar="N", min=0, max=SEED_MAX, help="Seed for initial weights, shuffling and flips.",
-        show_default="0; with --resume, the checkpoint's")] = None,
+    recipe_name: Annotated[
+        RecipeName,
+        typer.Option(
+            "--recipe",
+            metavar="default|tutorial|ladder",
+            help="tutorial: the PyTorch tutorial's own "
+            "training (SGD, plain cross-entropy), printed as the page prints it, then a table "
+            "against the shipped weights. ladder: from the tutorial's recipe to the shipped one, one change "
+            "at a time, each measured (saves nothing).",
+        ),
+    ] = RecipeName.default,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            "--epochs",
+            "-e",
+            metavar="N",
+            min=1,
+            help="Epochs to train.",
+            show_default=f"{RECIPE_DEFAULTS['epochs']}; tutorial: 10",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            "-b",
+            metavar="N",
+            min=1,
+            help="Images per step.",
+            show_default=f"{RECIPE_DEFAULTS['batch_size']}; tutorial: 64",
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            "--lr",
+            metavar="LR",
+            help=f"Peak learning rate, {LR_RANGE}.",
+            show_default=f"{RECIPE_DEFAULTS['lr']}; tutorial: 0.001",
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            metavar="N",
+            min=0,
+            max=SEED_MAX,
+            help="Seed for initial weights, shuffling and flips.",
+            show_default="0; with --resume, the checkpoint's",
+        ),
+    ] = None,
     device: DeviceOption = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", metavar="FILE", callback=_expand_user, help="Checkpoint to write after every epoch.",
-        show_default="checkpoints/fashionnet.safetensors; tutorial: checkpoints/tutorial.safetensors")] = None,
-    resume: Annotated[Path | None, typer.Option(
-        "--resume", metavar="FILE", callback=_expand_user, help="Continue training from this checkpoint "
-        "(default recipe).")] = None,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Overwrite --out and --plot if they exist (the shipped weights included).")] = False,
-    save_optimizer: Annotated[bool, typer.Option(
-        "--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue.")] = True,
-    limit: Annotated[int | None, typer.Option(
-        "--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            callback=_expand_user,
+            help="Checkpoint to write after every epoch.",
+            show_default="checkpoints/fashionnet.safetensors; tutorial: checkpoints/tutorial.safetensors",
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            metavar="FILE",
+            callback=_expand_user,
+            help="Continue training from this checkpoint (default recipe).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite --out and --plot if they exist (the shipped weights included).")
+    ] = False,
+    save_optimizer: Annotated[
+        bool,
+        typer.Option("--optimizer-state/--no-optimizer-state", help="Store optimizer state so --resume can continue."),
+    ] = True,
+    limit: Annotated[
+        int | None, typer.Option("--limit", metavar="N", min=1, help="Train on the first N images only (quick trials).")
+    ] = None,
     data_dir: DataDirOption = None,
-    photos: Annotated[Path | None, typer.Option(
-        "--photos", metavar="FILE.npz", callback=_expand_user, help="Photo drawings to mix into every batch (made by "
-        "tools/make_drawings.py in fashionnet's source).",
-        show_default="the shipped fashionnet/drawings/photo-drawings.npz")] = None,
-    no_photos: Annotated[bool, typer.Option(
-        "--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")] = False,
-    teacher: Annotated[Optional[Path], typer.Option(
-        "--teacher", metavar="FILE.npz", callback=_expand_user, help="The distillation teacher's answers to learn "
-        "from (made by tools/make_teacher_targets.py).",
-        show_default="the shipped fashionnet/drawings/teacher-targets.npz")] = None,
-    no_teacher: Annotated[bool, typer.Option(
-        "--no-teacher", help="Learn from the labels alone, without the teacher's answers.")] = False,
-    plot: Annotated[Optional[Path], typer.Option(
-        "--plot", metavar="FILE.png", callback=_expand_user, help="Also draw the learning curves as a PNG "
-        "(needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.")] = None,
+    photos: Annotated[
+        Path | None,
+        typer.Option(
+            "--photos",
+            metavar="FILE.npz",
+            callback=_expand_user,
+            help="Photo drawings to mix into every batch (made by tools/make_drawings.py in fashionnet's source).",
+            show_default="the shipped fashionnet/drawings/photo-drawings.npz",
+        ),
+    ] = None,
+    no_photos: Annotated[
+        bool, typer.Option("--no-photos", help="Train on FashionMNIST alone, without the photo drawings.")
+    ] = False,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            "--teacher",
+            metavar="FILE.npz",
+            callback=_expand_user,
+            help="The distillation teacher's answers to learn from (made by tools/make_teacher_targets.py).",
+            show_default="the shipped fashionnet/drawings/teacher-targets.npz",
+        ),
+    ] = None,
+    no_teacher: Annotated[
+        bool, typer.Option("--no-teacher", help="Learn from the labels alone, without the teacher's answers.")
+    ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            callback=_expand_user,
+            help="Also draw the learning curves as a PNG "
+            "(needs matplotlib); with --recipe tutorial, both recipes' test curves on one chart.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or per-epoch lines.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -580,28 +734,52 @@ def train(
 
         plot_claim = check_plot_path(plot, force)
     if recipe_name is RecipeName.ladder:
-        given = [name for name, value in (("--batch-size", batch_size), ("--lr", lr), ("--out", out),
-                                          ("--resume", resume), ("--photos", photos), ("--no-photos", no_photos),
-                                          ("--teacher", teacher), ("--no-teacher", no_teacher), ("--plot", plot))
-                 if value]
+        given = [
+            name
+            for name, value in (
+                ("--batch-size", batch_size),
+                ("--lr", lr),
+                ("--out", out),
+                ("--resume", resume),
+                ("--photos", photos),
+                ("--no-photos", no_photos),
+                ("--teacher", teacher),
+                ("--no-teacher", no_teacher),
+                ("--plot", plot),
+            )
+            if value
+        ]
         if given:
             from fashionnet.errors import UsageError
 
-            raise UsageError(f"{', '.join(given)}: not with --recipe ladder, whose rungs set their own recipe "
-                             "and save nothing (--epochs, --seed, --limit and --data-dir apply)")
+            raise UsageError(
+                f"{', '.join(given)}: not with --recipe ladder, whose rungs set their own recipe "
+                "and save nothing (--epochs, --seed, --limit and --data-dir apply)"
+            )
         from fashionnet.ladder import run_ladder
         from fashionnet.render.training import show_ladder
 
-        show_ladder(run_ladder(epochs, seed, device, limit, data_dir,
-                               note=None if quiet else functools.partial(typer.echo, err=True), chatty=not as_json),
-                    as_json)
+        show_ladder(
+            run_ladder(
+                epochs,
+                seed,
+                device,
+                limit,
+                data_dir,
+                note=None if quiet else functools.partial(typer.echo, err=True),
+                chatty=not as_json,
+            ),
+            as_json,
+        )
         return
     if recipe_name is RecipeName.tutorial:
         if photos is not None or no_photos or teacher is not None or no_teacher:
             from fashionnet.errors import UsageError
 
-            raise UsageError("--photos, --no-photos, --teacher and --no-teacher belong to the default recipe; "
-                             "the tutorial's recipe trains on FashionMNIST alone")
+            raise UsageError(
+                "--photos, --no-photos, --teacher and --no-teacher belong to the default recipe; "
+                "the tutorial's recipe trains on FashionMNIST alone"
+            )
         if resume is not None:
             from fashionnet.errors import UsageError
 
@@ -614,8 +792,22 @@ def train(
         tutorial = run_tutorial(epochs, batch_size, lr, seed, device, out, force, limit, data_dir, note=note, say=say)
         show_tutorial_run(tutorial, plot, plot_claim, as_json)
         return
-    run = training.prepare_training(resume, photos, no_photos, seed, device, data_dir, limit, out, force, teacher,
-                                    no_teacher, epochs=epochs, batch_size=batch_size, lr=lr)
+    run = training.prepare_training(
+        resume,
+        photos,
+        no_photos,
+        seed,
+        device,
+        data_dir,
+        limit,
+        out,
+        force,
+        teacher,
+        no_teacher,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+    )
     if not quiet:
         typer.echo(f"Using {run.device} device", err=True)
     from fashionnet.render.training import ProgressReporter, loss_parts, show_training, training_intro
@@ -638,21 +830,46 @@ def evaluate(
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,
-    plot: Annotated[Path | None, typer.Option(
-        "--plot", metavar="FILE.png", callback=_expand_user, help="Also write the confusion matrix (log "
-        "colour scale), or with --mistakes the pictures, as a PNG (needs matplotlib).")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            callback=_expand_user,
+            help="Also write the confusion matrix (log "
+            "colour scale), or with --mistakes the pictures, as a PNG (needs matplotlib).",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --plot if it exists.")] = False,
-    mistakes: Annotated[bool, typer.Option(
-        "--mistakes", help="Show the misclassified test images as pictures (true → predicted, probability), "
-        "surest first.")] = False,
-    only: Annotated[str | None, typer.Option(
-        "--class", metavar="CLASS", help="With --mistakes: only images of this true class (its name, the "
-        "start of it, or 0-9).")] = None,
-    taken_for: Annotated[str | None, typer.Option(
-        "--predicted", metavar="CLASS", help="With --mistakes: only images taken for this class (with --class: "
-        "one cell of the confusion matrix).")] = None,
-    limit: Annotated[int | None, typer.Option(
-        "--limit", metavar="N", min=1, help="With --mistakes: how many pictures to show.", show_default="12")] = None,
+    mistakes: Annotated[
+        bool,
+        typer.Option(
+            "--mistakes",
+            help="Show the misclassified test images as pictures (true → predicted, probability), surest first.",
+        ),
+    ] = False,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--class",
+            metavar="CLASS",
+            help="With --mistakes: only images of this true class (its name, the start of it, or 0-9).",
+        ),
+    ] = None,
+    taken_for: Annotated[
+        str | None,
+        typer.Option(
+            "--predicted",
+            metavar="CLASS",
+            help="With --mistakes: only images taken for this class (with --class: one cell of the confusion matrix).",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit", metavar="N", min=1, help="With --mistakes: how many pictures to show.", show_default="12"
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Measure accuracy and loss (the plain cross-entropy of the raw logits) on the 10,000 test images, per
@@ -676,8 +893,16 @@ def evaluate(
         from fashionnet.evaluate import mistake_report
         from fashionnet.render.training import show_mistakes
 
-        report = mistake_report(test, model, dev, info, true_class, 12 if limit is None else limit, accuracy=as_json,
-                                predicted_class=predicted_class)
+        report = mistake_report(
+            test,
+            model,
+            dev,
+            info,
+            true_class,
+            12 if limit is None else limit,
+            accuracy=as_json,
+            predicted_class=predicted_class,
+        )
         show_mistakes(report, true_class, dev, info, plot, claim, as_json)
         return
     from fashionnet.evaluate import evaluate_weights
@@ -714,33 +939,50 @@ class Invert(StrEnum):
     no = "no"
 
 
-@app.command(epilog="Exit codes: 0 every input was classified; 1 some inputs failed (the others were "
-             "still classified); 2 usage error; 4 bad checkpoint or ONNX file; 130 interrupted; 141 stdout's "
-             "reader went away.",
-             short_help="Classify image files.")
+@app.command(
+    epilog="Exit codes: 0 every input was classified; 1 some inputs failed (the others were "
+    "still classified); 2 usage error; 4 bad checkpoint or ONNX file; 130 interrupted; 141 stdout's "
+    "reader went away.",
+    short_help="Classify image files.",
+)
 @handle_errors
 def predict(
-    paths: Annotated[list[str] | None, typer.Argument(
-        metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False
-    )] = None,
-    samples: Annotated[bool, typer.Option(
-        "--samples", help="Also classify the pictures that ship with fashionnet: ten FashionMNIST test images and "
-        "six photos (their folder: fashionnet data --samples).",
-    )] = False,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="Image files, folders, glob patterns, or - for stdin.", show_default=False),
+    ] = None,
+    samples: Annotated[
+        bool,
+        typer.Option(
+            "--samples",
+            help="Also classify the pictures that ship with fashionnet: ten FashionMNIST test images and "
+            "six photos (their folder: fashionnet data --samples).",
+        ),
+    ] = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look inside sub-folders too.")] = False,
-    top_k: Annotated[int, typer.Option(
-        "--top-k", "-k", metavar="N", min=1, max=10, help="How many classes to show per image.")] = 3,
-    show: Annotated[bool, typer.Option(
-        "--show", help="Draw the 28x28 image the model saw next to each result.")] = False,
-    invert: Annotated[Invert, typer.Option(
-        "--invert", metavar="auto|yes|no",
-        help="Negate the image: auto detects dark-on-light pictures.")] = Invert.auto,
+    top_k: Annotated[
+        int, typer.Option("--top-k", "-k", metavar="N", min=1, max=10, help="How many classes to show per image.")
+    ] = 3,
+    show: Annotated[
+        bool, typer.Option("--show", help="Draw the 28x28 image the model saw next to each result.")
+    ] = False,
+    invert: Annotated[
+        Invert,
+        typer.Option("--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light pictures."),
+    ] = Invert.auto,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout: one object per input.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: one row per input.")] = False,
-    threshold: Annotated[float, typer.Option(
-        "--threshold", metavar="P", callback=_probability, help="Calibrated top probability (0 "
-        "to 1) below which an answer is 'not sure' (a picture with no garment found is never "
-        "sure).")] = DEFAULT_THRESHOLD,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold",
+            metavar="P",
+            callback=_probability,
+            help="Calibrated top probability (0 "
+            "to 1) below which an answer is 'not sure' (a picture with no garment found is never "
+            "sure).",
+        ),
+    ] = DEFAULT_THRESHOLD,
     device: DeviceOption = None,
     weights: OnnxWeightsOption = None,
     seed: SeedOption = 0,
@@ -755,8 +997,9 @@ def predict(
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
     if show and (as_json or as_csv):
-        raise UsageError("--show draws pictures in the terminal view; it does nothing with "
-                         f"{'--json' if as_json else '--csv'}")
+        raise UsageError(
+            f"--show draws pictures in the terminal view; it does nothing with {'--json' if as_json else '--csv'}"
+        )
     if not paths and not samples:
         raise UsageError("give at least one PATH (an image, a folder, a glob pattern or - for stdin), or --samples")
     items = collect_inputs([*(paths or []), *(_sample_folders() if samples else [])], recursive)
@@ -766,8 +1009,9 @@ def predict(
         dev, model, info = _setup(device, weights, seed, onnx=True, cpu_threads=CPU_THREADS)
         if not (as_json or as_csv):
             typer.echo(f"Weights: {info.describe()}", err=True)
-        results = predict_decoded(decoding, model, device=dev, top_k=top_k, temperature=info.temperature,
-                                  threshold=threshold)
+        results = predict_decoded(
+            decoding, model, device=dev, top_k=top_k, temperature=info.temperature, threshold=threshold
+        )
         failed = emit_predictions(results, len(items), as_json, as_csv, show)
     if failed:
         raise typer.Exit(int(ExitCode.INPUT_FAILED))
@@ -782,29 +1026,51 @@ def _sample_folders() -> list[str]:
 @app.command(short_help="One picture through the trained network, layer by layer (en/zh).")
 @handle_errors
 def explain(
-    picture: Annotated[str | None, typer.Argument(
-        metavar="[PICTURE]", help="An image file in any format predict reads, or - for stdin.",
-        show_default=False)] = None,
-    test_index: Annotated[int | None, typer.Option(
-        "--test-index", metavar="N", min=0, help="Explain FashionMNIST test image N instead of a file "
-        "(evaluate --mistakes lists them).")] = None,
+    picture: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[PICTURE]", help="An image file in any format predict reads, or - for stdin.", show_default=False
+        ),
+    ] = None,
+    test_index: Annotated[
+        int | None,
+        typer.Option(
+            "--test-index",
+            metavar="N",
+            min=0,
+            help="Explain FashionMNIST test image N instead of a file (evaluate --mistakes lists them).",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
-    show: Annotated[bool, typer.Option(
-        "--show", help="Also draw a photo's garment mask (or say why there is none).")] = False,
-    units: Annotated[int, typer.Option(
-        "--units", metavar="N", min=1, max=16, help="Units drawn per hidden layer: those the picture drove "
-        "hardest.")] = 3,
-    invert: Annotated[Invert, typer.Option(
-        "--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light "
-        "pictures.")] = Invert.auto,
-    lang: Annotated[Lang, typer.Option(
-        "--lang", "-l", metavar="en|zh", help="Language of the explanations.")] = Lang.en,
-    plot: Annotated[Path | None, typer.Option(
-        "--plot", metavar="FILE.png", callback=_expand_user, help="Also write the whole explanation as one "
-        "PNG (needs matplotlib; English).")] = None,
+    show: Annotated[
+        bool, typer.Option("--show", help="Also draw a photo's garment mask (or say why there is none).")
+    ] = False,
+    units: Annotated[
+        int,
+        typer.Option(
+            "--units", metavar="N", min=1, max=16, help="Units drawn per hidden layer: those the picture drove hardest."
+        ),
+    ] = 3,
+    invert: Annotated[
+        Invert,
+        typer.Option("--invert", metavar="auto|yes|no", help="Negate the image: auto detects dark-on-light pictures."),
+    ] = Invert.auto,
+    lang: Annotated[
+        Lang, typer.Option("--lang", "-l", metavar="en|zh", help="Language of the explanations.")
+    ] = Lang.en,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            callback=_expand_user,
+            help="Also write the whole explanation as one PNG (needs matplotlib; English).",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --plot file if it exists.")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print the same figures as one JSON object (pictures as 28x28 lists).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the same figures as one JSON object (pictures as 28x28 lists).")
+    ] = False,
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
@@ -857,29 +1123,57 @@ class ExportFormat(StrEnum):
     safetensors = "safetensors"
 
 
-@app.command(epilog="Exit codes: 0 written and checked; 2 usage error (bad option, a --format that contradicts "
-             "--out's suffix, missing onnx/onnxruntime, refused overwrite, output that cannot be written, e.g. a full "
-             "disk); 4 bad checkpoint; 5 the export failed its own check or --half cannot hold the weights (nothing "
-             "was written); 130 interrupted; 141 stdout's reader went away.",
-             short_help="Export to ONNX, TorchScript or safetensors.")
+@app.command(
+    epilog="Exit codes: 0 written and checked; 2 usage error (bad option, a --format that contradicts "
+    "--out's suffix, missing onnx/onnxruntime, refused overwrite, output that cannot be written, e.g. a full "
+    "disk); 4 bad checkpoint; 5 the export failed its own check or --half cannot hold the weights (nothing "
+    "was written); 130 interrupted; 141 stdout's reader went away.",
+    short_help="Export to ONNX, TorchScript or safetensors.",
+)
 @handle_errors
 def export(
-    fmt: Annotated[ExportFormat | None, typer.Option(
-        "--format", "-f", metavar="onnx|torchscript|safetensors", help="File format.",
-        show_default="from --out's suffix, else onnx")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", metavar="FILE", callback=_expand_user, help="File to write.",
-        show_default="fashionnet.onnx / .pt / .safetensors")] = None,
+    fmt: Annotated[
+        ExportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="onnx|torchscript|safetensors",
+            help="File format.",
+            show_default="from --out's suffix, else onnx",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            callback=_expand_user,
+            help="File to write.",
+            show_default="fashionnet.onnx / .pt / .safetensors",
+        ),
+    ] = None,
     device: DeviceOption = None,
     weights: WeightsOption = None,
     seed: SeedOption = 0,
-    batch_size: Annotated[int | None, typer.Option(
-        "--batch-size", "-b", metavar="N", min=1, max=65536, help="Fix the ONNX input's batch size.",
-        show_default="any")] = None,
-    opset: Annotated[int | None, typer.Option(
-        "--opset", metavar="N", help="ONNX opset version (9-20).", show_default="17")] = None,
-    half: Annotated[bool, typer.Option(
-        "--half", help="Store float16 weights (half the size); input and output stay float32.")] = False,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            "-b",
+            metavar="N",
+            min=1,
+            max=65536,
+            help="Fix the ONNX input's batch size.",
+            show_default="any",
+        ),
+    ] = None,
+    opset: Annotated[
+        int | None, typer.Option("--opset", metavar="N", help="ONNX opset version (9-20).", show_default="17")
+    ] = None,
+    half: Annotated[
+        bool, typer.Option("--half", help="Store float16 weights (half the size); input and output stay float32.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -941,21 +1235,21 @@ def main() -> None:
 _INTERRUPTED = "130 interrupted; 141 stdout's reader went away."
 EXIT_CODES = {
     "summary": f"Exit codes: 0 success; 2 usage error (bad option, unknown or unavailable device); 4 checkpoint "
-               f"missing, corrupt or of the wrong shape; {_INTERRUPTED}",
+    f"missing, corrupt or of the wrong shape; {_INTERRUPTED}",
     "params": f"Exit codes: 0 success; 2 usage error (bad option, no parameter matches --name, refused "
-              f"overwrite); 4 bad checkpoint; {_INTERRUPTED}",
+    f"overwrite); 4 bad checkpoint; {_INTERRUPTED}",
     "walkthrough": f"Exit codes: 0 success; 1 the --image picture could not be read; 2 usage error (bad option, "
-                   f"refused overwrite); 3 FashionMNIST missing or corrupt (--real); 4 bad checkpoint; {_INTERRUPTED}",
+    f"refused overwrite); 3 FashionMNIST missing or corrupt (--real); 4 bad checkpoint; {_INTERRUPTED}",
     "data": f"Exit codes: 0 FashionMNIST found and complete (with --samples: the folder printed); 2 usage error; "
-            f"3 FashionMNIST missing, incomplete or corrupt; {_INTERRUPTED}",
+    f"3 FashionMNIST missing, incomplete or corrupt; {_INTERRUPTED}",
     "train": "Exit codes: 0 trained and saved; 1 a file could not be read; 2 usage error (bad option, refused "
-             "overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt, or the photo "
-             "drawings (--photos) missing, corrupt or stale; 4 bad --resume "
-             "checkpoint; 130 interrupted (the last finished epoch is kept); 141 stdout's reader went away.",
+    "overwrite, output that cannot be written); 3 FashionMNIST missing or corrupt, or the photo "
+    "drawings (--photos) missing, corrupt or stale; 4 bad --resume "
+    "checkpoint; 130 interrupted (the last finished epoch is kept); 141 stdout's reader went away.",
     "evaluate": f"Exit codes: 0 success; 2 usage error (bad option, refused overwrite); 3 FashionMNIST missing "
-                f"or corrupt; 4 bad checkpoint or ONNX file; {_INTERRUPTED}",
+    f"or corrupt; 4 bad checkpoint or ONNX file; {_INTERRUPTED}",
     "explain": f"Exit codes: 0 success; 1 the picture could not be read; 2 usage error (bad option, a folder or "
-               f"several files, refused overwrite); 4 bad checkpoint; {_INTERRUPTED}",
+    f"several files, refused overwrite); 4 bad checkpoint; {_INTERRUPTED}",
 }
 
 

@@ -55,8 +55,10 @@ def script(prog_name: str, shell: str) -> str:
 
         return get_completion_script(prog_name=prog_name, complete_var=_complete_var(prog_name), shell=shell)
     except (ImportError, AttributeError, TypeError):  # a Typer whose private module changed
-        raise UsageError(f"this version of Typer does not give fashionnet its {shell} completion script; print it "
-                         f"with: {_complete_var(prog_name)}=source_{shell} {prog_name}") from None
+        raise UsageError(
+            f"this version of Typer does not give fashionnet its {shell} completion script; print it "
+            f"with: {_complete_var(prog_name)}=source_{shell} {prog_name}"
+        ) from None
 
 
 def chosen_shell(option: str, shell: str | None) -> str:
@@ -87,8 +89,10 @@ def detect_shell() -> str | None:
 def _home() -> Path:
     home = Path(os.path.expanduser("~"))
     if not home.is_dir():
-        raise OutputError(f"cannot install shell completion: the home folder {printable(str(home))} does not "
-                          "exist (see $HOME); not creating it")
+        raise OutputError(
+            f"cannot install shell completion: the home folder {printable(str(home))} does not "
+            "exist (see $HOME); not creating it"
+        )
     return home
 
 
@@ -99,14 +103,17 @@ def _add_lines(rc: Path, lines: list[str], keep_if: str | None = None) -> None:
     try:
         text = rc.read_text(encoding="utf-8", errors="surrogateescape") if rc.exists() else ""
     except OSError as exc:
-        raise OutputError(f"cannot install shell completion: {printable(str(rc))}: {exc.strerror or exc}; "
-                          f"add {by_hand} to your shell's start-up file yourself") from None
+        raise OutputError(
+            f"cannot install shell completion: {printable(str(rc))}: {exc.strerror or exc}; "
+            f"add {by_hand} to your shell's start-up file yourself"
+        ) from None
     missing = [line for line in lines if line not in text and not (keep_if and keep_if in text)]
     if not missing:
         return
     if rc.exists() and not os.access(rc, os.W_OK):
-        raise OutputError(f"cannot install shell completion: {printable(str(rc))} is read-only; add {by_hand} "
-                          "to it yourself")
+        raise OutputError(
+            f"cannot install shell completion: {printable(str(rc))} is read-only; add {by_hand} to it yourself"
+        )
     new = text + ("" if not text or text.endswith("\n") else "\n") + "".join(f"{line}\n" for line in missing)
     try:
         write_bytes_atomically(rc, new.encode("utf-8", "surrogateescape"))
@@ -123,14 +130,17 @@ def install(prog_name: str, shell: str | None) -> tuple[str, Path]:
         try:
             from typer._completion_shared import install as typer_install
         except ImportError:
-            raise UsageError(f"this version of Typer cannot install PowerShell completion for fashionnet; print "
-                             f"the script with '{prog_name} --show-completion {shell}' and add it to your "
-                             "profile") from None
+            raise UsageError(
+                f"this version of Typer cannot install PowerShell completion for fashionnet; print "
+                f"the script with '{prog_name} --show-completion {shell}' and add it to your "
+                "profile"
+            ) from None
         try:
             return typer_install(shell=shell, prog_name=prog_name, complete_var=None)
         except OSError as exc:
-            raise OutputError(f"cannot install shell completion: {printable(str(exc.filename or ''))}: "
-                              f"{exc.strerror or exc}") from None
+            raise OutputError(
+                f"cannot install shell completion: {printable(str(exc.filename or ''))}: {exc.strerror or exc}"
+            ) from None
     home = _home()
     text = script(prog_name, shell) + "\n"
     if shell == "bash":

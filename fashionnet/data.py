@@ -172,13 +172,16 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
             needed = math.prod(dims)  # Python ints: a header of 4-billion dimensions must not overflow int64
             shape = " x ".join(f"{d:,}" for d in dims)
             if needed > MAX_IDX_BYTES:
-                raise DataError(f"{path}: header declares {shape} {kind}s ({needed:,} bytes), more than fashionnet "
-                                f"reads from one file ({MAX_IDX_BYTES:,} bytes)")
+                raise DataError(
+                    f"{path}: header declares {shape} {kind}s ({needed:,} bytes), more than fashionnet "
+                    f"reads from one file ({MAX_IDX_BYTES:,} bytes)"
+                )
             if not isinstance(f, gzip.GzipFile):  # a plain file's size is known before reading it
                 size = os.fstat(f.fileno()).st_size - header_size
                 if size != needed:
-                    raise DataError(f"{path}: truncated or padded IDX file ({size:,} bytes of data, "
-                                    f"header says {needed:,})")
+                    raise DataError(
+                        f"{path}: truncated or padded IDX file ({size:,} bytes of data, header says {needed:,})"
+                    )
             buffer = bytearray(needed)
             got = _read_into(f, buffer)
             if got < needed:

@@ -230,12 +230,15 @@ class Decoding:
             # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies (OOM-killed on a huge
             # image) raises BrokenProcessPool instead of leaving the parent waiting forever.
             self._pool = ProcessPoolExecutor(
-                min(workers - 1, len(self._jobs)), context, initializer=_init_worker,
+                min(workers - 1, len(self._jobs)),
+                context,
+                initializer=_init_worker,
                 initargs=(os.getpid(), self.budget, self._claims),
             )
             try:
-                self._futures = [self._pool.submit(_decode_chunk, (j, self._paths(j), invert))
-                                 for j in range(len(self._jobs))]
+                self._futures = [
+                    self._pool.submit(_decode_chunk, (j, self._paths(j), invert)) for j in range(len(self._jobs))
+                ]
                 self.budget.holders_gone = self._broken
             except BaseException:  # a failed fork, Ctrl-C: no caller gets a pool to close, so stop it here
                 pool, self._pool = self._pool, None

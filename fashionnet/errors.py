@@ -4,10 +4,9 @@ from enum import IntEnum
 
 # C0 and C1 control characters and Unicode's line/paragraph separators: anything that could end a line
 # or drive the terminal (escape sequences) when a path or file content is printed.
-_CONTROL = (
-    {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]}
-    | {c: f"\\u{c:04x}" for c in (0x2028, 0x2029)}
-)
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127, *range(0x80, 0xA0)]} | {
+    c: f"\\u{c:04x}" for c in (0x2028, 0x2029)
+}
 
 
 class ExitCode(IntEnum):

@@ -68,8 +68,9 @@ def metrics(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0
     true_pos = confusion.diag().double()
     support = confusion.sum(1).double()
     predicted_count = confusion.sum(0).double()
-    precision = torch.where(predicted_count > 0, true_pos / predicted_count.clamp(min=1),
-                            torch.zeros(k, dtype=torch.float64))
+    precision = torch.where(
+        predicted_count > 0, true_pos / predicted_count.clamp(min=1), torch.zeros(k, dtype=torch.float64)
+    )
     recall = torch.where(support > 0, true_pos / support.clamp(min=1), torch.zeros(k, dtype=torch.float64))
     denom = precision + recall
     f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-12), torch.zeros(k, dtype=torch.float64))
@@ -82,15 +83,22 @@ def metrics(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0
     return Evaluation(n, accuracy, loss, per_class, confusion.tolist(), ece, temperature)
 
 
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
-             temperature: float = 1.0, require_finite: bool = False) -> Evaluation:
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    device: torch.device,
+    temperature: float = 1.0,
+    require_finite: bool = False,
+) -> Evaluation:
     """Metrics of `model` on the images. require_finite: outputs that are not numbers (weights that
     overflow) are a WeightsError (exit 4), as `predict` refuses them, instead of a meaningless 10%."""
     return metrics(test_logits(model, images, device, require_finite), labels, temperature)
 
 
-def test_logits(model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True,
-                source: str = "the model") -> torch.Tensor:
+def test_logits(
+    model: nn.Module, images: torch.Tensor, device: torch.device, require_finite: bool = True, source: str = "the model"
+) -> torch.Tensor:
     """predict_logits, refusing outputs that are not numbers when `require_finite` (finite_outputs, the
     door every model output goes through; a guarded model has refused them already)."""
     logits = predict_logits(model, images, device)
@@ -123,17 +131,30 @@ class Mistake:
         return CLASSES[self.predicted]
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "true": self.true_label, "true_index": self.true,
-                "predicted": self.predicted_label, "predicted_index": self.predicted,
-                "probability": round(self.probability, 6),
-                "true_probability": float(f"{self.true_probability:.6g}"), "runner_up": CLASSES[self.runner_up],
-                "runner_up_probability": float(f"{self.runner_up_probability:.6g}"),
-                "explain": f"fashionnet explain --test-index {self.index}", "image": self.image}
+        return {
+            "index": self.index,
+            "true": self.true_label,
+            "true_index": self.true,
+            "predicted": self.predicted_label,
+            "predicted_index": self.predicted,
+            "probability": round(self.probability, 6),
+            "true_probability": float(f"{self.true_probability:.6g}"),
+            "runner_up": CLASSES[self.runner_up],
+            "runner_up_probability": float(f"{self.runner_up_probability:.6g}"),
+            "explain": f"fashionnet explain --test-index {self.index}",
+            "image": self.image,
+        }
 
 
-def find_mistakes(logits: torch.Tensor, labels: torch.Tensor, images: torch.Tensor, temperature: float = 1.0,
-                  true_class: int | None = None, limit: int | None = None,
-                  predicted_class: int | None = None) -> tuple[int, list[Mistake]]:
+def find_mistakes(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    images: torch.Tensor,
+    temperature: float = 1.0,
+    true_class: int | None = None,
+    limit: int | None = None,
+    predicted_class: int | None = None,
+) -> tuple[int, list[Mistake]]:
     """(how many, the first `limit`) of the misclassified images (of `true_class` only, and taken for
     `predicted_class` only, when given: one cell of the confusion matrix), the most confident mistakes
     first: those say most about what the model confuses, and include the test images labelled wrongly."""
@@ -148,9 +169,19 @@ def find_mistakes(logits: torch.Tensor, labels: torch.Tensor, images: torch.Tens
     where = torch.nonzero(wrong).flatten()
     order = where[torch.argsort(confidence[where], descending=True, stable=True)]
     chosen = order if limit is None else order[:limit]
-    mistakes = [Mistake(int(i), int(labels[i]), int(predicted[i]), float(confidence[i]), images[i].tolist(),
-                        float(probabilities[i, labels[i]]), int(classes[i, 1]), float(ranked[i, 1]))
-                for i in chosen]
+    mistakes = [
+        Mistake(
+            int(i),
+            int(labels[i]),
+            int(predicted[i]),
+            float(confidence[i]),
+            images[i].tolist(),
+            float(probabilities[i, labels[i]]),
+            int(classes[i, 1]),
+            float(ranked[i, 1]),
+        )
+        for i in chosen
+    ]
     return len(where), mistakes
 
 
@@ -172,12 +203,19 @@ class MistakeReport:
     predicted_class: int | None = None  # only the images taken for this class, when given
 
 
-def mistake_report(test, model: nn.Module, device: torch.device, info, true_class: int | None, limit: int,
-                   accuracy: bool = False, predicted_class: int | None = None) -> MistakeReport:
+def mistake_report(
+    test,
+    model: nn.Module,
+    device: torch.device,
+    info,
+    true_class: int | None,
+    limit: int,
+    accuracy: bool = False,
+    predicted_class: int | None = None,
+) -> MistakeReport:
     """The misclassified images of the test split `test` (images, labels), the surest `limit` first."""
     logits = test_logits(model, test.images, device)  # finite_outputs refuses outputs that are not numbers
-    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit,
-                                 predicted_class)
+    total, found = find_mistakes(logits, test.labels, test.images, info.temperature, true_class, limit, predicted_class)
     samples = int((test.labels == true_class).sum()) if true_class is not None else len(test.labels)
     share = metrics(logits, test.labels, info.temperature).accuracy if accuracy else None
     return MistakeReport(total, found, samples, share, predicted_class)

@@ -63,6 +63,8 @@ def occlusion(model: torch.nn.Module, x: torch.Tensor, top: int, side: int = PAT
             total[r : r + side, c : c + side] += drop[i]
             count[r : r + side, c : c + side] += 1
     return (total / count).reshape(-1)
+
+
 DEFAULT_UNITS = 3  # strongest units shown per hidden layer
 MAX_UNITS = 16
 DIGITS = 6  # figures are rounded to this many decimals, so --json is the same bytes run to run
@@ -188,22 +190,38 @@ class Explanation:
             "image": self.image,
             "found": self.found,
             "lit_pixels": self.lit,
-            "mask": None if self.mask is None else {"height": int(self.mask.shape[0]), "width": int(self.mask.shape[1]),
-                                                    "garment_share": _round(self.mask.mean())},
+            "mask": None
+            if self.mask is None
+            else {
+                "height": int(self.mask.shape[0]),
+                "width": int(self.mask.shape[1]),
+                "garment_share": _round(self.mask.mean()),
+            },
             "layers": [layer.to_dict() for layer in self.layers],  # (JSON keys in dataclass field order)
             "output_layer": self.output,
             "classes": [score.to_dict() for score in self.classes],
             "top": self.top,
             "temperature": self.temperature,
             "label_smoothing": self.label_smoothing,
-            "saliency": {"class": self.top, "label": CLASSES[self.top], "gradient_times_input": self.saliency,
-                         "pushed_up": self.saliency_up, "pushed_down": self.saliency_down,
-                         "from_bias": self.saliency_bias,
-                         "black_picture_logit": self.black_logit},
-            "contrast": {"class": self.top, "against": self.runner_up, "label": CLASSES[self.top],
-                         "against_label": CLASSES[self.runner_up], "gradient_times_input": self.contrast,
-                         "pushed_up": self.contrast_up, "pushed_down": self.contrast_down,
-                         "from_bias": self.contrast_bias},
+            "saliency": {
+                "class": self.top,
+                "label": CLASSES[self.top],
+                "gradient_times_input": self.saliency,
+                "pushed_up": self.saliency_up,
+                "pushed_down": self.saliency_down,
+                "from_bias": self.saliency_bias,
+                "black_picture_logit": self.black_logit,
+            },
+            "contrast": {
+                "class": self.top,
+                "against": self.runner_up,
+                "label": CLASSES[self.top],
+                "against_label": CLASSES[self.runner_up],
+                "gradient_times_input": self.contrast,
+                "pushed_up": self.contrast_up,
+                "pushed_down": self.contrast_down,
+                "from_bias": self.contrast_bias,
+            },
             "occlusion": {"class": self.top, "patch": PATCH, "fill": FILL, "logit_drop": self.occlusion},
             "answer": self.answer.to_dict(),
             "drawings": [drawing.to_dict() for drawing in self.drawings],
@@ -308,12 +326,18 @@ def explain(
                     contribution, picture = (weights * x[0]).detach(), _picture(weights)
                 else:
                     contribution, picture = through_pixels(values[i + 1][0, u]), None
-                strongest.append(Unit(u, _round(after[u]), _round(from_pixels[u]), _round(bias[u]),
-                                      _picture(contribution), picture))
-            strip = [[_round(v) for v in after[row : row + STRIP_WIDTH].tolist()]
-                     for row in range(0, len(after), STRIP_WIDTH)]
-            hidden.append(HiddenLayer(names[i], names[i + 1], linear.in_features, linear.out_features,
-                                      len(fired), strongest, strip))
+                strongest.append(
+                    Unit(u, _round(after[u]), _round(from_pixels[u]), _round(bias[u]), _picture(contribution), picture)
+                )
+            strip = [
+                [_round(v) for v in after[row : row + STRIP_WIDTH].tolist()]
+                for row in range(0, len(after), STRIP_WIDTH)
+            ]
+            hidden.append(
+                HiddenLayer(
+                    names[i], names[i + 1], linear.in_features, linear.out_features, len(fired), strongest, strip
+                )
+            )
         temperature = info.temperature
         members = np.zeros(count, dtype=np.int64) if count > 1 else None
         decision = decide(logits.detach().double().cpu(), temperature, members)  # predict's decision, its code
@@ -332,15 +356,19 @@ def explain(
     down = float(saliency[saliency < 0].double().sum())
     softmax = mean.softmax(0).tolist()
     calibrated = decision.probabilities[0].tolist()
-    classes = [ClassScore(i, CLASSES[i], _round(float(mean[i])), _probability(softmax[i]), _probability(calibrated[i]))
-               for i in range(len(CLASSES))]
+    classes = [
+        ClassScore(i, CLASSES[i], _round(float(mean[i])), _probability(softmax[i]), _probability(calibrated[i]))
+        for i in range(len(CLASSES))
+    ]
     # What predict answers for this file, "not sure" included: its own function on the same decoded view.
     prediction = decide_view(path, view, model, device, temperature, threshold)
     label, index, probability = prediction.label, prediction.index, prediction.probability
     assert label is not None and index is not None and probability is not None  # decide_view raised otherwise
     answer = Answer(label, index, _probability(probability), bool(prediction.sure), count)
-    drawings = [Drawing(np.asarray(d).astype(int).tolist(), int(p.argmax()), _probability(p.max()))
-                for d, p in zip(drawn, alone.probabilities, strict=True)]
+    drawings = [
+        Drawing(np.asarray(d).astype(int).tolist(), int(p.argmax()), _probability(p.max()))
+        for d, p in zip(drawn, alone.probabilities, strict=True)
+    ]
     image = np.asarray(view.image)
     return Explanation(
         path=path,

@@ -38,8 +38,9 @@ DEFAULT_OPSET = 17  # run by every onnxruntime since 1.12
 MIN_OPSET, MAX_OPSET = 9, 20  # range of torch's TorchScript-based ONNX exporter
 RANDOM_INPUTS = 256
 TORCHSCRIPT_METADATA = "fashionnet.json"  # the name of the metadata file inside a TorchScript archive
-INPUT_DESCRIPTION = (f"float32 [N, {SIZE}, {SIZE}], pixels / 255 in [0, 1] (torchvision's ToTensor), "
-                     "light garment on black")
+INPUT_DESCRIPTION = (
+    f"float32 [N, {SIZE}, {SIZE}], pixels / 255 in [0, 1] (torchvision's ToTensor), light garment on black"
+)
 
 
 class ExportCheckFailed(FashionNetError):
@@ -94,8 +95,10 @@ def format_for(fmt: str | None, out: Path | None) -> str:
     if fmt is not None and out is not None and guessed is not None and guessed != fmt:
         from fashionnet.errors import printable
 
-        raise UsageError(f"--out {printable(out.name)} is named like a {guessed} file, but --format is {fmt}: "
-                         f"name it {printable(out.stem)}{SUFFIXES[fmt]}, or leave --format out")
+        raise UsageError(
+            f"--out {printable(out.name)} is named like a {guessed} file, but --format is {fmt}: "
+            f"name it {printable(out.stem)}{SUFFIXES[fmt]}, or leave --format out"
+        )
     return fmt or guessed or "onnx"
 
 
@@ -108,8 +111,9 @@ def check_options(fmt: str, batch_size: int | None, opset: int | None) -> None:
     if fmt != "onnx" and batch_size is not None:
         raise UsageError(f"--batch-size fixes the input shape of an ONNX graph; a {fmt} export takes any batch")
     if opset is not None and not MIN_OPSET <= opset <= MAX_OPSET:
-        raise UsageError(f"--opset {opset} is not supported: choose {MIN_OPSET} to {MAX_OPSET} "
-                         f"(default {DEFAULT_OPSET})")
+        raise UsageError(
+            f"--opset {opset} is not supported: choose {MIN_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET})"
+        )
     if fmt == "onnx":
         require("onnx", "--format onnx")
         require("onnxruntime", "--format onnx")
@@ -126,8 +130,9 @@ def export_metadata(info: WeightsInfo, fmt: str, half: bool, batch_size: int | N
         "output": f"logits [N, {len(CLASSES)}]; softmax(logits / temperature) gives the class probabilities",
         "dtype": "float16" if half else "float32",
         "batch_size": batch_size if batch_size is not None else "dynamic",
-        "source_weights": ("random init" if info.source == RANDOM
-                           else "shipped" if info.source == "shipped" else str(info.path)),
+        "source_weights": (
+            "random init" if info.source == RANDOM else "shipped" if info.source == "shipped" else str(info.path)
+        ),
         "torch_version": torch.__version__.split("+")[0],
         "export_format": fmt,
     }
@@ -176,9 +181,15 @@ def _write_onnx(module: nn.Module, tmp: str, meta: dict, batch_size: int | None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice is for torch's developers
         torch.onnx.export(
-            module, (example,), buffer,  # type: ignore[arg-type]  # torch annotates `f` as a path; it takes a file too
-            dynamo=False, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True,
+            module,
+            (example,),
+            buffer,  # type: ignore[arg-type]  # torch annotates `f` as a path; it takes a file too
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=dynamic,
+            opset_version=opset,
+            do_constant_folding=True,
         )
     proto = onnx.load_from_string(buffer.getvalue())
     del proto.metadata_props[:]
@@ -305,9 +316,11 @@ def check_half_range(model: nn.Module) -> None:
     for name, tensor in model.state_dict().items():
         largest = float(tensor.detach().abs().max()) if tensor.numel() else 0.0
         if largest > FLOAT16_MAX:
-            raise ExportCheckFailed(f"--half cannot store these weights: {name} holds {largest:.4g}, beyond "
-                                    f"float16's largest number ({FLOAT16_MAX:g}); export without --half. "
-                                    "Nothing was written")
+            raise ExportCheckFailed(
+                f"--half cannot store these weights: {name} holds {largest:.4g}, beyond "
+                f"float16's largest number ({FLOAT16_MAX:g}); export without --half. "
+                "Nothing was written"
+            )
 
 
 def export_model(
@@ -356,7 +369,16 @@ def export_model(
 
     atomic_write(out, write_and_verify, claim)
     return ExportReport(
-        format=fmt, out=str(out), bytes=out.stat().st_size, dtype=meta["dtype"], batch_size=batch_size,
-        opset=opset, runtime=result["runtime"], reference_device=str(device), tolerance=tolerance,
-        checks=result["checks"], metadata={k: result["metadata"][k] for k in meta}, seconds=time.perf_counter() - start,
+        format=fmt,
+        out=str(out),
+        bytes=out.stat().st_size,
+        dtype=meta["dtype"],
+        batch_size=batch_size,
+        opset=opset,
+        runtime=result["runtime"],
+        reference_device=str(device),
+        tolerance=tolerance,
+        checks=result["checks"],
+        metadata={k: result["metadata"][k] for k in meta},
+        seconds=time.perf_counter() - start,
     )

@@ -177,8 +177,10 @@ def check_writable(path: Path) -> None:
     name_max = _limit(existing, "PC_NAME_MAX", 255)
     for part in path.parts:
         if len(os.fsencode(part)) > name_max:
-            raise OutputError(f"{path}: file name too long ({len(os.fsencode(part))} bytes; this file system "
-                              f"allows {name_max}); choose a shorter name")
+            raise OutputError(
+                f"{path}: file name too long ({len(os.fsencode(part))} bytes; this file system "
+                f"allows {name_max}); choose a shorter name"
+            )
     path_max = _limit(existing, "PC_PATH_MAX", 4096)
     if len(os.fsencode(os.path.abspath(path))) >= path_max:
         raise OutputError(f"{path}: path too long (over {path_max - 1} bytes); choose a shorter one")
@@ -336,8 +338,9 @@ def atomic_write(path: Path, write: Callable[[str], None], claim: OutputClaim | 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(target.parent, target.name)
-        fd, tmp = tempfile.mkstemp(prefix=f".{_temp_stem(target.name)}.{os.getpid()}.", suffix=".tmp",
-                                   dir=target.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{_temp_stem(target.name)}.{os.getpid()}.", suffix=".tmp", dir=target.parent
+        )
     except OSError as exc:
         raise OutputError(f"{path}: cannot write there ({_reason(exc)})") from None
     os.close(fd)
@@ -348,8 +351,9 @@ def atomic_write(path: Path, write: Callable[[str], None], claim: OutputClaim | 
             os.fsync(f.fileno())
         with _folder_lock(target.parent):
             if claim is not None and _identity(target) != claim.identity:
-                raise OutputError(f"{path}: another process wrote it while this run was going; not replacing "
-                                  "it (nothing was saved)")
+                raise OutputError(
+                    f"{path}: another process wrote it while this run was going; not replacing it (nothing was saved)"
+                )
             _refuse_non_regular(target)  # checked again: a FIFO or device may have appeared meanwhile
             os.replace(tmp, target)
             if claim is not None:
@@ -375,6 +379,7 @@ def atomic_write(path: Path, write: Callable[[str], None], claim: OutputClaim | 
 def write_bytes_atomically(path: Path, data: bytes, claim: OutputClaim | None = None) -> None:
     """atomic_write for content already in memory: only Python writes the file, so a full disk is an
     OSError here (one line, exit 2) and never a native library's abort."""
+
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
             f.write(data)

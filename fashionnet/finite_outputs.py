@@ -15,8 +15,9 @@ from fashionnet.errors import WeightsError, printable
 
 
 def not_numbers(source: str) -> WeightsError:
-    return WeightsError(f"{printable(source)}: the model's output is not a number (its weights overflow); "
-                        "these weights cannot be used")
+    return WeightsError(
+        f"{printable(source)}: the model's output is not a number (its weights overflow); these weights cannot be used"
+    )
 
 
 def check(tensor, source: str) -> None:

@@ -99,8 +99,15 @@ def segment(rgb: np.ndarray) -> np.ndarray | None:
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)  # GrabCut's k-means starts from random centres: same photo, same mask
     try:
-        cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), mask, (mx, my, w - 2 * mx, h - 2 * my), bgd, fgd,
-                    ITERATIONS, cv2.GC_INIT_WITH_RECT)
+        cv2.grabCut(
+            np.ascontiguousarray(rgb[..., ::-1]),
+            mask,
+            (mx, my, w - 2 * mx, h - 2 * my),
+            bgd,
+            fgd,
+            ITERATIONS,
+            cv2.GC_INIT_WITH_RECT,
+        )
     except cv2.error:  # e.g. a frame with a single colour: nothing to separate
         return None
     fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
@@ -162,8 +169,12 @@ def drawn(gray: np.ndarray, mask: np.ndarray | None, negate: bool = True) -> Gar
     not found, when the mask is None."""
     if mask is None:
         return Garment(image=(255 - gray).astype(np.uint8), mask=None, found=False)
-    return Garment(image=render(gray, mask, negate), mask=mask, found=True,
-                   variants=[render(gray, m, negate) for m in mask_variants(mask)])
+    return Garment(
+        image=render(gray, mask, negate),
+        mask=mask,
+        found=True,
+        variants=[render(gray, m, negate) for m in mask_variants(mask)],
+    )
 
 
 def mask_variants(mask: np.ndarray) -> list[np.ndarray]:

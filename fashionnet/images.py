@@ -49,8 +49,7 @@ HEIF_FORMAT = "HEIF"  # pillow-heif's name for HEIC/HEIF in Pillow
 HEIC_EXTRA = "pip install 'fashionnet[heic]'"
 FORMAT_NAMES = "PNG, JPEG, BMP, GIF, WebP, TIFF, AVIF, and HEIC with the heic extra"
 # Suffixes picked up when a directory is given; files named explicitly are sniffed by content instead.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".avif", ".heic",
-                  ".heif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jfif", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".avif", ".heic", ".heif")
 # Decompression bombs are decided by the memory a decode will take, not by the pixel count in the header:
 # a 200 MP phone JPEG decodes at 1/8 scale in ~35 MB, a 9000x9000 RGBA PNG needs ~1.6 GB.
 IMAGE_MEMORY_LIMIT = 2 * 10**9  # the most one image may take to decode (bytes)
@@ -58,8 +57,23 @@ IMAGE_MEMORY_LIMIT = 2 * 10**9  # the most one image may take to decode (bytes)
 # photo's colour copy, with the conversions between them), by the mode Pillow decodes to ("transparent":
 # anything with an alpha channel or a transparent colour); measured with benchmarks/decode_memory.py on
 # 2000 and 3000 pixel squares, plus about 10%. A mode not listed takes the largest.
-BYTES_PER_PIXEL = {"1": 13, "L": 8, "P": 13, "RGB": 11, "YCbCr": 13, "CMYK": 13, "LAB": 13, "HSV": 13,
-                   "I;16": 20, "I;16B": 20, "I;16L": 20, "I;16N": 20, "I": 23, "F": 23, "transparent": 23}
+BYTES_PER_PIXEL = {
+    "1": 13,
+    "L": 8,
+    "P": 13,
+    "RGB": 11,
+    "YCbCr": 13,
+    "CMYK": 13,
+    "LAB": 13,
+    "HSV": 13,
+    "I;16": 20,
+    "I;16B": 20,
+    "I;16L": 20,
+    "I;16N": 20,
+    "I": 23,
+    "F": 23,
+    "transparent": 23,
+}
 # libwebp, libavif and libheif decode into buffers of their own first (an RGB AVIF measured 13.7 bytes per
 # pixel in all, a HEIC 11.7, at 2000 pixels: benchmarks/decode_memory.py; HEIF keeps room for 10-bit photos).
 FORMAT_BYTES_PER_PIXEL = {"WEBP": 8, "AVIF": 5, HEIF_FORMAT: 4}
@@ -207,8 +221,9 @@ def decode_bytes(img: Image.Image) -> int:
     (a JPEG's after `draft`, which makes libjpeg decode at 1/2, 1/4 or 1/8 scale)."""
     w, h = img.size
     mode = "transparent" if has_transparency(img) else img.mode
-    per_pixel = (BYTES_PER_PIXEL.get(mode, max(BYTES_PER_PIXEL.values()))
-                 + FORMAT_BYTES_PER_PIXEL.get(img.format or "", 0))
+    per_pixel = BYTES_PER_PIXEL.get(mode, max(BYTES_PER_PIXEL.values())) + FORMAT_BYTES_PER_PIXEL.get(
+        img.format or "", 0
+    )
     return w * h * per_pixel
 
 
@@ -295,8 +310,11 @@ def _unreadable(name: str, source: IO[bytes]) -> BadImage:
     if found == HEIF_FORMAT and _heif_plugin():  # pillow-heif is there and it still could not read it
         return BadImage(name, "a HEIC/HEIF file, but damaged or of a kind pillow-heif does not read")
     if found == HEIF_FORMAT:
-        return BadImage(name, f"a HEIC/HEIF photo, which fashionnet reads only with the heic extra ({HEIC_EXTRA}); "
-                        "or save it as JPEG first")
+        return BadImage(
+            name,
+            f"a HEIC/HEIF photo, which fashionnet reads only with the heic extra ({HEIC_EXTRA}); "
+            "or save it as JPEG first",
+        )
     if found is not None and found not in FORMATS:
         return BadImage(name, f"not a supported image (format {found}); fashionnet reads {FORMAT_NAMES}")
     if found is not None:  # a PNG, JPEG... by its signature that no decoder would open: say why
@@ -364,9 +382,12 @@ def load_view(path: str | os.PathLike, invert: bool | None = None, data: bytes |
                         img.draft("RGB", DRAFT_SIZE)  # huge photos: libjpeg scales down while decoding
                     need = decode_bytes(img)
                     if need > IMAGE_MEMORY_LIMIT:
-                        raise BadImage(name, f"image is {w:,}x{h:,} pixels: decoding it would take {_bytes(need)} "
-                                       f"of memory, over the {_bytes(IMAGE_MEMORY_LIMIT)} limit for one image "
-                                       "(a decompression bomb?); not decoding it")
+                        raise BadImage(
+                            name,
+                            f"image is {w:,}x{h:,} pixels: decoding it would take {_bytes(need)} "
+                            f"of memory, over the {_bytes(IMAGE_MEMORY_LIMIT)} limit for one image "
+                            "(a decompression bomb?); not decoding it",
+                        )
                     if budget is not None:
                         reserved.enter_context(budget.reserve(need))
                     gray, colour = _decode(img)
@@ -377,8 +398,10 @@ def load_view(path: str | os.PathLike, invert: bool | None = None, data: bytes |
     except BadImage:
         raise
     except Image.DecompressionBombError:
-        reason = (f"image is over {2 * PILLOW_PIXEL_LIMIT:,} pixels (in its header or a part of it), "
-                  "a decompression bomb; not decoding it")
+        reason = (
+            f"image is over {2 * PILLOW_PIXEL_LIMIT:,} pixels (in its header or a part of it), "
+            "a decompression bomb; not decoding it"
+        )
         raise BadImage(name, reason) from None
     except UnidentifiedImageError:
         assert source is not None  # only Image.open raises it, on the opened file

@@ -30,7 +30,6 @@ class Input:
     error: str | None = None
 
 
-
 def _has_magic(arg: str) -> bool:
     return any(c in arg for c in "*?[")
 
@@ -165,8 +164,11 @@ def expand_pattern(pattern: str) -> tuple[list[str], list[Input]]:
                 continue
             seen.add((st.st_dev, st.st_ino))
             out.append(folder)
-            stack += [join(folder, e.name) for e in reversed(listing(folder))
-                      if not e.name.startswith(".") and (e.is_symlink() or _is_folder(e))]
+            stack += [
+                join(folder, e.name)
+                for e in reversed(listing(folder))
+                if not e.name.startswith(".") and (e.is_symlink() or _is_folder(e))
+            ]
         return out
 
     current = [os.sep if absolute else ""]
@@ -178,12 +180,19 @@ def expand_pattern(pattern: str) -> tuple[list[str], list[Input]]:
             for folder in current:
                 found += below(folder, seen)
             if last:  # `DIR/**` matches the files inside too, as glob's does
-                found += [join(f, e.name) for f in list(found) for e in listing(f)
-                          if not e.name.startswith(".") and not _is_folder(e) and not e.is_symlink()]
+                found += [
+                    join(f, e.name)
+                    for f in list(found)
+                    for e in listing(f)
+                    if not e.name.startswith(".") and not _is_folder(e) and not e.is_symlink()
+                ]
         elif _has_magic(part):
             for folder in current:
-                found += [join(folder, e.name) for e in listing(folder) if fnmatch.fnmatchcase(e.name, part)
-                          and (part.startswith(".") or not e.name.startswith("."))]
+                found += [
+                    join(folder, e.name)
+                    for e in listing(folder)
+                    if fnmatch.fnmatchcase(e.name, part) and (part.startswith(".") or not e.name.startswith("."))
+                ]
         else:
             found = [join(folder, part) for folder in current if os.path.lexists(join(folder, part))]
         if not last:  # a folder reached by two names is walked once
@@ -214,8 +223,11 @@ def read_stdin(stream: BinaryIO | None) -> Input:
     except OSError as exc:
         return Input(STDIN, error=f"cannot read stdin ({exc.strerror or exc})")
     if len(data) > STDIN_LIMIT:
-        return Input(STDIN, error=f"more than {STDIN_LIMIT >> 20} MiB on stdin; one image on stdin may be at most "
-                     f"{STDIN_LIMIT >> 20} MiB (give larger files by name)")
+        return Input(
+            STDIN,
+            error=f"more than {STDIN_LIMIT >> 20} MiB on stdin; one image on stdin may be at most "
+            f"{STDIN_LIMIT >> 20} MiB (give larger files by name)",
+        )
     return Input(STDIN, data=data)
 
 
@@ -255,4 +267,3 @@ def collect_inputs(args: Sequence[str], recursive: bool = False, stdin: BinaryIO
         else:
             out.append(Input(arg if why == "no such file or directory" else path, error=why))
     return out
-

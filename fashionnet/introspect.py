@@ -151,11 +151,12 @@ def summarize(model: nn.Module, device: torch.device, batch_size: int = 1) -> Mo
 def _preview(tensor: torch.Tensor, rows: int, values: int) -> list:
     """param[:rows] like the tutorial, each row cut to its first and last values/2 numbers (None marks
     the cut, drawn as '...')."""
+
     def cut(row: list[float]) -> list:
         if len(row) <= values:
             return row
         head = (values + 1) // 2
-        return row[:head] + [None] + row[len(row) - (values - head):]
+        return row[:head] + [None] + row[len(row) - (values - head) :]
 
     data = tensor[:rows].tolist()
     if tensor.dim() == 1:
@@ -209,8 +210,11 @@ def history_rows(info) -> list:
     from fashionnet.weights import is_real
 
     rows = info.metadata.get("history") if isinstance(info.metadata, dict) else None
-    return [SimpleNamespace(**{k: (h.get(k) if is_real(h.get(k)) else None) for k in HISTORY_FIELDS})
-            for h in rows or [] if isinstance(h, dict)]
+    return [
+        SimpleNamespace(**{k: (h.get(k) if is_real(h.get(k)) else None) for k in HISTORY_FIELDS})
+        for h in rows or []
+        if isinstance(h, dict)
+    ]
 
 
 @dataclass

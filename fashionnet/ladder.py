@@ -23,8 +23,10 @@ from fashionnet.tutorial_recipe import WHY, TutorialRecipe, fit_tutorial
 
 EPOCHS = 10  # the tutorial's
 
-WHY_LR = ("The page's SGD steps of 0.001 are small: in the page's epochs the weights move too little to "
-          "learn what they can. A rate 100 times larger, with nothing else changed, shows how much.")
+WHY_LR = (
+    "The page's SGD steps of 0.001 are small: in the page's epochs the weights move too little to "
+    "learn what they can. A rate 100 times larger, with nothing else changed, shows how much."
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,19 @@ class Rung:
 def rungs(epochs: int = EPOCHS) -> list[Rung]:
     """The ladder's rungs, each one change more than the one above it (the shipped values from Recipe())."""
     shipped = Recipe()
-    adamw = replace(shipped, epochs=epochs, batch_size=TutorialRecipe().batch_size, label_smoothing=0.0,
-                    flip=False, clean_epochs=0, holdout=0.0, photo_share=0.0, teacher_epochs=0, mean=0.0, std=1.0)
+    adamw = replace(
+        shipped,
+        epochs=epochs,
+        batch_size=TutorialRecipe().batch_size,
+        label_smoothing=0.0,
+        flip=False,
+        clean_epochs=0,
+        holdout=0.0,
+        photo_share=0.0,
+        teacher_epochs=0,
+        mean=0.0,
+        std=1.0,
+    )
     batches = replace(adamw, batch_size=shipped.batch_size)
     standardised = replace(batches, mean=shipped.mean, std=shipped.std)
     smoothed = replace(standardised, label_smoothing=shipped.label_smoothing)
@@ -55,13 +68,17 @@ def rungs(epochs: int = EPOCHS) -> list[Rung]:
     return [
         Rung("the tutorial: SGD at 0.001, batches of 64", "The page's recipe, as it is.", sgd_lr=TutorialRecipe().lr),
         Rung("learning rate 0.1", WHY_LR, sgd_lr=0.1),
-        Rung(f"AdamW, one-cycle to {shipped.lr:g}, weight decay {shipped.weight_decay:g}", WHY["optimizer"],
-             recipe=adamw),
+        Rung(
+            f"AdamW, one-cycle to {shipped.lr:g}, weight decay {shipped.weight_decay:g}", WHY["optimizer"], recipe=adamw
+        ),
         Rung(f"batches of {shipped.batch_size}", WHY["batch_size"], recipe=batches),
         Rung("standardised input", WHY["standardise"], recipe=standardised),
         Rung(f"label smoothing {shipped.label_smoothing:g}", WHY["label_smoothing"], recipe=smoothed),
-        Rung(f"horizontal flips (off for the last {clean} epochs)" if clean else "horizontal flips", WHY["flip"],
-             recipe=flipped),
+        Rung(
+            f"horizontal flips (off for the last {clean} epochs)" if clean else "horizontal flips",
+            WHY["flip"],
+            recipe=flipped,
+        ),
     ]
 
 
@@ -81,9 +98,15 @@ class Step:
         return asdict(self)
 
 
-def climb(train: Split, test: Split, device: torch.device, seed: int = 0, epochs: int = EPOCHS,
-          started: Callable[[int, int, Rung], None] | None = None,
-          finished: Callable[[Step], None] | None = None) -> list[Step]:
+def climb(
+    train: Split,
+    test: Split,
+    device: torch.device,
+    seed: int = 0,
+    epochs: int = EPOCHS,
+    started: Callable[[int, int, Rung], None] | None = None,
+    finished: Callable[[Step], None] | None = None,
+) -> list[Step]:
     """Train every rung on the same data with the same seed; `started(number, count, rung)` and
     `finished(step)` report progress. Nothing is saved: the rungs are measurements, not models."""
     ladder = rungs(epochs)
@@ -95,8 +118,9 @@ def climb(train: Split, test: Split, device: torch.device, seed: int = 0, epochs
         if rung.recipe is not None:
             history = fit(rung.recipe, train, test, device, seed).history
         else:
-            history = fit_tutorial(TutorialRecipe(epochs=epochs, lr=rung.sgd_lr or 1e-3), train, test, device,
-                                   seed).history
+            history = fit_tutorial(
+                TutorialRecipe(epochs=epochs, lr=rung.sgd_lr or 1e-3), train, test, device, seed
+            ).history
         seconds = time.perf_counter() - tick
         accuracy = history[-1].test_accuracy if history else None
         before = steps[-1].test_accuracy if steps else None
@@ -120,12 +144,24 @@ class LadderRun:
 
     def to_dict(self) -> dict:
         shipped = self.shipped.to_dict() if self.shipped is not None else None  # type: ignore[attr-defined]
-        return {"device": str(self.device), "seed": self.seed, "epochs": self.epochs,
-                "rungs": [s.to_dict() for s in self.steps], "shipped": shipped}
+        return {
+            "device": str(self.device),
+            "seed": self.seed,
+            "epochs": self.epochs,
+            "rungs": [s.to_dict() for s in self.steps],
+            "shipped": shipped,
+        }
 
 
-def run_ladder(epochs: int | None, seed: int | None, device: str | None, limit: int | None, data_dir,
-               note: Callable[[str], None] | None = None, chatty: bool = True) -> LadderRun:
+def run_ladder(
+    epochs: int | None,
+    seed: int | None,
+    device: str | None,
+    limit: int | None,
+    data_dir,
+    note: Callable[[str], None] | None = None,
+    chatty: bool = True,
+) -> LadderRun:
     """--recipe ladder: load the data, climb every rung. `note` gets the lines for stderr (None: quiet);
     with `chatty`, one line as each rung starts."""
     from fashionnet.tutorial_recipe import load_for_run
@@ -135,7 +171,9 @@ def run_ladder(epochs: int | None, seed: int | None, device: str | None, limit: 
 
     def started(number: int, count: int, rung: Rung) -> None:
         if note is not None and chatty:
-            note(f"Rung {number}/{count}: {rung.name} ({epochs} epoch{'s' if epochs != 1 else ''} on "
-                 f"{len(train.images):,} images)")
+            note(
+                f"Rung {number}/{count}: {rung.name} ({epochs} epoch{'s' if epochs != 1 else ''} on "
+                f"{len(train.images):,} images)"
+            )
 
     return LadderRun(dev, seed, epochs, climb(train, test, dev, seed, epochs, started), shipped)

@@ -64,8 +64,10 @@ def notebook_dict(steps: Sequence[Step], seed: int) -> dict:
             {
                 "cell_type": "markdown",
                 "metadata": {},
-                "source": _lines(f"## {markdown_text(heading(lang, number, len(steps), step.title))}\n\n"
-                                 f"{markdown_text(step.explanation)}"),
+                "source": _lines(
+                    f"## {markdown_text(heading(lang, number, len(steps), step.title))}\n\n"
+                    f"{markdown_text(step.explanation)}"
+                ),
             }
         )
         outputs = [{"output_type": "stream", "name": "stdout", "text": _lines(step.output)}] if step.output else []
@@ -93,11 +95,21 @@ def notebook_dict(steps: Sequence[Step], seed: int) -> dict:
 
 def _figure_cell(figure) -> dict:
     """A code cell that draws, with the figures it drew attached as Jupyter shows them (image/png)."""
-    outputs = [{"output_type": "display_data", "metadata": {},
-                "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": ["<Figure>"]}}
-               for png in figure.pngs]
-    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": outputs,
-            "source": _lines(figure.code)}
+    outputs = [
+        {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": ["<Figure>"]},
+        }
+        for png in figure.pngs
+    ]
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": outputs,
+        "source": _lines(figure.code),
+    }
 
 
 def write_notebook(path: Path, steps: Sequence[Step], seed: int, claim: OutputClaim | None = None) -> None:

@@ -82,8 +82,10 @@ class OnnxSession:
         if len(out_shape) != 2 or out_shape[1] != len(CLASSES):
             raise WeightsError(f"{self.path}: returns {out_shape}; a fashionnet export returns [N, {len(CLASSES)}]")
         if out_shape[0] != shape[0] and (isinstance(out_shape[0], int) or isinstance(shape[0], int)):
-            raise WeightsError(f"{self.path}: returns {out_shape} for an input of {shape}; a fashionnet export "
-                               f"returns one row of {len(CLASSES)} logits per image")
+            raise WeightsError(
+                f"{self.path}: returns {out_shape} for an input of {shape}; a fashionnet export "
+                f"returns one row of {len(CLASSES)} logits per image"
+            )
         self.input_name = inputs[0].name
         self.batch_size = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         from fashionnet.weights import check_metadata, decode_metadata
@@ -112,8 +114,10 @@ class OnnxSession:
                 detail = " ".join(str(exc).split())[:200]
                 raise WeightsError(f"{self.path}: onnxruntime could not run it ({detail})") from None
             if logits.shape != (len(chunk), len(CLASSES)):
-                raise WeightsError(f"{self.path}: returned {list(logits.shape)} for {len(chunk)} images; a "
-                                   f"fashionnet export returns [{len(chunk)}, {len(CLASSES)}]")
+                raise WeightsError(
+                    f"{self.path}: returned {list(logits.shape)} for {len(chunk)} images; a "
+                    f"fashionnet export returns [{len(chunk)}, {len(CLASSES)}]"
+                )
             out.append(logits[:n])
         return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
 
@@ -126,8 +130,9 @@ def vetted_model(path: Path) -> bytes:
     try:
         size = path.stat().st_size
         if size > MAX_ONNX_BYTES:
-            raise WeightsError(f"{path}: {size:,} bytes is too large for an export of this model "
-                               f"(at most {MAX_ONNX_BYTES >> 20} MiB)")
+            raise WeightsError(
+                f"{path}: {size:,} bytes is too large for an export of this model (at most {MAX_ONNX_BYTES >> 20} MiB)"
+            )
         content = path.read_bytes()
     except OSError as exc:
         raise WeightsError(f"{path}: cannot read ({exc.strerror or exc})") from None

@@ -32,8 +32,10 @@ from fashionnet.errors import DataError, printable
 from fashionnet.files import atomic_write, input_file_problem, npy_header
 
 DRAWINGS = Path(__file__).resolve().parent / "drawings" / "photo-drawings.npz"
-DATASET = ("clothing-dataset-small (train split) and six kinds of the full clothing-dataset, by Alexey Grigorev "
-           "and contributors")
+DATASET = (
+    "clothing-dataset-small (train split) and six kinds of the full clothing-dataset, by Alexey Grigorev "
+    "and contributors"
+)
 DATASET_URL = "https://github.com/alexeygrigorev/clothing-dataset-small"
 LICENCE = "CC0 1.0 Universal (public domain dedication)"
 PARTS = ("train", "validation", "hold-out")
@@ -43,14 +45,26 @@ VALIDATION_SHARE = 0.15  # of each category, for choosing settings; never traine
 SPLIT_SEED = 0
 # The categories of clothing-dataset-small, whose parts were fixed first (issue 15).
 FIRST_CATEGORIES = ("dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt")
-REMAKE = ("train with --no-photos, or remake them with tools/make_drawings.py (in fashionnet's source, not "
-          "installed with it)")
+REMAKE = (
+    "train with --no-photos, or remake them with tools/make_drawings.py (in fashionnet's source, not installed with it)"
+)
 
 # What every array of the file must be: (dtype kind, number of dimensions).
 ARRAYS = {
-    "drawings": ("u", 3), "owner": ("i", 1), "path": ("U", 1), "category": ("u", 1), "categories": ("U", 1),
-    "named": ("b", 2), "acceptable": ("b", 2), "found": ("b", 1), "part": ("u", 1), "pipeline": ("i", 0),
-    "split_seed": ("i", 0), "dataset": ("U", 0), "url": ("U", 0), "licence": ("U", 0),
+    "drawings": ("u", 3),
+    "owner": ("i", 1),
+    "path": ("U", 1),
+    "category": ("u", 1),
+    "categories": ("U", 1),
+    "named": ("b", 2),
+    "acceptable": ("b", 2),
+    "found": ("b", 1),
+    "part": ("u", 1),
+    "pipeline": ("i", 0),
+    "split_seed": ("i", 0),
+    "dataset": ("U", 0),
+    "url": ("U", 0),
+    "licence": ("U", 0),
 }
 
 
@@ -100,7 +114,6 @@ class PhotoDrawings:
         rows = np.flatnonzero(keep[self.owner])
         return self.drawings[rows], self.named[self.owner[rows]], rows
 
-
     def calibration_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The validation part's found garments of the ten classes, for fitting the temperature: their
         drawings (R, 28, 28), which photo each drawing belongs to (R,) counted from 0, and the classes each
@@ -116,8 +129,14 @@ def read_labels(folder: Path) -> list[Photo]:
     photos = []
     with open(Path(folder) / "labels.csv", newline="") as f:
         for row in csv.DictReader(f):
-            photos.append(Photo(row["path"], row["category"], frozenset(int(x) for x in row["fashionmnist"].split()),
-                                frozenset(int(x) for x in row["acceptable"].split())))
+            photos.append(
+                Photo(
+                    row["path"],
+                    row["category"],
+                    frozenset(int(x) for x in row["fashionmnist"].split()),
+                    frozenset(int(x) for x in row["acceptable"].split()),
+                )
+            )
     return photos
 
 
@@ -128,7 +147,7 @@ def assign_parts(categories: list[str], seed: int = SPLIT_SEED) -> np.ndarray:
     names = np.asarray(categories)
     part = np.full(len(names), TRAIN, np.uint8)
     rng = np.random.default_rng(seed)
-    present = set(categories.tolist())
+    present = set(names.tolist())
     # The first ten categories draw from one stream in sorted order, as they always did, so adding kinds
     # never moves an old photo between parts; each later kind draws from its own stream.
     first = sorted(present & set(FIRST_CATEGORIES))
@@ -167,17 +186,18 @@ def draw_folder(folder: Path, workers: int = 2, progress=None, variants: bool = 
             if progress is not None:
                 progress(len(views), len(jobs))
     categories = sorted({p.category for p in photos})
-    masks = [np.array([[c in p.named for c in range(len(CLASSES))] for p in photos],
-                      bool).reshape(-1, len(CLASSES)),
-             np.array([[c in p.acceptable for c in range(len(CLASSES))] for p in photos],
-                      bool).reshape(-1, len(CLASSES))]
+    masks = [
+        np.array([[c in p.named for c in range(len(CLASSES))] for p in photos], bool).reshape(-1, len(CLASSES)),
+        np.array([[c in p.acceptable for c in range(len(CLASSES))] for p in photos], bool).reshape(-1, len(CLASSES)),
+    ]
     return PhotoDrawings(
         drawings=np.concatenate([d for d, _ in views]).astype(np.uint8),
         owner=np.concatenate([np.full(len(d), i, np.int32) for i, (d, _) in enumerate(views)]),
         path=np.array([p.path for p in photos]),
         category=np.array([categories.index(p.category) for p in photos], np.uint8),
         categories=np.array(categories),
-        named=masks[0], acceptable=masks[1],
+        named=masks[0],
+        acceptable=masks[1],
         found=np.array([f for _, f in views], bool),
         part=assign_parts([p.category for p in photos]),
         pipeline=PIPELINE_VERSION,
@@ -187,8 +207,13 @@ def draw_folder(folder: Path, workers: int = 2, progress=None, variants: bool = 
 def save(drawings: PhotoDrawings, path: Path = DRAWINGS) -> None:
     """Write the drawings file atomically (a compressed .npz of plain arrays: no pickle)."""
     arrays = {name: getattr(drawings, name) for name in ARRAYS if hasattr(drawings, name)}
-    arrays.update(pipeline=np.int64(drawings.pipeline), split_seed=np.int64(drawings.split_seed),
-                  dataset=np.str_(DATASET), url=np.str_(DATASET_URL), licence=np.str_(LICENCE))
+    arrays.update(
+        pipeline=np.int64(drawings.pipeline),
+        split_seed=np.int64(drawings.split_seed),
+        dataset=np.str_(DATASET),
+        url=np.str_(DATASET_URL),
+        licence=np.str_(LICENCE),
+    )
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
@@ -218,36 +243,55 @@ def load(path: Path = DRAWINGS) -> PhotoDrawings:
         raise DataError(f"{name}: holds no photos; {REMAKE}")
     if len(arrays["categories"]) == 0:
         raise DataError(f"{name}: array 'categories' is empty (the photos' categories have no names); {REMAKE}")
-    shapes = {"drawings": images.shape[1:] == (SIZE, SIZE),
-              "owner": len(owner) == len(images) and len(images) >= n,
-              "category": arrays["category"].shape == (n,),
-              "named": arrays["named"].shape == (n, len(CLASSES)),
-              "acceptable": arrays["acceptable"].shape == (n, len(CLASSES)),
-              "found": arrays["found"].shape == (n,),
-              "part": arrays["part"].shape == (n,)}
+    shapes = {
+        "drawings": images.shape[1:] == (SIZE, SIZE),
+        "owner": len(owner) == len(images) and len(images) >= n,
+        "category": arrays["category"].shape == (n,),
+        "named": arrays["named"].shape == (n, len(CLASSES)),
+        "acceptable": arrays["acceptable"].shape == (n, len(CLASSES)),
+        "found": arrays["found"].shape == (n,),
+        "part": arrays["part"].shape == (n,),
+    }
     for key, ok in shapes.items():
         if not ok:
-            raise DataError(f"{name}: array '{key}' has shape {list(arrays[key].shape)}, which does not fit "
-                            f"{n:,} photos of {SIZE}x{SIZE}; {REMAKE}")
+            raise DataError(
+                f"{name}: array '{key}' has shape {list(arrays[key].shape)}, which does not fit "
+                f"{n:,} photos of {SIZE}x{SIZE}; {REMAKE}"
+            )
     highest = int(arrays["category"].max())
     if highest >= len(arrays["categories"]):
-        raise DataError(f"{name}: array 'category' holds index {highest}, but 'categories' names only "
-                        f"{len(arrays['categories'])}; {REMAKE}")
+        raise DataError(
+            f"{name}: array 'category' holds index {highest}, but 'categories' names only "
+            f"{len(arrays['categories'])}; {REMAKE}"
+        )
     highest = int(arrays["part"].max())
     if highest >= len(PARTS):
-        raise DataError(f"{name}: array 'part' holds {highest}, expected 0 (train), 1 (validation) or "
-                        f"2 (hold-out); {REMAKE}")
+        raise DataError(
+            f"{name}: array 'part' holds {highest}, expected 0 (train), 1 (validation) or 2 (hold-out); {REMAKE}"
+        )
     if owner[0] != 0 or owner[-1] != n - 1 or np.any(np.diff(owner) < 0) or np.any(np.diff(owner) > 1):
         raise DataError(f"{name}: array 'owner' does not list every photo's drawings in order; {REMAKE}")
     pipeline = int(arrays["pipeline"])
     if pipeline != PIPELINE_VERSION:
-        raise DataError(f"{name}: drawn by pipeline version {pipeline}, but this fashionnet draws photos with "
-                        f"version {PIPELINE_VERSION} (the drawings are stale); {REMAKE}")
+        raise DataError(
+            f"{name}: drawn by pipeline version {pipeline}, but this fashionnet draws photos with "
+            f"version {PIPELINE_VERSION} (the drawings are stale); {REMAKE}"
+        )
     if not np.any((arrays["part"] == TRAIN) & arrays["found"]):  # training would get no photo at all
         raise DataError(f"{name}: no usable train drawings (no photo of the train part has a garment found); {REMAKE}")
-    return PhotoDrawings(images, owner.astype(np.int32), arrays["path"], arrays["category"], arrays["categories"],
-                         arrays["named"], arrays["acceptable"], arrays["found"], arrays["part"], pipeline,
-                         int(arrays["split_seed"]))
+    return PhotoDrawings(
+        images,
+        owner.astype(np.int32),
+        arrays["path"],
+        arrays["category"],
+        arrays["categories"],
+        arrays["named"],
+        arrays["acceptable"],
+        arrays["found"],
+        arrays["part"],
+        pipeline,
+        int(arrays["split_seed"]),
+    )
 
 
 MAX_FILE_BYTES = 64 * 2**20  # the shipped file, with the mask variants, is 8.5 MB
@@ -255,9 +299,17 @@ MAX_PHOTOS = 50_000  # the shipped file has 3,467
 MAX_DRAWINGS = 5 * MAX_PHOTOS  # each photo's own drawing and at most four mask variants
 MAX_TEXT = 1024  # characters of one path or name
 # The most elements each array may declare: a file of MAX_PHOTOS photos, drawn with variants.
-LIMITS = {"drawings": MAX_DRAWINGS * 28 * 28, "owner": MAX_DRAWINGS, "path": MAX_PHOTOS, "category": MAX_PHOTOS,
-          "categories": MAX_PHOTOS, "named": MAX_PHOTOS * len(CLASSES), "acceptable": MAX_PHOTOS * len(CLASSES),
-          "found": MAX_PHOTOS, "part": MAX_PHOTOS}
+LIMITS = {
+    "drawings": MAX_DRAWINGS * 28 * 28,
+    "owner": MAX_DRAWINGS,
+    "path": MAX_PHOTOS,
+    "category": MAX_PHOTOS,
+    "categories": MAX_PHOTOS,
+    "named": MAX_PHOTOS * len(CLASSES),
+    "acceptable": MAX_PHOTOS * len(CLASSES),
+    "found": MAX_PHOTOS,
+    "part": MAX_PHOTOS,
+}
 
 
 @dataclass(frozen=True)
@@ -281,8 +333,17 @@ def read_problem(name: str, what: str, remake: str):
         yield
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError,
-            NotImplementedError, RuntimeError) as exc:  # zipfile: an unknown compression, an encrypted member
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        zlib.error,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:  # zipfile: an unknown compression, an encrypted member
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{name}: not a readable {what} ({printable(detail)}); {remake}") from None
 
@@ -295,8 +356,10 @@ def read_npz(path: Path, name: str, form: NpzFormat) -> dict[str, np.ndarray]:
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > form.max_bytes:
-            raise DataError(f"{name}: is {size / 2**20:,.0f} MiB, larger than any {what} "
-                            f"(at most {form.max_bytes // 2**20} MiB); {remake}")
+            raise DataError(
+                f"{name}: is {size / 2**20:,.0f} MiB, larger than any {what} "
+                f"(at most {form.max_bytes // 2**20} MiB); {remake}"
+            )
         if f.read(6) == b"\x93NUMPY":
             raise DataError(f"{name}: holds a single numpy array (.npy), not a {what} (.npz); {remake}")
         f.seek(0)
@@ -333,11 +396,11 @@ def _check_header(name: str, key: str, shape: tuple, dtype: np.dtype, form: NpzF
     if any(side < 0 for side in shape):
         raise DataError(f"{name}: array '{key}' declares the impossible shape {list(shape)}; {remake}")
     if kind == "U" and dtype.itemsize > 4 * MAX_TEXT:
-        raise DataError(f"{name}: array '{key}' holds text of {dtype.itemsize // 4:,} characters, more than "
-                        f"{MAX_TEXT:,}; {remake}")
+        raise DataError(
+            f"{name}: array '{key}' holds text of {dtype.itemsize // 4:,} characters, more than {MAX_TEXT:,}; {remake}"
+        )
     if math.prod(shape) > form.limits.get(key, 1):
-        raise DataError(f"{name}: array '{key}' declares shape {list(shape)}, more than a {form.what} "
-                        f"holds; {remake}")
+        raise DataError(f"{name}: array '{key}' declares shape {list(shape)}, more than a {form.what} holds; {remake}")
 
 
 EXACT_NAMES = {"uint8": "uint8 (pixels from 0 to 255)", "float16": "float16"}

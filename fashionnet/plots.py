@@ -103,8 +103,9 @@ def plot_recipes(curves: dict[str, list], path: Path, claim: OutputClaim | None 
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     for label, history in curves.items():
         rows = [h for h in history if h.test_accuracy is not None]
-        acc_ax.plot([h.epoch for h in rows], [100 * h.test_accuracy for h in rows], marker="o", markersize=3,
-                    label=label)
+        acc_ax.plot(
+            [h.epoch for h in rows], [100 * h.test_accuracy for h in rows], marker="o", markersize=3, label=label
+        )
         loss_ax.plot([h.epoch for h in rows], [h.test_loss for h in rows], marker="o", markersize=3, label=label)
     acc_ax.set(title="test accuracy (%)", xlabel="epoch")
     loss_ax.set(title="test loss (plain cross-entropy)", xlabel="epoch")
@@ -131,16 +132,20 @@ def plot_neurons(neurons, path: Path, claim: OutputClaim | None = None) -> None:
     plt = _pyplot()
     columns = min(8, len(neurons))
     rows = math.ceil(len(neurons) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns + 1.2, 1.45 * rows + 0.6), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(1.3 * columns + 1.2, 1.45 * rows + 0.6), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.axis("off")
     image = None
     for ax, neuron in zip(axes.flat, neurons, strict=False):  # the grid may have a few cells spare
         image = ax.imshow(np.asarray(neuron.weights) / neuron.scale, cmap=signed_colormap(), vmin=-1, vmax=1)
         ax.set_title(f"unit {neuron.index}\n|w| ≤ {neuron.scale:.3f}", fontsize=7)
-    fig.suptitle("First layer (linear_relu_stack.0) weights per input pixel: orange +, blue −;\n"
-                 "each unit scaled to its largest |weight|", fontsize=9)
+    fig.suptitle(
+        "First layer (linear_relu_stack.0) weights per input pixel: orange +, blue −;\n"
+        "each unit scaled to its largest |weight|",
+        fontsize=9,
+    )
     if image is not None:
         fig.colorbar(image, ax=axes, label="weight / largest |w|")
     _save(fig, path, claim)
@@ -162,8 +167,9 @@ def plot_mistakes(mistakes, title: str, path: Path, claim: OutputClaim | None = 
     plt = _pyplot()
     columns = max(1, min(6, len(mistakes)))
     rows = max(1, math.ceil(len(mistakes) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 2.2 * rows + 0.4), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(1.9 * columns, 2.2 * rows + 0.4), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, m in zip(axes.flat, mistakes, strict=False):  # the grid may have a few cells spare
@@ -196,8 +202,12 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
     top = e.classes[e.top]
     # The first row has its own columns: the bar chart's class names must not push the pictures below apart.
     head = grid[0, :].subgridspec(1, 7, width_ratios=[1, 1, 1, 1, 1, 0.4, 2.3])
-    first = [(fig.add_subplot(head[0, 0]), f"drawing #1 of {len(e.drawings)} (28×28)" if len(e.drawings) > 1
-              else "input (28×28)")]
+    first = [
+        (
+            fig.add_subplot(head[0, 0]),
+            f"drawing #1 of {len(e.drawings)} (28×28)" if len(e.drawings) > 1 else "input (28×28)",
+        )
+    ]
     first[0][0].imshow(e.image, cmap="gray", vmin=0, vmax=255)
     column = 1
     if e.mask is not None:
@@ -208,21 +218,35 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
     for ax, title in first:
         ax.set_title(title, fontsize=7)
         ax.axis("off")
-    signed(fig.add_subplot(head[0, column]), e.saliency,
-           f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\n"
-           f"biases {e.saliency_bias:+.2f}; "
-           f"black picture {e.black_logit:+.2f}")
+    signed(
+        fig.add_subplot(head[0, column]),
+        e.saliency,
+        f"{top.label}: gradient × pixel\nup {e.saliency_up:+.2f}, down {e.saliency_down:+.2f}\n"
+        f"biases {e.saliency_bias:+.2f}; "
+        f"black picture {e.black_logit:+.2f}",
+    )
     other = e.classes[e.runner_up]
-    signed(fig.add_subplot(head[0, column + 1]), e.contrast,
-           f"why {top.label}, not {other.label}:\ngradient × pixel of the\n"
-           f"logit difference {top.logit - other.logit:+.2f}")
-    signed(fig.add_subplot(head[0, column + 2]), e.occlusion,
-           f"{top.label}: greyed squares\n(logit drop when covered;\nblack pixels count too)")
+    signed(
+        fig.add_subplot(head[0, column + 1]),
+        e.contrast,
+        f"why {top.label}, not {other.label}:\ngradient × pixel of the\n"
+        f"logit difference {top.logit - other.logit:+.2f}",
+    )
+    signed(
+        fig.add_subplot(head[0, column + 2]),
+        e.occlusion,
+        f"{top.label}: greyed squares\n(logit drop when covered;\nblack pixels count too)",
+    )
     bars = fig.add_subplot(head[0, 6])
     index = np.arange(len(e.classes))
     bars.barh(index - 0.2, [c.softmax for c in e.classes], height=0.4, label="softmax (raw)", color="0.6")
-    bars.barh(index + 0.2, [c.calibrated for c in e.classes], height=0.4,
-              label=f"calibrated (logits / {e.temperature:g}): predict's", color=POSITIVE)
+    bars.barh(
+        index + 0.2,
+        [c.calibrated for c in e.classes],
+        height=0.4,
+        label=f"calibrated (logits / {e.temperature:g}): predict's",
+        color=POSITIVE,
+    )
     bars.set_yticks(index, [f"{c.label}  {c.logit:+.2f}" for c in e.classes], fontsize=7)
     bars.invert_yaxis()
     bars.set_xlim(0, 1)
@@ -238,8 +262,11 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
                 label = "weight × pixel"
             else:
                 label = "gradient × pixel"
-            signed(fig.add_subplot(grid[row, column]), unit.contribution,
-                   f"unit {unit.index}: {label}\npixels {unit.from_pixels:+.2f}, out {unit.value:.2f}")
+            signed(
+                fig.add_subplot(grid[row, column]),
+                unit.contribution,
+                f"unit {unit.index}: {label}\npixels {unit.from_pixels:+.2f}, out {unit.value:.2f}",
+            )
             column += 1
         if layer.activations:  # all the layer's outputs at once: black is a silent unit
             ax = fig.add_subplot(grid[row, column])

@@ -154,21 +154,24 @@ def decide(logits: torch.Tensor, temperature: float = 1.0, members: np.ndarray |
     return Decision(logits, (logits / temperature).softmax(dim=1), sureness(logits, temperature))
 
 
-def decide_view(path: str, view, model, device, temperature: float = 1.0,
-                threshold: float = DEFAULT_THRESHOLD) -> Prediction:
+def decide_view(
+    path: str, view, model, device, temperature: float = 1.0, threshold: float = DEFAULT_THRESHOLD
+) -> Prediction:
     """predict's whole answer for one decoded picture (all its drawings, the temperature, "not sure"); an
     answer predict could not give (weights whose outputs overflow) is the WeightsError predict reports."""
     from fashionnet.errors import WeightsError
 
-    (prediction,) = predict_decoded([(Input(path), view, None)], model, device, top_k=len(CLASSES),
-                                    temperature=temperature, threshold=threshold)
+    (prediction,) = predict_decoded(
+        [(Input(path), view, None)], model, device, top_k=len(CLASSES), temperature=temperature, threshold=threshold
+    )
     if prediction.error is not None:
         raise WeightsError(prediction.error)
     return prediction
 
 
-def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int | None,
-           temperature: float, threshold: float) -> Iterator[Prediction]:
+def _flush(
+    pending: list[Decoded], model, device, top_k: int, cpu_threads: int | None, temperature: float, threshold: float
+) -> Iterator[Prediction]:
     good: list[np.ndarray] = []  # each view's image and its variants (a photo's other drawings)...
     members: list[int] = []  # ...and which answer each belongs to
     answers = 0
@@ -182,8 +185,9 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
             answers += 1
     if good:
         grouped = np.array(members) if len(good) > answers else None  # None: no averaging, logits exact
-        probs, indices, scores = classify_scored(np.stack(good), model, device, top_k, cpu_threads, temperature,
-                                                 grouped)
+        probs, indices, scores = classify_scored(
+            np.stack(good), model, device, top_k, cpu_threads, temperature, grouped
+        )
         # Python numbers once per batch, not numpy scalars per row (10,000 PNGs: 0.1 s less). Logits that
         # are not numbers never get here: the model-output door (finite_outputs) refused them, exit 4.
         probs, indices, scores = probs.tolist(), indices.tolist(), scores.tolist()
@@ -197,8 +201,18 @@ def _flush(pending: list[Decoded], model, device, top_k: int, cpu_threads: int |
         top = [(CLASSES[c], c, q) for q, c in zip(row_probs, row_indices, strict=True)]
         label, index, probability = top[0]
         sure = view.found and score >= threshold
-        yield Prediction(item.path, label, index, probability, top, view.image, sure=sure, score=score,
-                         found=view.found, mask=view.mask)
+        yield Prediction(
+            item.path,
+            label,
+            index,
+            probability,
+            top,
+            view.image,
+            sure=sure,
+            score=score,
+            found=view.found,
+            mask=view.mask,
+        )
 
 
 def predict_decoded(
@@ -241,4 +255,3 @@ def predict_paths(
     inputs = [item if isinstance(item, Input) else Input(str(item)) for item in items]
     with start_decoding(inputs, invert, workers) as decoding:
         yield from predict_decoded(decoding, model, device, top_k, batch_size, cpu_threads, temperature, threshold)
-

@@ -28,8 +28,10 @@ def setup(device: str | None, weights: str | None, seed: int, onnx: bool = False
         if not onnx:
             from fashionnet.errors import UsageError
 
-            raise UsageError(f"{printable(weights)}: ONNX files run with predict and evaluate; this command needs "
-                             "a safetensors checkpoint")
+            raise UsageError(
+                f"{printable(weights)}: ONNX files run with predict and evaluate; this command needs "
+                "a safetensors checkpoint"
+            )
         return _setup_onnx(device, weights)
     from fashionnet.device import select_device
     from fashionnet.weights import load_model

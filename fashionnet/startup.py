@@ -27,8 +27,10 @@ def check_current_folder() -> None:
     try:
         os.getcwd()
     except FileNotFoundError:
-        sys.stderr.write("error: the current folder no longer exists (it was deleted); cd to a folder that exists "
-                         "and run the command again\n")
+        sys.stderr.write(
+            "error: the current folder no longer exists (it was deleted); cd to a folder that exists "
+            "and run the command again\n"
+        )
         sys.stderr.flush()
         sys.exit(2)
     except OSError:  # too deep to name (PATH_MAX) or not searchable: cli imports torch from / there
@@ -43,10 +45,15 @@ def matplotlib_dirs() -> None:
     if os.environ.get("MPLCONFIGDIR"):
         return
     home = os.path.expanduser("~")
-    places = [os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
-              os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")]
-    if home != "~" and os.path.isdir(home) and os.access(home, os.W_OK) and all(
-        os.path.isdir(p) or os.path.isdir(os.path.dirname(p.rstrip("/")) or "/") for p in places
+    places = [
+        os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"),
+    ]
+    if (
+        home != "~"
+        and os.path.isdir(home)
+        and os.access(home, os.W_OK)
+        and all(os.path.isdir(p) or os.path.isdir(os.path.dirname(p.rstrip("/")) or "/") for p in places)
     ):
         return
     import shutil

@@ -16,6 +16,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,9 +51,19 @@ class Teacher(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(), nn.Flatten(), nn.Dropout(0.3),
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 3, padding=1),
+            nn.BatchNorm2d(128),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Dropout(0.3),
         )
         self.classifier = nn.Linear(128 * 7 * 7, 10)
 
@@ -69,8 +80,15 @@ def build_teacher(seed: int, device: torch.device | str = "cpu") -> Teacher:
     return model.to(device)
 
 
-def train_teacher(recipe, images: torch.Tensor, labels: torch.Tensor, photos: PhotoSet | None, device: torch.device,
-                  seed: int, callbacks=None) -> Teacher:
+def train_teacher(
+    recipe,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    photos: PhotoSet | None,
+    device: torch.device,
+    seed: int,
+    callbacks=None,
+) -> Teacher:
     """Train the teacher for recipe.teacher_epochs on the training images (B, 28, 28) uint8 on `device`,
     with the same share of photo drawings in every batch and the same photo losses as the MLP. `callbacks`
     gets epoch_start / batch_end / epoch_end(stats) like the MLP's training."""
@@ -79,8 +97,9 @@ def train_teacher(recipe, images: torch.Tensor, labels: torch.Tensor, photos: Ph
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     n = len(images)
     batches = math.ceil(n / BATCH)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LR, total_steps=batches * recipe.teacher_epochs,
-                                                   pct_start=0.2, cycle_momentum=False)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=LR, total_steps=batches * recipe.teacher_epochs, pct_start=0.2, cycle_momentum=False
+    )
     per_batch = round(photos_per_batch(recipe, photos) * BATCH / recipe.batch_size) if photos is not None else 0
     mixing = PhotoBatches(photos, max(1, per_batch), generator) if photos is not None and per_batch else None
     for epoch in range(recipe.teacher_epochs):
@@ -97,7 +116,7 @@ def train_teacher(recipe, images: torch.Tensor, labels: torch.Tensor, photos: Ph
             index = order[batch * BATCH : (batch + 1) * BATCH]
             x = shift(flip(images[index], random_flips(len(index), generator, device)), generator, SHIFT)
             y, allowed = labels[index], None
-            if mixing is not None:
+            if mixing is not None and chosen is not None:
                 extra, allowed, _ = mixing.batch(chosen[batch])
                 x = torch.cat([x, extra])
             loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, smoothing=0.0)
@@ -107,8 +126,18 @@ def train_teacher(recipe, images: torch.Tensor, labels: torch.Tensor, photos: Ph
                 callbacks.batch_end(batch + 1, min(n, (batch + 1) * BATCH), loss.item())
         seconds = time.perf_counter() - tick
         if callbacks is not None:
-            callbacks.epoch_end(EpochStats(epoch + 1, loss_sum.item() / n, correct.item() / n, None, None, seconds,
-                                           n / seconds if seconds > 0 else 0.0, optimizer.param_groups[0]["lr"]))
+            callbacks.epoch_end(
+                EpochStats(
+                    epoch + 1,
+                    loss_sum.item() / n,
+                    correct.item() / n,
+                    None,
+                    None,
+                    seconds,
+                    n / seconds if seconds > 0 else 0.0,
+                    optimizer.param_groups[0]["lr"],
+                )
+            )
     return model.eval()
 
 
@@ -131,8 +160,15 @@ def soft_targets(model: Teacher, images: torch.Tensor, recipe) -> torch.Tensor:
 TARGETS = Path(__file__).resolve().parent / "drawings" / "teacher-targets.npz"
 REMAKE_TARGETS = "remake it with tools/make_teacher_targets.py, or train with --no-teacher"
 MAX_IMAGES = 100_000  # FashionMNIST's training split has 60,000
-TARGET_ARRAYS = {"images": ("f", 3), "photos": ("f", 3), "drawings_sha256": ("U", 0), "epochs": ("i", 0),
-                 "test_accuracy": ("f", 0), "seconds": ("f", 0), "seed": ("i", 0)}
+TARGET_ARRAYS = {
+    "images": ("f", 3),
+    "photos": ("f", 3),
+    "drawings_sha256": ("U", 0),
+    "epochs": ("i", 0),
+    "test_accuracy": ("f", 0),
+    "seconds": ("f", 0),
+    "seed": ("i", 0),
+}
 TARGET_LIMITS = {"images": MAX_IMAGES * 2 * 10, "photos": 250_000 * 2 * 10}
 
 
@@ -153,8 +189,12 @@ class Targets:
 
     def report(self) -> dict:
         """What a checkpoint's metadata says about its teacher."""
-        return {"epochs": self.epochs, "test_accuracy": self.test_accuracy, "seconds": self.seconds,
-                "targets_sha256": self.drawings_sha256[:16]}
+        return {
+            "epochs": self.epochs,
+            "test_accuracy": self.test_accuracy,
+            "seconds": self.seconds,
+            "targets_sha256": self.drawings_sha256[:16],
+        }
 
 
 def image_targets(targets: Targets, labels: torch.Tensor, n: int) -> torch.Tensor:
@@ -164,13 +204,17 @@ def image_targets(targets: Targets, labels: torch.Tensor, n: int) -> torch.Tenso
     from fashionnet.errors import DataError
 
     if len(targets.images) < len(labels):
-        raise DataError(f"{targets.source}: the teacher's targets answer {len(targets.images):,} training images, "
-                        f"this run has {len(labels):,}; {REMAKE_TARGETS}")
+        raise DataError(
+            f"{targets.source}: the teacher's targets answer {len(targets.images):,} training images, "
+            f"this run has {len(labels):,}; {REMAKE_TARGETS}"
+        )
     answers = torch.from_numpy(np.ascontiguousarray(targets.images[: len(labels)], np.float32))
     agree = (answers[:, 0].argmax(1) == labels.cpu()).float().mean().item() if len(labels) else 1.0
     if agree < 0.8:
-        raise DataError(f"{targets.source}: the teacher's targets agree with only {agree:.0%} of these training "
-                        f"images' labels: they were made for other images; {REMAKE_TARGETS}")
+        raise DataError(
+            f"{targets.source}: the teacher's targets agree with only {agree:.0%} of these training "
+            f"images' labels: they were made for other images; {REMAKE_TARGETS}"
+        )
     return answers[:n]
 
 
@@ -183,10 +227,15 @@ def save_targets(targets: Targets, path: Path = TARGETS) -> None:
     """Write the targets file atomically (a compressed .npz of plain arrays: no pickle)."""
     from fashionnet.files import atomic_write
 
-    arrays = {"images": targets.images.astype(np.float16), "photos": targets.photos.astype(np.float16),
-              "drawings_sha256": np.str_(targets.drawings_sha256), "epochs": np.int64(targets.epochs),
-              "test_accuracy": np.float64(targets.test_accuracy), "seconds": np.float64(targets.seconds),
-              "seed": np.int64(targets.seed)}
+    arrays: dict[str, Any] = {
+        "images": targets.images.astype(np.float16),
+        "photos": targets.photos.astype(np.float16),
+        "drawings_sha256": np.str_(targets.drawings_sha256),
+        "epochs": np.int64(targets.epochs),
+        "test_accuracy": np.float64(targets.test_accuracy),
+        "seconds": np.float64(targets.seconds),
+        "seed": np.int64(targets.seed),
+    }
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
@@ -209,19 +258,35 @@ def load_targets(path: Path = TARGETS) -> Targets:
         if problem == "no such file":
             problem = "teacher targets not found"
         raise DataError(f"{name}: {problem}; {REMAKE_TARGETS}")
-    form = NpzFormat(TARGET_ARRAYS, TARGET_LIMITS, 64 * 2**20, "teacher targets file", REMAKE_TARGETS,
-                     {"images": np.dtype(np.float16), "photos": np.dtype(np.float16)})
+    form = NpzFormat(
+        TARGET_ARRAYS,
+        TARGET_LIMITS,
+        64 * 2**20,
+        "teacher targets file",
+        REMAKE_TARGETS,
+        {"images": np.dtype(np.float16), "photos": np.dtype(np.float16)},
+    )
     with read_problem(name, "teacher targets file", REMAKE_TARGETS):
         arrays = read_npz(Path(path), name, form)
     for key in ("images", "photos"):
         value = arrays[key]
         if value.shape[1:] != (2, 10):
-            raise DataError(f"{name}: array '{key}' has shape {list(value.shape)}, expected [N, 2, 10] (the "
-                            f"teacher's 10 logits for each image as it is and mirrored); {REMAKE_TARGETS}")
+            raise DataError(
+                f"{name}: array '{key}' has shape {list(value.shape)}, expected [N, 2, 10] (the "
+                f"teacher's 10 logits for each image as it is and mirrored); {REMAKE_TARGETS}"
+            )
         if not np.isfinite(value).all():
             raise DataError(f"{name}: array '{key}' holds NaN or infinite values; {REMAKE_TARGETS}")
     epochs, accuracy = int(arrays["epochs"]), float(arrays["test_accuracy"])
     if not 1 <= epochs <= 1000 or not 0 <= accuracy <= 1:
         raise DataError(f"{name}: its teacher's epochs or test accuracy are out of range; {REMAKE_TARGETS}")
-    return Targets(arrays["images"], arrays["photos"], str(arrays["drawings_sha256"]), epochs, accuracy,
-                   float(arrays["seconds"]), int(arrays["seed"]), name)
+    return Targets(
+        arrays["images"],
+        arrays["photos"],
+        str(arrays["drawings_sha256"]),
+        epochs,
+        accuracy,
+        float(arrays["seconds"]),
+        int(arrays["seed"]),
+        name,
+    )

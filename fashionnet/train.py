@@ -161,8 +161,9 @@ def photo_set(drawings, targets=None) -> PhotoSet:
     soft = None
     if targets is not None:
         soft = torch.from_numpy(np.ascontiguousarray(targets.photos[rows], np.float32))
-    return PhotoSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(np.ascontiguousarray(allowed)),
-                    soft)
+    return PhotoSet(
+        torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(np.ascontiguousarray(allowed)), soft
+    )
 
 
 def _optimizer(model: NeuralNetwork, recipe: Recipe) -> torch.optim.Optimizer:
@@ -176,8 +177,13 @@ def _schedule(
     optimizer: torch.optim.Optimizer, recipe: Recipe, total_steps: int
 ) -> torch.optim.lr_scheduler.OneCycleLR:
     return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=recipe.lr, total_steps=total_steps, pct_start=recipe.warmup_fraction,
-        anneal_strategy="cos", div_factor=recipe.div_factor, final_div_factor=recipe.final_div_factor,
+        optimizer,
+        max_lr=recipe.lr,
+        total_steps=total_steps,
+        pct_start=recipe.warmup_fraction,
+        anneal_strategy="cos",
+        div_factor=recipe.div_factor,
+        final_div_factor=recipe.final_div_factor,
         cycle_momentum=False,
     )
 
@@ -202,13 +208,15 @@ def _training_state(model, optimizer: torch.optim.Optimizer, generator: torch.Ge
 
 def _require_training_state(path: Path, checkpoint: Checkpoint) -> None:
     if "rng" not in checkpoint.training or checkpoint.metadata.get("optimizer_param_groups") is None:
-        raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with --no-optimizer-state)")
+        raise WeightsError(
+            f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with --no-optimizer-state)"
+        )
 
 
 def _restore_training(path: Path, checkpoint: Checkpoint, model, optimizer, generator) -> None:
     _require_training_state(path, checkpoint)
     groups = checkpoint.metadata.get("optimizer_param_groups")
-    raw = {k[len(RAW):]: v for k, v in checkpoint.training.items() if k.startswith(RAW)}
+    raw = {k[len(RAW) :]: v for k, v in checkpoint.training.items() if k.startswith(RAW)}
     check_state_dict(path, raw, model)
     state = _optimizer_state(path, checkpoint, optimizer)
     _check_param_groups(path, groups, optimizer)
@@ -384,15 +392,16 @@ def fit(
                 if mirrored is not None:
                     x = flip(x, mirrored)
                 allowed, taught = None, None
-                if mixing is not None:
+                if mixing is not None and chosen is not None:
                     extra, allowed, taught = mixing.batch(chosen[batch])
                     x = torch.cat([x, extra])
                 target = None
                 if soft is not None:  # the teacher's answer for exactly the image the MLP sees
                     target = soft[index, mirrored.long()] if mirrored is not None else soft[index, 0]
                 photo_soft = taught if recipe.photo_distill > 0 else None
-                loss, right = train_step(model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing,
-                                         target, photo_soft)
+                loss, right = train_step(
+                    model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing, target, photo_soft
+                )
                 loss_sum += loss * len(y)
                 correct += right
                 if batch % 20 == 19 or batch == batches - 1:
@@ -400,12 +409,17 @@ def fit(
             seconds = time.perf_counter() - tick
             evaluator.load_state_dict(folded_state(model, recipe))
             try:  # the door every model output goes through (finite_outputs): a diverged run stops here
-                scores = (evaluate(evaluator, test.images, test.labels, device, require_finite=True)
-                          if test is not None else None)
+                scores = (
+                    evaluate(evaluator, test.images, test.labels, device, require_finite=True)
+                    if test is not None
+                    else None
+                )
             except WeightsError:
                 kept = _kept(last_saved, out, save_optimizer)
-                raise WeightsError(f"epoch {epoch + 1}: the network's outputs stopped being numbers (training "
-                                   f"diverged; a smaller --lr may help); {kept}") from None
+                raise WeightsError(
+                    f"epoch {epoch + 1}: the network's outputs stopped being numbers (training "
+                    f"diverged; a smaller --lr may help); {kept}"
+                ) from None
             stats = EpochStats(
                 epoch=epoch + 1,
                 train_loss=loss_sum.item() / n,
@@ -424,8 +438,9 @@ def fit(
                 if result.teacher is not None:
                     state.metadata["teacher"] = result.teacher
                 if held:
-                    state.metadata[calibration.METADATA_KEY] = _temperature(evaluator, held_images, held_labels, device,
-                                                                            calibration_photos)
+                    state.metadata[calibration.METADATA_KEY] = _temperature(
+                        evaluator, held_images, held_labels, device, calibration_photos
+                    )
                 with _interrupts_wait():  # a Ctrl-C as the file lands is reported with it
                     try:
                         save_checkpoint(out, state, claim)
@@ -456,8 +471,9 @@ def _kept(last_saved: tuple[int, Path] | None, out: Path | None, save_optimizer:
     return f"epoch {epoch} is saved in {printable(str(where))}{hint}"
 
 
-def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                 photos: tuple | None = None) -> float:
+def _temperature(
+    model: NeuralNetwork, images: torch.Tensor, labels: torch.Tensor, device: torch.device, photos: tuple | None = None
+) -> float:
     """The temperature fitted on the held-out images and, when given, on photos as predict answers them
     (logits averaged over each photo's drawings, predict.average_drawings)."""
     logits = predict_logits(model, images, device)
@@ -472,8 +488,9 @@ def _temperature(model: NeuralNetwork, images: torch.Tensor, labels: torch.Tenso
     return calibration.fit_temperature(logits, allowed)
 
 
-def _resume_point(path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: int,
-                  photo_samples: int = 0) -> tuple[int, int, list[EpochStats]]:
+def _resume_point(
+    path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: int, photo_samples: int = 0
+) -> tuple[int, int, list[EpochStats]]:
     """(epochs done, optimizer steps done, history) of a checkpoint, after checking that continuing it
     with this data and recipe really continues the same run."""
     meta = checkpoint.metadata  # types and ranges were checked on load (weights.check_metadata)
@@ -495,12 +512,16 @@ def _resume_point(path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: i
     if steps != expected:
         raise metadata_error(path, "steps", f"says {steps} steps, {done} epochs of this data take {expected}")
     if trained_on != samples:
-        raise UsageError(f"{path}: was trained on {trained_on:,} images, this run has {samples:,}; "
-                         "pass the same --limit to resume it")
+        raise UsageError(
+            f"{path}: was trained on {trained_on:,} images, this run has {samples:,}; "
+            "pass the same --limit to resume it"
+        )
     trained_photos = meta.get("photo_samples", 0)
     if trained_photos != photo_samples:
-        raise UsageError(f"{path}: was trained with {trained_photos:,} photo drawings, this run has {photo_samples:,}; "
-                         "resume it with the same drawings (--photos, --no-photos)")
+        raise UsageError(
+            f"{path}: was trained with {trained_photos:,} photo drawings, this run has {photo_samples:,}; "
+            "resume it with the same drawings (--photos, --no-photos)"
+        )
     if done >= recipe.epochs:
         raise UsageError(f"{path}: already trained for {done} epochs; pass --epochs above {done} to train on")
     return done, steps, history
@@ -552,16 +573,20 @@ def load_resume(path: Path) -> tuple[Path, Checkpoint]:
         raise metadata_error(path, "seed", "is missing; cannot resume it")
     recipe = checkpoint.metadata["recipe"]
     if recipe.get("name") == "tutorial":  # said before the data loads, not as a recipe this version lacks
-        raise UsageError(f"{printable(str(path))}: was trained with --recipe tutorial, which always starts afresh "
-                         "(plain SGD keeps no optimizer state to resume); run --recipe tutorial again instead")
+        raise UsageError(
+            f"{printable(str(path))}: was trained with --recipe tutorial, which always starts afresh "
+            "(plain SGD keeps no optimizer state to resume); run --recipe tutorial again instead"
+        )
     if "rng" not in checkpoint.training or checkpoint.metadata.get("optimizer_param_groups") is None:
-        raise WeightsError(f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with "
-                           "--no-optimizer-state)")
+        raise WeightsError(
+            f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with --no-optimizer-state)"
+        )
     return Path(path), checkpoint
 
 
-def teacher_for(recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Path | None, drawings,
-                labels: torch.Tensor) -> tuple[Recipe, teaching.Targets | None, str | None]:
+def teacher_for(
+    recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Path | None, drawings, labels: torch.Tensor
+) -> tuple[Recipe, teaching.Targets | None, str | None]:
     """The teacher's answers this run learns from (the shipped file unless `path` names one; none when the
     recipe has no teacher), the recipe recording the teacher's epochs, and a note to show when the shipped
     answers do not fit the training images (another data set, e.g. --data-dir): the run then learns from
@@ -575,17 +600,27 @@ def teacher_for(recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Pa
     except DataError:
         if path is not None or resume is not None:
             raise
-        return (replace(recipe, teacher_epochs=0, photo_distill=0.0), None,
-                "The shipped teacher's answers are for FashionMNIST's own training images, not these: learning "
-                "from the labels alone")
+        return (
+            replace(recipe, teacher_epochs=0, photo_distill=0.0),
+            None,
+            "The shipped teacher's answers are for FashionMNIST's own training images, not these: learning "
+            "from the labels alone",
+        )
     if resume is not None and targets.epochs != recipe.teacher_epochs:
-        raise UsageError(f"{resume[0]}: was taught by a teacher of {recipe.teacher_epochs} epochs, but "
-                         f"{targets.source} holds the answers of one of {targets.epochs}; resume it with its own "
-                         "teacher's answers (--teacher FILE) or start afresh")
-    if recipe.photo_distill > 0 and drawings is not None:
-        if targets.drawings_sha256 != teaching.drawings_digest(drawings.drawings):
-            raise DataError(f"{targets.source}: holds the teacher's answers for other photo drawings than these; "
-                            f"{teaching.REMAKE_TARGETS}")
+        raise UsageError(
+            f"{resume[0]}: was taught by a teacher of {recipe.teacher_epochs} epochs, but "
+            f"{targets.source} holds the answers of one of {targets.epochs}; resume it with its own "
+            "teacher's answers (--teacher FILE) or start afresh"
+        )
+    if (
+        recipe.photo_distill > 0
+        and drawings is not None
+        and targets.drawings_sha256 != teaching.drawings_digest(drawings.drawings)
+    ):
+        raise DataError(
+            f"{targets.source}: holds the teacher's answers for other photo drawings than these; "
+            f"{teaching.REMAKE_TARGETS}"
+        )
     return replace(recipe, teacher_epochs=targets.epochs), targets, None
 
 
@@ -620,8 +655,9 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **o
             raise UsageError(f"{path}: was taught by the teacher; a resumed run keeps it (leave out --no-teacher)")
         raise UsageError(f"{path}: was trained without the teacher; a resumed run keeps that (leave out --teacher)")
     if given.get("photo_share", base.photo_share) != base.photo_share:
-        raise UsageError(f"{path}: was trained with the photo drawings; a resumed run keeps them "
-                         "(leave out --no-photos)")
+        raise UsageError(
+            f"{path}: was trained with the photo drawings; a resumed run keeps them (leave out --no-photos)"
+        )
     if photos and base.photo_share == 0:
         raise UsageError(f"{path}: was trained without photo drawings; a resumed run keeps that (leave out --photos)")
     return replace(base, **given)
@@ -646,29 +682,57 @@ class TrainingRun:
     calibration_photos: tuple | None = None  # validation photos the temperature is fitted on as well
 
     def fit(self, callbacks: Callbacks | None, save_optimizer: bool = True) -> TrainResult:
-        return fit(self.recipe, self.train, self.test, self.device, self.seed, self.out, self.resume_from, callbacks,
-                   save_optimizer, self.claim, self.photo_set, self.targets, self.calibration_photos)
+        return fit(
+            self.recipe,
+            self.train,
+            self.test,
+            self.device,
+            self.seed,
+            self.out,
+            self.resume_from,
+            callbacks,
+            save_optimizer,
+            self.claim,
+            self.photo_set,
+            self.targets,
+            self.calibration_photos,
+        )
 
     def report(self, result: TrainResult) -> dict:
         """What `train --json` prints."""
         return {
-            "out": str(self.out), "device": str(self.device), "seed": self.seed, "recipe": self.recipe.to_dict(),
-            "epochs": len(result.history), "seconds": result.seconds,
+            "out": str(self.out),
+            "device": str(self.device),
+            "seed": self.seed,
+            "recipe": self.recipe.to_dict(),
+            "epochs": len(result.history),
+            "seconds": result.seconds,
             "test_accuracy": result.final.test_accuracy if result.final else None,
             "test_loss": result.final.test_loss if result.final else None,
             "history": [h.to_dict() for h in result.history],
-            "photo_drawings": len(self.photo_set) if self.photo_set is not None else 0, "teacher": result.teacher,
+            "photo_drawings": len(self.photo_set) if self.photo_set is not None else 0,
+            "teacher": result.teacher,
         }
 
 
-def prepare_training(resume: Path | None, photos: Path | None, no_photos: bool, seed: int | None, device: str | None,
-                     data_dir: Path | None, limit: int | None, out: Path | None, force: bool,
-                     teacher: Path | None = None, no_teacher: bool = False, **overrides) -> TrainingRun:
+def prepare_training(
+    resume: Path | None,
+    photos: Path | None,
+    no_photos: bool,
+    seed: int | None,
+    device: str | None,
+    data_dir: Path | None,
+    limit: int | None,
+    out: Path | None,
+    force: bool,
+    teacher: Path | None = None,
+    no_teacher: bool = False,
+    **overrides,
+) -> TrainingRun:
     """`train`'s options checked and its inputs loaded, in the order that fails cheapest first:
     the checkpoint to resume, the recipe, --out, the seed, the device, the photo drawings, the data, the
     teacher's answers."""
-    from fashionnet import data as data_mod
-    from fashionnet import photos as photo_mod
+    from fashionnet import data as data_mod, photos as photo_mod
     from fashionnet.device import select_device
 
     resume_from = load_resume(resume) if resume is not None else None
@@ -678,8 +742,13 @@ def prepare_training(resume: Path | None, photos: Path | None, no_photos: bool, 
         raise UsageError("--photos and --no-photos contradict each other; give one of them")
     if no_teacher and teacher is not None:
         raise UsageError("--teacher and --no-teacher contradict each other; give one of them")
-    recipe = recipe_for(resume_from, photos is not None, **overrides, photo_share=0.0 if no_photos else None,
-                        teacher_epochs=0 if no_teacher else None)
+    recipe = recipe_for(
+        resume_from,
+        photos is not None,
+        **overrides,
+        photo_share=0.0 if no_photos else None,
+        teacher_epochs=0 if no_teacher else None,
+    )
     out_path = resolve_output(out, resume, force)
     claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
     if resume_from:
@@ -695,5 +764,18 @@ def prepare_training(resume: Path | None, photos: Path | None, no_photos: bool, 
     recipe, targets, untaught = teacher_for(recipe, resume_from, teacher, drawings, train_split.labels)
     photos_in = photo_set(drawings, targets if recipe.photo_distill > 0 else None) if drawings is not None else None
     calibrating = drawings.calibration_set() if drawings is not None else None  # validation photos: never trained on
-    return TrainingRun(recipe, out_path, claim, seed, dev, resume_from, photos_in, train_split, test_split, targets,
-                       teacher is not None, untaught, calibrating)
+    return TrainingRun(
+        recipe,
+        out_path,
+        claim,
+        seed,
+        dev,
+        resume_from,
+        photos_in,
+        train_split,
+        test_split,
+        targets,
+        teacher is not None,
+        untaught,
+        calibrating,
+    )

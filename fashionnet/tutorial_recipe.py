@@ -53,8 +53,15 @@ class TutorialRecipe:
     std: float = 1.0
 
     def to_dict(self) -> dict:
-        return {"name": NAME, "optimizer": "SGD", "lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs,
-                "loss": "cross-entropy", "shuffle": False}
+        return {
+            "name": NAME,
+            "optimizer": "SGD",
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "loss": "cross-entropy",
+            "shuffle": False,
+        }
 
 
 def tutorial_recipe(
@@ -67,9 +74,11 @@ def tutorial_recipe(
         if value is not None and not ok(value):
             raise UsageError(f"--{name.replace('_', '-')} must be {what} (got {value})")
     page = TutorialRecipe()
-    return TutorialRecipe(epochs=page.epochs if epochs is None else epochs,
-                          batch_size=page.batch_size if batch_size is None else batch_size,
-                          lr=page.lr if lr is None else lr)
+    return TutorialRecipe(
+        epochs=page.epochs if epochs is None else epochs,
+        batch_size=page.batch_size if batch_size is None else batch_size,
+        lr=page.lr if lr is None else lr,
+    )
 
 
 @dataclass
@@ -124,7 +133,7 @@ def test_loop(
             correct += (pred.argmax(1) == y).type(torch.float).sum().item()
     test_loss /= num_batches
     correct /= size
-    say(f"Test Error: \n Accuracy: {(100*correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
+    say(f"Test Error: \n Accuracy: {(100 * correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
     return summed / size, correct
 
 
@@ -159,7 +168,7 @@ def fit_tutorial(
         torch.set_num_threads(1)
     try:
         for t in range(recipe.epochs):
-            say(f"Epoch {t+1}\n-------------------------------")
+            say(f"Epoch {t + 1}\n-------------------------------")
             tick = time.perf_counter()
             train_loss, train_accuracy = train_loop(images, labels, model, loss_fn, optimizer, recipe.batch_size, say)
             seconds = time.perf_counter() - tick
@@ -167,10 +176,20 @@ def fit_tutorial(
                 test_loss, test_accuracy = test_loop(test_images, test_labels, model, loss_fn, recipe.batch_size, say)
             except WeightsError:
                 where = f"epoch {saved} is saved in {printable(str(out))}" if saved else "nothing was saved"
-                raise WeightsError(f"epoch {t + 1}: the network's outputs stopped being numbers (training diverged; "
-                                   f"a smaller --lr may help); {where}") from None
-            stats = EpochStats(t + 1, train_loss, train_accuracy, test_loss, test_accuracy, seconds,
-                               len(images) / seconds if seconds > 0 else 0.0, recipe.lr)
+                raise WeightsError(
+                    f"epoch {t + 1}: the network's outputs stopped being numbers (training diverged; "
+                    f"a smaller --lr may help); {where}"
+                ) from None
+            stats = EpochStats(
+                t + 1,
+                train_loss,
+                train_accuracy,
+                test_loss,
+                test_accuracy,
+                seconds,
+                len(images) / seconds if seconds > 0 else 0.0,
+                recipe.lr,
+            )
             result.history.append(stats)
             if out is not None:
                 try:
@@ -218,10 +237,15 @@ class RecipeFigures:
     teacher: dict | None = None  # the distillation teacher's epochs, test accuracy and seconds, if one taught
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "recipe": self.recipe, "seconds": self.seconds,
-                "test_accuracy": self.test_accuracy,
-                "test_loss": self.test_loss, "temperature": self.temperature,
-                "history": [h.to_dict() for h in self.history]}
+        return {
+            "label": self.label,
+            "recipe": self.recipe,
+            "seconds": self.seconds,
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "temperature": self.temperature,
+            "history": [h.to_dict() for h in self.history],
+        }
 
 
 def shipped_figures(path: Path = SHIPPED_WEIGHTS) -> RecipeFigures | None:
@@ -238,15 +262,29 @@ def shipped_figures(path: Path = SHIPPED_WEIGHTS) -> RecipeFigures | None:
     # Metadata is hostile input: a time that is not a number of seconds leaves the total unknown ("--").
     seconds = sum(h.seconds for h in history) if history and all(_real(h.seconds, 0) for h in history) else None
     teacher = meta.get("teacher") if isinstance(meta.get("teacher"), dict) else None  # trained once, beforehand
-    return RecipeFigures("shipped", dict(meta.get("recipe") or {}), history, seconds, meta.get("test_accuracy"),
-                         meta.get("test_loss"), meta.get("temperature"), teacher)
+    return RecipeFigures(
+        "shipped",
+        dict(meta.get("recipe") or {}),
+        history,
+        seconds,
+        meta.get("test_accuracy"),
+        meta.get("test_loss"),
+        meta.get("temperature"),
+        teacher,
+    )
 
 
 def tutorial_figures(recipe: TutorialRecipe, result: TutorialResult) -> RecipeFigures:
     last = result.history[-1] if result.history else None
     seconds = sum(h.seconds for h in result.history) if result.history else None  # training, as shipped's
-    return RecipeFigures("tutorial", recipe.to_dict(), result.history, seconds,
-                         last.test_accuracy if last else None, last.test_loss if last else None)
+    return RecipeFigures(
+        "tutorial",
+        recipe.to_dict(),
+        result.history,
+        seconds,
+        last.test_accuracy if last else None,
+        last.test_loss if last else None,
+    )
 
 
 # ---- side by side ---------------------------------------------------------------------------------
@@ -261,48 +299,77 @@ class Comparison:
     notes: list[str] = field(default_factory=list)  # one line each under the table: why a figure reads as it does
 
     def to_dict(self) -> dict:
-        return {"rows": [{"what": a, "tutorial": b, "shipped": c} for a, b, c in self.rows],
-                "reasons": [{"change": a, "why": b} for a, b in self.reasons], "notes": self.notes}
+        return {
+            "rows": [{"what": a, "tutorial": b, "shipped": c} for a, b, c in self.rows],
+            "reasons": [{"change": a, "why": b} for a, b in self.reasons],
+            "notes": self.notes,
+        }
 
 
-LADDER_NOTE = ("What each change does on its own, measured one at a time: fashionnet train --recipe ladder "
-               "(each rung the tutorial's 10 epochs; saves nothing).")
-LOSS_NOTE = ("test loss is the mean over every test image; the page's \"Avg loss\" above is the mean of its "
-             "batches' means, in which the short last batch counts as much as a full one, so the two differ a little.")
+LADDER_NOTE = (
+    "What each change does on its own, measured one at a time: fashionnet train --recipe ladder "
+    "(each rung the tutorial's 10 epochs; saves nothing)."
+)
+LOSS_NOTE = (
+    'test loss is the mean over every test image; the page\'s "Avg loss" above is the mean of its '
+    "batches' means, in which the short last batch counts as much as a full one, so the two differ a little."
+)
 
 
 # Why each change of the shipped recipe helps, keyed by the recipe field that makes it.
 WHY = {
     "optimizer": "AdamW scales each weight's step by its recent gradients, and the one-cycle schedule warms "
-                 "the rate up, then anneals it to almost nothing: the network learns in a few epochs what "
-                 "plain SGD at 0.001 needs many more for, and settles at the end. Weight decay keeps the "
-                 "weights small, which generalises better.",
+    "the rate up, then anneals it to almost nothing: the network learns in a few epochs what "
+    "plain SGD at 0.001 needs many more for, and settles at the end. Weight decay keeps the "
+    "weights small, which generalises better.",
     "batch_size": "Larger batches take fewer, larger steps per epoch, and their gradients are steadier, "
-                  "which the higher learning rate needs.",
+    "which the higher learning rate needs.",
     "label_smoothing": "Label smoothing aims at less than 100% on the right class, so the network stops "
-                       "pushing apart the logits of images it already gets right; it generalises better. "
-                       "It leaves the raw softmax under-confident, which the temperature repairs.",
+    "pushing apart the logits of images it already gets right; it generalises better. "
+    "It leaves the raw softmax under-confident, which the temperature repairs.",
     "standardise": "Standardised inputs (mean 0, spread 1) give every first-layer weight gradients of a "
-                   "similar size, so training is better conditioned. The standardisation is folded into "
-                   "the first layer when saving, so the saved model takes pixels / 255 like the tutorial's.",
+    "similar size, so training is better conditioned. The standardisation is folded into "
+    "the first layer when saving, so the saved model takes pixels / 255 like the tutorial's.",
     "flip": "Random horizontal flips show the clothes (nearly mirror-symmetric) in more variety at no "
-            "cost; they stop for the last epochs so training ends on the images as they are.",
+    "cost; they stop for the last epochs so training ends on the images as they are.",
     "holdout": "A temperature fitted on held-out training images makes the probabilities match how often "
-               "the model is right, so predict can say 'not sure' and mean it.",
+    "the model is right, so predict can say 'not sure' and mean it.",
     "epochs": "The one-cycle schedule is spread over all the epochs, so the rate anneals to almost nothing "
-              "by the last one.",
+    "by the last one.",
     "photos": "Drawings of real phone photos, made as predict makes them, show the network the garments it "
-              "will meet outside FashionMNIST: shoes may be any of three classes, and hats, shorts and "
-              "skirts are trained towards 'none of these', so predict can say 'not sure' of them. Their "
-              "small weight leaves most of the network to FashionMNIST.",
+    "will meet outside FashionMNIST: shoes may be any of three classes, and hats, shorts and "
+    "skirts are trained towards 'none of these', so predict can say 'not sure' of them. Their "
+    "small weight leaves most of the network to FashionMNIST.",
     "teacher": "A small CNN sees neighbouring pixels together and learns FashionMNIST better; matching its "
-               "softened answers tells the network which other classes an image resembles, not only its "
-               "label.",
+    "softened answers tells the network which other classes an image resembles, not only its "
+    "label.",
 }
-KNOWN = {"name", "optimizer", "loss", "shuffle", "epochs", "batch_size", "lr", "weight_decay", "warmup_fraction",
-         "div_factor", "final_div_factor", "label_smoothing", "flip", "clean_epochs", "holdout", "mean", "std",
-         "photo_share", "photo_weight", "teacher_epochs", "distill_weight", "distill_temperature", "photo_distill",
-         "photo_calibration"}
+KNOWN = {
+    "name",
+    "optimizer",
+    "loss",
+    "shuffle",
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "warmup_fraction",
+    "div_factor",
+    "final_div_factor",
+    "label_smoothing",
+    "flip",
+    "clean_epochs",
+    "holdout",
+    "mean",
+    "std",
+    "photo_share",
+    "photo_weight",
+    "teacher_epochs",
+    "distill_weight",
+    "distill_temperature",
+    "photo_distill",
+    "photo_calibration",
+}
 
 
 def _pct(value: float | None) -> str:
@@ -329,18 +396,20 @@ def _g(value) -> str:
 def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Comparison:
     """What the two recipes do and reach, row by row; the shipped side from its checkpoint's metadata."""
     t = tutorial.recipe
-    rows = [("optimizer", f"SGD, learning rate {t['lr']:g} throughout", ""),
-            ("batch size", f"{t['batch_size']}", ""),
-            ("epochs", f"{t['epochs']}", ""),
-            ("loss", "cross-entropy", ""),
-            ("input", "pixels / 255", ""),
-            ("augmentation", "none", ""),
-            ("calibration", "none (raw softmax)", ""),
-            ("photos", "none", ""),
-            ("teacher", "none", ""),
-            ("test accuracy", _pct(tutorial.test_accuracy), ""),
-            ("test loss", _loss(tutorial.test_loss), ""),
-            ("training time", _seconds(tutorial.seconds, "this run"), "")]
+    rows = [
+        ("optimizer", f"SGD, learning rate {t['lr']:g} throughout", ""),
+        ("batch size", f"{t['batch_size']}", ""),
+        ("epochs", f"{t['epochs']}", ""),
+        ("loss", "cross-entropy", ""),
+        ("input", "pixels / 255", ""),
+        ("augmentation", "none", ""),
+        ("calibration", "none (raw softmax)", ""),
+        ("photos", "none", ""),
+        ("teacher", "none", ""),
+        ("test accuracy", _pct(tutorial.test_accuracy), ""),
+        ("test loss", _loss(tutorial.test_loss), ""),
+        ("training time", _seconds(tutorial.seconds, "this run"), ""),
+    ]
     if shipped is None:
         return Comparison(rows, [], [LOSS_NOTE, LADDER_NOTE])
     s = shipped.recipe
@@ -360,8 +429,11 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     smoothing = get("label_smoothing") or 0
     loss = "cross-entropy" + (f", label smoothing {smoothing:g}" if smoothing else "")
     standardised = get("std") not in (None, 1, 1.0) or get("mean") not in (None, 0, 0.0)
-    inputs = (f"standardised (mean {_g(get('mean'))}, std {_g(get('std'))}), folded into layer 0" if standardised
-              else "pixels / 255")
+    inputs = (
+        f"standardised (mean {_g(get('mean'))}, std {_g(get('std'))}), folded into layer 0"
+        if standardised
+        else "pixels / 255"
+    )
     flips = "none"
     if get("flip"):
         clean = get("clean_epochs")
@@ -372,7 +444,9 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     calibration = "none (raw softmax)"
     if temperature is not None:
         photos_too = " and validation photos" if get("photo_calibration") is True and get("photo_share") else ""
-        calibration = f"temperature {temperature:g}" + (f", fitted on {holdout:.0%} held out{photos_too}" if holdout else "")
+        calibration = f"temperature {temperature:g}" + (
+            f", fitted on {holdout:.0%} held out{photos_too}" if holdout else ""
+        )
     share = get("photo_share") or 0
     photos = "none"
     if share:
@@ -382,12 +456,26 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     if taught:
         known = shipped.teacher or {}
         score = f" ({known['test_accuracy']:.2%})" if _real(known.get("test_accuracy"), 0, 1) else ""
-        teacher = (f"a small CNN, {taught} epochs{score}; {_g(get('distill_weight'))} of the loss matches its "
-                   f"shipped answers at temperature {_g(get('distill_temperature'))}")
+        teacher = (
+            f"a small CNN, {taught} epochs{score}; {_g(get('distill_weight'))} of the loss matches its "
+            f"shipped answers at temperature {_g(get('distill_temperature'))}"
+        )
     when = "when trained"
-    shipped_values = [optimizer, f"{get('batch_size', '--')}", f"{get('epochs', '--')}", loss, inputs, flips, calibration,
-                      photos, teacher, _pct(shipped.test_accuracy), _loss(shipped.test_loss), _seconds(shipped.seconds, when)]
-    rows = [(what, mine, theirs) for (what, mine, _), theirs in zip(rows, shipped_values)]
+    shipped_values = [
+        optimizer,
+        f"{get('batch_size', '--')}",
+        f"{get('epochs', '--')}",
+        loss,
+        inputs,
+        flips,
+        calibration,
+        photos,
+        teacher,
+        _pct(shipped.test_accuracy),
+        _loss(shipped.test_loss),
+        _seconds(shipped.seconds, when),
+    ]
+    rows = [(what, mine, theirs) for (what, mine, _), theirs in zip(rows, shipped_values, strict=True)]
     others = {k: v for k, v in s.items() if k not in KNOWN}
     if others:
         rows.insert(9, ("also", "--", ", ".join(f"{k} {v}" for k, v in sorted(others.items()))))
@@ -426,16 +514,24 @@ class TutorialRun:
 
     def to_dict(self) -> dict:
         result, figures, shipped = self.result, self.figures, self.shipped
-        return {"out": str(self.out), "device": str(self.device), "seed": self.seed, "recipe": self.recipe.to_dict(),
-                "epochs": len(result.history), "seconds": result.seconds,
-                "test_accuracy": figures.test_accuracy, "test_loss": figures.test_loss,
-                "history": [h.to_dict() for h in result.history],
-                "shipped": shipped.to_dict() if shipped is not None else None,
-                "comparison": self.comparison.to_dict()}
+        return {
+            "out": str(self.out),
+            "device": str(self.device),
+            "seed": self.seed,
+            "recipe": self.recipe.to_dict(),
+            "epochs": len(result.history),
+            "seconds": result.seconds,
+            "test_accuracy": figures.test_accuracy,
+            "test_loss": figures.test_loss,
+            "history": [h.to_dict() for h in result.history],
+            "shipped": shipped.to_dict() if shipped is not None else None,
+            "comparison": self.comparison.to_dict(),
+        }
 
 
-def load_for_run(seed: int | None, device: str | None, limit: int | None, data_dir: Path | None,
-                 note: Say | None = None) -> tuple[int, torch.device, Split, Split, RecipeFigures | None]:
+def load_for_run(
+    seed: int | None, device: str | None, limit: int | None, data_dir: Path | None, note: Say | None = None
+) -> tuple[int, torch.device, Split, Split, RecipeFigures | None]:
     """What a run set beside the shipped recipe needs (the tutorial's, the ladder's): the seed (0 unless
     given), the device, the training and test splits, and the shipped weights' figures, read first so a
     damaged shipped checkpoint fails before the work; `note` is told the device."""
@@ -451,9 +547,19 @@ def load_for_run(seed: int | None, device: str | None, limit: int | None, data_d
     return 0 if seed is None else seed, dev, train_split, test_split, shipped
 
 
-def run_tutorial(epochs: int | None, batch_size: int | None, lr: float | None, seed: int | None, device: str | None,
-                 out: Path | None, force: bool, limit: int | None, data_dir: Path | None, note: Say | None = None,
-                 say: Say | None = None) -> TutorialRun:
+def run_tutorial(
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    seed: int | None,
+    device: str | None,
+    out: Path | None,
+    force: bool,
+    limit: int | None,
+    data_dir: Path | None,
+    note: Say | None = None,
+    say: Say | None = None,
+) -> TutorialRun:
     """--recipe tutorial: the page's training, then the figures to set beside the shipped weights'.
     `note` gets the lines for stderr (None: quiet); `say` the lines the page prints (None: not shown)."""
     from fashionnet.errors import printable
@@ -464,8 +570,10 @@ def run_tutorial(epochs: int | None, batch_size: int | None, lr: float | None, s
     claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
     seed, dev, train_split, test_split, shipped = load_for_run(seed, device, limit, data_dir, note)
     if note is not None and say is not None:
-        note(f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
-             f"{printable(str(out_path))}")
+        note(
+            f"Training as the tutorial does on {len(train_split.images):,} images; checkpoints go to "
+            f"{printable(str(out_path))}"
+        )
     result = fit_tutorial(recipe, train_split, test_split, dev, seed, out_path, say=say, claim=claim)
     figures = tutorial_figures(recipe, result)
     return TutorialRun(recipe, out_path, dev, seed, result, figures, shipped, compare(figures, shipped))

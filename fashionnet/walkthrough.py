@@ -347,8 +347,10 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
     elif key == "minibatch":
         if setup.real:
             first, second, third = setup.batch  # shown as the tutorial-style names j, k, l
-            lines = [m(f"j, k, l = {first}, {second}, {third}"),
-                     m("input_image = test.images[[j, k, l]].float() / 255")]
+            lines = [
+                m(f"j, k, l = {first}, {second}, {third}"),
+                m("input_image = test.images[[j, k, l]].float() / 255"),
+            ]
         elif setup.image is not None:
             lines = [m("input_image = torch.stack([picture, picture.flip(1), picture.flip(0)]).float() / 255")]
         else:
@@ -369,10 +371,17 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
             'print(f"After ReLU: {hidden1}")',
         ]
     elif key == "sequential":
-        lines = ["seq_modules = nn.Sequential(", "    flatten,", "    layer1,", "    nn.ReLU(),",
-                 "    nn.Linear(20, 10)", ")"]
-        lines.append(m("# input_image = torch.rand(3,28,28)") if setup.own_images
-                     else "input_image = torch.rand(3,28,28)")
+        lines = [
+            "seq_modules = nn.Sequential(",
+            "    flatten,",
+            "    layer1,",
+            "    nn.ReLU(),",
+            "    nn.Linear(20, 10)",
+            ")",
+        ]
+        lines.append(
+            m("# input_image = torch.rand(3,28,28)") if setup.own_images else "input_image = torch.rand(3,28,28)"
+        )
         lines += ["logits = seq_modules(input_image)", m("print(logits)")]
     elif key == "softmax":
         lines = ["softmax = nn.Softmax(dim=1)", "pred_probab = softmax(logits)", m("print(pred_probab)")]
@@ -390,8 +399,9 @@ def step_code(key: str, setup: Setup, lang: str) -> str:
 
 def page_lines(code: str) -> list[str]:
     """The page's own lines of a step's code: fashionnet's marked additions and comments left out."""
-    return [line for line in code.splitlines()
-            if line.strip() and not is_added(line) and not line.lstrip().startswith("#")]
+    return [
+        line for line in code.splitlines() if line.strip() and not is_added(line) and not line.lstrip().startswith("#")
+    ]
 
 
 # --- Running the code -------------------------------------------------------------------------------
@@ -469,8 +479,10 @@ def make_setup(
         from fashionnet.outside_text import is_text
 
         if not is_text(str(path)):  # the code would name it wrongly, and safetensors opens UTF-8 names only
-            raise UsageError(f"{printable(str(path))}: the walkthrough's code loads the weights by name, and this "
-                             "name is not UTF-8 text; copy the file to a name that is")
+            raise UsageError(
+                f"{printable(str(path))}: the walkthrough's code loads the weights by name, and this "
+                "name is not UTF-8 text; copy the file to a name that is"
+            )
         setup.weights = "SHIPPED_WEIGHTS" if weights_info.source == "shipped" else repr(str(path))
         from safetensors import safe_open
 
@@ -517,8 +529,9 @@ def verdict_words(index: int, probability: float, sure: bool, lang: str) -> str:
     return f"{name} {percent(probability)}"
 
 
-def _answers(model, device: torch.device, logits: torch.Tensor, image: str | None, temperature: float,
-             lang: str) -> tuple[list[tuple[str, str]], int]:
+def _answers(
+    model, device: torch.device, logits: torch.Tensor, image: str | None, temperature: float, lang: str
+) -> tuple[list[tuple[str, str]], int]:
     """The facts that say what predict makes of the shown input, each labelled: the shown drawing's own
     calibrated answer, and for a picture file predict's whole answer (a photo's drawings averaged, "not
     sure" included), both from predict's own code. Returns them and how many drawings predict averages."""
@@ -529,8 +542,12 @@ def _answers(model, device: torch.device, logits: torch.Tensor, image: str | Non
     own = decide(logits.detach().double().cpu()[:1], temperature).probabilities[0]
     index, probability = int(own.argmax()), float(own.max())
     if image is None:
-        value = t("ui.calibrated_value", label=class_name(index, lang), percent=percent(probability),
-                  temperature=f"{temperature:g}")
+        value = t(
+            "ui.calibrated_value",
+            label=class_name(index, lang),
+            percent=percent(probability),
+            temperature=f"{temperature:g}",
+        )
         return [(t("ui.calibrated"), value)], 1
     from fashionnet.images import load_view
 
@@ -541,10 +558,21 @@ def _answers(model, device: torch.device, logits: torch.Tensor, image: str | Non
     said = verdict_words(answer.index, answer.probability, bool(answer.sure), lang)
     if drawings == 1:
         return [(t("ui.predict_says"), t("ui.predict_value", verdict=said, temperature=f"{temperature:g}"))], 1
-    return [(t("ui.calibrated_drawing"), t("ui.drawing_value", label=class_name(index, lang),
-                                           percent=percent(probability), temperature=f"{temperature:g}")),
-            (t("ui.predict_says"), t("ui.predict_value_averaged", verdict=said, drawings=drawings,
-                                      temperature=f"{temperature:g}"))], drawings
+    return [
+        (
+            t("ui.calibrated_drawing"),
+            t(
+                "ui.drawing_value",
+                label=class_name(index, lang),
+                percent=percent(probability),
+                temperature=f"{temperature:g}",
+            ),
+        ),
+        (
+            t("ui.predict_says"),
+            t("ui.predict_value_averaged", verdict=said, drawings=drawings, temperature=f"{temperature:g}"),
+        ),
+    ], drawings
 
 
 def _pixels(image: torch.Tensor) -> list[list[int]]:
@@ -612,14 +640,24 @@ def build_steps(
             tensors: dict = {}
             if key == "device":
                 blocks.append(
-                    Facts([(t("ui.device"), str(ns["device"])),
-                           (t("ui.accelerator"), yes_no[torch.accelerator.is_available()])])
+                    Facts(
+                        [
+                            (t("ui.device"), str(ns["device"])),
+                            (t("ui.accelerator"), yes_no[torch.accelerator.is_available()]),
+                        ]
+                    )
                 )
             elif key == "model":
                 explanation = variant("model", "trained", trained)
                 total = sum(p.numel() for p in ns["model"].parameters())
-                blocks.append(Facts([(t("ui.weights"), describe_weights(weights_info, lang)),
-                                     (t("ui.parameters_total"), f"{total:,}")]))
+                blocks.append(
+                    Facts(
+                        [
+                            (t("ui.weights"), describe_weights(weights_info, lang)),
+                            (t("ui.parameters_total"), f"{total:,}"),
+                        ]
+                    )
+                )
             elif key == "forward":
                 explanation = own("forward")
                 X = ns["X"]
@@ -639,8 +677,9 @@ def build_steps(
                 predicted = int(ns["y_pred"][0])
                 true = int(ns["test"].labels[setup.single]) if real else None
                 rows = [
-                    ProbabilityRow(i, class_name(i, lang), p, predicted=i == predicted, true=i == true,
-                                   short=short_class(i, lang))
+                    ProbabilityRow(
+                        i, class_name(i, lang), p, predicted=i == predicted, true=i == true, short=short_class(i, lang)
+                    )
                     for i, p in enumerate(probab[0].detach().float().cpu().tolist())
                 ]
                 blocks.append(
@@ -654,8 +693,10 @@ def build_steps(
                 )
                 facts = [(t("ui.predicted"), f"{predicted} · {class_name(predicted, lang)}")]
                 if true is not None:  # real test images
-                    facts += [(t("ui.true_label"), f"{true} · {class_name(true, lang)}"),
-                              (t("ui.correct"), yes_no[predicted == true])]
+                    facts += [
+                        (t("ui.true_label"), f"{true} · {class_name(true, lang)}"),
+                        (t("ui.correct"), yes_no[predicted == true]),
+                    ]
                 temperature = weights_info.temperature if trained and weights_info is not None else 1.0
                 if temperature != 1.0:  # what predict would say: a learner sees both, and why they differ
                     said, drawings = _answers(ns["model"], device, ns["logits"], image, temperature, lang)
@@ -694,8 +735,12 @@ def build_steps(
             elif key == "linear":
                 layer1 = ns["layer1"]
                 blocks.append(
-                    Facts([(t("ui.layer1_weight"), str(layer1.weight.size())),
-                           (t("ui.layer1_bias"), str(layer1.bias.size()))])
+                    Facts(
+                        [
+                            (t("ui.layer1_weight"), str(layer1.weight.size())),
+                            (t("ui.layer1_bias"), str(layer1.bias.size())),
+                        ]
+                    )
                 )
                 tensors = {"hidden1": ns["hidden1"]}
             elif key == "relu":

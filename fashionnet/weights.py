@@ -126,9 +126,16 @@ def _at_least_0(v) -> bool:
 
 # Each field of a history row fashionnet reads (train.EpochStats), and what it must be: a table or a plot
 # shows them (`summary --history`, `train --recipe tutorial --plot`), so "x" or 1e308 must not get there.
-EPOCH_FIELDS = {"epoch": lambda v: is_whole(v) and 1 <= v <= 1_000_000, "train_accuracy": _share,
-                "test_accuracy": _share, "train_loss": _at_least_0, "test_loss": _at_least_0,
-                "seconds": _at_least_0, "samples_per_second": _at_least_0, "lr": _at_least_0}
+EPOCH_FIELDS = {
+    "epoch": lambda v: is_whole(v) and 1 <= v <= 1_000_000,
+    "train_accuracy": _share,
+    "test_accuracy": _share,
+    "train_loss": _at_least_0,
+    "test_loss": _at_least_0,
+    "seconds": _at_least_0,
+    "samples_per_second": _at_least_0,
+    "lr": _at_least_0,
+}
 
 
 def _epoch_record(value) -> bool:
@@ -150,14 +157,19 @@ METADATA_RULES: dict[str, tuple] = {
     "torch_version": (lambda v: isinstance(v, str), "a string"),
     "normalization": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
     "recipe": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
-    "history": (lambda v: isinstance(v, list) and all(_epoch_record(h) for h in v),
-                "a list of epoch records (whole epochs from 1, accuracies from 0 to 1, losses and times of at "
-                "least 0)"),
+    "history": (
+        lambda v: isinstance(v, list) and all(_epoch_record(h) for h in v),
+        "a list of epoch records (whole epochs from 1, accuracies from 0 to 1, losses and times of at least 0)",
+    ),
     # fit_temperature searches 0.05..20; far outside that a "temperature" only breaks the probabilities
-    calibration.METADATA_KEY: (lambda v: v is None or (is_real(v) and 0.01 <= v <= 100),
-                               "a temperature from 0.01 to 100"),
-    "optimizer_param_groups": (lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v),
-                               "a list of objects"),
+    calibration.METADATA_KEY: (
+        lambda v: v is None or (is_real(v) and 0.01 <= v <= 100),
+        "a temperature from 0.01 to 100",
+    ),
+    "optimizer_param_groups": (
+        lambda v: isinstance(v, list) and all(isinstance(g, dict) for g in v),
+        "a list of objects",
+    ),
 }
 
 
@@ -201,8 +213,10 @@ def finite_float_problem(tensor: torch.Tensor) -> str | None:
     return None
 
 
-_PICKLE_HINT = ("convert it with: python -c \"import torch; from safetensors.torch import save_file; "
-                "save_file(torch.load('IN.pt', weights_only=True), 'OUT.safetensors')\"")
+_PICKLE_HINT = (
+    'convert it with: python -c "import torch; from safetensors.torch import save_file; '
+    "save_file(torch.load('IN.pt', weights_only=True), 'OUT.safetensors')\""
+)
 
 
 def _foreign_format(path: Path) -> str | None:
@@ -223,8 +237,23 @@ def _foreign_format(path: Path) -> str | None:
 
 
 CHECKPOINT_MAX_BYTES = 256 * 2**20  # a checkpoint with optimizer and teacher state is about 30 MB
-_ITEM_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-               "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+_ITEM_BYTES = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+}
 
 
 def _declared_bytes(f, key: str) -> int:
@@ -265,12 +294,17 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
     try:
         with _text_name(path) as name, safe_open(name, framework="pt", device="cpu") as f:
             raw_meta = f.metadata()
-            keys = [k for k in f.keys()  # noqa: SIM118 - safe_open has keys() but no __iter__
-                    if training or not k.startswith(TRAINING_PREFIX)]
+            keys = [
+                k
+                for k in f.keys()  # noqa: SIM118 - safe_open has keys() but no __iter__
+                if training or not k.startswith(TRAINING_PREFIX)
+            ]
             declared = sum(_declared_bytes(f, key) for key in keys)  # from the header: nothing allocated yet
             if declared > CHECKPOINT_MAX_BYTES:
-                raise WeightsError(f"{path}: declares {declared / 2**20:,.0f} MiB of tensors, more than any fashionnet "
-                                   f"checkpoint holds (at most {CHECKPOINT_MAX_BYTES >> 20} MiB); not reading them")
+                raise WeightsError(
+                    f"{path}: declares {declared / 2**20:,.0f} MiB of tensors, more than any fashionnet "
+                    f"checkpoint holds (at most {CHECKPOINT_MAX_BYTES >> 20} MiB); not reading them"
+                )
             tensors = {key: f.get_tensor(key) for key in keys}
     except PermissionError:
         raise WeightsError(f"{path}: permission denied") from None
@@ -307,8 +341,9 @@ def load_model(weights: str | Path | None, seed: int, device: torch.device) -> t
     model = build_model(seed=seed)
     spec = str(weights) if weights is not None else None
     if spec is not None and not spec.strip():
-        raise UsageError("--weights is empty: give a checkpoint file, 'random', or leave it out for the "
-                         "shipped weights")
+        raise UsageError(
+            "--weights is empty: give a checkpoint file, 'random', or leave it out for the shipped weights"
+        )
     if spec == RANDOM:
         info = WeightsInfo(source=RANDOM, seed=seed)
     else:

@@ -109,8 +109,14 @@ def installed():
     the rules above)."""
 
     def run(*args: str, input: bytes | None = None, env: dict | None = None, timeout: float = 300, cwd=None):
-        return subprocess.run([*installed_command(), *args], input=input, capture_output=True,
-                              env=installed_env(**(env or {})), timeout=timeout, cwd=cwd)
+        return subprocess.run(
+            [*installed_command(), *args],
+            input=input,
+            capture_output=True,
+            env=installed_env(**(env or {})),
+            timeout=timeout,
+            cwd=cwd,
+        )
 
     return run
 
@@ -128,10 +134,26 @@ def train_until_first_checkpoint(folder: Path, out: Path) -> subprocess.Popen:
     the moment to send it Ctrl-C."""
     import time
 
-    proc = subprocess.Popen([*installed_command(), "train", "--data-dir", str(folder), "--epochs", "400",
-                             "--batch-size", "64", "--out", str(out), "--device", "cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=installed_env(),
-                            preexec_fn=default_sigint)
+    proc = subprocess.Popen(
+        [
+            *installed_command(),
+            "train",
+            "--data-dir",
+            str(folder),
+            "--epochs",
+            "400",
+            "--batch-size",
+            "64",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=installed_env(),
+        preexec_fn=default_sigint,
+    )
     deadline = time.monotonic() + 120
     while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.01)
@@ -172,8 +194,9 @@ def fake_images(labels, rng):
     return images
 
 
-def make_fake_fashion(folder: Path, train: int = 600, test: int = 200, seed: int = 0,
-                      gz: tuple[str, ...] = ("train", "t10k")) -> Path:
+def make_fake_fashion(
+    folder: Path, train: int = 600, test: int = 200, seed: int = 0, gz: tuple[str, ...] = ("train", "t10k")
+) -> Path:
     """The four IDX files of a FashionMNIST look-alike (see fake_images), balanced classes; the splits
     named in `gz` are gzip files, the others plain."""
     import numpy as np
@@ -210,8 +233,13 @@ def trained(fake_data, tmp_path_factory) -> Path:
     from fashionnet.train import Recipe, fit
 
     out = tmp_path_factory.mktemp("trained") / "run.safetensors"
-    fit(Recipe(epochs=1, batch_size=100), data.load_split("train", fake_data), data.load_split("test", fake_data),
-        torch.device("cpu"), out=out)
+    fit(
+        Recipe(epochs=1, batch_size=100),
+        data.load_split("train", fake_data),
+        data.load_split("test", fake_data),
+        torch.device("cpu"),
+        out=out,
+    )
     out.chmod(0o444)
     return out
 
@@ -255,8 +283,9 @@ def tmpfs(tmp_path):
     def mount(size: str) -> Path:
         where = tmp_path / f"tmpfs-{len(mounted)}"
         where.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True).returncode:
+        if subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True
+        ).returncode:
             pytest.skip("cannot mount a tmpfs here (needs root; CI runs as root)")
         mounted.append(where)
         return where
@@ -283,8 +312,13 @@ def run_many(runs: list[list[str]], env: dict | None = None, **popen) -> tuple[l
     import json
 
     popen.setdefault("preexec_fn", default_sigint)
-    proc = subprocess.run([sys.executable, "-c", MANY_RUNS, json.dumps(runs)], capture_output=True, timeout=300,
-                          env={**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})}, **popen)
+    proc = subprocess.run(
+        [sys.executable, "-c", MANY_RUNS, json.dumps(runs)],
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})},
+        **popen,
+    )
     err = proc.stderr.decode(errors="replace")
     assert proc.returncode == 0 and "CODES " in err, (proc.returncode, err)
     head, codes = err.rsplit("CODES ", 1)

@@ -14,14 +14,24 @@ from benchmarks import run as bench
 
 
 def row(name: str, value: float, target: float, group: str = "predict", **extra) -> dict:
-    return {"name": name, "value": value, "ratio": value, "target": target, "unit": "x import torch",
-            "group": group, **extra}
+    return {
+        "name": name,
+        "value": value,
+        "ratio": value,
+        "target": target,
+        "unit": "x import torch",
+        "group": group,
+        **extra,
+    }
 
 
 def test_a_ratio_more_than_ten_percent_worse_is_marked_and_counted(capsys):
     rows = [row("steady", 1.05, 1.2), row("slower", 1.19, 1.2), row("too slow", 1.3, 1.2)]
-    baseline = {"steady": row("steady", 1.0, 1.2), "slower": row("slower", 1.0, 1.2),
-                "too slow": row("too slow", 1.3, 1.2)}
+    baseline = {
+        "steady": row("steady", 1.0, 1.2),
+        "slower": row("slower", 1.0, 1.2),
+        "too slow": row("too slow", 1.3, 1.2),
+    }
     missed, slips = bench.report(rows, baseline)
     out = capsys.readouterr().out
     assert (missed, slips) == (1, 1)
@@ -42,8 +52,10 @@ def test_noise_below_the_floor_is_not_a_slip():
 
 
 def test_an_unmeasured_figure_misses_its_target_and_is_never_a_slip(capsys):
-    missed, slips = bench.report([row("auroc", float("nan"), 0.85, higher_is_better=True)],
-                                 {"auroc": row("auroc", 0.9, 0.85, higher_is_better=True)})
+    missed, slips = bench.report(
+        [row("auroc", float("nan"), 0.85, higher_is_better=True)],
+        {"auroc": row("auroc", 0.9, 0.85, higher_is_better=True)},
+    )
     assert (missed, slips) == (1, 0)
     assert "MISSED" in capsys.readouterr().out
 
@@ -53,8 +65,9 @@ def test_the_baseline_keeps_the_groups_a_run_did_not_measure(tmp_path, monkeypat
     first = {"started": "2026-12-01T10:00:00", "machine": {"cores": 2}}
     bench.save_baseline([row("help", 0.04, 0.05, "help"), row("one", 1.1, 1.1)], ["help", "predict"], first)
     second = {"started": "2026-12-02T10:00:00", "machine": {"cores": 2}}
-    bench.save_baseline([row("one", 1.05, 1.1), row("auroc", float("nan"), 0.85, "photos")], ["predict", "photos"],
-                        second)
+    bench.save_baseline(
+        [row("one", 1.05, 1.1), row("auroc", float("nan"), 0.85, "photos")], ["predict", "photos"], second
+    )
     saved = json.loads((tmp_path / "baseline.json").read_text())  # strict JSON: NaN became null
     by_name = {r["name"]: r for r in saved["rows"]}
     assert by_name["help"]["value"] == 0.04 and by_name["help"]["run"] == first["started"]
@@ -72,8 +85,9 @@ def test_photo_scores_count_shoes_by_their_three_classes_and_measure_calibration
     named = np.zeros((5, 10), bool)
     named[0, 0] = True  # a t-shirt
     named[1:3, [5, 7, 9]] = True  # two pairs of shoes; the last two photos are none of the ten (a hat)
-    answers = photo_set.Answers(np.array([0, 7, 3, 0, 0]), np.array([0.9, 0.8, 0.95, 0.3, 0.7]),
-                                np.array([True, True, True, False, True]))
+    answers = photo_set.Answers(
+        np.array([0, 7, 3, 0, 0]), np.array([0.9, 0.8, 0.95, 0.3, 0.7]), np.array([True, True, True, False, True])
+    )
     report = photo_set.scores(named, named, ["t-shirt", "shoes", "shoes", "hat", "hat"], answers)
     assert report["strict_accuracy"] == 2 / 3 and report["per_category"] == {"shoes": 0.5, "t-shirt": 1.0}
     assert report["shoes_wrong_sure"] == 0.5, "the pair called a Dress was sure of it"
@@ -82,8 +96,13 @@ def test_photo_scores_count_shoes_by_their_three_classes_and_measure_calibration
     assert report["unknown_not_sure"] == 0.5 and report["auroc"] == 1.0
 
 
-BAD_FILES = {"truncated": b'{"rows": [', "a list": b"[]", "a row without a name": b'{"rows":[{"value":1}]}',
-             "a true value": b'{"rows":[{"name":"x","value":true,"target":1}]}', "null": b"null"}
+BAD_FILES = {
+    "truncated": b'{"rows": [',
+    "a list": b"[]",
+    "a row without a name": b'{"rows":[{"value":1}]}',
+    "a true value": b'{"rows":[{"name":"x","value":true,"target":1}]}',
+    "null": b"null",
+}
 
 
 @pytest.mark.parametrize("content", BAD_FILES.values(), ids=BAD_FILES.keys())

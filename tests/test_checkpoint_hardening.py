@@ -24,8 +24,9 @@ SAMPLE = os.path.join(os.path.dirname(__file__), "..", "fashionnet", "samples", 
 
 
 def _error_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines()
-             if line and not line.startswith(("Using ", "Weights:", "Training on"))]
+    lines = [
+        line for line in stderr.splitlines() if line and not line.startswith(("Using ", "Weights:", "Training on"))
+    ]
     assert len(lines) == 1, stderr
     assert "Traceback" not in stderr
     return lines[0]
@@ -48,11 +49,21 @@ def trained_run(fake_data, trained):
     return fake_data, trained
 
 
-@pytest.mark.parametrize("field, value", [
-    ("classes", 5), ("classes", "T-shirt"), ("test_accuracy", [0.5]), ("test_accuracy", {"a": 1}),
-    ("test_accuracy", "high"), ("test_accuracy", True), ("test_accuracy", 1e999), ("test_accuracy", 1.5),
-    ("seed", 2**70), ("history", 3),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("classes", 5),
+        ("classes", "T-shirt"),
+        ("test_accuracy", [0.5]),
+        ("test_accuracy", {"a": 1}),
+        ("test_accuracy", "high"),
+        ("test_accuracy", True),
+        ("test_accuracy", 1e999),
+        ("test_accuracy", 1.5),
+        ("seed", 2**70),
+        ("history", 3),
+    ],
+)
 def test_bad_metadata_is_refused_by_every_command(invoke, trained_run, tmp_path, field, value):
     folder, good = trained_run
     bad = _rewrite(good, tmp_path / "bad.safetensors", {field: value})
@@ -69,18 +80,23 @@ def test_unknown_metadata_fields_are_ignored(invoke, trained_run, tmp_path):
     assert invoke("summary", "--weights", str(newer)).exit_code == 0
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"recipe": {"batch_size": 0}}, "recipe.batch_size"),
-    ({"epochs": "1"}, "epochs"),
-    ({"recipe": {"lr": -1}}, "recipe.lr"),
-    ({"recipe": {"warmup_fraction": 2.0}}, "recipe.warmup_fraction"),
-    ({"recipe": {"lr": float("inf")}}, "recipe"),
-    ({"steps": 10**7}, "steps"),
-    ({"seed": 2**70}, "seed"),
-    ({"optimizer_param_groups": [{"params": [0, 1, 2], "lr": "fast"}, {"params": [3, 4, 5]}]},
-     "optimizer_param_groups"),
-    ({"history": [{"epoch": 1, "train_loss": "low"}]}, "history"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"recipe": {"batch_size": 0}}, "recipe.batch_size"),
+        ({"epochs": "1"}, "epochs"),
+        ({"recipe": {"lr": -1}}, "recipe.lr"),
+        ({"recipe": {"warmup_fraction": 2.0}}, "recipe.warmup_fraction"),
+        ({"recipe": {"lr": float("inf")}}, "recipe"),
+        ({"steps": 10**7}, "steps"),
+        ({"seed": 2**70}, "seed"),
+        (
+            {"optimizer_param_groups": [{"params": [0, 1, 2], "lr": "fast"}, {"params": [3, 4, 5]}]},
+            "optimizer_param_groups",
+        ),
+        ({"history": [{"epoch": 1, "train_loss": "low"}]}, "history"),
+    ],
+)
 def test_tampered_resume_checkpoint_is_refused(invoke, trained_run, tmp_path, change, field):
     folder, good = trained_run
     with safe_open(str(good), framework="pt") as f:
@@ -95,12 +111,15 @@ def test_tampered_resume_checkpoint_is_refused(invoke, trained_run, tmp_path, ch
     assert field in _error_line(result.stderr)
 
 
-@pytest.mark.parametrize("name, tensor", [
-    ("training.optim.0.exp_avg", torch.zeros(3, 3)),
-    ("training.optim.1.exp_avg_sq", torch.full((512, 512), float("nan"))),
-    ("training.optim.9.exp_avg", torch.zeros(2)),
-    ("training.rng", torch.zeros(3, dtype=torch.uint8)),
-])
+@pytest.mark.parametrize(
+    "name, tensor",
+    [
+        ("training.optim.0.exp_avg", torch.zeros(3, 3)),
+        ("training.optim.1.exp_avg_sq", torch.full((512, 512), float("nan"))),
+        ("training.optim.9.exp_avg", torch.zeros(2)),
+        ("training.rng", torch.zeros(3, dtype=torch.uint8)),
+    ],
+)
 def test_tampered_optimizer_tensors_are_refused(invoke, trained_run, tmp_path, name, tensor):
     folder, good = trained_run
     bad = _rewrite(good, tmp_path / "bad.safetensors", tensors={name: tensor})
@@ -140,9 +159,15 @@ def test_non_finite_learning_rate_is_a_usage_error(invoke, fake_data, tmp_path, 
     assert not (tmp_path / "m.safetensors").exists()
 
 
-@pytest.mark.parametrize("args", [
-    ["train", "--epochs", "1"], ["walkthrough"], ["summary", "--weights", "random"], ["predict", SAMPLE],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--epochs", "1"],
+        ["walkthrough"],
+        ["summary", "--weights", "random"],
+        ["predict", SAMPLE],
+    ],
+)
 @pytest.mark.parametrize("seed", [str(2**70), str(2**63), "-1"])
 def test_seed_out_of_range_is_a_usage_error(invoke, args, seed, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -51,8 +51,9 @@ def test_help_completion_and_light_modules_do_not_import_torch():
     walkthrough import first, and decoding a FashionMNIST PNG never load torch (or opencv)."""
     from tests.conftest import SAMPLES
 
-    code = (f"COMMANDS = {[*COMMANDS, 'predict', 'export']!r}\nSAMPLE = {str(SAMPLES / '7-sneaker.png')!r}\n"
-            + LIGHT_CHECKS)
+    code = (
+        f"COMMANDS = {[*COMMANDS, 'predict', 'export']!r}\nSAMPLE = {str(SAMPLES / '7-sneaker.png')!r}\n" + LIGHT_CHECKS
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 

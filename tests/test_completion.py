@@ -45,7 +45,15 @@ def bash_complete(run, line: str) -> list[str]:
 
 def test_tab_completes_commands_options_and_choices(cli):
     assert bash_complete(cli, "fashionnet ") == [
-        "summary", "params", "walkthrough", "data", "train", "evaluate", "predict", "explain", "export",
+        "summary",
+        "params",
+        "walkthrough",
+        "data",
+        "train",
+        "evaluate",
+        "predict",
+        "explain",
+        "export",
     ]
     assert bash_complete(cli, "fashionnet predict --device ") == ["auto", "cpu", "cuda", "cuda:0", "mps", "xpu"]
     assert bash_complete(cli, "fashionnet predict --device cu") == ["cuda", "cuda:0"]
@@ -68,8 +76,9 @@ def test_zsh_and_fish_complete_device_choices(complete, monkeypatch):
     assert result.stdout.split() == ["cpu", "cuda", "cuda:0"]
 
 
-@pytest.mark.parametrize("line", ["fashionnet predict ", "fashionnet predict --weights ", "fashionnet export --out ",
-                                  "fashionnet explain "])
+@pytest.mark.parametrize(
+    "line", ["fashionnet predict ", "fashionnet predict --weights ", "fashionnet export --out ", "fashionnet explain "]
+)
 def test_paths_complete_file_names(cli, complete, monkeypatch, line):
     # bash gets no words and falls back to file names itself (-o default); zsh is told to run _files.
     assert bash_complete(cli, line) == []

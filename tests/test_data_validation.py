@@ -45,11 +45,14 @@ def test_official_sizes_are_complete(invoke, official_sized):
     assert result.exit_code == 0 and "Complete" in result.stdout
 
 
-@pytest.mark.parametrize("images, labels, words", [
-    (np.zeros((10_000, 14, 56), np.uint8), None, "images are 14x56, expected 28x28"),
-    (np.zeros((5_000, 28, 28), np.uint8), None, "10,000 labels for 5,000 images"),
-    (None, np.where(np.arange(10_000) == 0, 200, np.arange(10_000) % 10), "label 200 is out of range 0-9"),
-])
+@pytest.mark.parametrize(
+    "images, labels, words",
+    [
+        (np.zeros((10_000, 14, 56), np.uint8), None, "images are 14x56, expected 28x28"),
+        (np.zeros((5_000, 28, 28), np.uint8), None, "10,000 labels for 5,000 images"),
+        (None, np.where(np.arange(10_000) == 0, 200, np.arange(10_000) % 10), "label 200 is out of range 0-9"),
+    ],
+)
 def test_data_agrees_with_evaluate(invoke, official_sized, tmp_path, images, labels, words):
     folder = _variant(official_sized, tmp_path, images, labels)
     report = invoke("data", "--data-dir", str(folder))

@@ -62,7 +62,7 @@ def test_every_photo_drawing_once_per_pass(tiny_photos):
     with_answers = PhotoSet(tiny_photos.images, tiny_photos.allowed, logits)
     taught = PhotoBatches(with_answers, 8, torch.Generator().manual_seed(1))
     images, _, soft = taught.batch(chosen[0])
-    for image, answer, index in zip(images, soft, chosen[0]):  # the teacher's answer for the drawing as flipped
+    for answer, index in zip(soft, chosen[0], strict=True):  # the teacher's answer for the drawing as flipped
         mirrored = int(not torch.equal(answer, logits[index, 0]))
         assert torch.equal(answer, logits[index, mirrored])
 
@@ -80,23 +80,43 @@ def test_photos_and_teacher_targets_train_and_resume_exactly(splits, tiny_photos
     train, test = splits
     targets = fake_targets(train)
     recipe = Recipe(epochs=2, batch_size=64, teacher_epochs=3, photo_share=0.25)
-    straight = fit(recipe, train, test, CPU, seed=5, out=tmp_path / "straight.safetensors", photos=tiny_photos,
-                   targets=targets)
+    straight = fit(
+        recipe, train, test, CPU, seed=5, out=tmp_path / "straight.safetensors", photos=tiny_photos, targets=targets
+    )
     assert straight.teacher["epochs"] == 3 and straight.teacher["test_accuracy"] == 0.93
     out = tmp_path / "run.safetensors"
     with pytest.raises(TrainingInterrupted):
-        fit(recipe, train, test, CPU, seed=5, out=out, callbacks=StopAtSecondEpoch(), photos=tiny_photos,
-            targets=targets)
+        fit(
+            recipe,
+            train,
+            test,
+            CPU,
+            seed=5,
+            out=out,
+            callbacks=StopAtSecondEpoch(),
+            photos=tiny_photos,
+            targets=targets,
+        )
     saved = read_checkpoint(out)
     assert saved.metadata["photo_samples"] == 40 and saved.metadata["teacher"]["epochs"] == 3
     assert not any(k.startswith("teacher.") for k in saved.training), "the teacher's answers ship; no teacher travels"
-    resumed = fit(recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=tiny_photos,
-                  targets=targets)
+    resumed = fit(
+        recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=tiny_photos, targets=targets
+    )
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a), "resume continues with the same targets and photo batches"
     with pytest.raises(UsageError, match="photo drawings"):
-        fit(recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=PhotoSet(
-            tiny_photos.images[:30], tiny_photos.allowed[:30]), targets=targets)
+        fit(
+            recipe,
+            train,
+            test,
+            CPU,
+            seed=5,
+            out=out,
+            resume=load_resume(out),
+            photos=PhotoSet(tiny_photos.images[:30], tiny_photos.allowed[:30]),
+            targets=targets,
+        )
     assert fit(Recipe(epochs=1, batch_size=64), train, None, CPU).teacher is None, "no answers given: no teacher"
     with pytest.raises(UsageError, match="teacher of 3 epochs"):  # resumed with another teacher's answers
         teacher.save_targets(fake_targets(train, epochs=4), tmp_path / "other.npz")
@@ -106,8 +126,9 @@ def test_photos_and_teacher_targets_train_and_resume_exactly(splits, tiny_photos
 def test_the_teacher_and_the_photos_change_what_is_learnt(splits, tiny_photos):
     train, test = splits
     plain = fit(Recipe(epochs=1, batch_size=64, teacher_epochs=0), train, test, CPU, seed=0).model.state_dict()
-    taught = fit(Recipe(epochs=1, batch_size=64, teacher_epochs=1), train, test, CPU, seed=0,
-                 targets=fake_targets(train)).model.state_dict()
+    taught = fit(
+        Recipe(epochs=1, batch_size=64, teacher_epochs=1), train, test, CPU, seed=0, targets=fake_targets(train)
+    ).model.state_dict()
     mixed = fit(Recipe(epochs=1, batch_size=64, teacher_epochs=0), train, test, CPU, seed=0, photos=tiny_photos)
     key = "linear_relu_stack.4.weight"
     assert not torch.equal(plain[key], taught[key]) and not torch.equal(plain[key], mixed.model.state_dict()[key])
@@ -128,8 +149,15 @@ def test_targets_for_other_images_are_refused(splits):
 
 def test_resume_keeps_photos_and_teacher(splits, tiny_photos, tmp_path):
     out = tmp_path / "m.safetensors"
-    fit(Recipe(epochs=1, batch_size=64, teacher_epochs=1), splits[0], None, CPU, out=out, photos=tiny_photos,
-        targets=fake_targets(splits[0]))
+    fit(
+        Recipe(epochs=1, batch_size=64, teacher_epochs=1),
+        splits[0],
+        None,
+        CPU,
+        out=out,
+        photos=tiny_photos,
+        targets=fake_targets(splits[0]),
+    )
     resume = load_resume(out)
     with pytest.raises(UsageError, match="--no-photos"):
         recipe_for(resume, photo_share=0.0)
@@ -142,9 +170,15 @@ def test_the_targets_file_round_trips_and_its_teacher_trains(splits, tiny_photos
     train, test = splits
     recipe = Recipe(teacher_epochs=1, batch_size=64)
     model = teacher.train_teacher(recipe, train.images, train.labels, tiny_photos, CPU, 0)
-    made = teacher.Targets(teacher.soft_targets(model, train.images, recipe).numpy(),
-                           teacher.soft_targets(model, tiny_photos.images, recipe).numpy(),
-                           teacher.drawings_digest(tiny_photos.images.numpy()), 1, 0.5, 3.0, 0)
+    made = teacher.Targets(
+        teacher.soft_targets(model, train.images, recipe).numpy(),
+        teacher.soft_targets(model, tiny_photos.images, recipe).numpy(),
+        teacher.drawings_digest(tiny_photos.images.numpy()),
+        1,
+        0.5,
+        3.0,
+        0,
+    )
     teacher.save_targets(made, tmp_path / "t.npz")
     back = teacher.load_targets(tmp_path / "t.npz")
     assert back.images.dtype == np.float16 and back.images.shape == (600, 2, 10) and back.photos.shape == (40, 2, 10)
@@ -153,28 +187,46 @@ def test_the_targets_file_round_trips_and_its_teacher_trains(splits, tiny_photos
 
 
 def _targets_file(path, **change):
-    arrays = {"images": np.zeros((600, 2, 10), np.float16), "photos": np.zeros((4, 2, 10), np.float16),
-              "drawings_sha256": np.str_("0" * 64), "epochs": np.int64(10), "test_accuracy": np.float64(0.93),
-              "seconds": np.float64(1.0), "seed": np.int64(0)}
+    arrays = {
+        "images": np.zeros((600, 2, 10), np.float16),
+        "photos": np.zeros((4, 2, 10), np.float16),
+        "drawings_sha256": np.str_("0" * 64),
+        "epochs": np.int64(10),
+        "test_accuracy": np.float64(0.93),
+        "seconds": np.float64(1.0),
+        "seed": np.int64(0),
+    }
     arrays.update(change)
     np.savez_compressed(path, **{k: v for k, v in arrays.items() if v is not None})
     return path
 
 
-@pytest.mark.parametrize(("damage", "change", "message"), [
-    ("missing", None,
-     "teacher targets not found; remake it with tools/make_teacher_targets.py, or train with --no-teacher"),
-    ("float32", {"images": np.zeros((600, 2, 10), np.float32)},
-     "array 'images' holds float32 values, expected float16"),
-    ("huge", {"photos": np.lib.format.open_memmap}, "declares shape"),
-    ("shape", {"images": np.zeros((600, 10), np.float16)}, "array 'images' has 2 dimensions, expected 3"),
-    ("classes", {"images": np.zeros((600, 2, 9), np.float16)},
-     "array 'images' has shape [600, 2, 9], expected [N, 2, 10]"),
-    ("nan", {"photos": np.full((4, 2, 10), np.nan, np.float16)}, "array 'photos' holds NaN or infinite values"),
-    ("epochs", {"epochs": np.int64(0)}, "epochs or test accuracy are out of range"),
-    ("no-images", {"images": None}, "not a teacher targets file (no images)"),
-    ("not-zip", b"hello", "not a readable teacher targets file"),
-])
+@pytest.mark.parametrize(
+    ("damage", "change", "message"),
+    [
+        (
+            "missing",
+            None,
+            "teacher targets not found; remake it with tools/make_teacher_targets.py, or train with --no-teacher",
+        ),
+        (
+            "float32",
+            {"images": np.zeros((600, 2, 10), np.float32)},
+            "array 'images' holds float32 values, expected float16",
+        ),
+        ("huge", {"photos": np.lib.format.open_memmap}, "declares shape"),
+        ("shape", {"images": np.zeros((600, 10), np.float16)}, "array 'images' has 2 dimensions, expected 3"),
+        (
+            "classes",
+            {"images": np.zeros((600, 2, 9), np.float16)},
+            "array 'images' has shape [600, 2, 9], expected [N, 2, 10]",
+        ),
+        ("nan", {"photos": np.full((4, 2, 10), np.nan, np.float16)}, "array 'photos' holds NaN or infinite values"),
+        ("epochs", {"epochs": np.int64(0)}, "epochs or test accuracy are out of range"),
+        ("no-images", {"images": None}, "not a teacher targets file (no images)"),
+        ("not-zip", b"hello", "not a readable teacher targets file"),
+    ],
+)
 def test_a_damaged_targets_file_is_one_line_naming_it(tmp_path, damage, change, message):
     path = tmp_path / "targets.npz"
     if damage == "huge":  # a forged header declaring a billion rows: refused before a byte is inflated
@@ -185,8 +237,11 @@ def test_a_damaged_targets_file_is_one_line_naming_it(tmp_path, damage, change, 
                     data_ = ok.read(member)
                     if member == "photos.npy":
                         header = "{'descr': '<f2', 'fortran_order': False, 'shape': (1000000000, 2, 10), }"
-                        data_ = b"\x93NUMPY\x01\x00" + len(header.ljust(117) + "\n").to_bytes(2, "little") + \
-                            (header.ljust(117) + "\n").encode()
+                        data_ = (
+                            b"\x93NUMPY\x01\x00"
+                            + len(header.ljust(117) + "\n").to_bytes(2, "little")
+                            + (header.ljust(117) + "\n").encode()
+                        )
                     archive.writestr(member, data_)
     elif isinstance(change, bytes):
         path.write_bytes(change)

@@ -63,8 +63,12 @@ def test_the_docs_show_commands_and_every_block_can_be_rerun():
 
 def test_commands_are_split_as_a_shell_would():
     p = docs.parse("NO_COLOR=1 COLUMNS=60 fashionnet params --name 'linear_relu_stack.0.*' >/dev/null")
-    assert (p.env, p.args, p.drop_stdout, p.drop_stderr) == ({"NO_COLOR": "1", "COLUMNS": "60"},
-                                                             ["params", "--name", "linear_relu_stack.0.*"], True, False)
+    assert (p.env, p.args, p.drop_stdout, p.drop_stderr) == (
+        {"NO_COLOR": "1", "COLUMNS": "60"},
+        ["params", "--name", "linear_relu_stack.0.*"],
+        True,
+        False,
+    )
     p = docs.parse("fashionnet explain - < shirt.png 2> /dev/null")
     assert (p.args, p.stdin, p.drop_stderr) == (["explain", "-"], "shirt.png", True)
     with pytest.raises(ValueError, match="not supported"):
@@ -73,15 +77,46 @@ def test_commands_are_split_as_a_shell_would():
 
 def test_regenerate_rewrites_outputs_and_honours_the_marks(tmp_path):
     doc = tmp_path / "doc.md"
-    doc.write_text("\n".join([
-        "Text.", "```", "$ fashionnet data", "old", "```",
-        "<!-- docs: skip -->", "```", "$ fashionnet data --download", "kept", "```",
-        "<!-- docs: slow timings -->", "```", "$ fashionnet train", "Saved x (1.0s)", "```",
-        "<!-- docs: keep=1,-1- -->", "```", "$ fashionnet summary", "x", "```",
-        "```", "$ fashionnet evaluate", "a", "$ fashionnet predict x", "b", "```",
-    ]), "utf-8")
-    printed = {"data": "new\n", "train": "Saved x (2.5s)\n", "summary": "1\n2\n3\n4\n", "evaluate": "e\n\n",
-               "predict x": "p\n"}
+    doc.write_text(
+        "\n".join(
+            [
+                "Text.",
+                "```",
+                "$ fashionnet data",
+                "old",
+                "```",
+                "<!-- docs: skip -->",
+                "```",
+                "$ fashionnet data --download",
+                "kept",
+                "```",
+                "<!-- docs: slow timings -->",
+                "```",
+                "$ fashionnet train",
+                "Saved x (1.0s)",
+                "```",
+                "<!-- docs: keep=1,-1- -->",
+                "```",
+                "$ fashionnet summary",
+                "x",
+                "```",
+                "```",
+                "$ fashionnet evaluate",
+                "a",
+                "$ fashionnet predict x",
+                "b",
+                "```",
+            ]
+        ),
+        "utf-8",
+    )
+    printed = {
+        "data": "new\n",
+        "train": "Saved x (2.5s)\n",
+        "summary": "1\n2\n3\n4\n",
+        "evaluate": "e\n\n",
+        "predict x": "p\n",
+    }
     run = lambda command, cwd: printed[command.removeprefix("fashionnet ")]  # noqa: E731
     text, changed = docs.regenerate(doc, run, fast=True)
     lines = text.split("\n")
@@ -89,20 +124,31 @@ def test_regenerate_rewrites_outputs_and_honours_the_marks(tmp_path):
     assert "kept" in lines and "Saved x (1.0s)" in lines, "skip and (with --fast) slow blocks stay"
     assert lines[17:21] == ["$ fashionnet summary", "1", "  ... (2 lines left out here)", "4"]
     assert lines[23:28] == ["$ fashionnet evaluate", "e", "", "$ fashionnet predict x", "p"]
-    assert [block.shown[0].command for block in changed] == ["fashionnet data", "fashionnet summary",
-                                                             "fashionnet evaluate"]
+    assert [block.shown[0].command for block in changed] == [
+        "fashionnet data",
+        "fashionnet summary",
+        "fashionnet evaluate",
+    ]
     text, changed = docs.regenerate(doc, run)  # without --fast the slow block runs; only seconds differ: kept
     assert "Saved x (1.0s)" in text.split("\n") and "fashionnet train" not in [b.shown[0].command for b in changed]
     assert docs.masked(["epoch 1  2.9s", "Saved m (58.2s)", "took 31.1 s", "   21 │ 0.9436 │    3.4"]) == [
-        "epoch 1  <time>", "Saved m (<time>)", "took <time>", "   21 │ 0.9436 │<time>"]
+        "epoch 1  <time>",
+        "Saved m (<time>)",
+        "took <time>",
+        "   21 │ 0.9436 │<time>",
+    ]
 
 
 def test_keep_names_lines_from_either_end():
     assert docs.kept("1-3,-2-", 10) == [0, 1, 2, 8, 9]
     assert docs.kept("-4--3", 10) == [6, 7] and docs.kept("5", 10) == [4] and docs.kept("8-", 10) == [7, 8, 9]
     lines = [str(n) for n in range(1, 11)]
-    assert docs.abridge(lines, {"keep": "2-3"}) == ["  ... (1 lines left out here)", "2", "3",
-                                                    "  ... (7 lines left out here)"]
+    assert docs.abridge(lines, {"keep": "2-3"}) == [
+        "  ... (1 lines left out here)",
+        "2",
+        "3",
+        "  ... (7 lines left out here)",
+    ]
     with pytest.raises(ValueError):
         docs.kept("a-b", 3)
 
@@ -114,8 +160,9 @@ def test_quick_start_ends_with_your_own_photo_by_a_line_that_works_after_make_ru
     readme = (ROOT / "README.md").read_text("utf-8")
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     makefile = (ROOT / "Makefile").read_text("utf-8")
-    bin_dir = re.search(r"^BIN\s*:=\s*\$\(VENV\)/bin", makefile, re.M) and \
-        re.search(r"^VENV\s*:=\s*(\S+)", makefile, re.M)
+    bin_dir = re.search(r"^BIN\s*:=\s*\$\(VENV\)/bin", makefile, re.M) and re.search(
+        r"^VENV\s*:=\s*(\S+)", makefile, re.M
+    )
     assert bin_dir, "the Makefile installs into $(VENV)/bin"
     own = [line for line in quick.splitlines() if line.startswith(f"{bin_dir[1]}/bin/fashionnet ")]
     assert [shlex.split(line)[1] for line in own] == ["predict", "explain"], "the exact lines, after make run"

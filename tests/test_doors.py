@@ -26,8 +26,19 @@ from fashionnet.errors import ExitCode
 from tests.conftest import ROOT, SAMPLES, run_many
 
 DOCUMENTED = {int(code) for code in ExitCode}
-CHATTER = ("Using ", "Weights:", "Wrote ", "The plot draws", "Training on", "Without photo", "With ",
-           "A small CNN", "Test loss", "The train loss", "Downloading")
+CHATTER = (
+    "Using ",
+    "Weights:",
+    "Wrote ",
+    "The plot draws",
+    "Training on",
+    "Without photo",
+    "With ",
+    "A small CNN",
+    "Test loss",
+    "The train loss",
+    "Downloading",
+)
 SHIPPED = ROOT / "fashionnet" / "weights" / "fashionnet.safetensors"
 PICTURE = SAMPLES / "4-coat.png"
 HOSTILE_NAME = "h\x1b[2J[bold red]x $\\frac$ \udcff"  # ESC, rich markup, mathtext, a byte that is not UTF-8
@@ -56,20 +67,45 @@ class Case:
     extra: dict = field(default_factory=dict)
 
 
-TRAIN = ["--data-dir", "{D}", "--epochs", "1", "--limit", "100", "--batch-size", "50", "--no-teacher",
-         "--no-photos", "--out", "{O}", "--quiet"]
+TRAIN = [
+    "--data-dir",
+    "{D}",
+    "--epochs",
+    "1",
+    "--limit",
+    "100",
+    "--batch-size",
+    "50",
+    "--no-teacher",
+    "--no-photos",
+    "--out",
+    "{O}",
+    "--quiet",
+]
 MATRIX: dict[str, Case] = {
     # summary runs the model on a batch of zeros for its shapes, and shows none of its outputs
     "summary": Case([], weights=["--weights", "{W}"], runs_model=False),
-    "params": Case(["--plot", "{O}", "--name", "linear_relu_stack.4.bias"], weights=["--weights", "{W}"], out=".png",
-                   runs_model=False),
-    "walkthrough": Case(["--step", "1", "--notebook", "{O}"], weights=["--weights", "{W}", "--step", "6"],
-                        picture=["--image", "{P}", "--step", "6"], out=".ipynb"),
+    "params": Case(
+        ["--plot", "{O}", "--name", "linear_relu_stack.4.bias"],
+        weights=["--weights", "{W}"],
+        out=".png",
+        runs_model=False,
+    ),
+    "walkthrough": Case(
+        ["--step", "1", "--notebook", "{O}"],
+        weights=["--weights", "{W}", "--step", "6"],
+        picture=["--image", "{P}", "--step", "6"],
+        out=".ipynb",
+    ),
     "data": Case(["--data-dir", "{D}"], runs_model=False, base_code=ExitCode.DATA),  # 600 training images
-    "train": Case(TRAIN, weights=["--resume", "{W}", "--data-dir", "{D}", "--epochs", "2", "--out", "{O}", "--quiet"],
-                  out=".safetensors"),
-    "evaluate": Case(["--data-dir", "{D}", "--plot", "{O}"], weights=["--weights", "{W}", "--data-dir", "{D}"],
-                     out=".png"),
+    "train": Case(
+        TRAIN,
+        weights=["--resume", "{W}", "--data-dir", "{D}", "--epochs", "2", "--out", "{O}", "--quiet"],
+        out=".safetensors",
+    ),
+    "evaluate": Case(
+        ["--data-dir", "{D}", "--plot", "{O}"], weights=["--weights", "{W}", "--data-dir", "{D}"], out=".png"
+    ),
     "predict": Case(["{P}", "--json"], weights=["{P}", "--weights", "{W}"], picture=["{P}"]),
     "explain": Case(["{P}", "--plot", "{O}"], weights=["{P}", "--weights", "{W}"], picture=["{P}"], out=".png"),
     "export": Case(["--out", "{O}", "--json"], weights=["--weights", "{W}", "--out", "{O}"], out=".safetensors"),
@@ -112,8 +148,10 @@ def _scaled(source: Path, dest: Path, factor: float = 1e18) -> Path:
 @pytest.fixture(scope="module")
 def overflow(tmp_path_factory, trained) -> dict[str, Path]:
     where = tmp_path_factory.mktemp("overflow")
-    return {"shipped": _scaled(SHIPPED, where / "overflow.safetensors"),
-            "resumable": _scaled(trained, where / "resumable.safetensors")}
+    return {
+        "shipped": _scaled(SHIPPED, where / "overflow.safetensors"),
+        "resumable": _scaled(trained, where / "resumable.safetensors"),
+    }
 
 
 @pytest.mark.parametrize("command", commands())
@@ -181,8 +219,12 @@ def test_hostile_names_reach_no_terminal_markup_plot_or_json_raw(cli, tmp_path, 
 
 def _hostile_checkpoints(folder: Path) -> dict[str, Path]:
     folder.mkdir()
-    made = {"empty": b"", "truncated": SHIPPED.read_bytes()[:5000], "a zip (torch.save)": b"PK\x03\x04" + bytes(60),
-            "a huge header": struct.pack("<Q", 2**62) + b"{}"}
+    made = {
+        "empty": b"",
+        "truncated": SHIPPED.read_bytes()[:5000],
+        "a zip (torch.save)": b"PK\x03\x04" + bytes(60),
+        "a huge header": struct.pack("<Q", 2**62) + b"{}",
+    }
     files: dict[str, Path] = {}
     for name, content in made.items():
         (folder / f"{len(files)}.safetensors").write_bytes(content)
@@ -222,8 +264,19 @@ def test_the_resumed_checkpoint_under_a_non_utf8_name(cli, tmp_path, fake_data):
     out = tmp_path / "o\udcff.safetensors"
     first = cli("train", *fill(TRAIN, D=fake_data, O=out))
     assert first.returncode == 0, first.stderr
-    again = cli("train", "--resume", str(out), "--data-dir", str(fake_data), "--limit", "100", "--epochs", "2",
-                "--quiet", "--json")
+    again = cli(
+        "train",
+        "--resume",
+        str(out),
+        "--data-dir",
+        str(fake_data),
+        "--limit",
+        "100",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--json",
+    )
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
     from fashionnet.outside_text import from_path_bytes
@@ -251,8 +304,11 @@ def test_a_deleted_current_folder_is_one_line_for_every_command(tmp_path):
         os.chdir(gone)
         os.rmdir(gone)
 
-    codes, out, err = run_many([[name, *fill(MATRIX[name].base, P="x.png", D="d", O="o")] for name in commands()],
-                               cwd=tmp_path, preexec_fn=leave_a_deleted_folder)
+    codes, out, err = run_many(
+        [[name, *fill(MATRIX[name].base, P="x.png", D="d", O="o")] for name in commands()],
+        cwd=tmp_path,
+        preexec_fn=leave_a_deleted_folder,
+    )
     assert codes == [ExitCode.USAGE] * len(commands()), err
     lines = err.strip().splitlines()
     assert len(lines) == len(commands()) and all("current folder no longer exists" in line for line in lines), err
@@ -290,8 +346,10 @@ def test_closed_stdout_is_one_line_for_every_command(monkeypatch, capsys):
         code = run()
         monkeypatch.undo()
         err = capsys.readouterr().err
-        assert code == ExitCode.USAGE and err.strip() == "error: standard output is closed; redirect it to a file " \
-            "or /dev/null", (name, err)
+        assert (
+            code == ExitCode.USAGE
+            and err.strip() == "error: standard output is closed; redirect it to a file or /dev/null"
+        ), (name, err)
 
 
 def test_matplotlib_never_creates_a_missing_home(monkeypatch, tmp_path):
@@ -319,8 +377,13 @@ def test_matplotlib_is_imported_through_one_door():
 
     def imports_matplotlib(path: Path) -> bool:
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if any(name.split(".")[0] == "matplotlib" for name in names):
                 return True
         return False
@@ -348,8 +411,20 @@ def test_a_npy_header_declaring_gigabytes_is_refused_before_it_is_read(tmp_path,
     bomb = _npz_with_header(tmp_path, b"\x93NUMPY\x02\x00" + struct.pack("<I", 3 << 29) + b" " * 4096)
     tracemalloc.start()
     try:
-        result = invoke("train", "--photos", str(bomb), "--epochs", "1", "--limit", "100", "--no-teacher",
-                        "--data-dir", str(fake_data), "--out", str(tmp_path / "o.safetensors"))
+        result = invoke(
+            "train",
+            "--photos",
+            str(bomb),
+            "--epochs",
+            "1",
+            "--limit",
+            "100",
+            "--no-teacher",
+            "--data-dir",
+            str(fake_data),
+            "--out",
+            str(tmp_path / "o.safetensors"),
+        )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -470,15 +545,28 @@ def test_a_full_disk_mid_training_says_which_epoch_is_kept(monkeypatch, invoke, 
     assert result.exit_code == ExitCode.USAGE, result.stderr
     assert "epoch 1 is saved in" in result.stderr and f"--resume {out}" in result.stderr, result.stderr
     calls.clear()
-    tutorial = invoke("train", "--recipe", "tutorial", "--data-dir", str(fake_data), "--limit", "100", "--epochs", "2",
-                      "--out", str(tmp_path / "t.safetensors"), "--quiet")
+    tutorial = invoke(
+        "train",
+        "--recipe",
+        "tutorial",
+        "--data-dir",
+        str(fake_data),
+        "--limit",
+        "100",
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path / "t.safetensors"),
+        "--quiet",
+    )
     assert tutorial.exit_code == ExitCode.USAGE and "epoch 1 is saved in" in tutorial.stderr, tutorial.stderr
 
 
 def test_walkthrough_guards_the_model_its_code_builds(cli, fake_data, overflow):
     """The walkthrough's model is built by the tutorial's own code; the door guards it all the same."""
-    result = cli("walkthrough", "--real", "--step", "6", "--weights", str(overflow["shipped"]),
-                 "--data-dir", str(fake_data))
+    result = cli(
+        "walkthrough", "--real", "--step", "6", "--weights", str(overflow["shipped"]), "--data-dir", str(fake_data)
+    )
     assert result.returncode == ExitCode.WEIGHTS and b"not a number" in result.stderr, result.stderr
 
 
@@ -491,10 +579,12 @@ def test_training_that_diverges_stops_at_the_evaluation(monkeypatch, tmp_path, f
     from fashionnet.train import Recipe, fit
 
     with pytest.raises(WeightsError, match="training diverged"):
-        fit(Recipe(epochs=1, batch_size=100, lr=1e30, teacher_epochs=0, photo_share=0.0),
-            data.load_split("train", fake_data, limit=100), data.load_split("test", fake_data),
-            torch.device("cpu"))
-
+        fit(
+            Recipe(epochs=1, batch_size=100, lr=1e30, teacher_epochs=0, photo_share=0.0),
+            data.load_split("train", fake_data, limit=100),
+            data.load_split("test", fake_data),
+            torch.device("cpu"),
+        )
 
 
 def test_outside_text_has_one_door_per_destination():

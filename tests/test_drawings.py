@@ -13,7 +13,7 @@ import pytest
 
 from fashionnet import CLASSES, images, photos, teacher
 from fashionnet.errors import DataError, ExitCode
-from fashionnet.weights import SHIPPED_WEIGHTS, read_checkpoint
+from fashionnet.weights import read_checkpoint
 from tests.conftest import needs_real_data
 
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "fashionnet" / "samples" / "photos"
@@ -33,8 +33,24 @@ def test_shipped_drawings_hold_every_photo_with_its_labels_and_part(shipped):
     counts = {name: int((shipped.part == i).sum()) for i, name in enumerate(photos.PARTS)}
     assert counts == {"train": 2255, "validation": 519, "hold-out": 693}
     names = list(shipped.categories)
-    assert sorted(names) == ["blazer", "blouse", "dress", "hat", "hoodie", "longsleeve", "outwear", "pants", "polo",
-                             "shirt", "shoes", "shorts", "skirt", "t-shirt", "top", "undershirt"]
+    assert sorted(names) == [
+        "blazer",
+        "blouse",
+        "dress",
+        "hat",
+        "hoodie",
+        "longsleeve",
+        "outwear",
+        "pants",
+        "polo",
+        "shirt",
+        "shoes",
+        "shorts",
+        "skirt",
+        "t-shirt",
+        "top",
+        "undershirt",
+    ]
     for i, _name in enumerate(names):  # stratified: every category keeps its 65 / 15 / 20 split
         members = shipped.category == i
         assert (shipped.part[members] == photos.HOLDOUT).sum() == round(0.20 * members.sum())
@@ -51,20 +67,24 @@ def test_shipped_drawings_hold_every_photo_with_its_labels_and_part(shipped):
 def test_parts_are_fixed_by_seed_and_training_never_sees_validation_or_hold_out(shipped):
     again = photos.assign_parts([shipped.categories[c] for c in shipped.category])
     assert np.array_equal(again, shipped.part), "the same labels give the same parts"
-    assert not np.array_equal(photos.assign_parts([shipped.categories[c] for c in shipped.category], seed=1), shipped.part)
+    assert not np.array_equal(
+        photos.assign_parts([shipped.categories[c] for c in shipped.category], seed=1), shipped.part
+    )
     drawn, allowed, rows = shipped.training_set()
     train = ((shipped.part == photos.TRAIN) & shipped.found)[shipped.owner]  # each photo's drawing and its variants
     assert len(drawn) == train.sum() and np.array_equal(drawn, shipped.drawings[train])
     assert np.array_equal(rows, np.flatnonzero(train)) and np.array_equal(allowed, shipped.named[shipped.owner[train]])
     _, members, named = shipped.calibration_set()  # the temperature's photos: validation only, never trained on
-    assert (shipped.part[np.flatnonzero(shipped.named.any(1) & shipped.found & (shipped.part == photos.VALIDATION))]
-            == photos.VALIDATION).all() and len(named) == members.max() + 1
+    assert (
+        shipped.part[np.flatnonzero(shipped.named.any(1) & shipped.found & (shipped.part == photos.VALIDATION))]
+        == photos.VALIDATION
+    ).all() and len(named) == members.max() + 1
 
 
 def test_new_kinds_never_move_an_old_photo_between_parts(shipped):
     categories = [str(shipped.categories[c]) for c in shipped.category]
     first = [c in photos.FIRST_CATEGORIES for c in categories]
-    alone = photos.assign_parts([c for c, f in zip(categories, first) if f])
+    alone = photos.assign_parts([c for c, f in zip(categories, first, strict=True) if f])
     assert np.array_equal(alone, shipped.part[np.array(first)]), "the ten first kinds split as before the six new ones"
     new = sorted(set(categories) - set(photos.FIRST_CATEGORIES))
     assert new == ["blazer", "blouse", "hoodie", "polo", "top", "undershirt"]
@@ -92,10 +112,17 @@ def test_shipped_drawings_are_what_predict_draws_of_the_shipped_photos(shipped):
 
 
 def _bad(tmp_path: Path, shipped, **changes) -> Path:
-    arrays = {k: getattr(shipped, k) for k in ("drawings", "owner", "path", "category", "categories", "named",
-                                               "acceptable", "found", "part")}
-    arrays.update(pipeline=np.int64(shipped.pipeline), split_seed=np.int64(0), dataset=np.str_("d"),
-                  url=np.str_("u"), licence=np.str_("l"))
+    arrays = {
+        k: getattr(shipped, k)
+        for k in ("drawings", "owner", "path", "category", "categories", "named", "acceptable", "found", "part")
+    }
+    arrays.update(
+        pipeline=np.int64(shipped.pipeline),
+        split_seed=np.int64(0),
+        dataset=np.str_("d"),
+        url=np.str_("u"),
+        licence=np.str_("l"),
+    )
     arrays.update(changes)
     path = tmp_path / "bad.npz"
     np.savez_compressed(path, **arrays)
@@ -119,13 +146,18 @@ def _npy_header(shape: tuple, descr: str = "|u1") -> bytes:
 
 
 BAD_FILES = {  # case: what the one line must say
-    "missing": "photo drawings not found", "truncated": "not a readable photo drawings file",
-    "not-npz": "not a readable photo drawings file", "wrong-shape": "array 'drawings' has shape [16877, 27, 27]",
-    "stale": "the drawings are stale", "no-labels": "not a photo drawings file (no named)", "folder": "not a file",
+    "missing": "photo drawings not found",
+    "truncated": "not a readable photo drawings file",
+    "not-npz": "not a readable photo drawings file",
+    "wrong-shape": "array 'drawings' has shape [16877, 27, 27]",
+    "stale": "the drawings are stale",
+    "no-labels": "not a photo drawings file (no named)",
+    "folder": "not a file",
     "npy": "holds a single numpy array (.npy), not a photo drawings file (.npz)",
     "bad-deflate": "Error -3 while decompressing data",
     "huge-shape": "array 'drawings' declares shape [100000000000, 28, 28], more than a photo drawings file holds",
-    "bomb": "array 'drawings' has data past its end", "oversize": "larger than any photo drawings file",
+    "bomb": "array 'drawings' has data past its end",
+    "oversize": "larger than any photo drawings file",
     "uint16": "array 'drawings' holds uint16 values, expected uint8",
     "no-categories": "array 'categories' is empty",
     "no-train": "no usable train drawings",
@@ -196,11 +228,23 @@ def test_a_bad_drawings_file_stops_training_with_one_line(invoke, fake_data, tmp
 
 def test_resuming_a_run_without_photos_refuses_photos(invoke, trained, fake_data, tmp_path, monkeypatch):
     out = tmp_path / "more.safetensors"
-    result = invoke("train", "--resume", str(trained), "--photos", str(photos.DRAWINGS), "--epochs", "2",
-                    "--out", str(out), "--data-dir", str(fake_data))
+    result = invoke(
+        "train",
+        "--resume",
+        str(trained),
+        "--photos",
+        str(photos.DRAWINGS),
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(fake_data),
+    )
     assert result.exit_code == ExitCode.USAGE == 2, result.stderr
-    assert (f"{trained}: was trained without photo drawings; a resumed run keeps that (leave out --photos)"
-            in result.stderr)
+    assert (
+        f"{trained}: was trained without photo drawings; a resumed run keeps that (leave out --photos)" in result.stderr
+    )
     assert not out.exists()
     monkeypatch.setenv("HOME", str(tmp_path))  # --photos ~/... is the home folder's, like --out and --resume
     home = invoke("train", "--photos", "~/mine.npz", "--data-dir", str(fake_data), "--out", str(out))
@@ -209,26 +253,52 @@ def test_resuming_a_run_without_photos_refuses_photos(invoke, trained, fake_data
 
 def test_training_without_photos_or_teacher_says_so(invoke, fake_data, tmp_path):
     out = tmp_path / "plain.safetensors"
-    result = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--no-teacher", "--epochs", "1",
-                    "--out", str(out))
+    result = invoke(
+        "train", "--data-dir", str(fake_data), "--no-photos", "--no-teacher", "--epochs", "1", "--out", str(out)
+    )
     assert result.exit_code == 0, result.stderr
     assert "Without photo drawings (--no-photos)" in result.stderr
     assert "Without the teacher (--no-teacher)" in result.stderr
     meta = read_checkpoint(out).metadata
     assert meta["photo_samples"] == 0 and meta["recipe"]["photo_share"] == 0.0 and meta["recipe"]["teacher_epochs"] == 0
-    both = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--photos", str(photos.DRAWINGS), "--out",
-                  str(tmp_path / "x.safetensors"))
+    both = invoke(
+        "train",
+        "--data-dir",
+        str(fake_data),
+        "--no-photos",
+        "--photos",
+        str(photos.DRAWINGS),
+        "--out",
+        str(tmp_path / "x.safetensors"),
+    )
     assert both.exit_code == 2 and "contradict" in both.stderr
-    both = invoke("train", "--data-dir", str(fake_data), "--no-teacher", "--teacher", "t.npz", "--out",
-                  str(tmp_path / "x.safetensors"))
+    both = invoke(
+        "train",
+        "--data-dir",
+        str(fake_data),
+        "--no-teacher",
+        "--teacher",
+        "t.npz",
+        "--out",
+        str(tmp_path / "x.safetensors"),
+    )
     assert both.exit_code == 2 and "--teacher and --no-teacher contradict" in both.stderr
-    missing = invoke("train", "--data-dir", str(fake_data), "--teacher", str(tmp_path / "gone.npz"), "--out",
-                     str(tmp_path / "x.safetensors"))
+    missing = invoke(
+        "train",
+        "--data-dir",
+        str(fake_data),
+        "--teacher",
+        str(tmp_path / "gone.npz"),
+        "--out",
+        str(tmp_path / "x.safetensors"),
+    )
     assert missing.exit_code == 3 and f"{tmp_path / 'gone.npz'}: teacher targets not found" in missing.stderr
     assert not (tmp_path / "x.safetensors").exists()
     other = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--epochs", "1", "--out", str(out), "--force")
     assert other.exit_code == 0 and "not these: learning from the labels alone" in other.stderr, other.stderr
-    assert read_checkpoint(out).metadata["recipe"]["teacher_epochs"] == 0, "other images: the shipped answers do not fit"
+    assert read_checkpoint(out).metadata["recipe"]["teacher_epochs"] == 0, (
+        "other images: the shipped answers do not fit"
+    )
 
 
 @needs_real_data

@@ -66,8 +66,9 @@ def test_every_figure_is_the_networks_own_arithmetic(shipped, shirt):
     assert shirt.top == int(logits.argmax()) == CLASSES.index("Shirt")
     saliency = _grid(shirt.saliency)
     assert float(saliency[saliency > 0].sum()) == pytest.approx(shirt.saliency_up, abs=1e-4)
-    assert shirt.saliency_up + shirt.saliency_down + shirt.saliency_bias == pytest.approx(logits[shirt.top].item(),
-                                                                                        abs=1e-4)
+    assert shirt.saliency_up + shirt.saliency_down + shirt.saliency_bias == pytest.approx(
+        logits[shirt.top].item(), abs=1e-4
+    )
     assert saliency[torch.from_numpy(load_view(SHIRT).image) == 0].abs().max() == 0, "black pixels push nothing"
 
 
@@ -75,8 +76,9 @@ def test_raw_and_calibrated_softmax_and_predicts_answer(shipped, shirt):
     model, info = shipped
     logits = torch.tensor([c.logit for c in shirt.classes], dtype=torch.float64)
     assert [c.softmax for c in shirt.classes] == pytest.approx(logits.softmax(0).tolist(), abs=1e-5)
-    assert [c.calibrated for c in shirt.classes] == pytest.approx((logits / info.temperature).softmax(0).tolist(),
-                                                                  abs=1e-5)
+    assert [c.calibrated for c in shirt.classes] == pytest.approx(
+        (logits / info.temperature).softmax(0).tolist(), abs=1e-5
+    )
     assert info.temperature < 1 and shirt.classes[shirt.top].calibrated > shirt.classes[shirt.top].softmax
     (predicted,) = predict_paths([str(SHIRT)], model, CPU, top_k=1, temperature=info.temperature)
     assert (shirt.answer.label, shirt.answer.drawings) == (predicted.label, 1)
@@ -116,7 +118,8 @@ def test_one_answer_per_photo_the_table_is_what_predict_decides(shipped, photo):
     assert result.top == predicted.index == int(mean.argmax())
     assert result.classes[result.top].calibrated == pytest.approx(predicted.probability, abs=2e-6)
     assert [c.calibrated for c in result.classes] == pytest.approx(
-        [p for _, _, p in sorted(predicted.top, key=lambda t: t[1])], abs=2e-6)
+        [p for _, _, p in sorted(predicted.top, key=lambda t: t[1])], abs=2e-6
+    )
     assert (result.answer.index, result.answer.sure) == (predicted.index, predicted.sure)
     for drawing, logits in zip(result.drawings, each, strict=True):  # each caption: that drawing alone
         assert drawing.top == int(logits.argmax())
@@ -138,8 +141,12 @@ def test_hat_shows_one_story_in_terminal_and_plot(invoke, shipped):
     flat = " ".join(out.split())
     assert flat.startswith(f"{HAT}: {said} ") and flat.count(said) == 2  # the header and the last line
     assert "mean logit" in out and f"{len(result.drawings)} drawings" in out
-    assert re.search(rf"^{result.top}\s+{result.classes[result.top].label}\s+\S+\s+\S+\s+"
-                     rf"{re.escape(said.rsplit(' ', 1)[-1])}", out, re.M), "the table's top row is predict's figure"
+    assert re.search(
+        rf"^{result.top}\s+{result.classes[result.top].label}\s+\S+\s+\S+\s+"
+        rf"{re.escape(said.rsplit(' ', 1)[-1])}",
+        out,
+        re.M,
+    ), "the table's top row is predict's figure"
     assert layer_summary(result).startswith(f"predict says {said} (mean of {len(result.drawings)} drawings)")
 
 
@@ -168,10 +175,13 @@ def test_the_command_shows_each_stage(invoke):
     out = result.stdout
     assert out.startswith(f"{SHIRT}: Shirt ")
     assert "Weights: shipped" in result.stderr
-    for heading in ("1 · What the model sees", "2 · linear_relu_stack.0 + .1: Linear(784 → 512), then ReLU",
-                    "3 · linear_relu_stack.2 + .3: Linear(512 → 512), then ReLU",
-                    "4 · linear_relu_stack.4: Linear(512 → 10), one logit per class",
-                    "5 · Which pixels pushed Shirt up or down"):
+    for heading in (
+        "1 · What the model sees",
+        "2 · linear_relu_stack.0 + .1: Linear(784 → 512), then ReLU",
+        "3 · linear_relu_stack.2 + .3: Linear(512 → 512), then ReLU",
+        "4 · linear_relu_stack.4: Linear(512 → 10), one logit per class",
+        "5 · Which pixels pushed Shirt up or down",
+    ):
         assert heading in out
     assert re.search(r"\d+ of 512 units fire", out)
     assert "unit " in out and "· weight × pixel" in out and "· gradient × pixel" in out
@@ -184,9 +194,26 @@ def test_json_gives_the_same_figures_in_a_fixed_order_byte_for_byte(invoke, shir
     assert first.exit_code == 0, first.stderr
     assert invoke("explain", str(SHIRT), "--json", "--units", "4").stdout == first.stdout
     data = json.loads(first.stdout)
-    assert list(data) == ["path", "image", "found", "lit_pixels", "mask", "layers", "output_layer", "classes", "top",
-                          "temperature", "label_smoothing", "saliency", "contrast", "occlusion", "answer", "drawings",
-                          "device", "weights"]
+    assert list(data) == [
+        "path",
+        "image",
+        "found",
+        "lit_pixels",
+        "mask",
+        "layers",
+        "output_layer",
+        "classes",
+        "top",
+        "temperature",
+        "label_smoothing",
+        "saliency",
+        "contrast",
+        "occlusion",
+        "answer",
+        "drawings",
+        "device",
+        "weights",
+    ]
     expected = json.loads(json.dumps(shirt.to_dict()))
     assert {k: data[k] for k in expected} == expected
     assert len(data["image"]) == 28 and all(len(row) == 28 for row in data["image"])
@@ -209,8 +236,13 @@ def test_layout_follows_the_width(invoke, monkeypatch, width):
 def broken_names(text: str, names) -> list[str]:
     """Class names split over two lines: the end of one line and the start of the next spell one."""
     lines = [line.strip() for line in text.splitlines()]
-    return [name for a, b in pairwise(lines) for name in names
-            for k in range(1, len(name)) if a.endswith(name[:k]) and b.startswith(name[k:])]
+    return [
+        name
+        for a, b in pairwise(lines)
+        for name in names
+        for k in range(1, len(name))
+        if a.endswith(name[:k]) and b.startswith(name[k:])
+    ]
 
 
 @pytest.mark.parametrize("width", [40, 60])

@@ -117,8 +117,9 @@ def rows(jsonl: str | bytes) -> np.ndarray:
     out = []
     for line in jsonl.splitlines():
         r = json.loads(line)
-        out.append([r["index"], r["probability"], *[t["probability"] for t in r["top"]],
-                    *[t["index"] for t in r["top"]]])
+        out.append(
+            [r["index"], r["probability"], *[t["probability"] for t in r["top"]], *[t["index"] for t in r["top"]]]
+        )
     return np.array(out)
 
 
@@ -306,8 +307,10 @@ def test_onnx_input_rules_match_checkpoints(invoke, tmp_path, onnx_file):
     result = invoke("predict", str(SAMPLES), "--weights", str(fifo))
     assert result.exit_code == 4 and "is a FIFO" in result.stderr, result.stderr
 
-    for key, value, message in [("classes", "[" * 100_000 + "]" * 100_000, "metadata field 'classes'"),
-                                ("temperature", "1e-300", "metadata field 'temperature'")]:
+    for key, value, message in [
+        ("classes", "[" * 100_000 + "]" * 100_000, "metadata field 'classes'"),
+        ("temperature", "1e-300", "metadata field 'temperature'"),
+    ]:
         model = onnx.load(str(onnx_file))
         kept = [(p.key, p.value) for p in model.metadata_props if p.key != key]
         del model.metadata_props[:]

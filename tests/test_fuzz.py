@@ -96,7 +96,8 @@ def _idx_variants(folder: Path, rng: np.random.Generator) -> list[tuple[str, byt
     variants += [("train-images-idx3-ubyte.gz", gzip.compress(m)) for m in _mutations(raw[:4096], rng, 12)]
     for _ in range(18):  # hostile headers: any magic, any dimensions, little data
         header = struct.pack(">I", int(rng.choice([2051, 2049, 0, 0xFFFFFFFF, 0x0803]))) + b"".join(
-            struct.pack(">I", int(rng.choice([0, 1, 28, 200, 2**31, 2**32 - 1]))) for _ in range(3))
+            struct.pack(">I", int(rng.choice([0, 1, 28, 200, 2**31, 2**32 - 1]))) for _ in range(3)
+        )
         variants.append(("train-images-idx3-ubyte.gz", gzip.compress(header + bytes(int(rng.integers(0, 2000))))))
     return variants
 
@@ -118,15 +119,42 @@ def test_malformed_idx_through_train(invoke, tmp_path, fake_data):
     rng = np.random.default_rng(7)
     for name, content in _idx_variants(clean, rng):
         work = _data_with(clean, fake_data, tmp_path / "work", name, content)
-        result = invoke("train", "--data-dir", str(work), "--epochs", "1", "--batch-size", "20", "--quiet",
-                        "--no-optimizer-state", "--force", "--out", str(tmp_path / "m.safetensors"))
+        result = invoke(
+            "train",
+            "--data-dir",
+            str(work),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "20",
+            "--quiet",
+            "--no-optimizer-state",
+            "--force",
+            "--out",
+            str(tmp_path / "m.safetensors"),
+        )
         _check(result, {0, ExitCode.DATA})
         if result.exit_code == 0:
             assert result.stdout.startswith("Saved ")
 
 
-HOSTILE_VALUES = [float("nan"), float("inf"), -1, 0, 2**70, [], {}, "x" * 5000, True, None, [[[]]], "\x1b[2J\n",
-                  {"epochs": "many"}, list(CLASSES)[::-1], 1e308]
+HOSTILE_VALUES = [
+    float("nan"),
+    float("inf"),
+    -1,
+    0,
+    2**70,
+    [],
+    {},
+    "x" * 5000,
+    True,
+    None,
+    [[[]]],
+    "\x1b[2J\n",
+    {"epochs": "many"},
+    list(CLASSES)[::-1],
+    1e308,
+]
 
 
 def _checkpoint_bytes(tmp_path: Path) -> bytes:
@@ -134,8 +162,16 @@ def _checkpoint_bytes(tmp_path: Path) -> bytes:
     from fashionnet.weights import Checkpoint, save_checkpoint
 
     path = tmp_path / "base.safetensors"
-    metadata = {"classes": list(CLASSES), "test_accuracy": 0.5, "test_loss": 0.9, "epochs": 1, "seed": 0,
-                "recipe": {"epochs": 1}, "history": [], "normalization": {"mean": 0.0, "std": 1.0}}
+    metadata = {
+        "classes": list(CLASSES),
+        "test_accuracy": 0.5,
+        "test_loss": 0.9,
+        "epochs": 1,
+        "seed": 0,
+        "recipe": {"epochs": 1},
+        "history": [],
+        "normalization": {"mean": 0.0, "std": 1.0},
+    }
     save_checkpoint(path, Checkpoint(build_model().state_dict(), metadata=metadata))
     return path.read_bytes()
 
@@ -160,8 +196,9 @@ def _safetensors_variants(data: bytes, rng: np.random.Generator) -> list[bytes]:
             h[names[i % len(names)]] = "not an object"
         text = json.dumps(h).encode()
         variants.append(struct.pack("<Q", len(text)) + text + body)
-    for i, field in enumerate(["classes", "test_accuracy", "test_loss", "epochs", "seed", "recipe", "history",
-                               "normalization"] * 4):  # the metadata lies
+    for i, field in enumerate(
+        ["classes", "test_accuracy", "test_loss", "epochs", "seed", "recipe", "history", "normalization"] * 4
+    ):  # the metadata lies
         h = json.loads(json.dumps(header))
         value = HOSTILE_VALUES[(i * 7) % len(HOSTILE_VALUES)]
         h["__metadata__"][field] = json.dumps(value) if i % 5 else "{not json"
@@ -200,8 +237,17 @@ def test_a_sample_through_the_installed_command(installed, cli, tmp_path, fake_d
     clean = make_fake_fashion(tmp_path / "data", 20, 10)
     for name, content in _idx_variants(clean, rng)[::30]:
         work = _data_with(clean, fake_data, tmp_path / "work", name, content)
-        proc = cli("train", "--data-dir", str(work), "--epochs", "1", "--quiet", "--force",
-                   "--out", str(tmp_path / "m.safetensors"))
+        proc = cli(
+            "train",
+            "--data-dir",
+            str(work),
+            "--epochs",
+            "1",
+            "--quiet",
+            "--force",
+            "--out",
+            str(tmp_path / "m.safetensors"),
+        )
         err = proc.stderr.decode()
         assert proc.returncode in (0, ExitCode.DATA) and "Traceback" not in err
 
@@ -257,8 +303,9 @@ def test_idx_memory_is_bounded_by_the_header_not_the_file(tmp_path, invoke):
     with open(sparse, "wb") as f:
         f.write(header)
         f.truncate(len(header) + (1 << 30))
-    with pytest.raises(DataError,
-                       match=r"truncated or padded IDX file \(1,073,741,824 bytes of data, header says 7,840\)"):
+    with pytest.raises(
+        DataError, match=r"truncated or padded IDX file \(1,073,741,824 bytes of data, header says 7,840\)"
+    ):
         data.read_idx(sparse, data.IMAGE_MAGIC)
     assert _peak_while(lambda: data.read_idx(sparse, data.IMAGE_MAGIC)) < 1 << 20
 
@@ -284,10 +331,14 @@ def test_idx_memory_is_bounded_by_the_header_not_the_file(tmp_path, invoke):
 def test_every_writer_on_a_full_disk(tmpfs):
     pytest.importorskip("onnxruntime")
     full_disk = tmpfs("12k")
-    runs = [["export", "--format", fmt, "--out", str(full_disk / f"m{suffix}")]
-            for fmt, suffix in (("torchscript", ".pt"), ("onnx", ".onnx"), ("safetensors", ".safetensors"))]
-    runs += [["params", "--weights", "random", "--plot", str(full_disk / "n.png"), "--neurons", "64"],
-             ["walkthrough", "--notebook", str(full_disk / "w.ipynb")]]
+    runs = [
+        ["export", "--format", fmt, "--out", str(full_disk / f"m{suffix}")]
+        for fmt, suffix in (("torchscript", ".pt"), ("onnx", ".onnx"), ("safetensors", ".safetensors"))
+    ]
+    runs += [
+        ["params", "--weights", "random", "--plot", str(full_disk / "n.png"), "--neurons", "64"],
+        ["walkthrough", "--notebook", str(full_disk / "w.ipynb")],
+    ]
     codes, _, err = run_many(runs)  # a separate process: TorchScript's abort would take pytest down
     assert codes == [ExitCode.USAGE] * len(runs), err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
@@ -301,11 +352,15 @@ def test_every_writer_on_a_full_disk(tmpfs):
 
 @pytest.mark.parametrize("columns", ["0", "3", "99999999"])
 def test_absurd_columns_mean_the_default_width(cli, fake_data, tmp_path, columns):
-    commands = [["summary", "--weights", "random"], ["params", "--weights", "random", "--name", "*.4.bias"],
-                ["data", "--data-dir", str(fake_data)],
-                ["evaluate", "--data-dir", str(fake_data), "--weights", "random"],
-                ["walkthrough", "--step", "2"], ["predict", str(SAMPLES), "--weights", "random"],
-                ["export", "--format", "safetensors", "--out", str(tmp_path / "m.safetensors"), "--force"]]
+    commands = [
+        ["summary", "--weights", "random"],
+        ["params", "--weights", "random", "--name", "*.4.bias"],
+        ["data", "--data-dir", str(fake_data)],
+        ["evaluate", "--data-dir", str(fake_data), "--weights", "random"],
+        ["walkthrough", "--step", "2"],
+        ["predict", str(SAMPLES), "--weights", "random"],
+        ["export", "--format", "safetensors", "--out", str(tmp_path / "m.safetensors"), "--force"],
+    ]
     for args in commands:
         normal = cli(*args).stdout.decode()
         odd = cli(*args, env={"COLUMNS": columns}).stdout.decode()
@@ -332,11 +387,23 @@ def test_closed_stdin_and_a_current_folder_deeper_than_path_max(tmp_path):
             os.close(fd)
             fd = inner
         runs = [["summary", "--weights", "random"], ["predict", "-", "--weights", "random", "--json"]]
-        proc = subprocess.run([sys.executable, "-c", "import os, sys; os.fchdir(int(sys.argv[1])); "
-                               "os.execv(sys.executable, [sys.executable, '-c', sys.argv[2], *sys.argv[3:]])",
-                               str(fd), MANY_RUNS, json.dumps(runs), "[]"],
-                              capture_output=True, pass_fds=(fd,), timeout=300, preexec_fn=_closed_stdin,
-                              env={**os.environ, "NO_COLOR": "1"})
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import os, sys; os.fchdir(int(sys.argv[1])); "
+                "os.execv(sys.executable, [sys.executable, '-c', sys.argv[2], *sys.argv[3:]])",
+                str(fd),
+                MANY_RUNS,
+                json.dumps(runs),
+                "[]",
+            ],
+            capture_output=True,
+            pass_fds=(fd,),
+            timeout=300,
+            preexec_fn=_closed_stdin,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
     finally:
         os.close(fd)
     err = proc.stderr.decode()
@@ -367,13 +434,29 @@ def test_exotic_dtype_checkpoints_are_exit_4_in_every_command(invoke, tmp_path, 
 
         with safe_open(str(trained), framework="pt") as f:
             save_file(state, str(resumable), metadata=f.metadata())
-        for args in (["summary"], ["params"], ["predict", str(SMALL_SAMPLE)], ["walkthrough", "--step", "1"],
-                     ["evaluate", "--data-dir", str(fake_data)], ["export", "--out", str(tmp_path / "x.safetensors")]):
+        for args in (
+            ["summary"],
+            ["params"],
+            ["predict", str(SMALL_SAMPLE)],
+            ["walkthrough", "--step", "1"],
+            ["evaluate", "--data-dir", str(fake_data)],
+            ["export", "--out", str(tmp_path / "x.safetensors")],
+        ):
             result = invoke(*args, "--weights", str(path))
             assert result.exit_code == ExitCode.WEIGHTS, (name, args, result.stderr)
             assert "dtype" in _one_error(result.stderr)
-        result = invoke("train", "--data-dir", str(fake_data), "--resume", str(resumable), "--epochs", "2", "--quiet",
-                        "--out", str(tmp_path / "r.safetensors"))
+        result = invoke(
+            "train",
+            "--data-dir",
+            str(fake_data),
+            "--resume",
+            str(resumable),
+            "--epochs",
+            "2",
+            "--quiet",
+            "--out",
+            str(tmp_path / "r.safetensors"),
+        )
         assert result.exit_code == ExitCode.WEIGHTS and "finite" in _one_error(result.stderr), (name, result.stderr)
 
 
@@ -393,8 +476,10 @@ def _linear_nodes(last_output="logits"):
 
     weight = numpy_helper.from_array(np.zeros((784, 10), np.float32), "W")
     bias = numpy_helper.from_array(np.zeros(10, np.float32), "B")
-    nodes = [helper.make_node("Flatten", ["pixels"], ["flat"], axis=1),
-             helper.make_node("Gemm", ["flat", "W", "B"], [last_output])]
+    nodes = [
+        helper.make_node("Flatten", ["pixels"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "W", "B"], [last_output]),
+    ]
     return nodes, [weight, bias]
 
 
@@ -414,12 +499,27 @@ def test_hostile_onnx_graphs_are_refused_before_they_run(invoke, tmp_path):
     nodes, init = _linear_nodes("raw")
     cases = {
         "Sigmoid": (nodes + [helper.make_node("Sigmoid", ["raw"], ["logits"])], init),
-        "ConstantOfShape": (nodes + [helper.make_node("Constant", [], ["shape"],
-                                                      value=numpy_helper.from_array(np.array([1, 10], np.int64))),
-                                     helper.make_node("ConstantOfShape", ["shape"], ["zeros"]),
-                                     helper.make_node("Add", ["raw", "zeros"], ["logits"])], init),
-        "Loop": (nodes + [helper.make_node("Loop", ["", ""], ["logits"], body=helper.make_graph(
-            [], "body", [helper.make_tensor_value_info("i", TensorProto.INT64, [])], []))], init),
+        "ConstantOfShape": (
+            nodes
+            + [
+                helper.make_node("Constant", [], ["shape"], value=numpy_helper.from_array(np.array([1, 10], np.int64))),
+                helper.make_node("ConstantOfShape", ["shape"], ["zeros"]),
+                helper.make_node("Add", ["raw", "zeros"], ["logits"]),
+            ],
+            init,
+        ),
+        "Loop": (
+            nodes
+            + [
+                helper.make_node(
+                    "Loop",
+                    ["", ""],
+                    ["logits"],
+                    body=helper.make_graph([], "body", [helper.make_tensor_value_info("i", TensorProto.INT64, [])], []),
+                )
+            ],
+            init,
+        ),
         "custom domain": (nodes + [helper.make_node("Relu", ["raw"], ["logits"], domain="com.evil")], init),
     }
     for name, (graph_nodes, graph_init) in cases.items():
@@ -431,8 +531,14 @@ def test_hostile_onnx_graphs_are_refused_before_they_run(invoke, tmp_path):
     onnx = pytest.importorskip("onnx")
     nodes, init = _linear_nodes()
     model = onnx.load(str(_onnx_graph(external, nodes, init)))
-    onnx.save(model, str(external), save_as_external_data=True, all_tensors_to_one_file=True, size_threshold=0,
-              location="weights.bin")
+    onnx.save(
+        model,
+        str(external),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        size_threshold=0,
+        location="weights.bin",
+    )
     result = invoke("predict", str(SMALL_SAMPLE), "--weights", str(external))
     assert result.exit_code == ExitCode.WEIGHTS and "external data" in _one_error(result.stderr)
     nodes, init = _linear_nodes()  # the ops of a real export still run
@@ -467,7 +573,6 @@ def test_install_completion_follows_the_file_rules(cli, home, tmp_path):
     (home / ".bashrc").symlink_to("/proc/version")  # read-only, like home-manager's link into /nix/store
     result = cli("--install-completion", "bash")
     assert result.returncode == ExitCode.USAGE and "yourself" in _one_error(result.stderr)
-
 
 
 def test_install_completion_from_sh_says_so_on_stderr(cli, home, monkeypatch):
@@ -594,8 +699,16 @@ def test_half_export_of_weights_beyond_float16_is_exit_5(invoke, tmp_path):
     state["linear_relu_stack.4.weight"][0, 0] = 1e5
     save_checkpoint(tmp_path / "big.safetensors", Checkpoint(state))
     for fmt in ("safetensors", "torchscript"):
-        result = invoke("export", "--half", "--format", fmt, "--weights", str(tmp_path / "big.safetensors"),
-                        "--out", str(tmp_path / f"h.{fmt}"))
+        result = invoke(
+            "export",
+            "--half",
+            "--format",
+            fmt,
+            "--weights",
+            str(tmp_path / "big.safetensors"),
+            "--out",
+            str(tmp_path / f"h.{fmt}"),
+        )
         assert result.exit_code == ExitCode.EXPORT_FAILED, result.stderr
         line = _one_error(result.stderr)
         assert "65504" in line and ".tmp" not in line and "nothing was written" in line.lower()
@@ -609,8 +722,9 @@ def test_evaluate_refuses_weights_whose_outputs_are_not_numbers(invoke, tmp_path
 
     from fashionnet.model import build_model
 
-    save_file({k: torch.full_like(v, 3e38) for k, v in build_model().state_dict().items()},
-              str(tmp_path / "huge.safetensors"))
+    save_file(
+        {k: torch.full_like(v, 3e38) for k, v in build_model().state_dict().items()}, str(tmp_path / "huge.safetensors")
+    )
     result = invoke("evaluate", "--data-dir", str(fake_data), "--weights", str(tmp_path / "huge.safetensors"))
     assert result.exit_code == ExitCode.WEIGHTS and result.stdout == ""
     assert "huge.safetensors" in _one_error(result.stderr) and "not a number" in result.stderr
@@ -652,8 +766,9 @@ def test_tilde_means_home_in_every_path_option(invoke, tmp_path, monkeypatch, fa
     assert invoke("export", "--format", "safetensors", "--out", "~/m.safetensors").exit_code == 0
     assert invoke("walkthrough", "--step", "1", "--notebook", "~/w.ipynb").exit_code == 0
     assert invoke("evaluate", "--data-dir", "~/data", "--weights", "random", "--plot", "~/c.png").exit_code == 0
-    result = invoke("train", "--data-dir", "~/data", "--epochs", "1", "--quiet", "--out", "~/t.safetensors",
-                    "--plot", "~/h.png")
+    result = invoke(
+        "train", "--data-dir", "~/data", "--epochs", "1", "--quiet", "--out", "~/t.safetensors", "--plot", "~/h.png"
+    )
     assert result.exit_code == 0, result.stderr
     result = invoke("train", "--data-dir", "~/data", "--epochs", "2", "--quiet", "--resume", "~/t.safetensors")
     assert result.exit_code == 0, result.stderr
@@ -675,7 +790,7 @@ def test_csv_neutralises_formulas_and_every_path_is_recoverable(invoke, tmp_path
     import csv
     from urllib.parse import unquote_to_bytes
 
-    names = ["=HYPERLINK(\"http:x\").png", "@SUM(A1).png", "+1.png", "bad\nname.png", "plain.png"]
+    names = ['=HYPERLINK("http:x").png', "@SUM(A1).png", "+1.png", "bad\nname.png", "plain.png"]
     for name in names:
         shutil.copy(SMALL_SAMPLE, tmp_path / name)
     raw = os.fsencode(tmp_path) + b"/caf\xe9.png"  # not UTF-8: Python keeps the byte as a lone surrogate
@@ -707,9 +822,11 @@ def test_train_and_evaluate_refuse_an_incomplete_test_split(invoke, tmp_path, fa
     folder = copy_tree(fake_data, tmp_path / "d")
     write_idx(folder / "t10k-images-idx3-ubyte", np.zeros((1, 28, 28)), 2051)
     write_idx(folder / "t10k-labels-idx1-ubyte", np.zeros(1), 2049)
-    for args in (["evaluate", "--weights", "random"],
-                 ["train", "--epochs", "1", "--out", str(tmp_path / "m.safetensors")],
-                 ["data"]):
+    for args in (
+        ["evaluate", "--weights", "random"],
+        ["train", "--epochs", "1", "--out", str(tmp_path / "m.safetensors")],
+        ["data"],
+    ):
         result = invoke(*args, "--data-dir", str(folder))
         assert result.exit_code == ExitCode.DATA, (args, result.stderr)
         assert "test: 1 samples, the official split has 10,000" in _one_error(result.stderr)

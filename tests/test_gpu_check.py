@@ -60,8 +60,10 @@ def test_agreeing_runs_pass(gpu_check):
         (results(evaluate=0.9051), "evaluate shipped weights"),  # 0.06 points
         (results(labels=("Trouser",) * 9 + ("Bag",)), "predict samples: same top-1"),
         (results(labels=("Trouser",) * 9), "predict samples: same top-1"),  # one image missing
-        ({**results(), "export onnx": {"passed": True, "max_abs_diff": 2e-4, "tolerance": 1e-4}},
-         "export onnx: max |logit diff|"),
+        (
+            {**results(), "export onnx": {"passed": True, "max_abs_diff": 2e-4, "tolerance": 1e-4}},
+            "export onnx: max |logit diff|",
+        ),
         ({**results(), "evaluate": {"error": "fashionnet evaluate exited 2: CUDA error"}}, "evaluate shipped weights"),
         ({k: v for k, v in results().items() if k != "export torchscript"}, "export torchscript: max |logit diff|"),
     ],

@@ -189,7 +189,7 @@ def test_every_mode_gives_the_same_array(tmp_path, mode):
 
 
 def test_16_bit_png_is_scaled_not_clipped(tmp_path):
-    a16 = (fashion_like(4).astype(np.uint16) * 257)
+    a16 = fashion_like(4).astype(np.uint16) * 257
     path = save(Image.fromarray(a16), tmp_path / "16bit.png")
     assert Image.open(path).mode == "I;16"
     np.testing.assert_array_equal(load_image(path), fashion_like(4))
@@ -206,8 +206,14 @@ def test_palette_with_transparency_is_composited_onto_white(tmp_path):
 
 @pytest.mark.parametrize(
     "suffix, kwargs, exact",
-    [(".png", {}, True), (".bmp", {}, True), (".gif", {}, True), (".tiff", {}, True),
-     (".webp", {"lossless": True}, True), (".jpg", {"quality": 95}, False)],
+    [
+        (".png", {}, True),
+        (".bmp", {}, True),
+        (".gif", {}, True),
+        (".tiff", {}, True),
+        (".webp", {"lossless": True}, True),
+        (".jpg", {"quality": 95}, False),
+    ],
 )
 def test_formats(tmp_path, suffix, kwargs, exact):
     original = fashion_like(5)
@@ -331,8 +337,12 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def _png_claiming(width: int, height: int, colour_type: int = 0) -> bytes:
     """A tiny PNG whose (valid, checksummed) header claims width x height pixels of 8-bit `colour_type`."""
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def _jpeg_claiming(width: int, height: int) -> bytes:
@@ -347,8 +357,9 @@ def test_a_header_claiming_more_memory_than_allowed_is_refused_before_decoding(t
     path = tmp_path / "bomb.png"
     path.write_bytes(_png_claiming(40_000, 40_000))  # 1.6 GP of gray: 12.8 GB to decode
     reason = _error(path)
-    assert reason.startswith("image is 40,000x40,000 pixels: decoding it would take 12.8 GB of memory, over the "
-                             "2.0 GB limit for one image"), reason
+    assert reason.startswith(
+        "image is 40,000x40,000 pixels: decoding it would take 12.8 GB of memory, over the 2.0 GB limit for one image"
+    ), reason
 
 
 def test_pillow_still_refuses_headers_past_its_own_fence(tmp_path):
@@ -381,8 +392,10 @@ def test_jpeg_is_judged_by_its_draft_size_and_png_by_its_full_size(tmp_path, mon
         assert decode_bytes(img) == 4096 * 4096 * BYTES_PER_PIXEL["L"]
     monkeypatch.setattr(images, "IMAGE_MEMORY_LIMIT", 20 * 10**6)  # between the two
     assert bbox(load_image(jpeg)) == bbox(load_image(save(picture.resize((1024, 1024)), tmp_path / "small.png")))
-    assert _error(png).startswith("image is 4,096x4,096 pixels: decoding it would take 134 MB of memory, over the "
-                                  "20 MB limit for one image (a decompression bomb?)")
+    assert _error(png).startswith(
+        "image is 4,096x4,096 pixels: decoding it would take 134 MB of memory, over the "
+        "20 MB limit for one image (a decompression bomb?)"
+    )
 
 
 def test_transparency_and_wide_pixels_count_more_memory():
@@ -436,8 +449,9 @@ def test_the_budget_is_held_until_the_photo_is_prepared(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ 32-bit TIFFs, messages (issue 17.12, 17.22)
 
 
-@pytest.mark.parametrize("mode, value", [("I", 70_000), ("I", -3), ("F", -5.0), ("F", 1e30), ("F", float("nan")),
-                                         ("F", float("inf"))])
+@pytest.mark.parametrize(
+    "mode, value", [("I", 70_000), ("I", -3), ("F", -5.0), ("F", 1e30), ("F", float("nan")), ("F", float("inf"))]
+)
 def test_uniform_32_bit_tiff_is_blank_not_an_error(tmp_path, mode, value):
     array = np.full((40, 60), value, dtype=np.int32 if mode == "I" else np.float32)
     view = load_view(save(Image.fromarray(array, mode), tmp_path / "flat.tiff"))
@@ -457,8 +471,10 @@ def test_heic_photo_without_the_extra_names_it(tmp_path, monkeypatch):
     monkeypatch.delitem(Image.OPEN, "HEIF", raising=False)
     path = tmp_path / "IMG_0001.png"  # a phone's HEIC, renamed or not
     path.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(200))
-    assert _error(path) == ("a HEIC/HEIF photo, which fashionnet reads only with the heic extra "
-                            "(pip install 'fashionnet[heic]'); or save it as JPEG first")
+    assert _error(path) == (
+        "a HEIC/HEIF photo, which fashionnet reads only with the heic extra "
+        "(pip install 'fashionnet[heic]'); or save it as JPEG first"
+    )
 
 
 def test_heic_and_avif_photos_are_read_like_jpeg(tmp_path):
@@ -509,8 +525,10 @@ def test_permission_denied_real(tmp_path):
         base.chmod(0o755)
         path = save(fashion_like(0), base / "secret.png")
         path.chmod(0)
-        code = ("from fashionnet.images import BadImage, load_image\n"
-                f"try:\n    load_image({str(path)!r})\nexcept BadImage as exc:\n    print(exc.reason)\n")
+        code = (
+            "from fashionnet.images import BadImage, load_image\n"
+            f"try:\n    load_image({str(path)!r})\nexcept BadImage as exc:\n    print(exc.reason)\n"
+        )
         drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
         proc = subprocess.run([*drop, sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert proc.stdout.strip() == "permission denied", proc.stderr

@@ -42,8 +42,13 @@ def test_photo_loss_picks_partial_or_uniform_per_row():
     logits = torch.tensor([[0.0, LN3, 0.0], [0.0, LN3, 0.0], [1.0, 2.0, 3.0]], requires_grad=True)
     allowed = torch.tensor([[False, True, False], [False, False, False], [True, False, True]])
     got = losses.photo(logits, allowed)
-    expected = torch.cat([losses.partial_label(logits[:1], allowed[:1]), losses.uniform(logits[1:2]),
-                          losses.partial_label(logits[2:], allowed[2:])])
+    expected = torch.cat(
+        [
+            losses.partial_label(logits[:1], allowed[:1]),
+            losses.uniform(logits[1:2]),
+            losses.partial_label(logits[2:], allowed[2:]),
+        ]
+    )
     assert torch.allclose(got, expected) and torch.isfinite(got).all()
     assert got[0].item() == pytest.approx(-math.log(3 / 5), abs=1e-6)  # p = (1, 3, 1) / 5
     got.sum().backward()

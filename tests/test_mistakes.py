@@ -30,7 +30,8 @@ def test_mistakes_are_the_wrong_answers_surest_first():
     assert find_mistakes(logits, labels, images, true_class=2)[0] == 1
     assert [m.index for m in find_mistakes(logits, labels, images, limit=1)[1]] == [2]
     assert find_mistakes(logits / 2, labels, images, temperature=0.5)[1][0].probability == pytest.approx(
-        found[0].probability)
+        found[0].probability
+    )
 
 
 @needs_real_data
@@ -75,8 +76,18 @@ def test_options_go_together(invoke, fake_data):
 
 def test_mistakes_with_random_weights_and_a_png(invoke, fake_data, tmp_path):
     plot = tmp_path / "mistakes.png"
-    result = invoke("evaluate", "--mistakes", "--limit", "7", "--weights", "random", "--data-dir", str(fake_data),
-                    "--plot", str(plot))
+    result = invoke(
+        "evaluate",
+        "--mistakes",
+        "--limit",
+        "7",
+        "--weights",
+        "random",
+        "--data-dir",
+        str(fake_data),
+        "--plot",
+        str(plot),
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout.count("→") == 7 and plot.read_bytes()[:4] == b"\x89PNG"
     assert f"Wrote {plot}" in result.stderr
@@ -99,8 +110,11 @@ def test_each_mistake_names_the_command_that_explains_it(invoke, fake_data):
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "taken for Bag" in out and "label is itself wrong" in out
-    report = json.loads(invoke("evaluate", "--mistakes", "--limit", "2", "--data-dir", str(fake_data),
-                               "--predicted", "Bag", "--json").stdout)
+    report = json.loads(
+        invoke(
+            "evaluate", "--mistakes", "--limit", "2", "--data-dir", str(fake_data), "--predicted", "Bag", "--json"
+        ).stdout
+    )
     assert report["predicted"] == "Bag" and report["mistakes"]
     for m in report["mistakes"]:
         assert m["predicted"] == "Bag" != m["true"] and m["explain"] in out

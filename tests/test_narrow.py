@@ -30,8 +30,9 @@ def _check_no_loss(text: str, width: int) -> None:
 def test_predict_table_keeps_paths_and_figures(invoke, narrow, tmp_path):
     folder = tmp_path / "a-rather-long-folder-name-for-a-narrow-terminal"
     shutil.copytree(SAMPLES, folder)
-    rows = [json.loads(line)
-            for line in invoke("predict", str(folder), "--json", "--weights", "random").stdout.splitlines()]
+    rows = [
+        json.loads(line) for line in invoke("predict", str(folder), "--json", "--weights", "random").stdout.splitlines()
+    ]
     text = invoke("predict", str(folder), "--weights", "random").stdout
     _check_no_loss(text, narrow)
     joined = text.replace("\n", "")

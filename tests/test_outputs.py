@@ -49,13 +49,24 @@ def test_plots_follow_the_overwrite_rule(invoke, fake_data, tmp_path):
     assert forced.exit_code == 0 and png.read_bytes()[:4] == b"\x89PNG"
     curves = tmp_path / "curves.png"
     curves.write_bytes(b"keep me too")
-    train = invoke("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(tmp_path / "m.safetensors"),
-                   "--plot", str(curves), "--quiet")
+    train = invoke(
+        "train",
+        "--data-dir",
+        str(fake_data),
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "m.safetensors"),
+        "--plot",
+        str(curves),
+        "--quiet",
+    )
     assert train.exit_code == ExitCode.USAGE and curves.read_bytes() == b"keep me too"
     assert not (tmp_path / "m.safetensors").exists(), "refused before training"
     os.mkfifo(tmp_path / "fifo.png")
-    fifo = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(tmp_path / "fifo.png"),
-                  "--force")
+    fifo = invoke(
+        "evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(tmp_path / "fifo.png"), "--force"
+    )
     assert fifo.exit_code == ExitCode.USAGE and "FIFO" in fifo.stderr
 
 
@@ -77,8 +88,9 @@ def test_full_disk_is_one_line_and_nothing_half_written(tmp_path, monkeypatch, i
     def full_disk(tensors, filename, metadata=None):
         with open(filename, "wb") as f:
             f.write(b"half a checkpoint")
-        raise SafetensorError("Error while serializing: "
-                              'IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })')
+        raise SafetensorError(
+            'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+        )
 
     out = tmp_path / "m.safetensors"
     out.write_bytes(b"the previous checkpoint")

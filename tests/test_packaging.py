@@ -27,9 +27,11 @@ def test_every_package_data_pattern_ships_a_file():
     """A pattern that matches nothing means a file moved and the wheel silently lost it."""
     for pattern in PROJECT["tool"]["setuptools"]["package-data"]["fashionnet"]:
         assert glob(str(ROOT / "fashionnet" / pattern)), pattern
-    shipped = {Path(p).relative_to(ROOT / "fashionnet").as_posix()
-               for pattern in PROJECT["tool"]["setuptools"]["package-data"]["fashionnet"]
-               for p in glob(str(ROOT / "fashionnet" / pattern))}
+    shipped = {
+        Path(p).relative_to(ROOT / "fashionnet").as_posix()
+        for pattern in PROJECT["tool"]["setuptools"]["package-data"]["fashionnet"]
+        for p in glob(str(ROOT / "fashionnet" / pattern))
+    }
     assert {"weights/fashionnet.safetensors", "samples/LICENSE", "samples/README.md"} <= shipped
     assert len([p for p in shipped if p.startswith("samples/") and p.endswith(".png")]) == 10
 

@@ -97,17 +97,27 @@ def product_shot(name: str, side: int, touch: str, on_black: bool = False) -> np
     mask = (a > 10) if on_black else (a < 245)
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    pad = [[0 if "t" in touch else 30, 0 if "b" in touch else 30],
-           [0 if "l" in touch else 30, 0 if "r" in touch else 30]]
+    pad = [
+        [0 if "t" in touch else 30, 0 if "b" in touch else 30],
+        [0 if "l" in touch else 30, 0 if "r" in touch else 30],
+    ]
     a = np.pad(a, pad, constant_values=0 if on_black else 255)
     return np.stack([a] * 3, -1)
 
 
-@pytest.mark.parametrize("name, touch, on_black", [
-    ("0-t-shirt-top.png", "tl", False), ("1-trouser.png", "tb", False), ("3-dress.png", "tbl", False),
-    ("7-sneaker.png", "lr", False), ("8-bag.png", "tblr", False), ("9-ankle-boot.png", "br", False),
-    ("4-coat.png", "tb", True), ("5-sandal.png", "lr", True),
-])
+@pytest.mark.parametrize(
+    "name, touch, on_black",
+    [
+        ("0-t-shirt-top.png", "tl", False),
+        ("1-trouser.png", "tb", False),
+        ("3-dress.png", "tbl", False),
+        ("7-sneaker.png", "lr", False),
+        ("8-bag.png", "tblr", False),
+        ("9-ankle-boot.png", "br", False),
+        ("4-coat.png", "tb", True),
+        ("5-sandal.png", "lr", True),
+    ],
+)
 def test_product_shots_touching_the_frame_are_not_segmented(tmp_path, name, touch, on_black):
     """Issue 15: the background that is visible is flat, however much of the border the garment covers, so
     the picture is trimmed like a product shot; GrabCut would cut the garment where it meets the frame."""
@@ -164,8 +174,11 @@ def test_nothing_to_see_is_not_found(tmp_path, kind):
     else:  # a painted wall photographed with a phone: soft light fall-off and sensor noise
         y, x = np.mgrid[0:300, 0:400]
         level = 180 + 30 * np.exp(-((x - 150) ** 2 + (y - 120) ** 2) / 40000) + rng.normal(0, 3, (300, 400))
-        path = save(np.clip(np.stack([level, level * 0.97, level * 0.9], -1), 0, 255).astype(np.uint8),
-                    tmp_path / "wall.jpg", quality=90)
+        path = save(
+            np.clip(np.stack([level, level * 0.97, level * 0.9], -1), 0, 255).astype(np.uint8),
+            tmp_path / "wall.jpg",
+            quality=90,
+        )
     view = load_view(path)
     assert not view.found
     assert view.image.shape == (28, 28)
@@ -224,7 +237,7 @@ def test_temperature_recovered_and_ece():
     assert calibrated < 0.02 < overconfident
 
 
-@pytest.mark.parametrize("value", ["\"warm\"", "-1", "0", "1e-300", "1e300", "NaN", "Infinity", "true", "[1]"])
+@pytest.mark.parametrize("value", ['"warm"', "-1", "0", "1e-300", "1e300", "NaN", "Infinity", "true", "[1]"])
 def test_bad_temperature_metadata_is_refused(tmp_path, invoke, value):
     path = tmp_path / "bad.safetensors"
     save_checkpoint(path, Checkpoint(build_model().state_dict()))
@@ -314,8 +327,9 @@ def test_averaging_groups_drawings_and_leaves_single_images_exact():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
     plain, _, plain_scores = classify_scored(images, model, CPU, top_k=10, temperature=0.5)
-    probs, indices, scores = classify_scored(images, model, CPU, top_k=10, temperature=0.5,
-                                             members=np.array([0, 1, 1, 1, 2]))
+    probs, indices, scores = classify_scored(
+        images, model, CPU, top_k=10, temperature=0.5, members=np.array([0, 1, 1, 1, 2])
+    )
     assert probs.shape == (3, 10) and scores.shape == (3,)
     assert np.array_equal(probs[0], plain[0]) and np.array_equal(probs[2], plain[4])  # alone: bit-exact
     with torch.inference_mode():

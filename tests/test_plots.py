@@ -61,8 +61,10 @@ def test_confusion_matrix_uses_a_log_scale(figures, tmp_path):
 
 
 def test_learning_curves_have_whole_number_epochs(figures, tmp_path):
-    history = [SimpleNamespace(epoch=e, train_loss=1 / e, train_accuracy=0.5, test_loss=1 / e, test_accuracy=0.6)
-               for e in range(1, 4)]
+    history = [
+        SimpleNamespace(epoch=e, train_loss=1 / e, train_accuracy=0.5, test_loss=1 / e, test_accuracy=0.6)
+        for e in range(1, 4)
+    ]
     plots.plot_history(history, tmp_path / "h.png")
     plots.plot_recipes({"tutorial": history, "shipped": history}, tmp_path / "r.png")
     for fig in figures:

@@ -87,8 +87,14 @@ def test_collect_problems_become_error_inputs(tmp_path):
     (tmp_path / "text" / "readme.md").write_text("hi")
     (tmp_path / "nested" / "inner").mkdir(parents=True)
     good = write_pngs(tmp_path, [garment(0)])[0]
-    args = [str(tmp_path / "missing.png"), str(tmp_path / "empty"), good, str(tmp_path / "text"),
-            str(tmp_path / "nested"), str(tmp_path / "*.gif")]
+    args = [
+        str(tmp_path / "missing.png"),
+        str(tmp_path / "empty"),
+        good,
+        str(tmp_path / "text"),
+        str(tmp_path / "nested"),
+        str(tmp_path / "*.gif"),
+    ]
     items = collect_inputs(args)
     assert [i.path for i in items] == args
     errors = [i.error for i in items]
@@ -304,7 +310,7 @@ def test_memory_budget_never_blocks_a_lone_image_small_ones_or_on_dead_holders()
 
 # A decoder killed while it waits in reserve() (the pool kills the others when one is OOM-killed), and one
 # killed while it holds the budget's lock: this process's release and reserve must still return at once.
-KILLED_DECODERS = r'''
+KILLED_DECODERS = r"""
 import multiprocessing, time
 from fashionnet.decoding import MemoryBudget
 context = multiprocessing.get_context("fork")
@@ -333,7 +339,7 @@ for victim in (wait_for_room, hold_the_lock):
     assert budget.used == 0 and time.monotonic() - start < 5, time.monotonic() - start
     budget.holders_gone = None
 print("ok")
-'''
+"""
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="forks decoder-like processes")
@@ -448,8 +454,10 @@ def test_show_puts_the_picture_beside_the_chart():
 def test_not_sure_is_said_in_the_view_and_the_table():
     unsure = _result("hat.jpg", top=((0, 0.3), (6, 0.2), (2, 0.1)))
     unsure.sure = False
-    assert (render_text(render.predictions_view([unsure])).splitlines()[0]
-            == "hat.jpg: not sure — looks most like T-shirt/top 30.0%")
+    assert (
+        render_text(render.predictions_view([unsure])).splitlines()[0]
+        == "hat.jpg: not sure — looks most like T-shirt/top 30.0%"
+    )
     text = render_text(render.predictions_table([unsure, _result()]))
     rows = [line for line in text.splitlines() if line.startswith("hat")]
     assert rows[0].split()[:3] == ["hat.jpg", "T-shirt/top?", "30.0%"]
@@ -488,11 +496,18 @@ def test_json_lines_and_csv_rows():
     render.write_jsonl(results, out)
     first, second = [json.loads(line) for line in out.getvalue().splitlines()]
     assert first == {
-        "path": "a.png", "label": "Shirt", "index": 6, "probability": 0.625,
-        "top": [{"label": "Shirt", "index": 6, "probability": 0.625},
-                {"label": "T-shirt/top", "index": 0, "probability": 0.25},
-                {"label": "Pullover", "index": 2, "probability": 0.125}],
-        "sure": True, "score": 0.625, "found": True,
+        "path": "a.png",
+        "label": "Shirt",
+        "index": 6,
+        "probability": 0.625,
+        "top": [
+            {"label": "Shirt", "index": 6, "probability": 0.625},
+            {"label": "T-shirt/top", "index": 0, "probability": 0.25},
+            {"label": "Pullover", "index": 2, "probability": 0.125},
+        ],
+        "sure": True,
+        "score": 0.625,
+        "found": True,
     }
     assert second == {"path": "b.png", "error": "file is empty (0 bytes)"}
 
@@ -500,11 +515,30 @@ def test_json_lines_and_csv_rows():
     render.write_csv(results, out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert list(rows[0]) == list(render.CSV_COLUMNS)
-    assert rows[0] == {"path": "a.png", "label": "Shirt", "index": "6", "probability": "0.625",
-                       "top": "Shirt:0.625;T-shirt/top:0.25;Pullover:0.125", "error": "",
-                       "sure": "true", "score": "0.625", "found": "true", "path_bytes": ""}
-    assert rows[1] == {"path": "b.png", "label": "", "index": "", "probability": "", "top": "",
-                       "error": "file is empty (0 bytes)", "sure": "", "score": "", "found": "", "path_bytes": ""}
+    assert rows[0] == {
+        "path": "a.png",
+        "label": "Shirt",
+        "index": "6",
+        "probability": "0.625",
+        "top": "Shirt:0.625;T-shirt/top:0.25;Pullover:0.125",
+        "error": "",
+        "sure": "true",
+        "score": "0.625",
+        "found": "true",
+        "path_bytes": "",
+    }
+    assert rows[1] == {
+        "path": "b.png",
+        "label": "",
+        "index": "",
+        "probability": "",
+        "top": "",
+        "error": "file is empty (0 bytes)",
+        "sure": "",
+        "score": "",
+        "found": "",
+        "path_bytes": "",
+    }
 
 
 def test_cpu_threads_cap_is_undone_after_each_batch(model):

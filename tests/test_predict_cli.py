@@ -100,10 +100,14 @@ def test_directory_recursive_and_glob(invoke, images, tmp_path):
     sub = tmp_path / "in" / "nested"
     sub.mkdir()
     Image.new("L", (40, 40), 0).save(sub / "deep.png")
-    flat = [json.loads(x)
-            for x in invoke("predict", str(tmp_path / "in"), "--json", "--weights", "random").stdout.splitlines()]
-    deep = [json.loads(x)
-            for x in invoke("predict", str(tmp_path / "in"), "-r", "--json", "--weights", "random").stdout.splitlines()]
+    flat = [
+        json.loads(x)
+        for x in invoke("predict", str(tmp_path / "in"), "--json", "--weights", "random").stdout.splitlines()
+    ]
+    deep = [
+        json.loads(x)
+        for x in invoke("predict", str(tmp_path / "in"), "-r", "--json", "--weights", "random").stdout.splitlines()
+    ]
     assert "deep.png" not in {Path(r["path"]).name for r in flat}
     assert "deep.png" in {Path(r["path"]).name for r in deep}
     globbed = invoke("predict", str(tmp_path / "in" / "*.jpg"), "--json", "--weights", "random").stdout.splitlines()
@@ -141,8 +145,9 @@ def test_fashion_mnist_png_predicts_like_evaluate(invoke, tmp_path):
     model, _ = load_model("random", seed=5, device=torch.device("cpu"))
     with torch.inference_mode():
         expected = model(pixels_to_input(torch.from_numpy(pixels)[None])).softmax(1)[0]
-    row = json.loads(invoke("predict", str(SAMPLES / "7-sneaker.png"), "--json", "--weights", "random",
-                            "--seed", "5").stdout)
+    row = json.loads(
+        invoke("predict", str(SAMPLES / "7-sneaker.png"), "--json", "--weights", "random", "--seed", "5").stdout
+    )
     assert row["index"] == int(expected.argmax())
     assert row["probability"] == pytest.approx(float(expected.max()), abs=1e-6)
 
@@ -209,7 +214,16 @@ def test_percentages_never_round_to_certain_or_to_nothing():
     from fashionnet.render.predict import percent, significant
 
     assert [percent(p) for p in (0.0, 3.7e-7, 0.0004999, 0.0005, 0.5, 0.9994, 0.9995, 0.99999994, 1.0)] == [
-        "0.0%", "<0.1%", "<0.1%", "0.1%", "50.0%", "99.9%", ">99.9%", ">99.9%", "100.0%"]
+        "0.0%",
+        "<0.1%",
+        "<0.1%",
+        "0.1%",
+        "50.0%",
+        "99.9%",
+        ">99.9%",
+        ">99.9%",
+        "100.0%",
+    ]
     assert significant(3.7e-7) == 3.7e-7 and significant(0.123456789) == 0.123457
 
 

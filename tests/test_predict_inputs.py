@@ -45,8 +45,12 @@ def folder(tmp_path) -> Path:
 def test_fifo_named_in_a_folder_or_globbed_never_blocks(cli, folder, fifo_watchdog):
     os.mkfifo(folder / "pipe.png")
     fifo_watchdog(folder / "pipe.png")  # in-process: a regression that opens it fails instead of hanging
-    for args in ([str(folder / "pipe.png"), str(folder / "0-t-shirt-top.png")], [str(folder)], [str(folder), "-r"],
-                 [str(folder / "*.png")]):
+    for args in (
+        [str(folder / "pipe.png"), str(folder / "0-t-shirt-top.png")],
+        [str(folder)],
+        [str(folder), "-r"],
+        [str(folder / "*.png")],
+    ):
         proc = cli("predict", *args, "--json", "--weights", "random", timeout=120)
         assert proc.returncode == ExitCode.INPUT_FAILED, proc.stderr
         rows = {Path(r["path"]).name: r for r in _rows(proc.stdout)}
@@ -94,9 +98,24 @@ def test_unreadable_sub_folder_is_one_line_as_an_unprivileged_user(folder):
             path.chmod(0o755 if path.is_dir() else 0o644)
         (tree / "locked").chmod(0o700)
         env = {**os.environ, "NO_COLOR": "1", "HOME": str(base), "XDG_CACHE_HOME": str(base / "cache")}
-        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *installed_command(),
-                               "predict", str(tree), "-r", "--json", "--weights", "random"],
-                              capture_output=True, env=env, timeout=120)
+        proc = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                *installed_command(),
+                "predict",
+                str(tree),
+                "-r",
+                "--json",
+                "--weights",
+                "random",
+            ],
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
         assert proc.returncode == ExitCode.INPUT_FAILED, proc.stderr
         rows = _rows(proc.stdout)
         bad = [r for r in rows if "error" in r]
@@ -150,8 +169,15 @@ def test_only_documented_formats_reach_pillow(invoke, tmp_path, monkeypatch):
     (tmp_path / "shirt.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 100 100\nshowpage\n")
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "photo.jpg", format="PPM")
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "ok.tif")
-    result = invoke("predict", str(tmp_path / "shirt.png"), str(tmp_path / "photo.jpg"), str(tmp_path / "ok.tif"),
-                    "--json", "--weights", "random")
+    result = invoke(
+        "predict",
+        str(tmp_path / "shirt.png"),
+        str(tmp_path / "photo.jpg"),
+        str(tmp_path / "ok.tif"),
+        "--json",
+        "--weights",
+        "random",
+    )
     eps, ppm, tif = _rows(result.stdout)
     assert eps["error"].startswith("not a supported image (format EPS)")
     assert ppm["error"].startswith("not a supported image (format PPM)")
@@ -196,9 +222,13 @@ def test_decoder_workers_die_with_their_parent(noise_photos, tmp_path, how):
     # says which device): predict must exit 130 at once, not after the workers' queue (issue 17, item 3).
     stderr = tmp_path / "stderr"
     with open(stderr, "wb") as err:
-        proc = subprocess.Popen([*installed_command(), "predict", str(noise_photos), "--json", "--weights", "random",
-                                 "--device", "cpu"], stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-                                preexec_fn=default_sigint)  # a runner's worker may ignore SIGINT; children inherit it
+        proc = subprocess.Popen(
+            [*installed_command(), "predict", str(noise_photos), "--json", "--weights", "random", "--device", "cpu"],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+            preexec_fn=default_sigint,
+        )  # a runner's worker may ignore SIGINT; children inherit it
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None and not (workers and _ready(stderr, how)):

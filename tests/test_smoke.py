@@ -30,8 +30,13 @@ def test_version_help_and_completion_without_torch():
     """`python -m fashionnet`, --help and Tab: all answered without importing torch (cheap processes)."""
     proc = subprocess.run([sys.executable, "-m", "fashionnet", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("fashionnet ")
-    proc = subprocess.run([*installed_command()], capture_output=True, env=installed_env(
-        _FASHIONNET_COMPLETE="complete_bash", COMP_WORDS="fashionnet predict --device cu", COMP_CWORD="3"))
+    proc = subprocess.run(
+        [*installed_command()],
+        capture_output=True,
+        env=installed_env(
+            _FASHIONNET_COMPLETE="complete_bash", COMP_WORDS="fashionnet predict --device cu", COMP_CWORD="3"
+        ),
+    )
     assert proc.returncode == 0 and proc.stdout.decode().split() == ["cuda", "cuda:0"]
 
 
@@ -69,8 +74,13 @@ def test_data(installed, fake_data):
 def test_train(installed, tmp_path, fake_data):
     out = tmp_path / "real.safetensors"
     where = [] if REAL_DATA else ["--data-dir", str(fake_data)]
-    summary = json.loads(_ok(installed("train", *where, "--limit", "3000", "--epochs", "1", "--out", str(out),
-                                       "--json", "--device", "cpu")))
+    summary = json.loads(
+        _ok(
+            installed(
+                "train", *where, "--limit", "3000", "--epochs", "1", "--out", str(out), "--json", "--device", "cpu"
+            )
+        )
+    )
     assert summary["test_accuracy"] > (0.45 if REAL_DATA else 0)  # 3,000 real images, one epoch: far above chance
     assert read_checkpoint(out).metadata["train_samples"] == (3000 if REAL_DATA else 600)
 

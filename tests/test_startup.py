@@ -52,8 +52,13 @@ def test_ctrl_c_while_exit_now_waits_exits_130_at_once():
         "print('waiting', flush=True)\n"
         "exit_now(0)\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             preexec_fn=default_sigint)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
     try:
         assert child.stdout.readline() == "waiting\n"
         time.sleep(0.5)  # now in exit_now, joining the thread

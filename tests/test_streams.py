@@ -41,8 +41,11 @@ def test_printable_escapes_control_characters():
 
 def test_paths_in_errors_are_escaped(invoke, tmp_path, monkeypatch):
     missing = str(tmp_path / NASTY)
-    for args in (["summary", "--weights", missing], ["evaluate", "--data-dir", missing],
-                 ["data", "--data-dir", missing]):
+    for args in (
+        ["summary", "--weights", missing],
+        ["evaluate", "--data-dir", missing],
+        ["data", "--data-dir", missing],
+    ):
         result = invoke(*args)
         assert result.exit_code in (ExitCode.DATA, ExitCode.WEIGHTS)
         assert "bad\\x0aname\\x1b[2J" in _one_clean_line(result.stderr)
@@ -66,20 +69,32 @@ def test_usage_errors_are_escaped(cli):
     assert "\\x1b" in _one_clean_line(proc.stderr)
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["predict", "--help"],
-                                  ["predict", str(SAMPLE), "--weights", "random", "--json"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--version"], ["predict", "--help"], ["predict", str(SAMPLE), "--weights", "random", "--json"]],
+)
 def test_full_stdout_is_one_line_exit_2(args):
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([*installed_command(), *args], stdout=full, stderr=subprocess.PIPE, timeout=120,
-                              env={**os.environ, "NO_COLOR": "1"})
+        proc = subprocess.run(
+            [*installed_command(), *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
     assert proc.returncode == ExitCode.USAGE
     assert "no space left on device" in _one_clean_line(proc.stderr).lower()
 
 
 def test_closed_stdout_is_one_line_exit_2():
-    proc = subprocess.run([*installed_command(), "predict", str(SAMPLE), "--json", "--weights", "random"],
-                          stderr=subprocess.PIPE, timeout=120, close_fds=True,
-                          preexec_fn=lambda: os.close(1), env={**os.environ, "NO_COLOR": "1"})
+    proc = subprocess.run(
+        [*installed_command(), "predict", str(SAMPLE), "--json", "--weights", "random"],
+        stderr=subprocess.PIPE,
+        timeout=120,
+        close_fds=True,
+        preexec_fn=lambda: os.close(1),
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert proc.returncode == ExitCode.USAGE
     assert "standard output is closed" in _one_clean_line(proc.stderr)
 
@@ -91,9 +106,16 @@ def test_ascii_only_output_with_non_ascii_paths(tmp_path):
     folder.mkdir()
     shutil.copy(SAMPLE, folder / "鞋.png")
     shutil.copy(SAMPLE, folder / "zweite Größe.png")
-    runs = [["predict", *args, "--weights", "random"] for args in
-            ([str(folder)], [str(folder / "鞋.png")], [str(folder), "--csv"], [str(folder), "--json"],
-             [str(folder / "nope.png")])]
+    runs = [
+        ["predict", *args, "--weights", "random"]
+        for args in (
+            [str(folder)],
+            [str(folder / "鞋.png")],
+            [str(folder), "--csv"],
+            [str(folder), "--json"],
+            [str(folder / "nope.png")],
+        )
+    ]
     runs.append(["walkthrough", "--lang", "zh", "--step", "1"])
     codes, out, err = run_many(runs, env={"PYTHONIOENCODING": "ascii", "LC_ALL": "C"})
     assert "Traceback" not in err, err
@@ -103,8 +125,12 @@ def test_ascii_only_output_with_non_ascii_paths(tmp_path):
 
 
 def _read_one_line_then_hang_up(args) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen([*installed_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "NO_COLOR": "1"})
+    proc = subprocess.Popen(
+        [*installed_command(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert proc.stdout is not None and proc.stderr is not None  # both PIPE
     first = proc.stdout.readline()
     proc.stdout.close()  # like `| head -1`

@@ -34,7 +34,11 @@ def test_summary_counts_match_the_parameters():
         "linear_relu_stack.4": [5, 10],
     }
     assert [layer.params for layer in facts.layers if layer.name.startswith("linear_relu_stack.")] == [
-        401_920, 0, 262_656, 0, 5_130
+        401_920,
+        0,
+        262_656,
+        0,
+        5_130,
     ]
     assert [layer.params for layer in facts.layers if not layer.name.startswith("linear_relu_stack.")] == [0, 0, 0]
     assert facts.layers[0].params_total == 669_706
@@ -68,7 +72,9 @@ def test_parameter_facts_match_the_tensors():
 def test_parameter_pattern_selects_by_glob_or_substring():
     model = build_model()
     assert [f.name for f in parameter_facts(model, "*.bias")] == [
-        "linear_relu_stack.0.bias", "linear_relu_stack.2.bias", "linear_relu_stack.4.bias"
+        "linear_relu_stack.0.bias",
+        "linear_relu_stack.2.bias",
+        "linear_relu_stack.4.bias",
     ]
     assert [f.name for f in parameter_facts(model, "4.weight")] == ["linear_relu_stack.4.weight"]
     assert parameter_facts(model, "nothing-like-this") == []
@@ -94,9 +100,16 @@ def test_summary_json(invoke):
     assert data["total_params"] == 669_706 and data["device"] == "cpu"
     assert data["input_shape"] == [4, 28, 28]
     assert data["layers"][-1] == {
-        "name": "linear_relu_stack.4", "type": "Linear", "depth": 2, "output_shape": [4, 10],
-        "params": 5130, "trainable": 5130, "params_total": 5130, "mult_adds": 4 * 5130,
-        "output_bytes": 4 * 10 * 4, "leaf": True,
+        "name": "linear_relu_stack.4",
+        "type": "Linear",
+        "depth": 2,
+        "output_shape": [4, 10],
+        "params": 5130,
+        "trainable": 5130,
+        "params_total": 5130,
+        "mult_adds": 4 * 5130,
+        "output_bytes": 4 * 10 * 4,
+        "leaf": True,
     }
     assert data["weights"]["source"] == "random" and data["structure"] == TUTORIAL_STRUCTURE
     # Each layer counts only its own parameters: no container repeats its children's.
@@ -152,8 +165,9 @@ def test_summary_figures_equal_torchinfo(batch):
     total = theirs.total_input + theirs.total_output_bytes + theirs.total_param_bytes
     assert f"{mb['total_mb']:.2f}" == f"{to_mb(total):.2f}"
     # Per layer: the leaves' params and mult-adds, in torchinfo's order.
-    their_leaves = [(info.num_params, info.macs, list(info.output_size))
-                    for info in theirs.summary_list if info.is_leaf_layer]
+    their_leaves = [
+        (info.num_params, info.macs, list(info.output_size)) for info in theirs.summary_list if info.is_leaf_layer
+    ]
     our_leaves = [(layer.params, layer.mult_adds, layer.output_shape) for layer in ours.layers if layer.leaf]
     assert our_leaves == their_leaves
 
@@ -291,7 +305,7 @@ def test_params_preview_keeps_one_line_per_tensor_row(invoke, monkeypatch, width
     out = invoke("params", "--name", "linear_relu_stack.0.weight", "--rows", "3").stdout
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("values[:3]"))
-    rows = lines[start:start + 4]
+    rows = lines[start : start + 4]
     assert all(line.rstrip().endswith("]") for line in rows[:3]) and "[" in rows[0] and not rows[3].strip()
     assert max(len(line) for line in lines) <= width and "..." in rows[0]
 

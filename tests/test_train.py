@@ -127,8 +127,20 @@ def test_output_is_never_silently_overwritten(tmp_path, monkeypatch):
 
 def test_train_command_on_generated_data(invoke, fake_data, tmp_path):
     out = tmp_path / "cli.safetensors"
-    result = invoke("train", "--data-dir", str(fake_data), "--epochs", "2", "--batch-size", "50",
-                    "--out", str(out), "--json", "--device", "cpu")
+    result = invoke(
+        "train",
+        "--data-dir",
+        str(fake_data),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--out",
+        str(out),
+        "--json",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["epochs"] == 2 and len(summary["history"]) == 2 and summary["out"] == str(out)
@@ -163,8 +175,18 @@ def test_plots_are_written(invoke, fake_data, tmp_path):
     assert invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(png)).exit_code == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     curves = tmp_path / "curves.png"
-    result = invoke("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(tmp_path / "m.safetensors"),
-                    "--plot", str(curves), "--quiet")
+    result = invoke(
+        "train",
+        "--data-dir",
+        str(fake_data),
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "m.safetensors"),
+        "--plot",
+        str(curves),
+        "--quiet",
+    )
     assert result.exit_code == 0 and curves.stat().st_size > 1000
     bad = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(tmp_path / "x.jpg"))
     assert bad.exit_code == 2 and "PNG" in bad.stderr
@@ -201,8 +223,9 @@ def test_resume_refuses_what_would_not_continue_the_same_run(invoke, fake_data, 
     assert fewer.exit_code == 2 and "already trained for 2 epochs" in fewer.stderr
     other_data = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--limit", "100")
     assert other_data.exit_code == 2 and "same --limit" in other_data.stderr
-    other_batch = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3",
-                         "--batch-size", "7")
+    other_batch = invoke(
+        "train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--batch-size", "7"
+    )
     assert other_batch.exit_code == 2 and "keeps it" in other_batch.stderr
     other_seed = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", "3", "--seed", "5")
     assert other_seed.exit_code == 2 and "was trained with --seed 0" in other_seed.stderr
@@ -213,8 +236,9 @@ def test_resume_refuses_what_would_not_continue_the_same_run(invoke, fake_data, 
 
 def test_resume_of_weights_without_training_state(invoke, fake_data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = invoke("train", "--data-dir", str(fake_data), "--resume", str(SHIPPED_WEIGHTS),
-                    "--out", "never-written.safetensors")
+    result = invoke(
+        "train", "--data-dir", str(fake_data), "--resume", str(SHIPPED_WEIGHTS), "--out", "never-written.safetensors"
+    )
     assert result.exit_code == 4 and "cannot be resumed" in result.stderr
     assert not Path("never-written.safetensors").exists()
 
@@ -235,8 +259,16 @@ def test_interrupt_while_resuming_points_at_the_checkpoint_that_exists(splits, t
             pass
 
     with pytest.raises(TrainingInterrupted) as info:
-        fit(Recipe(epochs=3, batch_size=64), train, test, CPU, seed=0, out=tmp_path / "second.safetensors",
-            resume=load_resume(first), callbacks=Stop())
+        fit(
+            Recipe(epochs=3, batch_size=64),
+            train,
+            test,
+            CPU,
+            seed=0,
+            out=tmp_path / "second.safetensors",
+            resume=load_resume(first),
+            callbacks=Stop(),
+        )
     assert f"epoch 1 is saved in {first}" in str(info.value)
     assert not (tmp_path / "second.safetensors").exists()
 
@@ -251,8 +283,9 @@ def test_bad_learning_rate(invoke, fake_data, tmp_path, monkeypatch):
 def test_plot_into_an_unwritable_place_fails_first(invoke, fake_data, tmp_path):
     pytest.importorskip("matplotlib")
     (tmp_path / "taken.png").mkdir()
-    result = invoke("evaluate", "--data-dir", str(fake_data), "--weights", "random",
-                    "--plot", str(tmp_path / "taken.png"))
+    result = invoke(
+        "evaluate", "--data-dir", str(fake_data), "--weights", "random", "--plot", str(tmp_path / "taken.png")
+    )
     assert result.exit_code == 2 and "is a directory" in result.stderr
 
 
@@ -276,8 +309,18 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_continues(fake_data, invoke, tmp
     assert len(last) == 1 and "is saved in" in last[0] and f"--resume {out}" in last[0]
     done = read_checkpoint(out).metadata["epochs"]
     assert 1 <= done < 400
-    resumed = invoke("train", "--data-dir", str(fake_data), "--resume", str(out), "--epochs", str(done + 1),
-                     "--json", "--device", "cpu")
+    resumed = invoke(
+        "train",
+        "--data-dir",
+        str(fake_data),
+        "--resume",
+        str(out),
+        "--epochs",
+        str(done + 1),
+        "--json",
+        "--device",
+        "cpu",
+    )
     assert resumed.exit_code == 0, resumed.stderr
     assert json.loads(resumed.stdout)["epochs"] == done + 1
 
@@ -323,8 +366,17 @@ def test_training_output_says_which_loss_is_which(invoke, fake_data, tmp_path):
     from tests.test_distill import fake_targets
 
     teacher.save_targets(fake_targets(data.load_split("train", fake_data)), tmp_path / "answers.npz")
-    result = invoke("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(tmp_path / "m.safetensors"),
-                    "--teacher", str(tmp_path / "answers.npz"))
+    result = invoke(
+        "train",
+        "--data-dir",
+        str(fake_data),
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "m.safetensors"),
+        "--teacher",
+        str(tmp_path / "answers.npz"),
+    )
     assert result.exit_code == 0, result.stderr
     shown = " ".join(result.stdout.split())  # the note wraps at 80 columns
     assert "Train loss*" in shown and "plain cross-entropy" in shown and "distance to the teacher" in shown

@@ -19,8 +19,13 @@ from tests.conftest import make_fake_fashion
 
 CPU = torch.device("cpu")
 LINE_FORMATS = [  # every line the page prints, as a pattern
-    r"Epoch \d+", r"-{31}", r"loss: \d\.\d{6}  \[[ \d]{5}/[ \d]{5}\]", r"Test Error: ",
-    r" Accuracy: \d{1,3}\.\d%, Avg loss: \d\.\d{6} ", r"", r"Done!",
+    r"Epoch \d+",
+    r"-{31}",
+    r"loss: \d\.\d{6}  \[[ \d]{5}/[ \d]{5}\]",
+    r"Test Error: ",
+    r" Accuracy: \d{1,3}\.\d%, Avg loss: \d\.\d{6} ",
+    r"",
+    r"Done!",
 ]
 
 
@@ -60,7 +65,7 @@ def page_training(images, labels, test_images, test_labels, seed: int, epochs: i
                 correct += (pred.argmax(1) == y).type(torch.float).sum().item()
         test_loss /= num_batches
         correct /= size
-        print(f"Test Error: \n Accuracy: {(100*correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
+        print(f"Test Error: \n Accuracy: {(100 * correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
 
     loss_fn = nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
@@ -70,7 +75,7 @@ def page_training(images, labels, test_images, test_labels, seed: int, epochs: i
     try:
         with contextlib.redirect_stdout(out):
             for t in range(epochs):
-                print(f"Epoch {t+1}\n-------------------------------")
+                print(f"Epoch {t + 1}\n-------------------------------")
                 train_loop(train_dataloader, model, loss_fn, optimizer)
                 test_loop(test_dataloader, model, loss_fn)
             print("Done!")
@@ -90,8 +95,9 @@ def slices(tmp_path_factory):
 def test_prints_exactly_what_the_pages_own_loops_print(slices, tmp_path):
     train, test = slices
     lines: list[str] = []
-    result = fit_tutorial(TutorialRecipe(epochs=1), train, test, CPU, seed=3, out=tmp_path / "t.safetensors",
-                          say=lines.append)
+    result = fit_tutorial(
+        TutorialRecipe(epochs=1), train, test, CPU, seed=3, out=tmp_path / "t.safetensors", say=lines.append
+    )
     printed = "".join(line + "\n" for line in lines)
     assert printed == page_training(train.images, train.labels, test.images, test.labels, seed=3, epochs=1)
     assert printed.count("\nloss: ") == 2  # batches 0 and 100 of 102
@@ -105,8 +111,19 @@ def test_prints_exactly_what_the_pages_own_loops_print(slices, tmp_path):
 
 def test_the_command_prints_the_page_then_the_table(invoke, tmp_path, fake_data):
     out = tmp_path / "tutorial.safetensors"
-    result = invoke("train", "--recipe", "tutorial", "--limit", "500", "--epochs", "1", "--out", str(out),
-                    "--data-dir", str(fake_data))
+    result = invoke(
+        "train",
+        "--recipe",
+        "tutorial",
+        "--limit",
+        "500",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(fake_data),
+    )
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     page, table = text.split("Done!\n")
@@ -125,12 +142,33 @@ def test_the_command_prints_the_page_then_the_table(invoke, tmp_path, fake_data)
 
 def test_json_and_plot(invoke, tmp_path, fake_data):
     plot = tmp_path / "curves.png"
-    result = invoke("train", "--recipe", "tutorial", "--limit", "300", "--epochs", "2", "--out",
-                    str(tmp_path / "t.safetensors"), "--json", "--plot", str(plot), "--data-dir", str(fake_data))
+    result = invoke(
+        "train",
+        "--recipe",
+        "tutorial",
+        "--limit",
+        "300",
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path / "t.safetensors"),
+        "--json",
+        "--plot",
+        str(plot),
+        "--data-dir",
+        str(fake_data),
+    )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)  # only JSON on stdout: the page's lines are left out
-    assert report["recipe"] == {"name": "tutorial", "optimizer": "SGD", "lr": 0.001, "batch_size": 64, "epochs": 2,
-                                "loss": "cross-entropy", "shuffle": False}
+    assert report["recipe"] == {
+        "name": "tutorial",
+        "optimizer": "SGD",
+        "lr": 0.001,
+        "batch_size": 64,
+        "epochs": 2,
+        "loss": "cross-entropy",
+        "shuffle": False,
+    }
     assert [h["epoch"] for h in report["history"]] == [1, 2]
     shipped_accuracy = read_checkpoint(SHIPPED_WEIGHTS, training=False).metadata["test_accuracy"]
     assert report["shipped"]["test_accuracy"] == shipped_accuracy
@@ -146,8 +184,18 @@ def test_options_and_refusals(invoke, tmp_path, fake_data):
     taken.write_bytes(b"x")
     refused = invoke("train", "--recipe", "tutorial", "--out", str(taken), "--data-dir", str(fake_data))
     assert refused.exit_code == 2 and "refusing to overwrite" in refused.stderr
-    quiet = invoke("train", "--recipe", "tutorial", "--epochs", "1", "--quiet", "--data-dir", str(fake_data),
-                   "--out", str(tmp_path / "q.safetensors"))
+    quiet = invoke(
+        "train",
+        "--recipe",
+        "tutorial",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--data-dir",
+        str(fake_data),
+        "--out",
+        str(tmp_path / "q.safetensors"),
+    )
     assert quiet.exit_code == 0 and "Epoch 1" not in quiet.stdout and "The tutorial's recipe" in quiet.stdout
 
 
@@ -166,13 +214,16 @@ def test_the_table_reads_the_shipped_recipe_from_its_checkpoint():
     assert rows["loss"][1] == f"cross-entropy, label smoothing {meta['recipe']['label_smoothing']:g}"
     changed = [change for change, _why in compare(mine, shipped).reasons]
     assert "horizontal flips" in changed and f"label smoothing {meta['recipe']['label_smoothing']:g}" in changed
-    assert rows["photos"] == ("none",
-                              f"64 photo drawings in every batch, loss weight {meta['recipe']['photo_weight']:g}")
+    assert rows["photos"] == (
+        "none",
+        f"64 photo drawings in every batch, loss weight {meta['recipe']['photo_weight']:g}",
+    )
     assert rows["teacher"][1].startswith(f"a small CNN, {meta['recipe']['teacher_epochs']} epochs")
     assert "photo drawings in every batch" in changed and "a CNN teacher" in changed
     newer = RecipeFigures("shipped", {**meta["recipe"], "photo_mix": 0.25}, [], None, None, None)
-    assert ("also", "--", "photo_mix 0.25") in compare(mine, newer).rows, \
+    assert ("also", "--", "photo_mix 0.25") in compare(mine, newer).rows, (
         "a setting this version does not know is still listed"
+    )
     assert compare(mine, None).rows[0] == ("optimizer", "SGD, learning rate 0.001 throughout", "")
     assert tutorial_figures(TutorialRecipe(), type("R", (), {"history": [], "seconds": 1.0})()).test_accuracy is None
 
@@ -186,12 +237,27 @@ def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
 
     shipped = read_checkpoint(SHIPPED_WEIGHTS, training=False)
     meta = dict(shipped.metadata)
-    meta["recipe"] = {**meta["recipe"], "photo_weight": "heavy", "distill_weight": True, "distill_temperature": -4.0,
-                      "batch_size": "512", "lr": "fast", "mean": "grey", "holdout": 7, "photo_share": 0.125}
+    meta["recipe"] = {
+        **meta["recipe"],
+        "photo_weight": "heavy",
+        "distill_weight": True,
+        "distill_temperature": -4.0,
+        "batch_size": "512",
+        "lr": "fast",
+        "mean": "grey",
+        "holdout": 7,
+        "photo_share": 0.125,
+    }
     meta["teacher"] = {"epochs": 6, "test_accuracy": "high", "seconds": True}
     slow = tmp_path / "slow.safetensors"  # history rows are type-checked when read (issue 23): refused
-    save_checkpoint(slow, Checkpoint(model=shipped.model, training={},
-                                     metadata={**meta, "history": [{**h, "seconds": "slow"} for h in meta["history"]]}))
+    save_checkpoint(
+        slow,
+        Checkpoint(
+            model=shipped.model,
+            training={},
+            metadata={**meta, "history": [{**h, "seconds": "slow"} for h in meta["history"]]},
+        ),
+    )
     with pytest.raises(WeightsError, match="metadata field 'history'"):
         shipped_figures(slow)
     tampered = tmp_path / "tampered.safetensors"
@@ -202,14 +268,24 @@ def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
     comparison = compare(mine, figures)
     rows = {what: b for what, _a, b in comparison.rows}
     assert rows["photos"] == "-- photo drawings in every batch, loss weight --"
-    assert rows["teacher"] == (f"a small CNN, {meta['recipe']['teacher_epochs']} epochs; -- of the loss matches its "
-                               "shipped answers at temperature --")
+    assert rows["teacher"] == (
+        f"a small CNN, {meta['recipe']['teacher_epochs']} epochs; -- of the loss matches its "
+        "shipped answers at temperature --"
+    )
     assert rows["batch size"] == "--"
     assert rows["optimizer"].startswith("AdamW") and "fast" not in rows["optimizer"]
     assert "mean --" in rows["input"] and "held out" not in rows["calibration"]
     assert not any("batches of" in change for change, _why in comparison.reasons)
-    odd = RecipeFigures("shipped", {"photo_share": 0.5, "batch_size": 64, "photo_weight": 0.2}, [], float("nan"),
-                        1.5, -1.0, temperature="warm", teacher=None)
+    odd = RecipeFigures(
+        "shipped",
+        {"photo_share": 0.5, "batch_size": 64, "photo_weight": 0.2},
+        [],
+        float("nan"),
+        1.5,
+        -1.0,
+        temperature="warm",
+        teacher=None,
+    )
     rows = {what: b for what, _a, b in compare(mine, odd).rows}
     assert rows["photos"] == "32 photo drawings in every batch, loss weight 0.2"
     assert rows["test accuracy"] == rows["test loss"] == rows["training time"] == "--"
@@ -227,7 +303,7 @@ def test_the_table_says_why_its_test_loss_is_not_the_pages_avg_loss():
     for shipped in (None, shipped_figures()):
         console.print(comparison_view(compare(mine, shipped)))
         text = " ".join(console.export_text().split())
-        assert "test loss is the mean over every test image; the page's \"Avg loss\" above is the mean of" in text
+        assert 'test loss is the mean over every test image; the page\'s "Avg loss" above is the mean of' in text
 
 
 def test_why_lines_claim_no_effect_they_do_not_measure():

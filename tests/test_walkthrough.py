@@ -35,8 +35,19 @@ from tests.conftest import make_fake_fashion
 
 CPU = torch.device("cpu")
 TUTORIAL_ORDER = [
-    "imports", "device", "class", "model", "forward", "predict", "minibatch",
-    "flatten", "linear", "relu", "sequential", "softmax", "parameters",
+    "imports",
+    "device",
+    "class",
+    "model",
+    "forward",
+    "predict",
+    "minibatch",
+    "flatten",
+    "linear",
+    "relu",
+    "sequential",
+    "softmax",
+    "parameters",
 ]
 
 # Every code block of the tutorial page (reference/build-the-neural-network.zh.txt), in the page's order.
@@ -103,8 +114,9 @@ for name, param in model.named_parameters():
 def make_steps(lang="en", seed=0, real=False, data_dir=None, width=None, weights="random", image=None):
     _model, info = load_model(weights, seed, CPU)
     size = 200 if real else 0
-    return build_steps(CPU, info, lang=lang, seed=seed, real=real, data_dir=data_dir, width=width, test_size=size,
-                       image=image)
+    return build_steps(
+        CPU, info, lang=lang, seed=seed, real=real, data_dir=data_dir, width=width, test_size=size, image=image
+    )
 
 
 def render(steps, width=80):
@@ -241,8 +253,14 @@ def fresh_runs(fake_dir, fake_data, tmp_path_factory, image_steps):
 
     jobs, keys = [], []
     for lang, real in FRESH_CASES:  # real mode with the shipped weights, at 60 columns (adds a print width)
-        steps = make_steps(lang, seed=4, real=real, data_dir=fake_dir if real else None,
-                           width=60 if real else None, weights=None if real else "random")
+        steps = make_steps(
+            lang,
+            seed=4,
+            real=real,
+            data_dir=fake_dir if real else None,
+            width=60 if real else None,
+            weights=None if real else "random",
+        )
         jobs.append(([step.code for step in steps], Path.cwd(), real))
         keys.append((("steps", lang, real), steps))
     jobs.append(([step.code for step in image_steps], ROOT))
@@ -250,8 +268,11 @@ def fresh_runs(fake_dir, fake_data, tmp_path_factory, image_steps):
     runner = CliRunner()
     for lang in ("en", "zh"):
         folder = tmp_path_factory.mktemp(f"notebook-{lang}")
-        result = runner.invoke(app, ["walkthrough", "--lang", lang, "--seed", "5", "--notebook",
-                                     str(folder / "walk.ipynb"), "--step", "1"], catch_exceptions=False)
+        result = runner.invoke(
+            app,
+            ["walkthrough", "--lang", lang, "--seed", "5", "--notebook", str(folder / "walk.ipynb"), "--step", "1"],
+            catch_exceptions=False,
+        )
         assert result.exit_code == 0, result.stderr
         notebook = json.loads((folder / "walk.ipynb").read_text(encoding="utf-8"))
         jobs.append((["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"], folder))
@@ -262,8 +283,22 @@ def fresh_runs(fake_dir, fake_data, tmp_path_factory, image_steps):
     (work / "data").symlink_to(fake_data)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(work)
-        result = runner.invoke(app, ["walkthrough", "--real", "--weights", "mine.safetensors", "--data-dir", "data",
-                                     "--notebook", "sub/w.ipynb", "--step", "1"], catch_exceptions=False)
+        result = runner.invoke(
+            app,
+            [
+                "walkthrough",
+                "--real",
+                "--weights",
+                "mine.safetensors",
+                "--data-dir",
+                "data",
+                "--notebook",
+                "sub/w.ipynb",
+                "--step",
+                "1",
+            ],
+            catch_exceptions=False,
+        )
     assert result.exit_code == 0, result.stderr
     notebook = json.loads((work / "sub" / "w.ipynb").read_text(encoding="utf-8"))
     jobs.append((["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"], work / "sub"))
@@ -283,8 +318,10 @@ def test_running_the_shown_code_prints_exactly_the_shown_output(lang, real, fres
     assert "grad_fn=<AddmmBackward0>" in shown["forward"].output
     assert "grad_fn=<ReluBackward0>" in shown["relu"].output
     assert shown["parameters"].output.count("grad_fn=<SliceBackward0>") == 6
-    assert ("Layer: linear_relu_stack.0.weight | Size: torch.Size([512, 784]) | Values : tensor("
-            in shown["parameters"].output)
+    assert (
+        "Layer: linear_relu_stack.0.weight | Size: torch.Size([512, 784]) | Values : tensor("
+        in shown["parameters"].output
+    )
 
 
 def test_output_blocks_show_the_output_whole(en_steps):
@@ -443,8 +480,17 @@ def test_chinese_prose_uses_full_width_punctuation():
 
 def test_chinese_uses_the_pages_terms():
     zh = "".join(_zh_prose().values())
-    for term in ("展平", "注册", "跟踪", "大小", "调用", "后台操作", "非线性映射", "未经归一化的原始分数",
-                 "已训练权重"):
+    for term in (
+        "展平",
+        "注册",
+        "跟踪",
+        "大小",
+        "调用",
+        "后台操作",
+        "非线性映射",
+        "未经归一化的原始分数",
+        "已训练权重",
+    ):
         assert term in zh, term
     for avoided in ("摊成", "登记", "尺寸", "弯曲"):
         assert avoided not in zh, avoided
@@ -641,8 +687,11 @@ def test_notebook_with_relative_paths_runs_from_its_own_folder(fresh_runs):
     assert "error" not in result, result.get("error")
     code = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     assert "mine.safetensors" in code and "'/" in code, "absolute paths in the notebook"
-    stored = ["".join(c["outputs"][0].get("text", "")) if c["outputs"] else "" for c in notebook["cells"]
-              if c["cell_type"] == "code"]
+    stored = [
+        "".join(c["outputs"][0].get("text", "")) if c["outputs"] else ""
+        for c in notebook["cells"]
+        if c["cell_type"] == "code"
+    ]
     assert result["outputs"] == stored
 
 
@@ -679,6 +728,7 @@ def test_every_locale_file_is_a_lang_choice():
 
 
 # --- Mends: no Generator echoed, the calibrated line, thumbnails, names kept whole -------------------
+
 
 def test_real_step_6_shows_the_calibrated_answer_predict_gives(fake_dir):
     from fashionnet.predict import classify
@@ -721,6 +771,7 @@ def test_chinese_class_names_are_never_broken(fake_dir, width):
 
 # --- --image: the steps on the user's picture -------------------------------------------------------
 
+
 @pytest.mark.xdist_group("fresh-python")  # one worker runs fresh_runs once
 def test_image_steps_print_what_they_show_and_classify_the_picture(image_steps, fresh_runs):
     steps = by_key(image_steps)
@@ -743,8 +794,11 @@ def test_image_steps_print_what_they_show_and_classify_the_picture(image_steps, 
     assert said.endswith(f"(the mean logits of {drawings} drawings / {info.temperature:g})") and drawings > 1
     from fashionnet.render.predict import percent
 
-    assert said.startswith(f"{answer.label} {percent(answer.probability)} " if answer.sure else
-                           f"not sure — looks most like {answer.label} {percent(answer.probability)} ")
+    assert said.startswith(
+        f"{answer.label} {percent(answer.probability)} "
+        if answer.sure
+        else f"not sure — looks most like {answer.label} {percent(answer.probability)} "
+    )
     own = (steps["forward"].tensors["logits"][0].double() / info.temperature).softmax(0)  # drawing #1 alone
     assert facts["calibrated, drawing #1"].startswith(f"T-shirt/top {percent(float(own.max()))} (these logits / ")
     batch = steps["minibatch"].tensors["input_image"]

@@ -16,8 +16,12 @@ CPU = torch.device("cpu")
 def test_round_trip_keeps_tensors_and_metadata(tmp_path):
     model = build_model(seed=4)
     path = tmp_path / "m.safetensors"
-    save_checkpoint(path, Checkpoint(model.state_dict(), {"rng": torch.arange(3)},
-                                     {"epochs": 2, "classes": list(CLASSES), "test_accuracy": 0.5}))
+    save_checkpoint(
+        path,
+        Checkpoint(
+            model.state_dict(), {"rng": torch.arange(3)}, {"epochs": 2, "classes": list(CLASSES), "test_accuracy": 0.5}
+        ),
+    )
     loaded = read_checkpoint(path)
     assert set(loaded.model) == set(model.state_dict())
     assert torch.equal(loaded.model["linear_relu_stack.0.weight"], model.linear_relu_stack[0].weight)

@@ -24,7 +24,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,9 +70,23 @@ def measure(device: str, workdir: Path, data_dir: str | None) -> dict:
     data = ["--data-dir", data_dir] if data_dir else []
     tag = device.replace(":", "-")
     steps = {
-        "train": lambda: run_json(["train", "--epochs", str(EPOCHS), "--seed", "0",
-                                   "--device", device, "--quiet",
-                                   "--json", "--force", "--out", str(workdir / f"train-{tag}.safetensors"), *data]),
+        "train": lambda: run_json(
+            [
+                "train",
+                "--epochs",
+                str(EPOCHS),
+                "--seed",
+                "0",
+                "--device",
+                device,
+                "--quiet",
+                "--json",
+                "--force",
+                "--out",
+                str(workdir / f"train-{tag}.safetensors"),
+                *data,
+            ]
+        ),
         "evaluate": lambda: run_json(["evaluate", "--device", device, "--json", *data]),
         "predict": lambda: run_json(["predict", str(SAMPLES), "--device", device, "--json"], lines=True),
     }
@@ -128,8 +141,15 @@ def compare(cpu: dict, gpu: dict) -> list[Row]:
         on_gpu = [r.get("label") for r in gpu["predict"]]
         # Not strict: a run that classified fewer samples is a mismatch the row below reports, not a crash.
         same = sum(x == y and x is not None for x, y in zip(on_cpu, on_gpu, strict=False))
-        rows.append(Row("predict samples: same top-1", f"{len(on_cpu)} images", f"{same}/{len(on_gpu)} same",
-                        "identical", same == len(on_cpu) == len(on_gpu)))
+        rows.append(
+            Row(
+                "predict samples: same top-1",
+                f"{len(on_cpu)} images",
+                f"{same}/{len(on_gpu)} same",
+                "identical",
+                same == len(on_cpu) == len(on_gpu),
+            )
+        )
 
     for name in sorted(k for k in set(cpu) | set(gpu) if k.startswith("export ")):
         problem = _problem(cpu, gpu, name)
@@ -138,8 +158,15 @@ def compare(cpu: dict, gpu: dict) -> list[Row]:
             continue
         a, b = cpu[name], gpu[name]
         ok = bool(a.get("passed") and b.get("passed") and b["max_abs_diff"] <= b["tolerance"])
-        rows.append(Row(f"{name}: max |logit diff|", f"{a['max_abs_diff']:.1e}", f"{b['max_abs_diff']:.1e}",
-                        f"<= {b['tolerance']:g}", ok))
+        rows.append(
+            Row(
+                f"{name}: max |logit diff|",
+                f"{a['max_abs_diff']:.1e}",
+                f"{b['max_abs_diff']:.1e}",
+                f"<= {b['tolerance']:g}",
+                ok,
+            )
+        )
     return rows
 
 
@@ -180,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     available, description = device_available(args.device)
     if not available:
-        print(f"No GPU here: {args.device} is not available on this machine, so there is nothing to compare. "
-              "Run `make gpu-check` on a machine with an NVIDIA GPU and a CUDA build of torch.")
+        print(
+            f"No GPU here: {args.device} is not available on this machine, so there is nothing to compare. "
+            "Run `make gpu-check` on a machine with an NVIDIA GPU and a CUDA build of torch."
+        )
         return NO_DEVICE
     print(f"Checking {description} against the CPU", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="fashionnet-gpu-check-") as tmp:

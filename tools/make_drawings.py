@@ -25,9 +25,14 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, help="the photos, with labels.csv")
     parser.add_argument("--out", type=Path, default=photos.DRAWINGS, help="where to write (default: the shipped file)")
     parser.add_argument("--workers", type=int, default=2, help="decoder processes (default 2)")
-    parser.add_argument("--no-variants", dest="variants", action="store_false", help="store only each photo's own "
-                        "drawing, not also those of its eroded and dilated masks that predict averages over (and "
-                        "training learns from)")
+    parser.add_argument(
+        "--no-variants",
+        dest="variants",
+        action="store_false",
+        help="store only each photo's own "
+        "drawing, not also those of its eroded and dilated masks that predict averages over (and "
+        "training learns from)",
+    )
     args = parser.parse_args()
     folder = args.folder or photos.locate_photos()
     if folder is None or not (folder / "labels.csv").is_file():
@@ -44,9 +49,11 @@ def main() -> None:
     except FashionNetError as exc:
         raise SystemExit(f"make_drawings: {exc}") from None
     parts = ", ".join(f"{(drawn.part == i).sum():,} {name}" for i, name in enumerate(photos.PARTS))
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB): {len(drawn):,} photos ({parts}), "
-          f"{len(drawn.drawings):,} drawings, {int((~drawn.found).sum())} without a garment found, "
-          f"pipeline version {drawn.pipeline}, {time.perf_counter() - start:.0f} s")
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB): {len(drawn):,} photos ({parts}), "
+        f"{len(drawn.drawings):,} drawings, {int((~drawn.found).sum())} without a garment found, "
+        f"pipeline version {drawn.pipeline}, {time.perf_counter() - start:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,7 @@ def main() -> None:
     import torch
     from safetensors.torch import save_file
 
-    from fashionnet import data, photos
-    from fashionnet import teacher as teaching
+    from fashionnet import data, photos, teacher as teaching
     from fashionnet.errors import FashionNetError
     from fashionnet.render.console import stderr_console
     from fashionnet.render.training import ProgressReporter
@@ -54,8 +53,9 @@ def main() -> None:
     start = time.perf_counter()
     with ProgressReporter(stderr_console(), smoothed=False) as reporter:
         shown = reporter.teacher()
-        model = teaching.train_teacher(recipe, train.images[:n], train.labels[:n], photo_set(drawn), device, args.seed,
-                                       shown)
+        model = teaching.train_teacher(
+            recipe, train.images[:n], train.labels[:n], photo_set(drawn), device, args.seed, shown
+        )
         seconds = time.perf_counter() - start
         test_logits = teaching.teacher_logits(model, test.images, recipe)
         accuracy = (test_logits.argmax(1) == test.labels).float().mean().item()
@@ -66,13 +66,19 @@ def main() -> None:
     targets = teaching.Targets(
         images=teaching.soft_targets(model, train.images, recipe).numpy(),
         photos=teaching.soft_targets(model, pictures, recipe).numpy(),
-        drawings_sha256=teaching.drawings_digest(drawn.drawings), epochs=args.epochs, test_accuracy=accuracy,
-        seconds=round(seconds, 1), seed=args.seed)
+        drawings_sha256=teaching.drawings_digest(drawn.drawings),
+        epochs=args.epochs,
+        test_accuracy=accuracy,
+        seconds=round(seconds, 1),
+        seed=args.seed,
+    )
     out = args.out or teaching.TARGETS
     teaching.save_targets(targets, out)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): teacher of {args.epochs} epochs, "
-          f"{accuracy:.2%} on the test set, {seconds:.0f} s; {len(targets.images):,} images and "
-          f"{len(targets.photos):,} photo drawings")
+    print(
+        f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): teacher of {args.epochs} epochs, "
+        f"{accuracy:.2%} on the test set, {seconds:.0f} s; {len(targets.images):,} images and "
+        f"{len(targets.photos):,} photo drawings"
+    )
 
 
 if __name__ == "__main__":

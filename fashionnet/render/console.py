@@ -164,8 +164,10 @@ def unclipped(renderable, width: int):
     if isinstance(renderable, Trimmed):
         renderable.renderable = unclipped(renderable.renderable, width)
         return renderable
-    if isinstance(renderable, Text) and renderable.overflow != "ignore" and (
-        renderable.overflow == "ellipsis" or renderable.no_wrap
+    if (
+        isinstance(renderable, Text)
+        and renderable.overflow != "ignore"
+        and (renderable.overflow == "ellipsis" or renderable.no_wrap)
     ):
         copy = renderable.copy()
         copy.overflow, copy.no_wrap = "fold", False

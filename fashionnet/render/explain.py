@@ -68,17 +68,23 @@ def verdict(e: Explanation, lang: str) -> str:
 def _sees(e: Explanation, lang: str, show: bool) -> list[RenderableType]:
     t = lambda key, **values: text(lang, key, **values)  # noqa: E731 - a short local alias reads best here
     cells = [(Picture(e.image), t("inside.caption.input"))]
-    parts: list[RenderableType] = [_heading(t("inside.sees.title"), lang),
-                                   _prose(t("inside.sees.text", lit=e.lit), lang)]
+    parts: list[RenderableType] = [
+        _heading(t("inside.sees.title"), lang),
+        _prose(t("inside.sees.text", lit=e.lit), lang),
+    ]
     if not e.found:
         parts.append(_prose(t("inside.sees.not_found"), lang))
     if show and e.mask is not None:
         cells.insert(0, (mask_picture(e.mask), t("inside.caption.mask")))
     if len(e.drawings) > 1:  # a found photo: every drawing predict averages, each with what it alone gets
         parts.append(_prose(t("inside.sees.drawings", drawings=len(e.drawings)), lang))
-        cells = cells[:-1] + [(Picture(d.image), t("inside.caption.drawing", n=n, label=short_class(d.top, lang),
-                                                   percent=percent(d.probability)))
-                              for n, d in enumerate(e.drawings, start=1)]
+        cells = cells[:-1] + [
+            (
+                Picture(d.image),
+                t("inside.caption.drawing", n=n, label=short_class(d.top, lang), percent=percent(d.probability)),
+            )
+            for n, d in enumerate(e.drawings, start=1)
+        ]
     parts += [Text(""), PictureGrid(cells, gap=GAP)]
     if show and e.mask is None:
         parts.append(_prose(t("inside.no_mask.not_found" if not e.found else "inside.no_mask.clean"), lang))
@@ -88,17 +94,31 @@ def _sees(e: Explanation, lang: str, show: bool) -> list[RenderableType]:
 def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: str) -> list[RenderableType]:
     t = lambda key, **values: text(lang, key, **values)  # noqa: E731
     relu = "." + layer.relu.rsplit(".", 1)[-1]  # "linear_relu_stack.0 + .1"
-    title = t("inside.layer.title", number=number, linear=layer.linear, relu=relu, inputs=layer.inputs,
-              units=layer.units)
+    title = t(
+        "inside.layer.title", number=number, linear=layer.linear, relu=relu, inputs=layer.inputs, units=layer.units
+    )
     if len(e.drawings) > 1:
         title += t("inside.layer.of_drawing")
     fire = t("inside.layer.fire", active=layer.active, units=layer.units, silent=layer.units - layer.active)
     parts: list[RenderableType] = [_heading(title, lang), _prose(fire, lang)]
     if layer.activations:  # every output of the layer at once, as CNN Explainer draws a layer
-        parts += [Text(""), PictureGrid([(strip(layer.activations), t("inside.caption.strip", units=layer.units,
-                                                                          rows=len(layer.activations),
-                                                                          columns=len(layer.activations[0])))],
-                                        gap=GAP)]
+        parts += [
+            Text(""),
+            PictureGrid(
+                [
+                    (
+                        strip(layer.activations),
+                        t(
+                            "inside.caption.strip",
+                            units=layer.units,
+                            rows=len(layer.activations),
+                            columns=len(layer.activations[0]),
+                        ),
+                    )
+                ],
+                gap=GAP,
+            ),
+        ]
     if not layer.strongest:
         return parts
     if all(abs(u.from_pixels) < 5e-4 for u in layer.strongest):  # a blank picture: no pixel drove any unit
@@ -111,8 +131,19 @@ def _layer(e: Explanation, layer: HiddenLayer, number: int, first: bool, lang: s
             cells.append((signed(unit.contribution), t("inside.caption.weight_x", unit=unit.index)))
         else:
             cells.append((signed(unit.contribution), t("inside.caption.grad_x", unit=unit.index)))
-    sums = [_prose(t("inside.unit_sum", unit=u.index, pixels=_num(u.from_pixels), bias=_num(u.from_bias),
-                     value=f"{u.value:.3f}"), lang) for u in layer.strongest]
+    sums = [
+        _prose(
+            t(
+                "inside.unit_sum",
+                unit=u.index,
+                pixels=_num(u.from_pixels),
+                bias=_num(u.from_bias),
+                value=f"{u.value:.3f}",
+            ),
+            lang,
+        )
+        for u in layer.strongest
+    ]
     parts += [Text(""), PictureGrid(cells, gap=GAP), *sums]
     return parts
 
@@ -143,8 +174,13 @@ def class_table(e: Explanation, lang: str) -> RenderableType:
         return grid
 
     full, short = (lambda i: class_name(i, lang)), (lambda i: short_class(i, lang))
-    layouts = [table(full, True), table(full, False), table(short, False), table(short, False, index=False, gap=0),
-               table(short, False, index=False, gap=0, mean=False)]
+    layouts = [
+        table(full, True),
+        table(full, False),
+        table(short, False),
+        table(short, False, index=False, gap=0),
+        table(short, False, index=False, gap=0, mean=False),
+    ]
     logit = "mean_logit" if len(e.drawings) > 1 else "logit"
     headers = [t(f"inside.col.{key}") for key in ("class", logit, "softmax", "calibrated")]
     rows = [[full(s.index), f"{s.logit:+.3f}", percent(s.softmax), percent(s.calibrated)] for s in e.classes]
@@ -171,8 +207,12 @@ def _output(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     inputs = e.layers[-1].units if e.layers else 0
     return [
         _heading(t("inside.output.title", number=number, linear=e.output, inputs=inputs, classes=len(e.classes)), lang),
-        _prose(t("inside.output.text", temperature=f"{e.temperature:g}") if e.temperature != 1.0
-               else t("inside.output.text.no_temperature"), lang),
+        _prose(
+            t("inside.output.text", temperature=f"{e.temperature:g}")
+            if e.temperature != 1.0
+            else t("inside.output.text.no_temperature"),
+            lang,
+        ),
         *([_prose(t("inside.output.averaged", drawings=len(e.drawings)), lang)] if len(e.drawings) > 1 else []),
         Text(""),
         class_table(e, lang),
@@ -188,14 +228,29 @@ def _saliency(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     averaged = [_prose(t("inside.saliency.averaged", drawings=len(e.drawings)), lang)] if len(e.drawings) > 1 else []
     return [
         _heading(t("inside.saliency.title", number=number, label=name), lang),
-        _prose(t("inside.saliency.text", label=name, up=_num(e.saliency_up), down=_num(e.saliency_down),
-                 bias=_num(e.saliency_bias), logit=_num(logit)), lang),
+        _prose(
+            t(
+                "inside.saliency.text",
+                label=name,
+                up=_num(e.saliency_up),
+                down=_num(e.saliency_down),
+                bias=_num(e.saliency_bias),
+                logit=_num(logit),
+            ),
+            lang,
+        ),
         *averaged,
-        _prose(t("inside.saliency.baseline", label=name, black=_num(e.black_logit), adds=_num(logit - e.black_logit)),
-               lang),
+        _prose(
+            t("inside.saliency.baseline", label=name, black=_num(e.black_logit), adds=_num(logit - e.black_logit)), lang
+        ),
         Text(""),
-        PictureGrid([(signed(e.saliency), t("inside.caption.saliency", label=short_class(e.top, lang))),
-                     (signed(e.occlusion), t("inside.caption.occlusion", label=short_class(e.top, lang)))], gap=GAP),
+        PictureGrid(
+            [
+                (signed(e.saliency), t("inside.caption.saliency", label=short_class(e.top, lang))),
+                (signed(e.occlusion), t("inside.caption.occlusion", label=short_class(e.top, lang))),
+            ],
+            gap=GAP,
+        ),
         _prose(t("inside.occlusion.text", label=name, side=PATCH), lang),
     ]
 
@@ -207,8 +262,18 @@ def _contrast(e: Explanation, number: int, lang: str) -> list[RenderableType]:
     caption = t("inside.caption.contrast", label=short_class(e.top, lang), other=short_class(e.runner_up, lang))
     return [
         _heading(t("inside.contrast.title", number=number, label=name, other=other), lang),
-        _prose(t("inside.contrast.text", label=name, other=other, difference=_num(difference), up=_num(e.contrast_up),
-                 down=_num(e.contrast_down), bias=_num(e.contrast_bias)), lang),
+        _prose(
+            t(
+                "inside.contrast.text",
+                label=name,
+                other=other,
+                difference=_num(difference),
+                up=_num(e.contrast_up),
+                down=_num(e.contrast_down),
+                bias=_num(e.contrast_bias),
+            ),
+            lang,
+        ),
         Text(""),
         PictureGrid([(signed(e.contrast), caption)], gap=GAP),
     ]
@@ -222,16 +287,24 @@ def explain_view(e: Explanation, lang: str = "en", show: bool = False) -> Render
     for index, layer in enumerate(e.layers):
         parts += [Text(""), *_layer(e, layer, number, index == 0, lang)]
         number += 1
-    parts += [Text(""), *_output(e, number, lang), Text(""), *_saliency(e, number + 1, lang), Text(""),
-              *_contrast(e, number + 2, lang), Text("")]
+    parts += [
+        Text(""),
+        *_output(e, number, lang),
+        Text(""),
+        *_saliency(e, number + 1, lang),
+        Text(""),
+        *_contrast(e, number + 2, lang),
+        Text(""),
+    ]
     said = "inside.answer.averaged" if len(e.drawings) > 1 else "inside.answer"
     parts.append(_prose(text(lang, said, drawings=len(e.drawings), verdict=verdict(e, lang)), lang, "bold"))
     parts.append(_prose(text(lang, "inside.legend"), lang, "dim"))
     return Trimmed(Group(*parts))
 
 
-def show_explanation(e: Explanation, device, info, lang: str, show: bool, plot: Path | None, claim,
-                     as_json: bool) -> None:
+def show_explanation(
+    e: Explanation, device, info, lang: str, show: bool, plot: Path | None, claim, as_json: bool
+) -> None:
     """`explain`: the whole explanation as a PNG, then one JSON object or the view."""
     import typer
 

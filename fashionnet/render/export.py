@@ -19,8 +19,10 @@ def export_view(report) -> RenderableType:
     head.add_column(style="bold")
     head.add_row("File", f"{for_markup(report.out)} ({_size(report.bytes)})")
     head.add_row("Format", report.format + (f", opset {report.opset}" if report.opset is not None else ""))
-    head.add_row("Input", f"float32 [{report.batch_size or 'N'}, 28, 28] in [0, 1]"
-                 + ("" if report.batch_size else " (any batch size)"))
+    head.add_row(
+        "Input",
+        f"float32 [{report.batch_size or 'N'}, 28, 28] in [0, 1]" + ("" if report.batch_size else " (any batch size)"),
+    )
     head.add_row("Precision", report.dtype)
     head.add_row("Checked with", for_markup(f"{report.runtime}, against PyTorch on {report.reference_device}"))
 

@@ -44,16 +44,21 @@ def probability_bars(result: Prediction, width: int = BAR_WIDTH) -> RenderableTy
     def build(available: int) -> RenderableType:
         bar_width = min(width, available - label_width - percent_width - 2)
         if bar_width < MIN_BAR:
-            return Group(*[Text(f"{label} {percent(p)}", style="bold" if rank == 0 else "")
-                           for rank, (label, _, p) in enumerate(result.top)])
+            return Group(
+                *[
+                    Text(f"{label} {percent(p)}", style="bold" if rank == 0 else "")
+                    for rank, (label, _, p) in enumerate(result.top)
+                ]
+            )
         chart = Table.grid(padding=(0, 1))
         chart.add_column(no_wrap=True)
         chart.add_column(no_wrap=True)
         chart.add_column(justify="right", no_wrap=True)
         for rank, (label, _, p) in enumerate(result.top):
             style = "bold" if rank == 0 else ""
-            chart.add_row(Text(label, style=style), Text(bar(p, bar_width), style="green" if rank == 0 else "dim"),
-                          percent(p))
+            chart.add_row(
+                Text(label, style=style), Text(bar(p, bar_width), style="green" if rank == 0 else "dim"), percent(p)
+            )
         return chart
 
     return Fitted(build)
@@ -238,9 +243,18 @@ def write_csv(results: Iterable[Prediction], file: IO[str]) -> None:
         sure, found = (CSV_FLAGS.get(rec.get(key), "") for key in ("sure", "found"))
         score = rec.get("score")
         shown = for_csv(result.path)
-        row = [shown, rec.get("label", ""), rec.get("index", ""), rec.get("probability", ""), top,
-               rec.get("error", ""), sure, "" if score is None else score, found,
-               "" if shown == result.path else path_bytes(result.path)]
+        row = [
+            shown,
+            rec.get("label", ""),
+            rec.get("index", ""),
+            rec.get("probability", ""),
+            top,
+            rec.get("error", ""),
+            sure,
+            "" if score is None else score,
+            found,
+            "" if shown == result.path else path_bytes(result.path),
+        ]
         writer.writerow([for_csv(cell) for cell in row])
 
 

@@ -115,8 +115,13 @@ def summary_view(
             *([Text(note, style="dim")] if note else []),
             Text(""),
             # values fold; where even the labels do not fit beside a short value, each label gets its own line
-            Fitted(lambda width: totals if max(cell_len(k) for k, _ in rows) + 14 <= width
-                   else stack((), [[key, value] for key, value in rows], [True] * len(rows))),
+            Fitted(
+                lambda width: (
+                    totals
+                    if max(cell_len(k) for k, _ in rows) + 14 <= width
+                    else stack((), [[key, value] for key, value in rows], [True] * len(rows))
+                )
+            ),
         )
     )
 
@@ -130,8 +135,10 @@ def mult_adds_note(summary: ModelSummary) -> str | None:
         return None
     outputs = linear.output_shape[-1]
     inputs = linear.params // outputs - 1 if outputs else 0
-    return (f"Mult-adds count a Linear layer's bias additions too, as torchinfo does: {linear.name} makes "
-            f"{inputs} × {outputs} multiply-adds and {outputs} bias adds per image, {inputs * outputs + outputs:,}.")
+    return (
+        f"Mult-adds count a Linear layer's bias additions too, as torchinfo does: {linear.name} makes "
+        f"{inputs} × {outputs} multiply-adds and {outputs} bias adds per image, {inputs * outputs + outputs:,}."
+    )
 
 
 def _fmt(v: float | None) -> str:
@@ -190,9 +197,12 @@ def _params(facts: list[ParamFacts], rows: int, standardised: tuple[float, float
         grid.add_row(f"values[:{rows}]", preview_text(preview))
         if standardised is not None and p.name == "linear_relu_stack.0.bias":
             mean, std = standardised
-            grid.add_row("folded in", f"training standardised the pixels, (x - {mean:g}) / {std:g}; that step is "
-                         f"folded into this layer when saving (weight / {std:g}, bias - sum(weight × {mean:g} / "
-                         f"{std:g})), so the saved model takes pixels / 255 as the tutorial's does")
+            grid.add_row(
+                "folded in",
+                f"training standardised the pixels, (x - {mean:g}) / {std:g}; that step is "
+                f"folded into this layer when saving (weight / {std:g}, bias - sum(weight × {mean:g} / "
+                f"{std:g})), so the saved model takes pixels / 255 as the tutorial's does",
+            )
         parts += [head, grid, Text("")]
     total = sum(p.numel for p in facts)
     parts.append(Text(f"{len(facts)} parameter tensor(s), {total:,} values"))

@@ -87,8 +87,10 @@ def losses_note(label_smoothing: float, distill_weight: float = 0.0, photo_weigh
     0 for a run without a teacher or without photo drawings (see loss_parts)."""
     test = "Test loss is the plain cross-entropy of the raw logits, the loss evaluate reports."
     if not distill_weight and not photo_weight:
-        return (f"* Train loss is the label-smoothed cross-entropy (smoothing {label_smoothing:g}) that training "
-                f"minimises; it cannot fall below {smoothing_floor(label_smoothing):.3f}. {test}")
+        return (
+            f"* Train loss is the label-smoothed cross-entropy (smoothing {label_smoothing:g}) that training "
+            f"minimises; it cannot fall below {smoothing_floor(label_smoothing):.3f}. {test}"
+        )
     parts = f"label-smoothed ({label_smoothing:g}) cross-entropy" if label_smoothing else "cross-entropy"
     if distill_weight:
         parts = f"{1 - distill_weight:g} x {parts} + {distill_weight:g} x distance to the teacher"
@@ -119,8 +121,9 @@ def epoch_line(stats, smoothed: bool = False) -> str:
     )
 
 
-def epochs_table(history, label_smoothing: float = 0.0, distill_weight: float = 0.0,
-                 photo_weight: float = 0.0) -> RenderableType:
+def epochs_table(
+    history, label_smoothing: float = 0.0, distill_weight: float = 0.0, photo_weight: float = 0.0
+) -> RenderableType:
     """One row per epoch; a train loss that is not plain cross-entropy (label-smoothed, distilled, with
     photo drawings) is starred and explained below the table."""
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
@@ -129,8 +132,14 @@ def epochs_table(history, label_smoothing: float = 0.0, distill_weight: float = 
     for name in ("Epoch", f"Train loss{star}", "Train acc", "Test loss", "Test acc", "Seconds"):
         table.add_column(name, justify="right")
     for s in history:
-        table.add_row("--" if s.epoch is None else str(s.epoch), _num(s.train_loss), _pct(s.train_accuracy),
-                      _num(s.test_loss), _pct(s.test_accuracy), "--" if s.seconds is None else f"{s.seconds:.1f}")
+        table.add_row(
+            "--" if s.epoch is None else str(s.epoch),
+            _num(s.train_loss),
+            _pct(s.train_accuracy),
+            _num(s.test_loss),
+            _pct(s.test_accuracy),
+            "--" if s.seconds is None else f"{s.seconds:.1f}",
+        )
     if not special:
         return table
     return Group(table, Text(losses_note(label_smoothing, distill_weight, photo_weight), style="dim"))
@@ -171,9 +180,12 @@ def _confusion_block(confusion: list[list[int]], columns: range) -> Table:
         for j in columns:
             count = row[j]
             share = count / total
-            level = int(40 + 215 * share ** 0.5) if count else 0
-            bg = (Color.from_rgb(level // 3, level // 2, level) if i != j
-                  else Color.from_rgb(0, level // 2 + 20, level // 4))
+            level = int(40 + 215 * share**0.5) if count else 0
+            bg = (
+                Color.from_rgb(level // 3, level // 2, level)
+                if i != j
+                else Color.from_rgb(0, level // 2 + 20, level // 4)
+            )
             fg = Color.from_rgb(255, 255, 255)
             cells.append(Text(f"{count:>6} ", style=Style(color=fg, bgcolor=bg) if count else Style(dim=True)))
         table.add_row(f"{i} {SHORT[i]}", *cells)
@@ -195,13 +207,17 @@ def confusion_heatmap(confusion: list[list[int]]) -> RenderableType:
 
 def evaluation_view(evaluation, source: str) -> RenderableType:
     head = Text.assemble(
-        ("Accuracy ", "bold"), (f"{evaluation.accuracy:.2%}", "bold green"),
+        ("Accuracy ", "bold"),
+        (f"{evaluation.accuracy:.2%}", "bold green"),
         f"  ({sum(r[i] for i, r in enumerate(evaluation.confusion)):,} of {evaluation.samples:,} correct)",
     )
     loss = Text.assemble(("Loss ", "bold"), f"{evaluation.loss:.4f}  (mean cross-entropy of the raw logits)")
     calibrated = "calibrated, " if evaluation.temperature != 1.0 else "uncalibrated, "
-    ece = Text.assemble(("Calibration error ", "bold"), f"{evaluation.calibration_error:.2%}",
-                        f"  ({calibrated}temperature {evaluation.temperature:g})")
+    ece = Text.assemble(
+        ("Calibration error ", "bold"),
+        f"{evaluation.calibration_error:.2%}",
+        f"  ({calibrated}temperature {evaluation.temperature:g})",
+    )
     return Group(
         head,
         loss,
@@ -215,8 +231,9 @@ def evaluation_view(evaluation, source: str) -> RenderableType:
     )
 
 
-def mistakes_heading(total: int, shown: int, samples: int, true_class: int | None,
-                     predicted_class: int | None = None) -> str:
+def mistakes_heading(
+    total: int, shown: int, samples: int, true_class: int | None, predicted_class: int | None = None
+) -> str:
     """'112 of the 1,000 Shirt test images are misclassified; the 12 the model was surest about:'
     (with a predicted class: '... are taken for T-shirt/top; ...')."""
     what = f"{CLASSES[true_class]} test images" if true_class is not None else "test images"
@@ -227,9 +244,11 @@ def mistakes_heading(total: int, shown: int, samples: int, true_class: int | Non
     return f"{total:,} of the {samples:,} {what} are {wrong}; {which}:"
 
 
-MISLABELLED_NOTE = ("The surest mistakes are often test images whose label is itself wrong or doubtful: look at "
-                    "the first few before blaming the model. Under each: the true class's probability, the "
-                    "runner-up, and the command that explains it.")
+MISLABELLED_NOTE = (
+    "The surest mistakes are often test images whose label is itself wrong or doubtful: look at "
+    "the first few before blaming the model. Under each: the true class's probability, the "
+    "runner-up, and the command that explains it."
+)
 
 
 def mistake_caption(m) -> str:
@@ -237,8 +256,11 @@ def mistake_caption(m) -> str:
     the runner-up (when it is not the true class), and the command that explains this image."""
     from fashionnet.render.widgets import percent
 
-    lines = [f"#{m.index} {m.true_label} →", f"{m.predicted_label} {percent(m.probability)}",
-             f"{m.true_label} itself: {percent(m.true_probability)}"]
+    lines = [
+        f"#{m.index} {m.true_label} →",
+        f"{m.predicted_label} {percent(m.probability)}",
+        f"{m.true_label} itself: {percent(m.true_probability)}",
+    ]
     if m.runner_up != m.true:
         lines.append(f"runner-up: {CLASSES[m.runner_up]} {percent(m.runner_up_probability)}")
     lines.append(f"fashionnet explain --test-index {m.index}")
@@ -248,8 +270,9 @@ def mistake_caption(m) -> str:
 MISTAKE_CELL = len("fashionnet explain --test-index 9999")  # the widest caption line: the command, whole
 
 
-def mistakes_view(total: int, mistakes, samples: int, true_class: int | None, source: str,
-                  predicted_class: int | None = None) -> RenderableType:
+def mistakes_view(
+    total: int, mistakes, samples: int, true_class: int | None, source: str, predicted_class: int | None = None
+) -> RenderableType:
     """The misclassified images as 28x28 pictures, as many side by side as fit, each captioned by
     `mistake_caption`."""
     from fashionnet.render.console import Picture, Trimmed
@@ -278,14 +301,18 @@ def comparison_view(comparison) -> RenderableType:
     def stacked() -> RenderableType:
         lines: list[RenderableType] = []
         for what, mine, theirs in comparison.rows:
-            lines += [Text(for_terminal(what), style="bold"),
-                      Text(f"  tutorial: {for_terminal(mine)}", overflow="fold"),
-                      Text(f"  shipped:  {for_terminal(theirs or '--')}", overflow="fold")]
+            lines += [
+                Text(for_terminal(what), style="bold"),
+                Text(f"  tutorial: {for_terminal(mine)}", overflow="fold"),
+                Text(f"  shipped:  {for_terminal(theirs or '--')}", overflow="fold"),
+            ]
         return Group(*lines)
 
-    parts: list[RenderableType] = [Text("The tutorial's recipe and the shipped one", style="bold"),
-                                   Fitted(lambda width: table if width >= 60 else stacked()),
-                                   *(Text(note, style="dim") for note in comparison.notes)]
+    parts: list[RenderableType] = [
+        Text("The tutorial's recipe and the shipped one", style="bold"),
+        Fitted(lambda width: table if width >= 60 else stacked()),
+        *(Text(note, style="dim") for note in comparison.notes),
+    ]
     if comparison.reasons:
         reasons = Table.grid(padding=(0, 1))
         reasons.add_column(no_wrap=True)
@@ -382,29 +409,39 @@ def ladder_view(steps, shipped=None) -> RenderableType:
     def stacked() -> RenderableType:
         lines: list[RenderableType] = []
         for number, step in enumerate(steps, start=1):
-            lines += [Text(f"{number}. {step.name}", style="bold", overflow="fold"),
-                      Text(f"  {_pct(step.test_accuracy)}, {_points(step.change)}, {step.seconds:.0f} s",
-                           overflow="fold")]
+            lines += [
+                Text(f"{number}. {step.name}", style="bold", overflow="fold"),
+                Text(f"  {_pct(step.test_accuracy)}, {_points(step.change)}, {step.seconds:.0f} s", overflow="fold"),
+            ]
         return Group(*lines)
 
     epochs = steps[0].epochs if steps else 0
     parts: list[RenderableType] = [
-        Text(f"From the tutorial's recipe to the shipped one, one change per rung ({epochs} "
-             f"epoch{'s' if epochs != 1 else ''} each, "
-             "measured in this run; change in points of test accuracy)", style="bold"),
+        Text(
+            f"From the tutorial's recipe to the shipped one, one change per rung ({epochs} "
+            f"epoch{'s' if epochs != 1 else ''} each, "
+            "measured in this run; change in points of test accuracy)",
+            style="bold",
+        ),
         Fitted(lambda width: table if width >= 60 else stacked()),
     ]
     if shipped is not None:
         when = f", {shipped.seconds:.0f} s" if isinstance(shipped.seconds, (int, float)) else ""
-        parts.append(Text(f"The shipped weights add photo drawings, a CNN teacher and {len(shipped.history)} epochs: "
-                          f"{_pct(shipped.test_accuracy)} (recorded in their checkpoint when trained{when}; not "
-                          "rerun here)", style="dim"))
+        parts.append(
+            Text(
+                f"The shipped weights add photo drawings, a CNN teacher and {len(shipped.history)} epochs: "
+                f"{_pct(shipped.test_accuracy)} (recorded in their checkpoint when trained{when}; not "
+                "rerun here)",
+                style="dim",
+            )
+        )
     reasons = Table.grid(padding=(0, 1))
     reasons.add_column(no_wrap=True)
     reasons.add_column()
     for step in steps[1:]:
-        reasons.add_row("-", Text.assemble((step.name, "bold"), f" ({_points(step.change)}, {step.seconds:.0f} s "
-                                           f"here): {step.why}"))
+        reasons.add_row(
+            "-", Text.assemble((step.name, "bold"), f" ({_points(step.change)}, {step.seconds:.0f} s here): {step.why}")
+        )
     parts += [Text(""), Text("What each change did here, and what it is for", style="bold"), reasons]
     return Group(*parts)
 
@@ -434,11 +471,21 @@ def show_mistakes(report, true_class: int | None, device, info, plot: Path | Non
         heading = mistakes_heading(total, len(found), samples, true_class, predicted)
         plot_mistakes(found, heading.rstrip(":"), plot, claim)
     if as_json:
-        print_json({"class": CLASSES[true_class] if true_class is not None else None,
-                    "predicted": CLASSES[predicted] if predicted is not None else None, "samples": samples,
-                    "misclassified": total, "shown": len(found), "accuracy": report.accuracy,
-                    "temperature": info.temperature, "mistakes": [m.to_dict() for m in found],
-                    "device": str(device), "weights": info.to_dict()}, rows=True)
+        print_json(
+            {
+                "class": CLASSES[true_class] if true_class is not None else None,
+                "predicted": CLASSES[predicted] if predicted is not None else None,
+                "samples": samples,
+                "misclassified": total,
+                "shown": len(found),
+                "accuracy": report.accuracy,
+                "temperature": info.temperature,
+                "mistakes": [m.to_dict() for m in found],
+                "device": str(device),
+                "weights": info.to_dict(),
+            },
+            rows=True,
+        )
     else:
         print_view(mistakes_view(total, found, samples, true_class, info.describe(), predicted))
     if plot is not None:
@@ -479,8 +526,10 @@ def training_intro(run, parts: tuple[float, float, float]) -> None:
     recipe, photo_set = run.recipe, run.photo_set
     held = int(len(run.train.images) * recipe.holdout)
     kept = f" ({held:,} more held out to calibrate)" if held else ""
-    typer.echo(f"Training on {len(run.train.images) - held:,} images{kept}; checkpoints go to "
-               f"{printable(str(run.out))}", err=True)
+    typer.echo(
+        f"Training on {len(run.train.images) - held:,} images{kept}; checkpoints go to {printable(str(run.out))}",
+        err=True,
+    )
     if photo_set is None:
         typer.echo("Without photo drawings (--no-photos): FashionMNIST alone", err=True)
     else:
@@ -488,8 +537,11 @@ def training_intro(run, parts: tuple[float, float, float]) -> None:
         typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
     if run.targets is not None:
         whose = printable(run.targets.source) if run.teacher_named else "the shipped answers"
-        typer.echo(f"Learning from a small CNN teacher's answers as well ({whose}; the teacher scores "
-                   f"{run.targets.test_accuracy:.2%} on the test set)", err=True)
+        typer.echo(
+            f"Learning from a small CNN teacher's answers as well ({whose}; the teacher scores "
+            f"{run.targets.test_accuracy:.2%} on the test set)",
+            err=True,
+        )
     elif run.untaught:
         typer.echo(run.untaught, err=True)
     else:
@@ -498,8 +550,9 @@ def training_intro(run, parts: tuple[float, float, float]) -> None:
         stderr_console().print(Trimmed(Text(losses_note(*parts))))  # wrapped to the terminal
 
 
-def show_training(run, result, parts: tuple[float, float, float], plot: Path | None, plot_claim, quiet: bool,
-                  as_json: bool) -> None:
+def show_training(
+    run, result, parts: tuple[float, float, float], plot: Path | None, plot_claim, quiet: bool, as_json: bool
+) -> None:
     """`train`'s end: the learning curves as a PNG, then one JSON object, or the epochs table and where it saved."""
     import typer
 

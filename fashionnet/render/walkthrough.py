@@ -81,13 +81,15 @@ def render_pictures(block: Pictures, lang: str) -> RenderableType:
         images = [_halve(pixels) if halve else pixels for pixels in block.images]
         # A cell is as wide as its picture or its caption's longest line; as many cells per row as fit, so a
         # caption never wraps inside a class name (at 40 columns three halved pictures take two rows).
-        cell = max(max((len(p[0]) for p in images if p), default=0),
-                   max((cell_len(line) for c in block.captions for line in c.split("\n")), default=0))
+        cell = max(
+            max((len(p[0]) for p in images if p), default=0),
+            max((cell_len(line) for c in block.captions for line in c.split("\n")), default=0),
+        )
         per_row = max(1, (width + gap) // (cell + gap))
         rows = []
         for start in range(0, len(images), per_row):
             grid = Table.grid(padding=(0, gap, 0, 0))
-            chunk = list(zip(images[start:start + per_row], block.captions[start:start + per_row], strict=True))
+            chunk = list(zip(images[start : start + per_row], block.captions[start : start + per_row], strict=True))
             for _ in chunk:
                 grid.add_column(min_width=min(cell, width))
             grid.add_row(*(Group(Picture(p), Text(c, style="dim", overflow="fold")) for p, c in chunk))
@@ -135,8 +137,10 @@ def render_probabilities(block: Probabilities, lang: str) -> RenderableType:
         return grid
 
     layouts = [table(False), table(True), table(True, bars=False)]
-    rows = [[f"{r.index} {r.short or r.name}", f"{r.probability:.4f}", note]
-            for r, note in zip(block.rows, notes, strict=True)]
+    rows = [
+        [f"{r.index} {r.short or r.name}", f"{r.probability:.4f}", note]
+        for r, note in zip(block.rows, notes, strict=True)
+    ]
     return first_that_fits(layouts, stack(block.headers, rows, [r.predicted for r in block.rows]))
 
 

@@ -125,8 +125,9 @@ class SignedPicture:
         # Two rows a line (28 rows: 14 lines); an odd last row would be left out.
         for top, bottom in zip(self.rows[0::2], self.rows[1::2], strict=False):
             if plain:
-                yield Segment("".join(ramp[min(9, int((a + b + 2) / 4 * 10))]
-                                      for a, b in zip(top, bottom, strict=True)))
+                yield Segment(
+                    "".join(ramp[min(9, int((a + b + 2) / 4 * 10))] for a, b in zip(top, bottom, strict=True))
+                )
             else:
                 for a, b in zip(top, bottom, strict=True):
                     yield Segment("▀", Style(color=self._colour(a), bgcolor=self._colour(b)))
