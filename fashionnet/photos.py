@@ -154,7 +154,7 @@ def assign_parts(categories: list[str], seed: int = SPLIT_SEED) -> np.ndarray:
     for name in first + sorted(present - set(first)):
         if name not in FIRST_CATEGORIES:
             rng = np.random.default_rng([seed, *name.encode()])
-        members = np.flatnonzero(categories == name)
+        members = np.flatnonzero(names == name)
         shuffled = members[rng.permutation(len(members))]
         held, checked = round(HOLDOUT_SHARE * len(members)), round(VALIDATION_SHARE * len(members))
         part[shuffled[:held]] = HOLDOUT
