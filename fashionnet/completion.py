@@ -4,8 +4,8 @@ written where the shell reads it.
 Typer's own options install the *running* shell's script whatever shell is named (`--install-completion
 zsh` from bash installs bash's), refuse `--show-completion bash` from dash, rewrite ~/.bashrc in place (a
 full disk would leave it half written), create a missing home folder, and answer a read-only or directory
-~/.bashrc with a traceback. fashionnet answers both options itself (cli._OneLineErrors reads them before
-Typer parses), follows its rules for every file it writes (files.atomic_write) and refuses in one line what it
+~/.bashrc with a traceback. fashionnet answers both options itself (cli.typer_app.OneLineErrors reads them
+before Typer parses), follows its rules for every file it writes (files.atomic_write) and refuses in one line what it
 cannot do, saying what to do instead. Typer still generates the scripts and answers Tab.
 
 Typer has no public function that returns a script: `script()` takes it from the private

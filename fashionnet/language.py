@@ -15,7 +15,7 @@ from fashionnet.errors import UsageError
 
 def languages() -> tuple[str, ...]:
     """Every language with a file in fashionnet/locales. Adding a language is adding one file, plus its
-    code in cli.Lang (kept there so `--help` need not list the folder; a test checks the two agree)."""
+    code in cli.options.Lang (kept there so `--help` need not list the folder; a test checks the two agree)."""
     files = resources.files("fashionnet") / "locales"
     return tuple(sorted(p.name.removesuffix(".json") for p in files.iterdir() if p.name.endswith(".json")))
 
