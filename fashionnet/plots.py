@@ -281,7 +281,7 @@ def plot_explanation(e, path: Path, claim: OutputClaim | None = None) -> None:
 def layer_summary(e) -> str:
     """The page's title after the path: predict's answer as the terminal states it ("not sure" included),
     what it was decided from, and how many units fire."""
-    from fashionnet.render.explain import verdict
+    from fashionnet.render.widgets import verdict
 
     fired = ", ".join(f"{layer.active}/{layer.units} fire in {layer.linear}" for layer in e.layers)
     source = f"mean of {len(e.drawings)} drawings" if len(e.drawings) > 1 else "one drawing"

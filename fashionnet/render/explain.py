@@ -22,7 +22,16 @@ from fashionnet.errors import printable
 from fashionnet.explain import PATCH, Explanation, HiddenLayer
 from fashionnet.language import after_colon, text
 from fashionnet.render.console import Picture, Trimmed, first_that_fits, stack
-from fashionnet.render.widgets import PROSE_WIDTH, Paragraph, PictureGrid, SignedPicture, bar, mask_picture, percent
+from fashionnet.render.widgets import (
+    PROSE_WIDTH,
+    Paragraph,
+    PictureGrid,
+    SignedPicture,
+    bar,
+    mask_picture,
+    percent,
+    verdict,
+)
 
 GAP = 2  # between pictures: two pairs of 28-column pictures fit 120 columns, one pair fits 60
 BAR = 12
@@ -54,15 +63,6 @@ def _prose(words: str, lang: str, style: str = "") -> RenderableType:
 
 def _heading(words: str, lang: str) -> RenderableType:
     return Paragraph(words, style="bold", keep=class_words(lang))
-
-
-def verdict(e: Explanation, lang: str) -> str:
-    """What predict says: 'Shirt 94.4%', or 'not sure — looks most like Shirt 41.0%'."""
-    a = e.answer
-    name = class_name(a.index, lang)
-    if not a.sure:
-        return text(lang, "inside.not_sure", label=name, percent=percent(a.probability))
-    return f"{name} {percent(a.probability)}"
 
 
 def _sees(e: Explanation, lang: str, show: bool) -> list[RenderableType]:

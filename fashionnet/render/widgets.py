@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -12,7 +13,12 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from fashionnet import class_name
+from fashionnet.language import text
 from fashionnet.render.console import Picture
+
+if TYPE_CHECKING:
+    from fashionnet.explain import Explanation
 
 PROSE_WIDTH = 80  # explanations never run wider than this, however wide the terminal
 MASK_SIDE = 28  # --show draws a photo's garment mask with at most this many pixels on its longest side
@@ -153,3 +159,12 @@ class PictureGrid:
             grid.add_row(*(Group(picture, Text(caption, style="dim", overflow="fold")) for picture, caption in chunk))
             yield grid
             yield Text("")
+
+
+def verdict(e: Explanation, lang: str) -> str:
+    """What predict says: 'Shirt 94.4%', or 'not sure — looks most like Shirt 41.0%'."""
+    a = e.answer
+    name = class_name(a.index, lang)
+    if not a.sure:
+        return text(lang, "inside.not_sure", label=name, percent=percent(a.probability))
+    return f"{name} {percent(a.probability)}"
