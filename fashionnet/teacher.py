@@ -94,6 +94,16 @@ def train_teacher(
     gets epoch_start / batch_end / epoch_end(stats) like the MLP's training."""
     model = build_teacher(seed, device)
     generator = torch.Generator().manual_seed(seed + 3000)
+    # Dropout draws from the global generator, which torch seeds at random in every process: seed it too
+    # (inside fork_rng, so the caller's stream is left as it was), or two runs of one seed differ.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed + 4000)
+        _train_epochs(model, generator, recipe, images, labels, photos, device, callbacks)
+    return model.eval()
+
+
+def _train_epochs(model, generator, recipe, images, labels, photos, device, callbacks) -> None:
+    """train_teacher's loop, run where the global generator (dropout's) is seeded."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     n = len(images)
     batches = math.ceil(n / BATCH)
@@ -138,7 +148,6 @@ def train_teacher(
                     optimizer.param_groups[0]["lr"],
                 )
             )
-    return model.eval()
 
 
 @torch.inference_mode()

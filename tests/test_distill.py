@@ -11,7 +11,8 @@ from fashionnet import data, teacher
 from fashionnet.batches import PhotoBatches, PhotoSet, shift
 from fashionnet.calibration import fit_temperature
 from fashionnet.errors import DataError, TrainingInterrupted, UsageError
-from fashionnet.train import Recipe, fit, load_resume, recipe_for, teacher_for
+from fashionnet.resume import load_resume
+from fashionnet.train import Recipe, fit, recipe_for, teacher_for
 from fashionnet.weights import read_checkpoint
 from tests.test_train import StopAtSecondEpoch
 
@@ -184,6 +185,19 @@ def test_the_targets_file_round_trips_and_its_teacher_trains(splits, tiny_photos
     assert back.images.dtype == np.float16 and back.images.shape == (600, 2, 10) and back.photos.shape == (40, 2, 10)
     assert np.allclose(back.images, made.images, atol=0.02, rtol=0.01) and back.epochs == 1
     assert back.source.endswith("t.npz") and back.report()["epochs"] == 1
+
+
+def test_one_seed_trains_one_teacher_and_leaves_the_callers_generator_alone(splits, tiny_photos):
+    train = splits[0]
+    recipe = Recipe(teacher_epochs=1, batch_size=64)
+    weights = []
+    for draw in (1, 5):
+        torch.rand(draw)  # the global stream (dropout's unless seeded) is somewhere else each time
+        before = torch.random.get_rng_state()
+        model = teacher.train_teacher(recipe, train.images[:256], train.labels[:256], tiny_photos, CPU, 0)
+        assert torch.equal(torch.random.get_rng_state(), before)
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
 
 
 def _targets_file(path, **change):
