@@ -12,7 +12,7 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,100 +35,15 @@ from fashionnet.errors import DataError, OutputError, TrainingInterrupted, Usage
 from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.files import OutputClaim, check_writable
 from fashionnet.model import NeuralNetwork, build_model
+from fashionnet.recipe import Recipe
+from fashionnet.resume import load_resume, restore_training, resume_point, training_state
 from fashionnet.streams import raise_if_interrupted
 from fashionnet.weights import (
     SHIPPED_WEIGHTS,
     Checkpoint,
-    check_state_dict,
-    finite_float_problem,
-    is_real,
-    is_whole,
     metadata_error,
-    read_checkpoint,
     save_checkpoint,
 )
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that decides the result besides the seed. Stored in every checkpoint.
-
-    Found by sweeps on the real data (see docs/training.md): AdamW with a one-cycle schedule, label
-    smoothing, and random horizontal flips that stop for the last epochs. Shifts, pixel dropout, input
-    noise and weight averaging all made this MLP worse or no better. Photo drawings are mixed into every
-    batch (docs/photos.md), and a small CNN teaches the MLP (knowledge distillation) through its answers,
-    which ship (teacher.TARGETS); with the teacher, 30 epochs and label smoothing 0.1 did better than
-    FashionMNIST alone's 21 and 0.2.
-    """
-
-    epochs: int = 30
-    batch_size: int = 512
-    lr: float = 2e-3  # peak learning rate of the one-cycle schedule
-    weight_decay: float = 0.05  # AdamW, on weight matrices only (biases are not decayed)
-    warmup_fraction: float = 0.2  # share of all steps spent warming up
-    div_factor: float = 25.0  # starting lr = lr / div_factor
-    final_div_factor: float = 1000.0  # final lr = starting lr / final_div_factor
-    label_smoothing: float = 0.1
-    flip: bool = True  # random horizontal flips (clothes are close to mirror-symmetric)...
-    clean_epochs: int = 7  # ...except in the last epochs, which see the images as they are
-    # The last share of the training images is held out from training to fit the temperature that
-    # calibrates the probabilities (calibration.fit_temperature); 0 skips calibration.
-    holdout: float = 0.02
-    # Photo drawings (fashionnet/drawings/) added to every batch, as a share of the batch size; their loss
-    # (partial-label for shoes, uniform for hat/shorts/skirt, losses.photo) weighs photo_weight against
-    # FashionMNIST's. 0 trains on FashionMNIST alone (--no-photos).
-    photo_share: float = 0.125
-    photo_weight: float = 0.15
-    # Epochs of the CNN teacher (teacher.py) whose shipped answers the MLP distils from (recorded from the
-    # targets file; tools/make_teacher_targets.py trains it); 0: no distillation. The MLP's FashionMNIST
-    # loss is then distill_weight parts matching the teacher at distill_temperature, the rest the labels;
-    # photo_distill parts of each photo's loss match the teacher's answer for that drawing.
-    teacher_epochs: int = 6
-    distill_weight: float = 0.5
-    distill_temperature: float = 4.0
-    photo_distill: float = 0.0
-    # Fit the temperature on the validation photos as well as the held-out images (docs/photos.md).
-    photo_calibration: bool = True
-    # Inputs are standardised while training (FashionMNIST's pixel mean and std); the saved weights have
-    # this folded into the first layer, so every checkpoint takes the tutorial's ToTensor() input.
-    mean: float = 0.2860
-    std: float = 0.3530
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def problem(self) -> tuple[str, str] | None:
-        """(field, what it must be) for the first value training cannot run with, else None. Checked for
-        the user's options and for a resumed checkpoint's recipe alike."""
-        for name, (ok, what) in RECIPE_RULES.items():
-            value = getattr(self, name)
-            if not ok(value):
-                return name, what
-        return None
-
-
-RECIPE_RULES: dict[str, tuple] = {
-    "epochs": (lambda v: is_whole(v) and 1 <= v <= 100_000, "a whole number from 1 to 100000"),
-    "batch_size": (lambda v: is_whole(v) and 1 <= v <= 2**20, "a whole number from 1 to 1048576"),
-    "lr": (lambda v: is_real(v) and 0 < v <= 1e3, "above 0 and at most 1000"),
-    "weight_decay": (lambda v: is_real(v) and 0 <= v <= 1e3, "a finite number of at least 0"),
-    "warmup_fraction": (lambda v: is_real(v) and 0 < v < 1, "a number between 0 and 1"),
-    "div_factor": (lambda v: is_real(v) and v > 0, "a finite number above 0"),
-    "final_div_factor": (lambda v: is_real(v) and v > 0, "a finite number above 0"),
-    "label_smoothing": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
-    "flip": (lambda v: isinstance(v, bool), "true or false"),
-    "clean_epochs": (lambda v: is_whole(v) and v >= 0, "a whole number of at least 0"),
-    "mean": (lambda v: is_real(v), "a finite number"),
-    "std": (lambda v: is_real(v) and v > 0, "a finite number above 0"),
-    "holdout": (lambda v: is_real(v) and 0 <= v < 0.5, "a number from 0 to 0.5 (the share held out to calibrate)"),
-    "photo_share": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1 (the share of photos in a batch)"),
-    "photo_weight": (lambda v: is_real(v) and 0 <= v <= 100, "a number from 0 to 100"),
-    "teacher_epochs": (lambda v: is_whole(v) and 0 <= v <= 1000, "a whole number from 0 to 1000"),
-    "distill_weight": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
-    "distill_temperature": (lambda v: is_real(v) and 0 < v <= 100, "above 0 and at most 100"),
-    "photo_distill": (lambda v: is_real(v) and 0 <= v <= 1, "a number from 0 to 1"),
-    "photo_calibration": (lambda v: isinstance(v, bool), "true or false"),
-}
 
 
 @dataclass
@@ -189,100 +104,6 @@ def _schedule(
 
 
 # ---- checkpoint <-> training state -------------------------------------------------------------
-
-
-RAW = "raw."  # training-state prefix of the unfolded weights that training continues from
-
-
-def _training_state(model, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> tuple[dict, list]:
-    """What --resume needs, as plain tensors (safetensors holds no pickle): the weights before folding,
-    AdamW's moments, the RNG; param_groups go to the JSON metadata."""
-    state = optimizer.state_dict()
-    tensors = {"rng": generator.get_state()}
-    tensors.update({RAW + k: v for k, v in model.state_dict().items()})
-    for index, values in state["state"].items():
-        for key, value in values.items():
-            tensors[f"optim.{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    return tensors, state["param_groups"]
-
-
-def _require_training_state(path: Path, checkpoint: Checkpoint) -> None:
-    if "rng" not in checkpoint.training or checkpoint.metadata.get("optimizer_param_groups") is None:
-        raise WeightsError(
-            f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with --no-optimizer-state)"
-        )
-
-
-def _restore_training(path: Path, checkpoint: Checkpoint, model, optimizer, generator) -> None:
-    _require_training_state(path, checkpoint)
-    groups = checkpoint.metadata.get("optimizer_param_groups")
-    raw = {k[len(RAW) :]: v for k, v in checkpoint.training.items() if k.startswith(RAW)}
-    check_state_dict(path, raw, model)
-    state = _optimizer_state(path, checkpoint, optimizer)
-    _check_param_groups(path, groups, optimizer)
-    rng = checkpoint.training["rng"]
-    expected_rng = generator.get_state()
-    if rng.dtype != expected_rng.dtype or rng.shape != expected_rng.shape:
-        raise WeightsError(f"{path}: tensor training.rng is not a random generator state; cannot resume it")
-    try:
-        model.load_state_dict(raw)
-        optimizer.load_state_dict({"state": state, "param_groups": groups})
-        generator.set_state(checkpoint.training["rng"])
-    except (ValueError, KeyError, RuntimeError) as exc:
-        raise WeightsError(f"{path}: optimizer state does not fit this recipe ({exc})") from None
-
-
-# AdamW's per-parameter state: the moments have the parameter's shape, the step count is one number.
-_ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
-
-
-def _optimizer_state(path: Path, checkpoint: Checkpoint, optimizer: torch.optim.Optimizer) -> dict[int, dict]:
-    """The optimizer tensors of a checkpoint, each checked against the parameter it belongs to."""
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    state: dict[int, dict] = {}
-    for key, value in checkpoint.training.items():
-        if not key.startswith("optim."):
-            continue
-        where = f"{path}: optimizer tensor training.{key}"
-        parts = key.split(".", 2)
-        if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) >= len(params) or parts[2] not in _ADAM_STATE:
-            raise WeightsError(f"{printable(where)} is not part of AdamW's state; cannot resume it")
-        index, name = int(parts[1]), parts[2]
-        shape = () if name == "step" else tuple(params[index].shape)
-        if tuple(value.shape) != shape:
-            raise WeightsError(f"{where} has shape {list(value.shape)}, expected {list(shape)}")
-        if finite_float_problem(value):
-            raise WeightsError(f"{where} must hold finite floating-point numbers")
-        if name == "step" and not 0 <= float(value) <= 2**40:
-            raise WeightsError(f"{where} is not a step count")
-        state.setdefault(index, {})[name] = value
-    for index, values in state.items():
-        if set(values) != set(_ADAM_STATE):
-            missing = ", ".join(sorted(set(_ADAM_STATE) - set(values)))
-            raise WeightsError(f"{path}: optimizer state of parameter {index} lacks {missing}; cannot resume it")
-    return state
-
-
-def _check_param_groups(path: Path, groups, optimizer: torch.optim.Optimizer) -> None:
-    """optimizer_param_groups: one object per group of ours, holding only numbers, booleans and null."""
-    if not isinstance(groups, list) or len(groups) != len(optimizer.param_groups):
-        raise metadata_error(path, "optimizer_param_groups", f"must list {len(optimizer.param_groups)} groups")
-    for number, (group, ours) in enumerate(zip(groups, optimizer.param_groups, strict=True)):
-        name = f"optimizer_param_groups[{number}]"
-        if not isinstance(group, dict):
-            raise metadata_error(path, name, "must be an object")
-        params = group.get("params")
-        if not isinstance(params, list) or len(params) != len(ours["params"]) or not all(is_whole(i) for i in params):
-            raise metadata_error(path, f"{name}.params", "does not match the model's parameters")
-        for key, value in group.items():
-            if key == "params" or value is None or isinstance(value, bool):
-                continue
-            values = value if isinstance(value, list) else [value]
-            if not values or not all(is_real(v) and v >= 0 for v in values):
-                raise metadata_error(path, f"{name}.{key}", "must be a finite number of at least 0")
-        betas = group.get("betas")
-        if betas is not None and not (isinstance(betas, list) and len(betas) == 2 and all(0 <= b < 1 for b in betas)):
-            raise metadata_error(path, f"{name}.betas", "must be two numbers from 0 to below 1")
 
 
 @contextmanager
@@ -346,8 +167,8 @@ def fit(
     photo_count = len(photos) if photos is not None and recipe.photo_share > 0 else 0
     if resume is not None:
         path, checkpoint = resume
-        _restore_training(path, checkpoint, model, optimizer, generator)
-        start_epoch, steps_done, history = _resume_point(path, checkpoint, recipe, len(train.images), photo_count)
+        restore_training(path, checkpoint, model, optimizer, generator)
+        start_epoch, steps_done, history = resume_point(path, checkpoint, recipe, len(train.images), photo_count)
     model.to(device)
     optimizer.load_state_dict(optimizer.state_dict())  # moves AdamW's moments to the model's device
 
@@ -488,45 +309,6 @@ def _temperature(
     return calibration.fit_temperature(logits, allowed)
 
 
-def _resume_point(
-    path: Path, checkpoint: Checkpoint, recipe: Recipe, samples: int, photo_samples: int = 0
-) -> tuple[int, int, list[EpochStats]]:
-    """(epochs done, optimizer steps done, history) of a checkpoint, after checking that continuing it
-    with this data and recipe really continues the same run."""
-    meta = checkpoint.metadata  # types and ranges were checked on load (weights.check_metadata)
-    for name in ("epochs", "steps", "history", "train_samples"):
-        if name not in meta:
-            raise metadata_error(path, name, "is missing; cannot resume it")
-    done, steps, trained_on = meta["epochs"], meta["steps"], meta["train_samples"]
-    try:
-        history = [EpochStats(**h) for h in meta["history"]]
-    except TypeError:
-        raise metadata_error(path, "history", "is not a list of epoch records; cannot resume it") from None
-    for number, stats in enumerate(history, 1):
-        if stats.epoch != number or not all(is_real(v) or v is None for v in stats.to_dict().values()):
-            raise metadata_error(path, f"history[{number - 1}]", "is not a record of that epoch")
-    if len(history) != done or done < 1:
-        raise metadata_error(path, "epochs", f"says {done} epochs, the history holds {len(history)}")
-    learned = trained_on - int(trained_on * recipe.holdout)  # the calibration hold-out takes no steps
-    expected = done * math.ceil(learned / recipe.batch_size)
-    if steps != expected:
-        raise metadata_error(path, "steps", f"says {steps} steps, {done} epochs of this data take {expected}")
-    if trained_on != samples:
-        raise UsageError(
-            f"{path}: was trained on {trained_on:,} images, this run has {samples:,}; "
-            "pass the same --limit to resume it"
-        )
-    trained_photos = meta.get("photo_samples", 0)
-    if trained_photos != photo_samples:
-        raise UsageError(
-            f"{path}: was trained with {trained_photos:,} photo drawings, this run has {photo_samples:,}; "
-            "resume it with the same drawings (--photos, --no-photos)"
-        )
-    if done >= recipe.epochs:
-        raise UsageError(f"{path}: already trained for {done} epochs; pass --epochs above {done} to train on")
-    return done, steps, history
-
-
 def _checkpoint(model, optimizer, generator, recipe, seed, history, train, save_optimizer) -> Checkpoint:
     last = history[-1]
     metadata = {
@@ -543,7 +325,7 @@ def _checkpoint(model, optimizer, generator, recipe, seed, history, train, save_
     }
     training: dict = {}
     if save_optimizer:
-        training, groups = _training_state(model, optimizer, generator)
+        training, groups = training_state(model, optimizer, generator)
         metadata["optimizer_param_groups"] = groups
     return Checkpoint(model=folded_state(model, recipe), training=training, metadata=metadata)
 
@@ -563,25 +345,6 @@ def resolve_output(out: Path | None, resume: Path | None, force: bool) -> Path:
         what = "the shipped weights" if shipped else "it exists"
         raise UsageError(f"{path}: refusing to overwrite ({what}); pass --force, or choose another --out")
     return path
-
-
-def load_resume(path: Path) -> tuple[Path, Checkpoint]:
-    checkpoint = read_checkpoint(path)  # every metadata field's type and range is checked there
-    if "recipe" not in checkpoint.metadata:
-        raise WeightsError(f"{path}: not a fashionnet training checkpoint (no recipe recorded), cannot resume")
-    if "seed" not in checkpoint.metadata:
-        raise metadata_error(path, "seed", "is missing; cannot resume it")
-    recipe = checkpoint.metadata["recipe"]
-    if recipe.get("name") == "tutorial":  # said before the data loads, not as a recipe this version lacks
-        raise UsageError(
-            f"{printable(str(path))}: was trained with --recipe tutorial, which always starts afresh "
-            "(plain SGD keeps no optimizer state to resume); run --recipe tutorial again instead"
-        )
-    if "rng" not in checkpoint.training or checkpoint.metadata.get("optimizer_param_groups") is None:
-        raise WeightsError(
-            f"{path}: holds no optimizer state, so it cannot be resumed (it was saved with --no-optimizer-state)"
-        )
-    return Path(path), checkpoint
 
 
 def teacher_for(
@@ -735,9 +498,7 @@ def prepare_training(
     from fashionnet import data as data_mod, photos as photo_mod
     from fashionnet.device import select_device
 
-    resume_from = load_resume(resume) if resume is not None else None
-    if resume_from is not None:  # before the data and the teacher's answers are read for it
-        _require_training_state(*resume_from)
+    resume_from = load_resume(resume) if resume is not None else None  # before the data and the teacher's answers
     if no_photos and photos is not None:
         raise UsageError("--photos and --no-photos contradict each other; give one of them")
     if no_teacher and teacher is not None:

@@ -30,10 +30,8 @@ from fashionnet.errors import OutputError, TrainingInterrupted, UsageError, Weig
 from fashionnet.files import OutputClaim
 from fashionnet.finite_outputs import check
 from fashionnet.model import NeuralNetwork, build_model, pixels_to_input
-from fashionnet.train import (
-    RECIPE_RULES,
-    _checkpoint as training_checkpoint,  # one metadata layout for every checkpoint
-)
+from fashionnet.recipe import RECIPE_RULES
+from fashionnet.train import _checkpoint as training_checkpoint  # one metadata layout for every checkpoint
 from fashionnet.weights import SHIPPED_WEIGHTS, Checkpoint, is_real, read_checkpoint, save_checkpoint
 
 NAME = "tutorial"

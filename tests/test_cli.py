@@ -151,7 +151,7 @@ def test_help_names_values_one_way_and_gives_exit_codes(invoke, command):
 
 
 def test_lr_help_says_what_its_error_says(invoke, fake_data):
-    from fashionnet.train import RECIPE_RULES
+    from fashionnet.recipe import RECIPE_RULES
 
     words = RECIPE_RULES["lr"][1]
     assert words in " ".join(invoke("train", "--help").stdout.split())

@@ -302,7 +302,7 @@ def test_random_weights_have_no_temperature(invoke):
 
 
 def test_chinese_reviewers_wording_and_full_width_colons(invoke):
-    from fashionnet.walkthrough import locale
+    from fashionnet.language import locale
 
     zh = locale("zh")
     batch = "第一个维度是批量维度，每个下标对应一张图像"

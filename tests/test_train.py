@@ -6,7 +6,8 @@ import torch
 
 from fashionnet import data
 from fashionnet.errors import TrainingInterrupted, UsageError
-from fashionnet.train import Recipe, augment, fit, folded_state, load_resume, resolve_output, standardize
+from fashionnet.resume import load_resume
+from fashionnet.train import Recipe, augment, fit, folded_state, resolve_output, standardize
 from fashionnet.weights import SHIPPED_WEIGHTS, load_model, read_checkpoint
 from tests.conftest import needs_real_data
 

@@ -16,19 +16,17 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from fashionnet.errors import UsageError
+from fashionnet.language import languages, locale
 from fashionnet.notebook import markdown_text
 from fashionnet.render.walkthrough import iter_steps, render_step, show_walkthrough
 from fashionnet.render.widgets import Paragraph
+from fashionnet.tutorial_code import is_added, page_lines
 from fashionnet.walkthrough import (
     STEP_KEYS,
     Facts,
     Note,
     build_steps,
     check_step,
-    is_added,
-    languages,
-    locale,
-    page_lines,
 )
 from fashionnet.weights import load_model
 from tests.conftest import make_fake_fashion
@@ -661,7 +659,7 @@ def test_notebook_runs_top_to_bottom_and_prints_what_the_walk_showed(fresh_runs,
     code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     markdown = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
     steps = make_steps(lang, seed=5, width=80)
-    from fashionnet.walkthrough import figure_code
+    from fashionnet.tutorial_code import figure_code
 
     drawing = {figure_code(step.key, lang) for step in steps} - {None}
     pictures = [cell for cell in code_cells if "".join(cell["source"]) in drawing]
@@ -722,7 +720,7 @@ def cjk_free(value: str) -> bool:
 
 def test_every_locale_file_is_a_lang_choice():
     from fashionnet.cli import Lang
-    from fashionnet.walkthrough import languages
+    from fashionnet.language import languages
 
     assert [lang.value for lang in Lang] == list(languages())
 
@@ -850,7 +848,7 @@ def test_print_options_come_back_even_where_torch_hides_them(monkeypatch):
     come back, and a torch without that attribute gets the default profile back instead of failing."""
     import torch
 
-    from fashionnet.walkthrough import tutorial_session
+    from fashionnet.tutorial_code import tutorial_session
 
     with torch._tensor_str.printoptions(precision=2):
         with tutorial_session():
