@@ -310,6 +310,8 @@ def make_setup(
     test_size: int = 0,
     image: str | None = None,
 ) -> Setup:
+    """The Setup of one walk: a device line only where the device is not the tutorial's own choice, the
+    weights loaded by the name the code shows, and with --real the test images the seed picks."""
     import torch
 
     accelerator = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else None

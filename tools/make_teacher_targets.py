@@ -46,8 +46,9 @@ def main() -> None:
         raise SystemExit(f"make_teacher_targets: {exc}") from None
     recipe = Recipe(teacher_epochs=args.epochs)
     device = torch.device("cpu")
-    # One thread: the same answers on any machine, and on a busy one two OpenMP workers spent most of their
-    # time waiting for each other (an epoch took 829 s on two threads, about a fifth of that on one).
+    # One thread: the same answers from run to run (train_teacher seeds dropout too), and on a busy machine
+    # two OpenMP workers spent most of their time waiting for each other (an epoch took 829 s on two
+    # threads, about a fifth of that on one).
     torch.set_num_threads(1)
     held = int(len(train.images) * recipe.holdout)  # the calibration images, as train holds them out
     n = len(train.images) - held
