@@ -201,16 +201,6 @@ def describe_weights(info: WeightsInfo | None, lang: str) -> str:
     return label + (text(lang, "weights.accuracy", accuracy=accuracy) if accuracy is not None else "")
 
 
-def verdict_words(index: int, probability: float, sure: bool, lang: str) -> str:
-    """predict's answer in words: 'Shirt 94.4%', or 'not sure — looks most like Shirt 41.0%'."""
-    from fashionnet.render.widgets import percent
-
-    name = class_name(index, lang)
-    if not sure:
-        return text(lang, "inside.not_sure", label=name, percent=percent(probability))
-    return f"{name} {percent(probability)}"
-
-
 def _answers(
     model, device: torch.device, logits: torch.Tensor, image: str | None, temperature: float, lang: str
 ) -> tuple[list[tuple[str, str]], int]:
@@ -218,7 +208,7 @@ def _answers(
     calibrated answer, and for a picture file predict's whole answer (a photo's drawings averaged, "not
     sure" included), both from predict's own code. Returns them and how many drawings predict averages."""
     from fashionnet.predict import decide, decide_view
-    from fashionnet.render.widgets import percent
+    from fashionnet.render.widgets import percent, verdict_words
 
     t = lambda key, **values: text(lang, key, **values)  # noqa: E731
     own = decide(logits.detach().double().cpu()[:1], temperature).probabilities[0]

@@ -162,9 +162,13 @@ class PictureGrid:
 
 
 def verdict(e: Explanation, lang: str) -> str:
-    """What predict says: 'Shirt 94.4%', or 'not sure — looks most like Shirt 41.0%'."""
-    a = e.answer
-    name = class_name(a.index, lang)
-    if not a.sure:
-        return text(lang, "inside.not_sure", label=name, percent=percent(a.probability))
-    return f"{name} {percent(a.probability)}"
+    """What predict says of an explained picture, in words (verdict_words)."""
+    return verdict_words(e.answer.index, e.answer.probability, e.answer.sure, lang)
+
+
+def verdict_words(index: int, probability: float, sure: bool, lang: str) -> str:
+    """predict's answer in words: 'Shirt 94.4%', or 'not sure — looks most like Shirt 41.0%'."""
+    name = class_name(index, lang)
+    if not sure:
+        return text(lang, "inside.not_sure", label=name, percent=percent(probability))
+    return f"{name} {percent(probability)}"
