@@ -45,7 +45,7 @@ def main() -> None:
 
     from benchmarks import photo_set
     from fashionnet import calibration, data, photos
-    from fashionnet.evaluate import predict_logits
+    from fashionnet.evaluate import evaluate
     from fashionnet.train import prepare_training
     from fashionnet.weights import load_model
 
@@ -61,16 +61,15 @@ def main() -> None:
         model, info = load_model(str(out), 0, cpu)
     seconds = time.perf_counter() - start
     test = data.load_split("test", official=True)
-    probs = (predict_logits(model, test.images, cpu) / info.temperature).softmax(1)
-    right = probs.argmax(1) == test.labels
+    measured = evaluate(model, test.images, test.labels, cpu, info.temperature)  # what `evaluate` reports
     record: dict = {
         "set": changes,
         "seed": args.seed,
         "teacher": str(args.teacher or "shipped"),
         "seconds": round(seconds),
         "temperature": info.temperature,
-        "test_accuracy": round(float(right.float().mean()) * 100, 2),
-        "test_ece": round(calibration.confidence_error(probs.max(1).values.double(), right) * 100, 2),
+        "test_accuracy": round(measured.accuracy * 100, 2),
+        "test_ece": round(measured.calibration_error * 100, 2),
     }
     drawings = photos.load(photos.DRAWINGS)
     for part, name in ((photos.VALIDATION, "validation"), (photos.HOLDOUT, "hold-out")):
