@@ -163,7 +163,7 @@ def calibration() -> None:
     from fashionnet.calibration import confidence_error, expected_calibration_error
     from fashionnet.data import load_split
     from fashionnet.evaluate import predict_logits
-    from fashionnet.train import Recipe
+    from fashionnet.recipe import Recipe
     from fashionnet.weights import load_model
 
     device = torch.device("cpu")

@@ -25,12 +25,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def setting(text: str) -> tuple[str, object]:
-    """'name=value' of a train.Recipe field, the value read as JSON (0.3, true, 64)."""
-    from fashionnet.train import Recipe
+    """'name=value' of a recipe.Recipe field, the value read as JSON (0.3, true, 64)."""
+    from fashionnet.recipe import Recipe
 
     name, _, value = text.partition("=")
     if name not in {f.name for f in fields(Recipe)}:
-        raise argparse.ArgumentTypeError(f"{name!r} is not a field of train.Recipe")
+        raise argparse.ArgumentTypeError(f"{name!r} is not a field of recipe.Recipe")
     return name, json.loads(value)
 
 

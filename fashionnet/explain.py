@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 SIDE = 28
 STRIP_WIDTH = 32  # a hidden layer's 512 outputs drawn as 16 rows of 32
 PATCH = 4  # occlusion: the side of the grey square that covers part of the picture
-FILL = 0.286  # ...and its grey: FashionMNIST's mean pixel (train.Recipe.mean), what an "average" pixel is
+FILL = 0.286  # ...and its grey: FashionMNIST's mean pixel (recipe.Recipe.mean), what an "average" pixel is
 
 
 def occlusion(model: torch.nn.Module, x: torch.Tensor, top: int, side: int = PATCH, fill: float = FILL) -> torch.Tensor:

@@ -4,7 +4,7 @@ rung trained and tested here, so every "why it helps" carries the figure this ru
 Every rung trains the same network for the same number of epochs (the tutorial's 10 unless --epochs),
 seed and data: the first two with the page's own loop (`tutorial_recipe.fit_tutorial`: SGD, batches of
 64 in file order), the rest with the shipped recipe's code (`train.fit`) with one more of its settings
-switched on than the rung above, taken from `train.Recipe`'s defaults so the ladder follows the recipe.
+switched on than the rung above, taken from `recipe.Recipe`'s defaults so the ladder follows the recipe.
 The shipped recipe's photos, CNN teacher and 30 epochs take minutes, not seconds: the last row gives
 the shipped weights' figures from their checkpoint, marked as recorded, not measured here.
 """
@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 
 from fashionnet.data import Split
-from fashionnet.train import Recipe, fit
+from fashionnet.recipe import Recipe
+from fashionnet.train import fit
 from fashionnet.tutorial_recipe import WHY, TutorialRecipe, fit_tutorial
 
 EPOCHS = 10  # the tutorial's

@@ -230,7 +230,8 @@ def trained(fake_data, tmp_path_factory) -> Path:
     """Shared, read-only: a one-epoch checkpoint of `fake_data` with optimizer state (resumable)."""
     import torch
 
-    from fashionnet.train import Recipe, fit
+    from fashionnet.recipe import Recipe
+    from fashionnet.train import fit
 
     out = tmp_path_factory.mktemp("trained") / "run.safetensors"
     fit(

@@ -16,7 +16,8 @@ from safetensors.torch import load_file, save_file
 from fashionnet import data
 from fashionnet.errors import ExitCode, TrainingInterrupted
 from fashionnet.model import build_model
-from fashionnet.train import Recipe, fit
+from fashionnet.recipe import Recipe
+from fashionnet.train import fit
 from tests.conftest import train_until_first_checkpoint
 
 CPU = torch.device("cpu")

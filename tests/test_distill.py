@@ -11,8 +11,9 @@ from fashionnet import data, teacher
 from fashionnet.batches import PhotoBatches, PhotoSet, shift
 from fashionnet.calibration import fit_temperature
 from fashionnet.errors import DataError, TrainingInterrupted, UsageError
+from fashionnet.recipe import Recipe
 from fashionnet.resume import load_resume
-from fashionnet.train import Recipe, fit, recipe_for, teacher_for
+from fashionnet.train import fit, recipe_for, teacher_for
 from fashionnet.weights import read_checkpoint
 from tests.test_train import StopAtSecondEpoch
 

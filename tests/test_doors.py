@@ -576,7 +576,8 @@ def test_training_that_diverges_stops_at_the_evaluation(monkeypatch, tmp_path, f
 
     from fashionnet import data
     from fashionnet.errors import WeightsError
-    from fashionnet.train import Recipe, fit
+    from fashionnet.recipe import Recipe
+    from fashionnet.train import fit
 
     with pytest.raises(WeightsError, match="training diverged"):
         fit(

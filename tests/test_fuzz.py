@@ -608,7 +608,8 @@ def test_a_checkpoint_another_run_wrote_is_not_replaced(fake_data, tmp_path):
 
     from fashionnet import data
     from fashionnet.errors import OutputError
-    from fashionnet.train import Recipe, fit
+    from fashionnet.recipe import Recipe
+    from fashionnet.train import fit
 
     out = tmp_path / "same.safetensors"
 

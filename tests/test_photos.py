@@ -276,7 +276,8 @@ def test_training_holds_out_images_and_stores_the_temperature(fake_data, tmp_pat
     from dataclasses import asdict
 
     from fashionnet import data
-    from fashionnet.train import Recipe, fit, recipe_for
+    from fashionnet.recipe import Recipe
+    from fashionnet.train import fit, recipe_for
     from fashionnet.weights import read_checkpoint
 
     out = tmp_path / "t.safetensors"

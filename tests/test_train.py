@@ -6,8 +6,9 @@ import torch
 
 from fashionnet import data
 from fashionnet.errors import TrainingInterrupted, UsageError
+from fashionnet.recipe import Recipe
 from fashionnet.resume import load_resume
-from fashionnet.train import Recipe, augment, fit, folded_state, resolve_output, standardize
+from fashionnet.train import augment, fit, folded_state, resolve_output, standardize
 from fashionnet.weights import SHIPPED_WEIGHTS, load_model, read_checkpoint
 from tests.conftest import needs_real_data
 

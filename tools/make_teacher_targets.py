@@ -35,9 +35,10 @@ def main() -> None:
 
     from fashionnet import data, photos, teacher as teaching
     from fashionnet.errors import FashionNetError
+    from fashionnet.recipe import Recipe
     from fashionnet.render.console import stderr_console
     from fashionnet.render.training import ProgressReporter
-    from fashionnet.train import Recipe, photo_set
+    from fashionnet.train import photo_set
 
     try:
         drawn = photos.load(args.photos or photos.DRAWINGS)
