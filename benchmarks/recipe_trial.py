@@ -55,8 +55,11 @@ def main() -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "trial.safetensors"
-        run = prepare_training(None, None, False, args.seed, "cpu", None, None, out, True, teacher=args.teacher)
-        run.recipe = replace(run.recipe, **changes)  # after the checks: photo_share is also set by --no-photos
+        # Through train's own checks, so a setting that decides what is loaded (photo_distill: the teacher's
+        # answers for the photos) takes effect; photo_share and teacher_epochs are train's to set, so after.
+        checked = {k: v for k, v in changes.items() if k not in ("photo_share", "teacher_epochs")}
+        run = prepare_training(None, None, False, args.seed, "cpu", None, None, out, True, args.teacher, **checked)
+        run.recipe = replace(run.recipe, **changes)
         run.fit(None, save_optimizer=False)
         model, info = load_model(str(out), 0, cpu)
     seconds = time.perf_counter() - start
