@@ -22,6 +22,7 @@ A comment on the line just before a block's fence changes how it is treated:
     python tools/regen_docs.py           rewrite every block in place (slow ones included)
     python tools/regen_docs.py --fast    leave the slow blocks as they are
     python tools/regen_docs.py --check   change nothing; list the blocks that differ, exit 1 if any
+    python tools/regen_docs.py --only "recipe ladder"    only the blocks with such a command
 """
 
 from __future__ import annotations
@@ -270,13 +271,18 @@ def same(block: Block, old: list[str], new: list[str]) -> bool:
     return masked(old) == masked(new) if block.flag("timings") else old == new
 
 
-def regenerate(path: Path, run: Callable[[str, Path], str], fast: bool = False) -> tuple[str, list[Block]]:
+def regenerate(
+    path: Path, run: Callable[[str, Path], str], fast: bool = False, only: str | None = None
+) -> tuple[str, list[Block]]:
     """The document with every out-of-date block rewritten, and those blocks. A `timings` block whose
-    only differences are durations is left as it is, so rerunning the generator changes nothing."""
+    only differences are durations is left as it is, so rerunning the generator changes nothing. `only`:
+    just the blocks with a command that contains it (one slow block, without rerunning every other)."""
     lines = path.read_text(encoding="utf-8").split("\n")
     changed = []
     for block in reversed(find_blocks(path, lines)):  # from the end: earlier line numbers stay valid
         if block.flag("skip") or (fast and block.flag("slow")):
+            continue
+        if only is not None and not any(only in shown.command for shown in block.shown):
             continue
         new = block_lines(block, run)
         if not same(block, lines[block.first : block.last], new):
@@ -289,11 +295,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="leave blocks marked slow as they are")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block differs")
+    parser.add_argument("--only", metavar="TEXT", help="only the blocks with a command that contains TEXT")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     differ = 0
     for path in doc_files():
-        text, changed = regenerate(path, run_in_process, fast=args.fast)
+        text, changed = regenerate(path, run_in_process, fast=args.fast, only=args.only)
         for block in changed:
             print(f"{'differs' if args.check else 'rewrote'}: {block.where}  $ {block.shown[0].command}")
         differ += len(changed)
