@@ -6,7 +6,7 @@ validation part (the part settings are chosen on) and of the hold-out (reported,
     python benchmarks/recipe_trial.py --set photo_weight=0.3 --seed 1
     python benchmarks/recipe_trial.py --teacher teacher15.npz           # answers of another teacher
 
-One torch thread, as `make weights`; about two minutes on a quiet core. The trained checkpoint goes to
+One torch thread, as `make weights`; about five minutes on a quiet core. The trained checkpoint goes to
 a temporary folder; one JSON line goes to stdout.
 """
 

@@ -150,7 +150,10 @@ def bench_training() -> list[dict]:
     # Issue 15: an epoch now also holds the photo drawings (1/8 more images) and the distillation loss.
     # Its budget is `make weights` in 10 minutes on 2 cores: 175 tutorial epochs of 3.4 s (the tutorial
     # epoch on 2 quiet cores). The epoch target was 1/3 before the photos. Since issue 22 the teacher's
-    # answers ship (tools/make_teacher_targets.py), so no teacher trains inside `make weights`.
+    # answers ship (tools/make_teacher_targets.py), so no teacher trains inside `make weights`. Since its
+    # fourth round every batch asks the photo teacher (a CNN) about its 64 photo drawings and the recipe has
+    # 45 epochs: an epoch may take 2 tutorial epochs, which keeps `make weights` (45 of them, 90 tutorial
+    # epochs) at half its budget.
     return [
         {
             "name": "one training epoch / tutorial epoch",
@@ -158,7 +161,7 @@ def bench_training() -> list[dict]:
             "tutorial_epoch_seconds": tutorial,
             "value": epoch / tutorial,
             "ratio": epoch / tutorial,
-            "target": 0.6,
+            "target": 2.0,
             "unit": "x tutorial epoch",
         },
         {

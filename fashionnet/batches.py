@@ -1,6 +1,6 @@
 """How a training batch is made and scored: FashionMNIST images (flipped at random), photo drawings mixed
-in as a share of every batch (flipped and shifted by up to a pixel), and the one loss both the network and
-its distillation teacher learn from.
+in as a share of every batch (flipped, turned, scaled and shifted at random), and the one loss both the
+network and its distillation teacher learn from.
 
 Random numbers always come from a CPU generator, so a seed gives the same batches on any device.
 """
@@ -19,19 +19,16 @@ from fashionnet import losses
 @dataclass
 class PhotoSet:
     """The photo drawings training mixes in: (P, 28, 28) uint8 drawings and (P, 10) bool, the classes each
-    allows (one class; shoes: sandal, sneaker or ankle boot; none at all: hat, shorts or skirt), and the
-    teacher's logits for each drawing as it is and mirrored, (P, 2, 10), when they are known."""
+    allows (one class; shoes: sandal, sneaker or ankle boot; none at all: hat, shorts or skirt)."""
 
     images: torch.Tensor
     allowed: torch.Tensor
-    soft: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.images)
 
     def to(self, device: torch.device) -> PhotoSet:
-        soft = self.soft.to(device) if self.soft is not None else None
-        return PhotoSet(self.images.to(device), self.allowed.to(device), soft)
+        return PhotoSet(self.images.to(device), self.allowed.to(device))
 
 
 def random_flips(count: int, generator: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -63,6 +60,26 @@ def shift(batch: torch.Tensor, generator: torch.Generator, pixels: int = 1) -> t
     return padded[which, rows[:, :, None], cols[:, None, :]]
 
 
+def warp(batch: torch.Tensor, generator: torch.Generator, degrees: float, scale: float, pixels: float) -> torch.Tensor:
+    """Turn each image (B, 28, 28) uint8 by up to `degrees` either way, scale it by up to `scale` (a share)
+    either way and move it by up to `pixels` in each direction, all drawn at random per image and
+    resampled bilinearly; what comes in from outside the frame is black (the background)."""
+    count = len(batch)
+    if count == 0:
+        return batch
+
+    def spread(limit: float) -> torch.Tensor:
+        return (torch.rand(count, generator=generator) * 2 - 1) * limit
+
+    angle, zoom = spread(math.radians(degrees)), 1 + spread(scale)
+    dx, dy = spread(pixels * 2 / batch.shape[-1]), spread(pixels * 2 / batch.shape[-2])
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, dx], 1), torch.stack([sin, cos, dy], 1)], 1).to(batch.device)
+    grid = F.affine_grid(theta, [count, 1, *batch.shape[-2:]], align_corners=False)
+    moved = F.grid_sample(batch[:, None].float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return moved[:, 0].round().clamp(0, 255).to(torch.uint8)
+
+
 def standardize(batch: torch.Tensor, recipe) -> torch.Tensor:
     """uint8 (B, 28, 28) -> float (B, 784), standardised with the recipe's mean and std."""
     return batch.reshape(len(batch), -1).float() * (1 / (255 * recipe.std)) - recipe.mean / recipe.std
@@ -70,10 +87,13 @@ def standardize(batch: torch.Tensor, recipe) -> torch.Tensor:
 
 class PhotoBatches:
     """Which photo drawings join each batch of an epoch: `per_batch` of them, every drawing once per pass
-    through the set, in a new order each pass."""
+    through the set, in a new order each pass; how each is drawn that step (recipe.photo_rotation,
+    photo_scale and photo_shift); and, with a photo teacher (`teacher`: drawings -> logits), its answers
+    for them as drawn."""
 
-    def __init__(self, photos: PhotoSet, per_batch: int, generator: torch.Generator):
+    def __init__(self, photos: PhotoSet, per_batch: int, generator: torch.Generator, recipe, teacher=None):
         self.photos, self.per_batch, self.generator = photos, per_batch, generator
+        self.recipe, self.teacher = recipe, teacher
 
     def epoch(self, batches: int) -> torch.Tensor:
         """(batches, per_batch) indices into the photo set (on the photos' device)."""
@@ -86,11 +106,16 @@ class PhotoBatches:
         return order[:need].reshape(batches, self.per_batch).to(self.photos.images.device)
 
     def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """The drawings at `indices`, flipped and shifted at random, with the classes they allow and the
-        teacher's logits for each as flipped (None without them)."""
+        """The drawings at `indices`, flipped and moved at random, with the classes they allow and the
+        photo teacher's logits for each as drawn (None without a teacher)."""
+        recipe = self.recipe
         mirrored = random_flips(len(indices), self.generator, self.photos.images.device)
-        images = shift(flip(self.photos.images[indices], mirrored), self.generator, 1)
-        soft = self.photos.soft[indices, mirrored.long()] if self.photos.soft is not None else None
+        images = flip(self.photos.images[indices], mirrored)
+        if recipe.photo_rotation > 0 or recipe.photo_scale > 0:
+            images = warp(images, self.generator, recipe.photo_rotation, recipe.photo_scale, recipe.photo_shift)
+        else:  # whole pixels (the recipe before issue 22's fourth round)
+            images = shift(images, self.generator, round(recipe.photo_shift))
+        soft = self.teacher(images) if self.teacher is not None else None
         return images, self.photos.allowed[indices], soft
 
 
@@ -136,7 +161,7 @@ def mixed_loss(
     """The loss of a mixed batch: `logits` holds the FashionMNIST images first (len(labels) of them), then
     the photo drawings. FashionMNIST: cross-entropy (label smoothing `smoothing`), blended with matching
     the teacher's logits `soft` when given (recipe.distill_weight of it). Photos: the partial-label or
-    uniform loss (losses.photo), blended with matching the teacher's logits `photo_soft` when given
+    uniform loss (losses.photo), blended with matching the photo teacher's logits `photo_soft` when given
     (recipe.photo_distill of it), weighted by recipe.photo_weight."""
     n = len(labels)
     loss = F.cross_entropy(logits[:n], labels, label_smoothing=smoothing)

@@ -5,7 +5,7 @@ Every rung trains the same network for the same number of epochs (the tutorial's
 seed and data: the first two with the page's own loop (`tutorial_recipe.fit_tutorial`: SGD, batches of
 64 in file order), the rest with the shipped recipe's code (`train.fit`) with one more of its settings
 switched on than the rung above, taken from `recipe.Recipe`'s defaults so the ladder follows the recipe.
-The shipped recipe's photos, CNN teacher and 30 epochs take minutes, not seconds: the last row gives
+The shipped recipe's photos, CNN teachers and 45 epochs take minutes, not seconds: the last row gives
 the shipped weights' figures from their checkpoint, marked as recorded, not measured here.
 """
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,9 @@ def _train_epochs(model, generator, recipe, images, labels, photos, device, call
         optimizer, max_lr=LR, total_steps=batches * recipe.teacher_epochs, pct_start=0.2, cycle_momentum=False
     )
     per_batch = round(photos_per_batch(recipe, photos) * BATCH / recipe.batch_size) if photos is not None else 0
-    mixing = PhotoBatches(photos, max(1, per_batch), generator) if photos is not None and per_batch else None
+    # The photo drawings as the shipped answers were made: flipped and shifted by up to a pixel, no more.
+    drawn = replace(recipe, photo_rotation=0.0, photo_scale=0.0, photo_shift=1.0)
+    mixing = PhotoBatches(photos, max(1, per_batch), generator, drawn) if photos is not None and per_batch else None
     for epoch in range(recipe.teacher_epochs):
         if callbacks is not None:
             callbacks.epoch_start(epoch + 1, recipe.teacher_epochs, batches)

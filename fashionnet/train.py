@@ -13,6 +13,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ from fashionnet.errors import DataError, OutputError, TrainingInterrupted, Usage
 from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.files import OutputClaim, check_writable
 from fashionnet.model import NeuralNetwork, build_model
+from fashionnet.photo_teacher import answers as answer_photos, load_photo_teacher
 from fashionnet.recipe import Recipe
 from fashionnet.resume import load_resume, restore_training, resume_point, training_state
 from fashionnet.streams import raise_if_interrupted
@@ -69,16 +71,10 @@ def folded_state(model: NeuralNetwork, recipe: Recipe) -> dict[str, torch.Tensor
     return state
 
 
-def photo_set(drawings, targets=None) -> PhotoSet:
-    """The train part of a photo drawings file (photos.PhotoDrawings) as the tensors fit() mixes in, with
-    the teacher's answers for those drawings when `targets` (teacher.Targets made for this file) are given."""
-    images, allowed, rows = drawings.training_set()
-    soft = None
-    if targets is not None:
-        soft = torch.from_numpy(np.ascontiguousarray(targets.photos[rows], np.float32))
-    return PhotoSet(
-        torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(np.ascontiguousarray(allowed)), soft
-    )
+def photo_set(drawings) -> PhotoSet:
+    """The train part of a photo drawings file (photos.PhotoDrawings) as the tensors fit() mixes in."""
+    images, allowed, _ = drawings.training_set()
+    return PhotoSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(np.ascontiguousarray(allowed)))
 
 
 def _optimizer(model: NeuralNetwork, recipe: Recipe) -> torch.optim.Optimizer:
@@ -137,6 +133,7 @@ def fit(
     photos: PhotoSet | None = None,
     targets=None,
     calibration_photos: tuple | None = None,
+    photo_teacher: torch.nn.Module | None = None,
 ) -> TrainResult:
     """Train the tutorial's model; save a checkpoint after every epoch (atomically) when `out` is set.
 
@@ -145,7 +142,9 @@ def fit(
     recipe.teacher_epochs > 0) are the CNN teacher's answers for the training images, which the MLP also
     learns from. The temperature is fitted on the held-out training images together with
     `calibration_photos` (photos.PhotoDrawings.calibration_set: validation photos never trained on), so
-    that the probabilities are honest for photos as well as for FashionMNIST.
+    that the probabilities are honest for photos as well as for FashionMNIST. `photo_teacher`
+    (photo_teacher.load_photo_teacher, needed when recipe.photo_distill > 0) answers every photo drawing as
+    it is drawn, and the MLP learns those answers too.
     The returned model (result.model) holds the folded weights, like the checkpoint: it takes [0, 1] input.
     `claim` (files.check_output's) is what `out` was when the run was checked: a save never replaces a
     file another run wrote since (two runs with one --out).
@@ -155,7 +154,9 @@ def fit(
     if photos is None or len(photos) == 0:
         recipe, photos = replace(recipe, photo_share=0.0), None
     if targets is None:  # no teacher's answers: the labels alone, and the recipe it saves says so
-        recipe = replace(recipe, teacher_epochs=0, photo_distill=0.0)
+        recipe = replace(recipe, teacher_epochs=0)
+    if photo_teacher is None or photos is None:
+        recipe = replace(recipe, photo_distill=0.0)
     if not recipe.photo_calibration:
         calibration_photos = None
     model: NeuralNetwork = build_model(seed=seed)
@@ -180,7 +181,12 @@ def fit(
     n = len(images)
     batches = math.ceil(n / recipe.batch_size)
     mixed = photos.to(device) if photos is not None and photo_count else None
-    mixing = PhotoBatches(mixed, photos_per_batch(recipe, mixed), generator) if mixed is not None else None
+    mixing = None
+    if mixed is not None:
+        asked = None
+        if recipe.photo_distill > 0 and photo_teacher is not None:
+            asked = partial(answer_photos, photo_teacher.to(device), recipe=recipe)
+        mixing = PhotoBatches(mixed, photos_per_batch(recipe, mixed), generator, recipe, asked)
     schedule = _schedule(optimizer, recipe, total_steps=batches * recipe.epochs)
     with warnings.catch_warnings():  # replaying before any optimizer.step() is intended here
         warnings.simplefilter("ignore", UserWarning)
@@ -219,7 +225,7 @@ def fit(
                 target = None
                 if soft is not None:  # the teacher's answer for exactly the image the MLP sees
                     target = soft[index, mirrored.long()] if mirrored is not None else soft[index, 0]
-                photo_soft = taught if recipe.photo_distill > 0 else None
+                photo_soft = taught if recipe.photo_distill > 0 else None  # the photo teacher's answers
                 loss, right = train_step(
                     model, optimizer, schedule, x, y, allowed, recipe, recipe.label_smoothing, target, photo_soft
                 )
@@ -348,13 +354,12 @@ def resolve_output(out: Path | None, resume: Path | None, force: bool) -> Path:
 
 
 def teacher_for(
-    recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Path | None, drawings, labels: torch.Tensor
+    recipe: Recipe, resume: tuple[Path, Checkpoint] | None, path: Path | None, labels: torch.Tensor
 ) -> tuple[Recipe, teaching.Targets | None, str | None]:
     """The teacher's answers this run learns from (the shipped file unless `path` names one; none when the
     recipe has no teacher), the recipe recording the teacher's epochs, and a note to show when the shipped
     answers do not fit the training images (another data set, e.g. --data-dir): the run then learns from
-    the labels alone. A resumed run must learn from a teacher of the epochs it began with; photo
-    distillation needs answers made for these very drawings."""
+    the labels alone. A resumed run must learn from a teacher of the epochs it began with."""
     if recipe.teacher_epochs == 0:
         return replace(recipe, photo_distill=0.0), None, None
     targets = teaching.load_targets(Path(path) if path is not None else teaching.TARGETS)
@@ -364,25 +369,16 @@ def teacher_for(
         if path is not None or resume is not None:
             raise
         return (
-            replace(recipe, teacher_epochs=0, photo_distill=0.0),
+            replace(recipe, teacher_epochs=0),  # the photo teacher answers the photos, whatever the images
             None,
-            "The shipped teacher's answers are for FashionMNIST's own training images, not these: learning "
-            "from the labels alone",
+            "The shipped teacher's answers are for FashionMNIST's own training images, not these: they are "
+            "learnt from their labels alone",
         )
     if resume is not None and targets.epochs != recipe.teacher_epochs:
         raise UsageError(
             f"{resume[0]}: was taught by a teacher of {recipe.teacher_epochs} epochs, but "
             f"{targets.source} holds the answers of one of {targets.epochs}; resume it with its own "
             "teacher's answers (--teacher FILE) or start afresh"
-        )
-    if (
-        recipe.photo_distill > 0
-        and drawings is not None
-        and targets.drawings_sha256 != teaching.drawings_digest(drawings.drawings)
-    ):
-        raise DataError(
-            f"{targets.source}: holds the teacher's answers for other photo drawings than these; "
-            f"{teaching.REMAKE_TARGETS}"
         )
     return replace(recipe, teacher_epochs=targets.epochs), targets, None
 
@@ -404,8 +400,11 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **o
     path, checkpoint = resume
     try:
         # Checkpoints from before the calibration hold-out trained on every image: keep it that way.
-        # ...and those from before the photos and the teacher trained on FashionMNIST alone.
-        base = Recipe(**{"holdout": 0.0, "photo_share": 0.0, "teacher_epochs": 0, **checkpoint.metadata["recipe"]})
+        # ...and those from before the photos and the teacher trained on FashionMNIST alone; those from before
+        # the photo teacher drew the photos flipped and shifted by whole pixels, without its answers.
+        before = {"holdout": 0.0, "photo_share": 0.0, "teacher_epochs": 0, "photo_distill": 0.0}
+        before |= {"photo_rotation": 0.0, "photo_scale": 0.0, "photo_shift": 1.0}
+        base = Recipe(**{**before, **checkpoint.metadata["recipe"]})
     except (TypeError, KeyError):
         raise WeightsError(f"{path}: its training recipe is not one this version understands") from None
     problem = base.problem()
@@ -443,6 +442,7 @@ class TrainingRun:
     teacher_named: bool = False  # --teacher FILE (else the shipped answers)
     untaught: str | None = None  # why the shipped answers were left out, when they do not fit these images
     calibration_photos: tuple | None = None  # validation photos the temperature is fitted on as well
+    photo_teacher: torch.nn.Module | None = None  # answers the photo drawings as drawn (photo_teacher.py)
 
     def fit(self, callbacks: Callbacks | None, save_optimizer: bool = True) -> TrainResult:
         return fit(
@@ -459,6 +459,7 @@ class TrainingRun:
             self.photo_set,
             self.targets,
             self.calibration_photos,
+            self.photo_teacher,
         )
 
     def report(self, result: TrainResult) -> dict:
@@ -522,8 +523,9 @@ def prepare_training(
     drawings = photo_mod.load(photos if photos is not None else photo_mod.DRAWINGS) if recipe.photo_share > 0 else None
     train_split = data_mod.load_split("train", data_dir, limit=limit)
     test_split = data_mod.load_split("test", data_dir, official=True)
-    recipe, targets, untaught = teacher_for(recipe, resume_from, teacher, drawings, train_split.labels)
-    photos_in = photo_set(drawings, targets if recipe.photo_distill > 0 else None) if drawings is not None else None
+    recipe, targets, untaught = teacher_for(recipe, resume_from, teacher, train_split.labels)
+    photos_in = photo_set(drawings) if drawings is not None else None
+    asking = load_photo_teacher() if photos_in is not None and recipe.photo_distill > 0 else None
     calibrating = drawings.calibration_set() if drawings is not None else None  # validation photos: never trained on
     return TrainingRun(
         recipe,
@@ -539,4 +541,5 @@ def prepare_training(
         teacher is not None,
         untaught,
         calibrating,
+        asking,
     )

@@ -341,6 +341,9 @@ WHY = {
     "teacher": "A small CNN sees neighbouring pixels together and learns FashionMNIST better; matching its "
     "softened answers tells the network which other classes an image resembles, not only its "
     "label.",
+    "photo_teacher": "A second small CNN, trained on the photo drawings alone, knows them better than this "
+    "network can learn them; asked about every drawing as it is turned and shifted that step, it "
+    "teaches the network the garment rather than where it lies in the frame.",
 }
 KNOWN = {
     "name",
@@ -367,6 +370,9 @@ KNOWN = {
     "distill_temperature",
     "photo_distill",
     "photo_calibration",
+    "photo_rotation",
+    "photo_scale",
+    "photo_shift",
 }
 
 
@@ -450,6 +456,12 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     if share:
         count = round(share * get("batch_size")) if get("batch_size") is not None else "--"
         photos = f"{count} photo drawings in every batch, loss weight {_g(get('photo_weight'))}"
+        if get("photo_rotation") or get("photo_scale"):
+            scale = get("photo_scale")
+            photos += (
+                f", each turned by up to {_g(get('photo_rotation'))}°, scaled by up to "
+                f"{'--' if scale is None else f'{scale:.0%}'} and shifted by up to {_g(get('photo_shift'))} pixels"
+            )
     teacher, taught = "none", get("teacher_epochs") or 0
     if taught:
         known = shipped.teacher or {}
@@ -457,6 +469,11 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
         teacher = (
             f"a small CNN, {taught} epochs{score}; {_g(get('distill_weight'))} of the loss matches its "
             f"shipped answers at temperature {_g(get('distill_temperature'))}"
+        )
+    photo_taught = share and (get("photo_distill") or 0)
+    if photo_taught:
+        teacher = ("" if teacher == "none" else teacher + "; ") + (
+            f"a photo CNN answers each photo drawing as drawn ({_g(photo_taught)} of the photo loss)"
         )
     when = "when trained"
     shipped_values = [
@@ -492,6 +509,8 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
         reasons.append(("photo drawings in every batch", WHY["photos"]))
     if taught:
         reasons.append(("a CNN teacher", WHY["teacher"]))
+    if photo_taught:
+        reasons.append(("a photo teacher", WHY["photo_teacher"]))
     if isinstance(get("epochs"), int) and get("epochs") > t["epochs"]:
         reasons.append((f"{get('epochs')} epochs", WHY["epochs"]))
     return Comparison(rows, reasons, [LOSS_NOTE, LADDER_NOTE])

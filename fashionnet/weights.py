@@ -318,15 +318,18 @@ def read_checkpoint(path: Path, training: bool = True) -> Checkpoint:
     return Checkpoint(model=model, training=state, metadata=metadata)
 
 
-def check_state_dict(path: Path, state: dict[str, torch.Tensor], reference: NeuralNetwork) -> None:
-    """Refuse a checkpoint that is not exactly the tutorial's network, naming what differs."""
+def check_state_dict(
+    path: Path, state: dict[str, torch.Tensor], reference: torch.nn.Module, kind: str = "NeuralNetwork"
+) -> None:
+    """Refuse a checkpoint that is not exactly the `reference` network (the tutorial's, unless a photo
+    teacher is read), naming what differs."""
     expected = {name: tuple(p.shape) for name, p in reference.state_dict().items()}
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing:
-        raise WeightsError(f"{path}: missing tensor(s) {', '.join(missing)}: not a NeuralNetwork checkpoint")
+        raise WeightsError(f"{path}: missing tensor(s) {', '.join(missing)}: not a {kind} checkpoint")
     if extra:
-        raise WeightsError(f"{path}: unexpected tensor(s) {', '.join(extra)}: not a NeuralNetwork checkpoint")
+        raise WeightsError(f"{path}: unexpected tensor(s) {', '.join(extra)}: not a {kind} checkpoint")
     for name, shape in expected.items():
         got = tuple(state[name].shape)
         if got != shape:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fashionnet import data, teacher
-from fashionnet.batches import PhotoBatches, PhotoSet, shift
+from fashionnet.batches import PhotoBatches, PhotoSet, flip, random_flips, shift, warp
 from fashionnet.calibration import fit_temperature
 from fashionnet.errors import DataError, TrainingInterrupted, UsageError
 from fashionnet.recipe import Recipe
@@ -52,7 +52,7 @@ def test_shift_moves_each_image_by_at_most_a_pixel_and_fills_black():
 
 
 def test_every_photo_drawing_once_per_pass(tiny_photos):
-    batches = PhotoBatches(tiny_photos, 8, torch.Generator().manual_seed(0))
+    batches = PhotoBatches(tiny_photos, 8, torch.Generator().manual_seed(0), Recipe())
     chosen = batches.epoch(10)  # 80 draws: two passes through 40 drawings
     assert chosen.shape == (10, 8)
     assert sorted(chosen[:5].flatten().tolist()) == list(range(40))
@@ -60,13 +60,48 @@ def test_every_photo_drawing_once_per_pass(tiny_photos):
     images, allowed, soft = batches.batch(chosen[0])
     assert images.shape == (8, 28, 28) and images.dtype == torch.uint8 and soft is None
     assert torch.equal(allowed, tiny_photos.allowed[chosen[0]])
-    logits = torch.randn(40, 2, 10)
-    with_answers = PhotoSet(tiny_photos.images, tiny_photos.allowed, logits)
-    taught = PhotoBatches(with_answers, 8, torch.Generator().manual_seed(1))
+
+
+def test_the_photo_teacher_answers_each_drawing_as_the_network_sees_it(tiny_photos):
+    asked = []
+
+    def photo_teacher(drawn):
+        asked.append(drawn.clone())
+        return drawn.float().mean((1, 2))[:, None].repeat(1, 10)
+
+    taught = PhotoBatches(tiny_photos, 8, torch.Generator().manual_seed(1), Recipe(), photo_teacher)
+    chosen = taught.epoch(5)
     images, _, soft = taught.batch(chosen[0])
-    for answer, index in zip(soft, chosen[0], strict=True):  # the teacher's answer for the drawing as flipped
-        mirrored = int(not torch.equal(answer, logits[index, 0]))
-        assert torch.equal(answer, logits[index, mirrored])
+    assert len(asked) == 1 and torch.equal(asked[0], images), "asked about the drawings as turned and shifted"
+    assert torch.equal(soft, photo_teacher(images))
+    assert not all(torch.equal(a, tiny_photos.images[i]) for a, i in zip(images, chosen[0], strict=True))
+
+
+def test_warp_turns_scales_and_moves_each_picture_on_black():
+    block = torch.zeros(64, 28, 28, dtype=torch.uint8)
+    block[:, 10:18, 12:16] = 200
+    assert torch.equal(warp(block, torch.Generator().manual_seed(0), 0.0, 0.0, 0.0), block), "no change asked"
+    moved = warp(block, torch.Generator().manual_seed(0), 10.0, 0.1, 2.0)
+    again = warp(block, torch.Generator().manual_seed(0), 10.0, 0.1, 2.0)
+    assert torch.equal(moved, again) and moved.dtype == torch.uint8, "one seed, one draw"
+    assert len({bytes(m.numpy()) for m in moved}) == 64, "each picture drawn its own way"
+    assert (moved[:, :4].int().sum() == 0) and (moved[:, :, :4].int().sum() == 0), "black comes in from outside"
+    area = (moved > 100).sum((1, 2)).float()
+    assert 32 * 0.7 < area.mean() < 32 * 1.3, "the garment keeps about its size"
+    turned = warp(block, torch.Generator().manual_seed(0), 90.0, 0.0, 0.0)
+    rows, cols = (turned > 100).nonzero()[:, 1], (turned > 100).nonzero()[:, 2]
+    assert rows.min() < 10 or cols.min() < 12 or cols.max() > 15 or rows.max() > 17
+
+
+def test_a_recipe_without_turns_draws_the_photos_as_before(tiny_photos):
+    """Checkpoints from before the photo teacher resume with whole-pixel shifts and nothing more."""
+    old = Recipe(photo_rotation=0.0, photo_scale=0.0, photo_shift=1.0)
+    batches = PhotoBatches(tiny_photos, 8, torch.Generator().manual_seed(3), old)
+    index = torch.arange(8)
+    images, _, _ = batches.batch(index)
+    generator = torch.Generator().manual_seed(3)
+    mirrored = random_flips(8, generator)
+    assert torch.equal(images, shift(flip(tiny_photos.images[index], mirrored), generator, 1))
 
 
 def fake_targets(train, drawings=None, epochs=3) -> teacher.Targets:
@@ -82,8 +117,17 @@ def test_photos_and_teacher_targets_train_and_resume_exactly(splits, tiny_photos
     train, test = splits
     targets = fake_targets(train)
     recipe = Recipe(epochs=2, batch_size=64, teacher_epochs=3, photo_share=0.25)
+    asked = teacher.build_teacher(1).eval()  # a photo teacher: answers each drawing as turned and shifted
     straight = fit(
-        recipe, train, test, CPU, seed=5, out=tmp_path / "straight.safetensors", photos=tiny_photos, targets=targets
+        recipe,
+        train,
+        test,
+        CPU,
+        seed=5,
+        out=tmp_path / "straight.safetensors",
+        photos=tiny_photos,
+        targets=targets,
+        photo_teacher=asked,
     )
     assert straight.teacher["epochs"] == 3 and straight.teacher["test_accuracy"] == 0.93
     out = tmp_path / "run.safetensors"
@@ -98,12 +142,23 @@ def test_photos_and_teacher_targets_train_and_resume_exactly(splits, tiny_photos
             callbacks=StopAtSecondEpoch(),
             photos=tiny_photos,
             targets=targets,
+            photo_teacher=asked,
         )
     saved = read_checkpoint(out)
+    assert saved.metadata["recipe"]["photo_distill"] == 1.0 and saved.metadata["recipe"]["photo_rotation"] == 10.0
     assert saved.metadata["photo_samples"] == 40 and saved.metadata["teacher"]["epochs"] == 3
     assert not any(k.startswith("teacher.") for k in saved.training), "the teacher's answers ship; no teacher travels"
     resumed = fit(
-        recipe, train, test, CPU, seed=5, out=out, resume=load_resume(out), photos=tiny_photos, targets=targets
+        recipe,
+        train,
+        test,
+        CPU,
+        seed=5,
+        out=out,
+        resume=load_resume(out),
+        photos=tiny_photos,
+        targets=targets,
+        photo_teacher=asked,
     )
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a), "resume continues with the same targets and photo batches"
@@ -122,7 +177,7 @@ def test_photos_and_teacher_targets_train_and_resume_exactly(splits, tiny_photos
     assert fit(Recipe(epochs=1, batch_size=64), train, None, CPU).teacher is None, "no answers given: no teacher"
     with pytest.raises(UsageError, match="teacher of 3 epochs"):  # resumed with another teacher's answers
         teacher.save_targets(fake_targets(train, epochs=4), tmp_path / "other.npz")
-        teacher_for(recipe_for(load_resume(out)), load_resume(out), tmp_path / "other.npz", None, train.labels)
+        teacher_for(recipe_for(load_resume(out)), load_resume(out), tmp_path / "other.npz", train.labels)
 
 
 def test_the_teacher_and_the_photos_change_what_is_learnt(splits, tiny_photos):
@@ -282,9 +337,9 @@ def test_the_temperature_counts_a_photos_allowed_classes_together():
 def test_the_train_loss_note_says_what_the_mix_is():
     from fashionnet.render.training import loss_parts, losses_note
 
-    assert loss_parts(Recipe()) == (0.1, 0.5, 0.15)
+    assert loss_parts(Recipe()) == (0.1, 0.5, 0.3)
     assert loss_parts({"label_smoothing": 0.2}) == (0.2, 0.0, 0.0), "an older checkpoint's recipe: smoothing alone"
     assert loss_parts({**Recipe().to_dict(), "teacher_epochs": 0, "photo_share": 0.0}) == (0.1, 0.0, 0.0)
     note = losses_note(*loss_parts(Recipe()))
-    assert "0.5 x distance to the teacher" in note and "0.15 x the photos' loss" in note and "cannot fall" not in note
+    assert "0.5 x distance to the teacher" in note and "0.3 x the photos' loss" in note and "cannot fall" not in note
     assert "cannot fall below 0.500" in losses_note(0.1)

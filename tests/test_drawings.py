@@ -295,7 +295,7 @@ def test_training_without_photos_or_teacher_says_so(invoke, fake_data, tmp_path)
     assert missing.exit_code == 3 and f"{tmp_path / 'gone.npz'}: teacher targets not found" in missing.stderr
     assert not (tmp_path / "x.safetensors").exists()
     other = invoke("train", "--data-dir", str(fake_data), "--no-photos", "--epochs", "1", "--out", str(out), "--force")
-    assert other.exit_code == 0 and "not these: learning from the labels alone" in other.stderr, other.stderr
+    assert other.exit_code == 0 and "not these: they are learnt from their labels alone" in other.stderr, other.stderr
     assert read_checkpoint(out).metadata["recipe"]["teacher_epochs"] == 0, (
         "other images: the shipped answers do not fit"
     )

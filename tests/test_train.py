@@ -14,7 +14,7 @@ from tests.conftest import needs_real_data
 
 CPU = torch.device("cpu")
 # fit() without photos or the teacher's answers records 0 for both
-SMALL = Recipe(epochs=2, batch_size=64, lr=3e-3, clean_epochs=1, photo_share=0.0, teacher_epochs=0)
+SMALL = Recipe(epochs=2, batch_size=64, lr=3e-3, clean_epochs=1, photo_share=0.0, teacher_epochs=0, photo_distill=0.0)
 
 
 @pytest.fixture

@@ -216,8 +216,12 @@ def test_the_table_reads_the_shipped_recipe_from_its_checkpoint():
     assert "horizontal flips" in changed and f"label smoothing {meta['recipe']['label_smoothing']:g}" in changed
     assert rows["photos"] == (
         "none",
-        f"64 photo drawings in every batch, loss weight {meta['recipe']['photo_weight']:g}",
+        f"64 photo drawings in every batch, loss weight {meta['recipe']['photo_weight']:g}, each turned by up "
+        f"to {meta['recipe']['photo_rotation']:g}°, scaled by up to {meta['recipe']['photo_scale']:.0%} and "
+        f"shifted by up to {meta['recipe']['photo_shift']:g} pixels",
     )
+    assert "a photo CNN answers each photo drawing as drawn (1 of the photo loss)" in rows["teacher"][1]
+    assert "a photo teacher" in changed
     assert rows["teacher"][1].startswith(f"a small CNN, {meta['recipe']['teacher_epochs']} epochs")
     assert "photo drawings in every batch" in changed and "a CNN teacher" in changed
     newer = RecipeFigures("shipped", {**meta["recipe"], "photo_mix": 0.25}, [], None, None, None)
@@ -247,6 +251,8 @@ def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
         "mean": "grey",
         "holdout": 7,
         "photo_share": 0.125,
+        "photo_rotation": "lots",
+        "photo_distill": 2.5,
     }
     meta["teacher"] = {"epochs": 6, "test_accuracy": "high", "seconds": True}
     slow = tmp_path / "slow.safetensors"  # history rows are type-checked when read (issue 23): refused
@@ -267,7 +273,10 @@ def test_a_tampered_shipped_recipe_shows_dashes_instead_of_failing(tmp_path):
     mine = RecipeFigures("tutorial", TutorialRecipe().to_dict(), [], 80.0, 0.7, 0.8)
     comparison = compare(mine, figures)
     rows = {what: b for what, _a, b in comparison.rows}
-    assert rows["photos"] == "-- photo drawings in every batch, loss weight --"
+    assert rows["photos"] == (
+        "-- photo drawings in every batch, loss weight --, each turned by up to --°, scaled by up to 10% and "
+        "shifted by up to 2 pixels"
+    )
     assert rows["teacher"] == (
         f"a small CNN, {meta['recipe']['teacher_epochs']} epochs; -- of the loss matches its "
         "shipped answers at temperature --"

@@ -429,7 +429,7 @@ def ladder_view(steps, shipped=None) -> RenderableType:
         when = f", {shipped.seconds:.0f} s" if isinstance(shipped.seconds, (int, float)) else ""
         parts.append(
             Text(
-                f"The shipped weights add photo drawings, a CNN teacher and {len(shipped.history)} epochs: "
+                f"The shipped weights add photo drawings, two CNN teachers and {len(shipped.history)} epochs: "
                 f"{_pct(shipped.test_accuracy)} (recorded in their checkpoint when trained{when}; not "
                 "rerun here)",
                 style="dim",
@@ -535,6 +535,12 @@ def training_intro(run, parts: tuple[float, float, float]) -> None:
     else:
         share = photos_per_batch(recipe, photo_set)
         typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
+        if run.photo_teacher is not None and recipe.photo_distill > 0:
+            typer.echo(
+                "Each photo drawing is turned and shifted at random, and a small CNN trained on the photos "
+                "(the photo teacher) answers it as drawn",
+                err=True,
+            )
     if run.targets is not None:
         whose = printable(run.targets.source) if run.teacher_named else "the shipped answers"
         typer.echo(
