@@ -33,6 +33,8 @@ def test_every_package_data_pattern_ships_a_file():
         for p in glob(str(ROOT / "fashionnet" / pattern))
     }
     assert {"weights/fashionnet.safetensors", "samples/LICENSE", "samples/README.md"} <= shipped
+    training = {"drawings/photo-drawings.npz", "drawings/teacher-targets.npz", "drawings/photo-teacher.safetensors"}
+    assert training <= shipped, "an installed `fashionnet train` needs the drawings and both teachers"
     assert len([p for p in shipped if p.startswith("samples/") and p.endswith(".png")]) == 10
 
 
