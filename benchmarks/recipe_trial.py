@@ -55,10 +55,14 @@ def main() -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "trial.safetensors"
-        # Through train's own checks, so a setting that decides what is loaded (photo_distill: the teacher's
-        # answers for the photos) takes effect; photo_share and teacher_epochs are train's to set, so after.
-        checked = {k: v for k, v in changes.items() if k not in ("photo_share", "teacher_epochs")}
-        run = prepare_training(None, None, False, args.seed, "cpu", None, None, out, True, args.teacher, **checked)
+        # Through train's own checks and loading: photo_share 0, teacher_epochs 0 are --no-photos and
+        # --no-teacher (what is loaded depends on them); the fields train sets itself are set again after.
+        own = ("photo_share", "teacher_epochs", "photo_distill")
+        checked = {k: v for k, v in changes.items() if k not in own}
+        no_photos, no_teacher = changes.get("photo_share") == 0, changes.get("teacher_epochs") == 0
+        run = prepare_training(
+            None, None, no_photos, args.seed, "cpu", None, None, out, True, args.teacher, no_teacher, **checked
+        )
         run.recipe = replace(run.recipe, **changes)
         run.fit(None, save_optimizer=False)
         model, info = load_model(str(out), 0, cpu)

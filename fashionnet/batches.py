@@ -2,7 +2,8 @@
 in as a share of every batch (flipped, turned, scaled and shifted at random), and the one loss both the
 network and its distillation teacher learn from.
 
-Random numbers always come from a CPU generator, so a seed gives the same batches on any device.
+Random numbers always come from a CPU generator, so a seed draws the same batches on any device (the
+resampling of a turned drawing may round a pixel differently on a GPU).
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ and photo drawings, then the MLP learns from the teacher's softened probabilitie
 labels (Hinton, Vinyals & Dean 2015). The teacher is never a shipped model and never runs in predict or
 evaluate: tools/make_teacher_targets.py trains it once and ships its answers (TARGETS: its logits for every
 training image and photo drawing, as they are and mirrored, at float16), so that `fashionnet train`
-distils from them without training it, and `--resume` continues with the same targets.
+distils from them without training it, and `--resume` continues with the same targets. Training reads
+the answers for the training images only: since issue 22's fourth round the photo drawings are answered
+on the fly by the photo teacher (photo_teacher.py); the photo answers stay in the file, which cannot be
+made again bit for bit (docs/training.md), for `benchmarks/recipe_trial.py --teacher` comparisons.
 """
 
 from __future__ import annotations
@@ -230,7 +233,7 @@ def image_targets(targets: Targets, labels: torch.Tensor, n: int) -> torch.Tenso
 
 
 def drawings_digest(drawings: np.ndarray) -> str:
-    """sha256 of a drawings array, which ties the photo targets to the drawings they answer."""
+    """sha256 of a drawings array, which records which drawings a targets file's photo answers answer."""
     return hashlib.sha256(np.ascontiguousarray(drawings, np.uint8).tobytes()).hexdigest()
 
 

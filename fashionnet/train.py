@@ -55,6 +55,7 @@ class TrainResult:
     model: NeuralNetwork | None = None  # the folded weights, as saved: takes [0, 1] input
     temperature: float | None = None  # fitted on the held-out images (None when recipe.holdout is 0)
     teacher: dict | None = None  # the distillation teacher's epochs, test accuracy and seconds (no teacher: None)
+    photo_teacher: dict | None = None  # the photo teacher's epochs, seed and file sha256 (none asked: None)
 
     @property
     def final(self) -> EpochStats | None:
@@ -134,6 +135,7 @@ def fit(
     targets=None,
     calibration_photos: tuple | None = None,
     photo_teacher: torch.nn.Module | None = None,
+    photo_teacher_id: dict | None = None,
 ) -> TrainResult:
     """Train the tutorial's model; save a checkpoint after every epoch (atomically) when `out` is set.
 
@@ -144,7 +146,8 @@ def fit(
     `calibration_photos` (photos.PhotoDrawings.calibration_set: validation photos never trained on), so
     that the probabilities are honest for photos as well as for FashionMNIST. `photo_teacher`
     (photo_teacher.load_photo_teacher, needed when recipe.photo_distill > 0) answers every photo drawing as
-    it is drawn, and the MLP learns those answers too.
+    it is drawn, and the MLP learns those answers too; `photo_teacher_id` (what identifies it) is recorded
+    in every checkpoint.
     The returned model (result.model) holds the folded weights, like the checkpoint: it takes [0, 1] input.
     `claim` (files.check_output's) is what `out` was when the run was checked: a save never replaces a
     file another run wrote since (two runs with one --out).
@@ -200,6 +203,8 @@ def fit(
     if targets is not None:
         soft = teaching.image_targets(targets, train.labels, n).to(device)  # (n, 2, 10): as is and mirrored
         result.teacher = targets.report()
+    if recipe.photo_distill > 0:  # fit asks the photo teacher (it set photo_distill to 0 without one)
+        result.photo_teacher = photo_teacher_id
 
     try:
         for epoch in range(start_epoch, recipe.epochs):
@@ -264,6 +269,8 @@ def fit(
                 state.metadata["photo_samples"] = photo_count
                 if result.teacher is not None:
                     state.metadata["teacher"] = result.teacher
+                if result.photo_teacher is not None:
+                    state.metadata["photo_teacher"] = result.photo_teacher
                 if held:
                     state.metadata[calibration.METADATA_KEY] = _temperature(
                         evaluator, held_images, held_labels, device, calibration_photos
@@ -361,7 +368,7 @@ def teacher_for(
     answers do not fit the training images (another data set, e.g. --data-dir): the run then learns from
     the labels alone. A resumed run must learn from a teacher of the epochs it began with."""
     if recipe.teacher_epochs == 0:
-        return replace(recipe, photo_distill=0.0), None, None
+        return recipe, None, None
     targets = teaching.load_targets(Path(path) if path is not None else teaching.TARGETS)
     try:
         teaching.image_targets(targets, labels, 0)
@@ -416,6 +423,8 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **o
         if base.teacher_epochs:
             raise UsageError(f"{path}: was taught by the teacher; a resumed run keeps it (leave out --no-teacher)")
         raise UsageError(f"{path}: was trained without the teacher; a resumed run keeps that (leave out --teacher)")
+    if given.get("photo_distill", base.photo_distill) != base.photo_distill and base.photo_distill:
+        raise UsageError(f"{path}: was taught by the photo teacher; a resumed run keeps it (leave out --no-teacher)")
     if given.get("photo_share", base.photo_share) != base.photo_share:
         raise UsageError(
             f"{path}: was trained with the photo drawings; a resumed run keeps them (leave out --no-photos)"
@@ -443,6 +452,7 @@ class TrainingRun:
     untaught: str | None = None  # why the shipped answers were left out, when they do not fit these images
     calibration_photos: tuple | None = None  # validation photos the temperature is fitted on as well
     photo_teacher: torch.nn.Module | None = None  # answers the photo drawings as drawn (photo_teacher.py)
+    photo_teacher_id: dict | None = None  # its epochs, seed and file sha256, recorded in the checkpoints
 
     def fit(self, callbacks: Callbacks | None, save_optimizer: bool = True) -> TrainResult:
         return fit(
@@ -460,6 +470,7 @@ class TrainingRun:
             self.targets,
             self.calibration_photos,
             self.photo_teacher,
+            self.photo_teacher_id,
         )
 
     def report(self, result: TrainResult) -> dict:
@@ -476,6 +487,7 @@ class TrainingRun:
             "history": [h.to_dict() for h in result.history],
             "photo_drawings": len(self.photo_set) if self.photo_set is not None else 0,
             "teacher": result.teacher,
+            "photo_teacher": result.photo_teacher,
         }
 
 
@@ -495,7 +507,7 @@ def prepare_training(
 ) -> TrainingRun:
     """`train`'s options checked and its inputs loaded, in the order that fails cheapest first:
     the checkpoint to resume, the recipe, --out, the seed, the device, the photo drawings, the data, the
-    teacher's answers."""
+    teacher's answers, the photo teacher."""
     from fashionnet import data as data_mod, photos as photo_mod
     from fashionnet.device import select_device
 
@@ -510,6 +522,7 @@ def prepare_training(
         **overrides,
         photo_share=0.0 if no_photos else None,
         teacher_epochs=0 if no_teacher else None,
+        photo_distill=0.0 if no_teacher else None,  # --no-teacher: neither teacher
     )
     out_path = resolve_output(out, resume, force)
     claim = OutputClaim(out_path)  # what --out is now: a save never replaces what another run writes there
@@ -525,7 +538,13 @@ def prepare_training(
     test_split = data_mod.load_split("test", data_dir, official=True)
     recipe, targets, untaught = teacher_for(recipe, resume_from, teacher, train_split.labels)
     photos_in = photo_set(drawings) if drawings is not None else None
-    asking = load_photo_teacher() if photos_in is not None and recipe.photo_distill > 0 else None
+    asking, asking_id = load_photo_teacher() if photos_in is not None and recipe.photo_distill > 0 else (None, None)
+    began_with = (resume_from[1].metadata.get("photo_teacher") or {}) if resume_from else {}
+    if asking_id is not None and began_with.get("sha256") not in (None, asking_id["sha256"]):
+        raise UsageError(
+            f"{printable(str(resume))}: was taught by another photo teacher (file sha256 {began_with['sha256']}, "
+            f"this one {asking_id['sha256']}); resume it with the one it began with or start afresh"
+        )
     calibrating = drawings.calibration_set() if drawings is not None else None  # validation photos: never trained on
     return TrainingRun(
         recipe,
@@ -542,4 +561,5 @@ def prepare_training(
         untaught,
         calibrating,
         asking,
+        asking_id,
     )

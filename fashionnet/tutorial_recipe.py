@@ -473,7 +473,9 @@ def compare(tutorial: RecipeFigures, shipped: RecipeFigures | None) -> Compariso
     photo_taught = share and (get("photo_distill") or 0)
     if photo_taught:
         teacher = ("" if teacher == "none" else teacher + "; ") + (
-            f"a photo CNN answers each photo drawing as drawn ({_g(photo_taught)} of the photo loss)"
+            "a photo CNN answers each photo drawing as drawn ("
+            + ("all" if photo_taught == 1 else _g(photo_taught))
+            + " of the photo loss)"
         )
     when = "when trained"
     shipped_values = [

@@ -153,6 +153,7 @@ METADATA_RULES: dict[str, tuple] = {
     "train_samples": (lambda v: is_whole(v) and 1 <= v <= 2**40, "a whole number of images"),
     "photo_samples": (lambda v: is_whole(v) and 0 <= v <= 2**40, "a whole number of photo drawings"),
     "teacher": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
+    "photo_teacher": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),
     "seed": (lambda v: is_whole(v) and 0 <= v <= SEED_MAX, f"a whole number from 0 to {SEED_MAX}"),
     "torch_version": (lambda v: isinstance(v, str), "a string"),
     "normalization": (lambda v: _flat_numbers(v), "an object of numbers, strings, booleans or nulls"),

@@ -258,7 +258,7 @@ def test_training_without_photos_or_teacher_says_so(invoke, fake_data, tmp_path)
     )
     assert result.exit_code == 0, result.stderr
     assert "Without photo drawings (--no-photos)" in result.stderr
-    assert "Without the teacher (--no-teacher)" in result.stderr
+    assert "Without the teachers (--no-teacher)" in result.stderr
     meta = read_checkpoint(out).metadata
     assert meta["photo_samples"] == 0 and meta["recipe"]["photo_share"] == 0.0 and meta["recipe"]["teacher_epochs"] == 0
     both = invoke(

@@ -14,8 +14,9 @@ from fashionnet.weights import read_checkpoint
 
 
 def test_the_shipped_photo_teacher_loads_and_tells_garments_apart():
-    model = photo_teacher.load_photo_teacher()
+    model, about = photo_teacher.load_photo_teacher()
     assert photo_teacher.PHOTO_TEACHER.stat().st_size < 1_000_000
+    assert about["epochs"] == photo_teacher.EPOCHS and about["seed"] == 0 and len(about["sha256"]) == 16
     from fashionnet import photos
 
     drawings = photos.load()
@@ -31,7 +32,8 @@ def test_a_saved_photo_teacher_answers_as_it_did(tmp_path):
     model = build_teacher(3).eval()
     path = tmp_path / "pt.safetensors"
     photo_teacher.save_photo_teacher(model, {"epochs": 2, "seed": 3}, path)
-    back = photo_teacher.load_photo_teacher(path)
+    back, about = photo_teacher.load_photo_teacher(path)
+    assert about["epochs"] == 2 and about["seed"] == 3
     drawings = torch.randint(0, 255, (6, 28, 28), dtype=torch.uint8)
     recipe = Recipe()
     assert torch.equal(photo_teacher.answers(back, drawings, recipe), photo_teacher.answers(model, drawings, recipe))
@@ -76,7 +78,7 @@ def test_a_bad_photo_teacher_is_one_line_that_says_how_to_remake_it(tmp_path, ca
     assert "\n" not in line
 
 
-def test_train_with_a_broken_photo_teacher_stops_before_training(invoke, fake_data, tmp_path, monkeypatch):
+def test_train_reads_the_photo_teacher_as_input_and_resumes_with_the_same_one(invoke, fake_data, tmp_path, monkeypatch):
     broken = tmp_path / "photo-teacher.safetensors"
     _write(broken, "nan")
     monkeypatch.setattr(photo_teacher, "PHOTO_TEACHER", broken)
@@ -93,6 +95,20 @@ def test_train_with_a_broken_photo_teacher_stops_before_training(invoke, fake_da
     taught = tmp_path / "taught.safetensors"
     result = invoke("train", "--data-dir", str(fake_data), "--epochs", "1", "--out", str(taught))
     assert result.exit_code == 0, result.stderr
-    assert "a small CNN trained on the photos (the photo teacher) answers it as drawn" in result.stderr
+    assert "in every batch, each turned, scaled and shifted at random" in result.stderr
+    assert "A small CNN trained on the photos alone (the photo teacher) answers each as drawn" in result.stderr
     recipe = read_checkpoint(taught).metadata["recipe"]
     assert recipe["photo_distill"] == 1.0 and recipe["photo_rotation"] == 10.0, "the run says what it did"
+    assert recipe["teacher_epochs"] == 0, "other images than FashionMNIST's: the shipped answers do not fit them"
+    more = invoke("train", "--resume", str(taught), "--epochs", "2", "--data-dir", str(fake_data))
+    assert more.exit_code == 0, more.stderr
+    assert "the photo teacher" in more.stderr and read_checkpoint(taught).metadata["recipe"]["photo_distill"] == 1.0
+    refused = invoke("train", "--resume", str(taught), "--epochs", "3", "--data-dir", str(fake_data), "--no-teacher")
+    assert refused.exit_code == 2 and "was taught by the photo teacher" in refused.stderr, refused.stderr
+    shipped_id = photo_teacher.load_photo_teacher()[1]
+    assert read_checkpoint(taught).metadata["photo_teacher"] == shipped_id, "the checkpoint names its photo teacher"
+    other = tmp_path / "other-teacher.safetensors"
+    photo_teacher.save_photo_teacher(build_teacher(7), {"epochs": 1, "seed": 7}, other)
+    monkeypatch.setattr(photo_teacher, "PHOTO_TEACHER", other)
+    switched = invoke("train", "--resume", str(taught), "--epochs", "3", "--data-dir", str(fake_data))
+    assert switched.exit_code == 2 and "was taught by another photo teacher" in switched.stderr, switched.stderr

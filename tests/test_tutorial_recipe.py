@@ -220,7 +220,7 @@ def test_the_table_reads_the_shipped_recipe_from_its_checkpoint():
         f"to {meta['recipe']['photo_rotation']:g}°, scaled by up to {meta['recipe']['photo_scale']:.0%} and "
         f"shifted by up to {meta['recipe']['photo_shift']:g} pixels",
     )
-    assert "a photo CNN answers each photo drawing as drawn (1 of the photo loss)" in rows["teacher"][1]
+    assert "a photo CNN answers each photo drawing as drawn (all of the photo loss)" in rows["teacher"][1]
     assert "a photo teacher" in changed
     assert rows["teacher"][1].startswith(f"a small CNN, {meta['recipe']['teacher_epochs']} epochs")
     assert "photo drawings in every batch" in changed and "a CNN teacher" in changed

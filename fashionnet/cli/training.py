@@ -188,7 +188,7 @@ def train(
         ),
     ] = None,
     no_teacher: Annotated[
-        bool, typer.Option("--no-teacher", help="Learn from the labels alone, without the teacher's answers.")
+        bool, typer.Option("--no-teacher", help="Learn from the labels alone, without either teacher's answers.")
     ] = False,
     plot: Annotated[
         Path | None,

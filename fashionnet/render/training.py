@@ -534,13 +534,10 @@ def training_intro(run, parts: tuple[float, float, float]) -> None:
         typer.echo("Without photo drawings (--no-photos): FashionMNIST alone", err=True)
     else:
         share = photos_per_batch(recipe, photo_set)
-        typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch", err=True)
+        drawn = ", each turned, scaled and shifted at random" if recipe.photo_rotation or recipe.photo_scale else ""
+        typer.echo(f"With {len(photo_set):,} photo drawings, {share} in every batch{drawn}", err=True)
         if run.photo_teacher is not None and recipe.photo_distill > 0:
-            typer.echo(
-                "Each photo drawing is turned and shifted at random, and a small CNN trained on the photos "
-                "(the photo teacher) answers it as drawn",
-                err=True,
-            )
+            typer.echo("A small CNN trained on the photos alone (the photo teacher) answers each as drawn", err=True)
     if run.targets is not None:
         whose = printable(run.targets.source) if run.teacher_named else "the shipped answers"
         typer.echo(
@@ -551,7 +548,7 @@ def training_intro(run, parts: tuple[float, float, float]) -> None:
     elif run.untaught:
         typer.echo(run.untaught, err=True)
     else:
-        typer.echo("Without the teacher (--no-teacher): from the labels alone", err=True)
+        typer.echo("Without the teachers (--no-teacher): from the labels alone", err=True)
     if any(parts):
         stderr_console().print(Trimmed(Text(losses_note(*parts))))  # wrapped to the terminal
 
