@@ -91,12 +91,9 @@ def load_photo_teacher(path: Path | None = None, device: torch.device | str = "c
     from fashionnet.weights import check_state_dict, read_checkpoint
 
     path = PHOTO_TEACHER if path is None else path
-    try:
-        checkpoint = read_checkpoint(Path(path), training=False)
-    except WeightsError as exc:
-        raise WeightsError(f"{exc}; {REMAKE}") from None
     model = Teacher()
     try:
+        checkpoint = read_checkpoint(Path(path), training=False)
         check_state_dict(Path(path), checkpoint.model, model, "photo teacher")
     except WeightsError as exc:
         raise WeightsError(f"{exc}; {REMAKE}") from None
@@ -109,5 +106,6 @@ def load_photo_teacher(path: Path | None = None, device: torch.device | str = "c
 
 @torch.no_grad()
 def answers(model: torch.nn.Module, images: torch.Tensor, recipe) -> torch.Tensor:
-    """(B, 28, 28) uint8 drawings -> (B, 10) the photo teacher's logits for them, as drawn."""
+    """(B, 28, 28) uint8 drawings -> (B, 10) the photo teacher's logits for them, as drawn. Not
+    teacher.teacher_logits: its inference-mode tensors cannot be saved for the distillation loss's backward."""
     return model(batches.standardize(images, recipe))

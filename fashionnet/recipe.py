@@ -76,6 +76,10 @@ class Recipe:
         return None
 
 
+# How photo drawings were drawn before the photo teacher: flipped and shifted by up to a whole pixel, no
+# turn, no scaling. The distillation teacher's shipped answers were made so, and old checkpoints resume so.
+WHOLE_PIXEL_PHOTOS = {"photo_rotation": 0.0, "photo_scale": 0.0, "photo_shift": 1.0}
+
 RECIPE_RULES: dict[str, tuple] = {
     "epochs": (lambda v: is_whole(v) and 1 <= v <= 100_000, "a whole number from 1 to 100000"),
     "batch_size": (lambda v: is_whole(v) and 1 <= v <= 2**20, "a whole number from 1 to 1048576"),

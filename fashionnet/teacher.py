@@ -37,6 +37,7 @@ from fashionnet.batches import (
 )
 from fashionnet.epochs import EpochStats
 from fashionnet.errors import printable
+from fashionnet.recipe import WHOLE_PIXEL_PHOTOS
 from fashionnet.streams import raise_if_interrupted
 
 LR = 3e-3  # peak of the teacher's one-cycle schedule (AdamW)
@@ -114,8 +115,7 @@ def _train_epochs(model, generator, recipe, images, labels, photos, device, call
         optimizer, max_lr=LR, total_steps=batches * recipe.teacher_epochs, pct_start=0.2, cycle_momentum=False
     )
     per_batch = round(photos_per_batch(recipe, photos) * BATCH / recipe.batch_size) if photos is not None else 0
-    # The photo drawings as the shipped answers were made: flipped and shifted by up to a pixel, no more.
-    drawn = replace(recipe, photo_rotation=0.0, photo_scale=0.0, photo_shift=1.0)
+    drawn = replace(recipe, **WHOLE_PIXEL_PHOTOS)  # the photo drawings as the shipped answers were made
     mixing = PhotoBatches(photos, max(1, per_batch), generator, drawn) if photos is not None and per_batch else None
     for epoch in range(recipe.teacher_epochs):
         if callbacks is not None:

@@ -37,7 +37,7 @@ from fashionnet.evaluate import evaluate, predict_logits
 from fashionnet.files import OutputClaim, check_writable
 from fashionnet.model import NeuralNetwork, build_model
 from fashionnet.photo_teacher import answers as answer_photos, load_photo_teacher
-from fashionnet.recipe import Recipe
+from fashionnet.recipe import WHOLE_PIXEL_PHOTOS, Recipe
 from fashionnet.resume import load_resume, restore_training, resume_point, training_state
 from fashionnet.streams import raise_if_interrupted
 from fashionnet.weights import (
@@ -409,8 +409,7 @@ def recipe_for(resume: tuple[Path, Checkpoint] | None, photos: bool = False, **o
         # Checkpoints from before the calibration hold-out trained on every image: keep it that way.
         # ...and those from before the photos and the teacher trained on FashionMNIST alone; those from before
         # the photo teacher drew the photos flipped and shifted by whole pixels, without its answers.
-        before = {"holdout": 0.0, "photo_share": 0.0, "teacher_epochs": 0, "photo_distill": 0.0}
-        before |= {"photo_rotation": 0.0, "photo_scale": 0.0, "photo_shift": 1.0}
+        before = {"holdout": 0.0, "photo_share": 0.0, "teacher_epochs": 0, "photo_distill": 0.0, **WHOLE_PIXEL_PHOTOS}
         base = Recipe(**{**before, **checkpoint.metadata["recipe"]})
     except (TypeError, KeyError):
         raise WeightsError(f"{path}: its training recipe is not one this version understands") from None

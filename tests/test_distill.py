@@ -2,6 +2,7 @@
 shipped answers (read like hostile input), the temperature fitted on photos too, and exact resumption."""
 
 import zipfile
+from functools import partial
 
 import numpy as np
 import pytest
@@ -118,62 +119,21 @@ def test_photos_and_teacher_targets_train_and_resume_exactly(splits, tiny_photos
     targets = fake_targets(train)
     recipe = Recipe(epochs=2, batch_size=64, teacher_epochs=3, photo_share=0.25)
     asked = teacher.build_teacher(1).eval()  # a photo teacher: answers each drawing as turned and shifted
-    straight = fit(
-        recipe,
-        train,
-        test,
-        CPU,
-        seed=5,
-        out=tmp_path / "straight.safetensors",
-        photos=tiny_photos,
-        targets=targets,
-        photo_teacher=asked,
-    )
+    run = partial(fit, recipe, train, test, CPU, seed=5, targets=targets)
+    straight = run(out=tmp_path / "straight.safetensors", photos=tiny_photos, photo_teacher=asked)
     assert straight.teacher["epochs"] == 3 and straight.teacher["test_accuracy"] == 0.93
     out = tmp_path / "run.safetensors"
     with pytest.raises(TrainingInterrupted):
-        fit(
-            recipe,
-            train,
-            test,
-            CPU,
-            seed=5,
-            out=out,
-            callbacks=StopAtSecondEpoch(),
-            photos=tiny_photos,
-            targets=targets,
-            photo_teacher=asked,
-        )
+        run(out=out, callbacks=StopAtSecondEpoch(), photos=tiny_photos, photo_teacher=asked)
     saved = read_checkpoint(out)
     assert saved.metadata["recipe"]["photo_distill"] == 1.0 and saved.metadata["recipe"]["photo_rotation"] == 10.0
     assert saved.metadata["photo_samples"] == 40 and saved.metadata["teacher"]["epochs"] == 3
     assert not any(k.startswith("teacher.") for k in saved.training), "the teacher's answers ship; no teacher travels"
-    resumed = fit(
-        recipe,
-        train,
-        test,
-        CPU,
-        seed=5,
-        out=out,
-        resume=load_resume(out),
-        photos=tiny_photos,
-        targets=targets,
-        photo_teacher=asked,
-    )
+    resumed = run(out=out, resume=load_resume(out), photos=tiny_photos, photo_teacher=asked)
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a), "resume continues with the same targets and photo batches"
     with pytest.raises(UsageError, match="photo drawings"):
-        fit(
-            recipe,
-            train,
-            test,
-            CPU,
-            seed=5,
-            out=out,
-            resume=load_resume(out),
-            photos=PhotoSet(tiny_photos.images[:30], tiny_photos.allowed[:30]),
-            targets=targets,
-        )
+        run(out=out, resume=load_resume(out), photos=PhotoSet(tiny_photos.images[:30], tiny_photos.allowed[:30]))
     assert fit(Recipe(epochs=1, batch_size=64), train, None, CPU).teacher is None, "no answers given: no teacher"
     with pytest.raises(UsageError, match="teacher of 3 epochs"):  # resumed with another teacher's answers
         teacher.save_targets(fake_targets(train, epochs=4), tmp_path / "other.npz")
